@@ -1,0 +1,60 @@
+// engine::Runner executes one model step on one device (DESIGN.md, "The
+// boundaries that matter"). The scheduler owns which KV blocks a sequence uses;
+// the runner only reads and writes them.
+//
+// Threading: a Runner is used by exactly one thread (its worker) after
+// construction. It is not thread-safe.
+//
+// Paged KV layout (shared by every backend, so blocks can be copied whole
+// between workers, tiers and devices): the pool is `num_blocks()` blocks of
+// `block_bytes()` bytes each. Block b holds, for every layer l in order, the
+// K rows then the V rows of its `block_tokens` positions:
+//   block[b] = [n_layers][2 (K, V)][block_tokens][n_kv_heads][head_dim]
+// in the runner's KV dtype (float32 on the CPU, bf16 on CUDA). Position p of a
+// sequence lives in block_table[p / block_tokens], slot p % block_tokens.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/model_spec.h"
+
+namespace tandem::engine {
+
+// One sequence's part of a step.
+struct SequenceStep {
+  std::span<const int32_t> tokens;       // new tokens of this step (>= 1)
+  int32_t start_pos = 0;                 // position of tokens[0]; earlier positions are in the cache
+  std::span<const int32_t> block_table;  // block ids covering [0, start_pos + tokens.size())
+  bool want_logits = true;               // return logits for the last new token
+};
+
+struct StepBatch {
+  std::vector<SequenceStep> seqs;
+};
+
+class Runner {
+ public:
+  virtual ~Runner() = default;
+
+  virtual const ModelSpec& spec() const = 0;
+  virtual int block_tokens() const = 0;   // positions per KV block
+  virtual int num_blocks() const = 0;     // capacity of the KV pool
+  virtual size_t block_bytes() const = 0; // bytes per block (layout above)
+
+  // Runs one forward step: writes K/V of every new token into its block, and
+  // writes logits for each sequence with want_logits, in batch order, as
+  // row-major float32 [n_rows, spec().vocab] into `logits` (resized).
+  // Fails with kInvalidRequest on a malformed batch (block id out of range,
+  // table too short) and kDevice on a device fault; the cache content of the
+  // touched blocks is then unspecified but other blocks are untouched.
+  virtual Status step(const StepBatch& batch, std::vector<float>& logits) = 0;
+
+  // Copies whole blocks (src[i] -> dst[i]) within this pool.
+  virtual Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) = 0;
+};
+
+}  // namespace tandem::engine

@@ -1,0 +1,122 @@
+// The contract between the frontend and the engine side (DESIGN.md, step 4).
+// The frontend submits GenerationRequests and receives TokenEvents through the
+// request's sink; it never sees workers, blocks or devices. Implementations:
+// scheduler::Router (the real service) and the frontend's instant test backend.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+
+namespace tandem::scheduler {
+
+// Sampling parameters of one sequence, already validated by the frontend and
+// with the model's generation_config defaults applied.
+struct SamplingParams {
+  float temperature = 1.0f;          // 0 = greedy (argmax)
+  float top_p = 1.0f;                // (0, 1]
+  int top_k = 0;                     // 0 = disabled
+  float min_p = 0.0f;                // [0, 1]
+  float presence_penalty = 0.0f;     // [-2, 2], OpenAI semantics
+  float frequency_penalty = 0.0f;    // [-2, 2], OpenAI semantics
+  float repetition_penalty = 1.0f;   // > 0, HF/vLLM semantics (prompt + output tokens)
+  std::vector<std::pair<int32_t, float>> logit_bias;  // added to logits before sampling
+  std::optional<uint64_t> seed;      // same seed + same input => same tokens, whatever the batch
+  int logprobs = -1;                 // -1: none; k >= 0: chosen token's logprob + top k
+};
+
+// Token-level stop conditions, checked by the worker after each sampled token.
+// Text-level stop strings are matched by the frontend's detokenizer, which then
+// cancels the request.
+struct StopCriteria {
+  int max_tokens = 16;                  // >= 1: tokens to generate at most
+  int min_tokens = 0;                   // EOS and stop tokens are suppressed before this many
+  std::vector<int32_t> eos_token_ids;   // from the model; ignored when ignore_eos
+  std::vector<int32_t> stop_token_ids;  // always honoured (after min_tokens)
+  bool ignore_eos = false;
+};
+
+enum class FinishReason {
+  kNone,       // not finished (intermediate event)
+  kStop,       // EOS or stop token id
+  kLength,     // max_tokens or the model's context reached
+  kCancelled,  // cancel() or the deadline; the frontend decides what to report
+  kError,      // TokenEvent::error says why
+};
+
+const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled", "error"
+
+struct TokenLogprob {
+  int32_t token = 0;
+  float logprob = 0.0f;
+};
+
+struct SampledToken {
+  int32_t token = 0;
+  float logprob = 0.0f;                // only meaningful when logprobs >= 0 was asked
+  std::vector<TokenLogprob> top;       // top-k alternatives, best first (k = logprobs)
+};
+
+// What a worker reports for one request. Events of one request arrive in
+// order; exactly one has finish != kNone and it is the last one.
+struct TokenEvent {
+  std::vector<SampledToken> tokens;    // tokens sampled since the previous event
+  FinishReason finish = FinishReason::kNone;
+  Status error;                        // non-ok iff finish == kError
+  // The EOS/stop token that ended the sequence: counted in usage, delivered in
+  // `tokens`, but not rendered as text.
+  std::optional<int32_t> stop_token;
+  // Filled on the first event of a request.
+  int prompt_tokens = 0;
+  int cached_tokens = 0;               // prompt tokens served from the prefix cache
+  double queue_seconds = 0.0;          // from submit() until first scheduled
+  std::string worker;                  // which worker served it (for logs)
+};
+
+// Called on a worker thread. Must not block and must not call back into the
+// service synchronously (post the event to your own executor instead).
+using TokenSink = std::function<void(TokenEvent&&)>;
+
+struct GenerationRequest {
+  std::string id;                          // unique while in flight
+  std::vector<int32_t> prompt;             // token ids, non-empty
+  SamplingParams sampling;
+  StopCriteria stop;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  std::string cache_salt;                  // separates tenants' prefix caches
+  TokenSink sink;
+};
+
+struct ServiceStats {
+  int running = 0;   // requests being stepped
+  int waiting = 0;   // requests queued, not yet scheduled
+};
+
+// Thread-safe entry point to the engine side.
+class GenerationService {
+ public:
+  virtual ~GenerationService() = default;
+
+  // Queues a request. Never blocks. On a non-ok return (kQueueFull,
+  // kUnavailable, kContextLengthExceeded, kKvExhausted, kInvalidRequest) the
+  // sink is never called; otherwise it will receive a final event.
+  virtual Status submit(GenerationRequest request) = 0;
+
+  // Stops work on a request at the next step and frees its KV blocks. The sink
+  // then receives a final kCancelled event unless it had already finished.
+  // Unknown ids are ignored.
+  virtual void cancel(const std::string& id) = 0;
+
+  // True when at least one worker is healthy and accepting work.
+  virtual bool ready() const = 0;
+
+  virtual ServiceStats stats() const = 0;
+};
+
+}  // namespace tandem::scheduler
