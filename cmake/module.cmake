@@ -23,7 +23,7 @@ function(tandem_unit_tests name)
     return()
   endif()
   add_executable(${name}_unit_tests ${srcs})
-  target_link_libraries(${name}_unit_tests PRIVATE ${ARGN} GTest::gtest_main)
+  target_link_libraries(${name}_unit_tests PRIVATE ${ARGN} tandem_test_support GTest::gtest_main GTest::gmock)
   target_compile_definitions(${name}_unit_tests PRIVATE
     TANDEM_TEST_DATA="${PROJECT_SOURCE_DIR}/tests/data"
     TANDEM_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

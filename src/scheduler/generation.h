@@ -13,23 +13,13 @@
 #include <vector>
 
 #include "common/status.h"
+#include "engine/sampling.h"
 
 namespace tandem::scheduler {
 
-// Sampling parameters of one sequence, already validated by the frontend and
-// with the model's generation_config defaults applied.
-struct SamplingParams {
-  float temperature = 1.0f;          // 0 = greedy (argmax)
-  float top_p = 1.0f;                // (0, 1]
-  int top_k = 0;                     // 0 = disabled
-  float min_p = 0.0f;                // [0, 1]
-  float presence_penalty = 0.0f;     // [-2, 2], OpenAI semantics
-  float frequency_penalty = 0.0f;    // [-2, 2], OpenAI semantics
-  float repetition_penalty = 1.0f;   // > 0, HF/vLLM semantics (prompt + output tokens)
-  std::vector<std::pair<int32_t, float>> logit_bias;  // added to logits before sampling
-  std::optional<uint64_t> seed;      // same seed + same input => same tokens, whatever the batch
-  int logprobs = -1;                 // -1: none; k >= 0: chosen token's logprob + top k
-};
+using engine::SamplingParams;
+using engine::SampledToken;
+using engine::TokenLogprob;
 
 // Token-level stop conditions, checked by the worker after each sampled token.
 // Text-level stop strings are matched by the frontend's detokenizer, which then
@@ -51,17 +41,6 @@ enum class FinishReason {
 };
 
 const char* finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled", "error"
-
-struct TokenLogprob {
-  int32_t token = 0;
-  float logprob = 0.0f;
-};
-
-struct SampledToken {
-  int32_t token = 0;
-  float logprob = 0.0f;                // only meaningful when logprobs >= 0 was asked
-  std::vector<TokenLogprob> top;       // top-k alternatives, best first (k = logprobs)
-};
 
 // What a worker reports for one request. Events of one request arrive in
 // order; exactly one has finish != kNone and it is the last one.
