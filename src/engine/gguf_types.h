@@ -30,8 +30,9 @@ const char* gguf_value_type_name(GgufValueType type);
 // True for the 13 tags the specification defines.
 bool gguf_value_type_valid(uint32_t raw);
 
-// ggml tensor element type (on-disk uint32). Only the types named here are
-// known; the loader dequantizes those listed in ggml_type_supported().
+// ggml tensor element type (on-disk uint32). The types named here are known
+// (their block geometry, so files holding them parse); the loader converts
+// only those listed in ggml_type_supported() and refuses the rest.
 enum class GgmlType : uint32_t {
   kF32 = 0,
   kF16 = 1,
@@ -47,12 +48,24 @@ enum class GgmlType : uint32_t {
   kQ5_K = 13,
   kQ6_K = 14,
   kQ8_K = 15,
+  kIQ2_XXS = 16,
+  kIQ2_XS = 17,
+  kIQ3_XXS = 18,
+  kIQ1_S = 19,
+  kIQ4_NL = 20,
+  kIQ3_S = 21,
+  kIQ2_S = 22,
+  kIQ4_XS = 23,
   kI8 = 24,
   kI16 = 25,
   kI32 = 26,
   kI64 = 27,
   kF64 = 28,
+  kIQ1_M = 29,
   kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
+  kMXFP4 = 39,
 };
 
 // Block geometry of a tensor type: `block_elems` consecutive elements of a
