@@ -1,0 +1,289 @@
+#include "common/config.h"
+
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+namespace tandem {
+namespace {
+
+// Where a key is, for error messages: "tandem.toml: [server] port".
+struct Where {
+  const std::string& file;
+  std::string section;
+  std::string key;
+  [[noreturn]] void fail(const std::string& expected, const std::string& got = {}) const {
+    std::string msg = file + ": [" + section + "] " + key + ": expected " + expected;
+    if (!got.empty()) msg += ", got " + got;
+    throw ConfigError(msg);
+  }
+};
+
+std::string describe(const toml::node& node) {
+  std::ostringstream os;
+  switch (node.type()) {
+    case toml::node_type::string: os << '"' << node.as_string()->get() << '"'; break;
+    case toml::node_type::integer: os << *node.as_integer(); break;
+    case toml::node_type::floating_point: os << *node.as_floating_point(); break;
+    case toml::node_type::boolean: os << (node.as_boolean()->get() ? "true" : "false"); break;
+    case toml::node_type::array: os << "an array"; break;
+    case toml::node_type::table: os << "a table"; break;
+    default: os << "a " << node.type(); break;
+  }
+  return os.str();
+}
+
+int64_t get_int(const toml::node& node, const Where& w, int64_t lo, int64_t hi) {
+  auto range = "an integer in " + std::to_string(lo) + ".." + std::to_string(hi);
+  const auto* v = node.as_integer();
+  if (!v) w.fail(range, describe(node));
+  if (v->get() < lo || v->get() > hi) w.fail(range, describe(node));
+  return v->get();
+}
+
+double get_double(const toml::node& node, const Where& w, double lo, double hi, bool lo_open) {
+  std::ostringstream range;
+  range << "a number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
+  double d;
+  if (const auto* f = node.as_floating_point()) d = f->get();
+  else if (const auto* i = node.as_integer()) d = static_cast<double>(i->get());
+  else w.fail(range.str(), describe(node));
+  if (d < lo || d > hi || (lo_open && d == lo)) w.fail(range.str(), describe(node));
+  return d;
+}
+
+bool get_bool(const toml::node& node, const Where& w) {
+  const auto* v = node.as_boolean();
+  if (!v) w.fail("true or false", describe(node));
+  return v->get();
+}
+
+std::string get_string(const toml::node& node, const Where& w) {
+  const auto* v = node.as_string();
+  if (!v) w.fail("a string", describe(node));
+  return v->get();
+}
+
+std::string get_choice(const toml::node& node, const Where& w,
+                       std::initializer_list<const char*> choices) {
+  std::string expected = "one of";
+  for (const char* c : choices) expected += std::string(" \"") + c + "\"";
+  const auto* v = node.as_string();
+  if (!v) w.fail(expected, describe(node));
+  for (const char* c : choices) {
+    if (v->get() == c) return v->get();
+  }
+  w.fail(expected, describe(node));
+}
+
+std::vector<std::string> get_string_array(const toml::node& node, const Where& w) {
+  const auto* arr = node.as_array();
+  if (!arr) w.fail("an array of strings", describe(node));
+  std::vector<std::string> out;
+  for (const auto& el : *arr) {
+    const auto* s = el.as_string();
+    if (!s) w.fail("an array of strings", "an element " + describe(el));
+    out.push_back(s->get());
+  }
+  return out;
+}
+
+std::vector<int> get_int_array(const toml::node& node, const Where& w, int lo, int hi) {
+  std::string expected = "an array of integers in " + std::to_string(lo) + ".." + std::to_string(hi);
+  const auto* arr = node.as_array();
+  if (!arr) w.fail(expected, describe(node));
+  std::vector<int> out;
+  for (const auto& el : *arr) {
+    const auto* i = el.as_integer();
+    if (!i || i->get() < lo || i->get() > hi) w.fail(expected, "an element " + describe(el));
+    out.push_back(static_cast<int>(i->get()));
+  }
+  return out;
+}
+
+using Setter = std::function<void(const toml::node&, const Where&, Config&)>;
+struct KeySpec {
+  const char* section;
+  const char* key;
+  Setter set;
+};
+
+constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
+
+const std::vector<KeySpec>& schema() {
+  static const std::vector<KeySpec> kSchema = {
+      {"server", "host", [](auto& n, auto& w, Config& c) {
+         c.server.host = get_string(n, w);
+         if (c.server.host.empty()) w.fail("a non-empty host name or address");
+       }},
+      {"server", "port", [](auto& n, auto& w, Config& c) { c.server.port = get_int(n, w, 0, 65535); }},
+      {"server", "threads", [](auto& n, auto& w, Config& c) { c.server.threads = get_int(n, w, 0, 256); }},
+      {"server", "api_keys", [](auto& n, auto& w, Config& c) {
+         c.server.api_keys = get_string_array(n, w);
+         for (const auto& k : c.server.api_keys) {
+           if (k.empty()) w.fail("non-empty keys", "an empty string");
+         }
+       }},
+      {"server", "max_body_bytes", [](auto& n, auto& w, Config& c) {
+         c.server.max_body_bytes = get_int(n, w, 1024, int64_t{1} << 32);
+       }},
+      {"server", "header_timeout_s", [](auto& n, auto& w, Config& c) {
+         c.server.header_timeout_s = get_int(n, w, 1, 3600);
+       }},
+      {"server", "idle_timeout_s", [](auto& n, auto& w, Config& c) {
+         c.server.idle_timeout_s = get_int(n, w, 1, 86400);
+       }},
+      {"server", "request_timeout_s", [](auto& n, auto& w, Config& c) {
+         c.server.request_timeout_s = get_int(n, w, 1, 86400);
+       }},
+      {"server", "drain_timeout_s", [](auto& n, auto& w, Config& c) {
+         c.server.drain_timeout_s = get_int(n, w, 0, 86400);
+       }},
+      {"model", "path", [](auto& n, auto& w, Config& c) { c.model.path = get_string(n, w); }},
+      {"model", "name", [](auto& n, auto& w, Config& c) { c.model.name = get_string(n, w); }},
+      {"model", "max_context", [](auto& n, auto& w, Config& c) {
+         c.model.max_context = get_int(n, w, 0, kMaxInt);
+       }},
+      {"engine", "backend", [](auto& n, auto& w, Config& c) {
+         c.engine.backend = get_choice(n, w, {"auto", "cpu", "cuda"});
+       }},
+      {"engine", "devices", [](auto& n, auto& w, Config& c) {
+         c.engine.devices = get_int_array(n, w, 0, 1023);
+       }},
+      {"engine", "workers", [](auto& n, auto& w, Config& c) { c.engine.workers = get_int(n, w, 1, 256); }},
+      {"engine", "cpu_threads", [](auto& n, auto& w, Config& c) {
+         c.engine.cpu_threads = get_int(n, w, 0, 1024);
+       }},
+      {"engine", "kv_block_tokens", [](auto& n, auto& w, Config& c) {
+         int64_t v = get_int(n, w, 1, 1024);
+         if (v & (v - 1)) w.fail("a power of two in 1..1024", describe(n));
+         c.engine.kv_block_tokens = static_cast<int>(v);
+       }},
+      {"engine", "gpu_memory_fraction", [](auto& n, auto& w, Config& c) {
+         c.engine.gpu_memory_fraction = get_double(n, w, 0.0, 1.0, true);
+       }},
+      {"engine", "cpu_kv_cache_mib", [](auto& n, auto& w, Config& c) {
+         c.engine.cpu_kv_cache_mib = get_int(n, w, 1, int64_t{1} << 22);
+       }},
+      {"engine", "max_batch_tokens", [](auto& n, auto& w, Config& c) {
+         c.engine.max_batch_tokens = get_int(n, w, 16, 1 << 20);
+       }},
+      {"engine", "max_running", [](auto& n, auto& w, Config& c) {
+         c.engine.max_running = get_int(n, w, 1, 4096);
+       }},
+      {"engine", "enable_prefix_caching", [](auto& n, auto& w, Config& c) {
+         c.engine.enable_prefix_caching = get_bool(n, w);
+       }},
+      {"scheduler", "router", [](auto& n, auto& w, Config& c) {
+         c.scheduler.router = get_choice(n, w, {"kv", "round_robin", "least_loaded"});
+       }},
+      {"scheduler", "max_queue", [](auto& n, auto& w, Config& c) {
+         c.scheduler.max_queue = get_int(n, w, 1, 1 << 20);
+       }},
+      {"log", "level", [](auto& n, auto& w, Config& c) {
+         c.log.level = get_choice(n, w, {"trace", "debug", "info", "warn", "error", "off"});
+       }},
+      {"log", "format", [](auto& n, auto& w, Config& c) {
+         c.log.format = get_choice(n, w, {"text", "json"});
+       }},
+      {"metrics", "vllm_names", [](auto& n, auto& w, Config& c) { c.metrics.vllm_names = get_bool(n, w); }},
+  };
+  return kSchema;
+}
+
+void validate(const Config& c, const std::string& file) {
+  if (c.engine.max_batch_tokens < c.engine.kv_block_tokens) {
+    throw ConfigError(file + ": [engine] max_batch_tokens: expected at least kv_block_tokens (" +
+                      std::to_string(c.engine.kv_block_tokens) + "), got " +
+                      std::to_string(c.engine.max_batch_tokens));
+  }
+}
+
+}  // namespace
+
+Config parse_config(const std::string& toml_text, const std::string& name) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, name);
+  } catch (const toml::parse_error& e) {
+    const auto& pos = e.source().begin;
+    throw ConfigError(name + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column) +
+                      ": TOML syntax error: " + std::string(e.description()));
+  }
+  Config config;
+  config.source = name;
+  for (const auto& [section_key, section_node] : root) {
+    std::string section(section_key.str());
+    const auto* table = section_node.as_table();
+    bool known_section = false;
+    for (const auto& spec : schema()) known_section |= section == spec.section;
+    if (!known_section) {
+      throw ConfigError(name + ": unknown key \"" + section +
+                        "\" (expected one of the sections [server] [model] [engine] [scheduler] "
+                        "[log] [metrics])");
+    }
+    if (!table) {
+      throw ConfigError(name + ": [" + section + "]: expected a table, got " + describe(section_node));
+    }
+    for (const auto& [key, node] : *table) {
+      std::string k(key.str());
+      const KeySpec* found = nullptr;
+      for (const auto& spec : schema()) {
+        if (section == spec.section && k == spec.key) found = &spec;
+      }
+      if (!found) {
+        std::string known;
+        for (const auto& spec : schema()) {
+          if (section == spec.section) known += std::string(known.empty() ? "" : ", ") + spec.key;
+        }
+        throw ConfigError(name + ": [" + section + "] " + k + ": unknown key (known keys: " + known +
+                          ")");
+      }
+      found->set(node, Where{name, section, k}, config);
+    }
+  }
+  validate(config, name);
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(path + ": cannot open the config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw ConfigError(path + ": cannot read the config file");
+  return parse_config(text.str(), path);
+}
+
+void apply_overrides(Config& config, const ConfigOverrides& o) {
+  if (o.model_path) config.model.path = *o.model_path;
+  if (o.host) {
+    if (o.host->empty()) throw ConfigError("--host: expected a non-empty host name or address");
+    config.server.host = *o.host;
+  }
+  if (o.port) {
+    if (*o.port < 0 || *o.port > 65535) {
+      throw ConfigError("--port: expected an integer in 0..65535, got " + std::to_string(*o.port));
+    }
+    config.server.port = *o.port;
+  }
+  if (o.backend) {
+    if (*o.backend != "auto" && *o.backend != "cpu" && *o.backend != "cuda") {
+      throw ConfigError("--backend: expected one of auto, cpu, cuda, got \"" + *o.backend + "\"");
+    }
+    config.engine.backend = *o.backend;
+  }
+  if (o.log_level) {
+    static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+    bool ok = false;
+    for (const char* l : kLevels) ok |= *o.log_level == l;
+    if (!ok) throw ConfigError("--log-level: expected trace|debug|info|warn|error|off");
+    config.log.level = *o.log_level;
+  }
+  validate(config, config.source.empty() ? "(defaults)" : config.source);
+}
+
+}  // namespace tandem

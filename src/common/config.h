@@ -1,0 +1,93 @@
+// Tandem's configuration: one typed struct built once from TOML (etc/tandem.toml
+// documents every key) plus command-line overrides, validated as a whole.
+//
+// Errors: load_config() throws ConfigError whose what() is ONE line naming the
+// file, the key and what was expected ("tandem.toml: [server] port: expected
+// an integer in 1..65535, got 70000"). `tandem` prints it and exits with 2.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tandem {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  int port = 8000;
+  int threads = 0;                       // HTTP I/O threads; 0 = min(4, cores)
+  std::vector<std::string> api_keys;     // empty = no authentication
+  int64_t max_body_bytes = 8 << 20;
+  int header_timeout_s = 10;             // time to receive the request head
+  int idle_timeout_s = 60;               // keep-alive idle time
+  int request_timeout_s = 600;           // a request's deadline in the engine
+  int drain_timeout_s = 30;              // SIGTERM: time allowed for in-flight requests
+};
+
+struct ModelConfig {
+  std::string path;                      // .gguf file or Hugging Face directory
+  std::string name;                      // id in /v1/models; default: file or directory name
+  int max_context = 0;                   // 0 = the model's trained context
+};
+
+struct EngineConfig {
+  std::string backend = "auto";          // auto | cpu | cuda
+  std::vector<int> devices;              // CUDA device ordinals; empty = all visible
+  int workers = 1;                       // CPU backend: number of workers (each its own KV pool)
+  int cpu_threads = 0;                   // threads per CPU worker; 0 = cores / workers
+  int kv_block_tokens = 16;              // tokens per KV block
+  double gpu_memory_fraction = 0.90;     // of the GPU's memory Tandem may use
+  int64_t cpu_kv_cache_mib = 1024;       // CPU backend: KV pool size per worker
+  int max_batch_tokens = 2048;           // tokens per step (prefill chunks + decodes)
+  int max_running = 64;                  // sequences per worker step
+  bool enable_prefix_caching = true;
+};
+
+struct SchedulerConfig {
+  std::string router = "kv";             // kv | round_robin | least_loaded
+  int max_queue = 256;                   // waiting requests before 429
+};
+
+struct LogConfig {
+  std::string level = "info";            // trace | debug | info | warn | error | off
+  std::string format = "text";           // text | json
+};
+
+struct MetricsConfig {
+  bool vllm_names = false;               // also export vllm:* names
+};
+
+struct Config {
+  ServerConfig server;
+  ModelConfig model;
+  EngineConfig engine;
+  SchedulerConfig scheduler;
+  LogConfig log;
+  MetricsConfig metrics;
+  std::string source;                    // file the config came from ("" = defaults)
+};
+
+// Command-line values that override the file.
+struct ConfigOverrides {
+  std::optional<std::string> model_path;
+  std::optional<std::string> host;
+  std::optional<int> port;
+  std::optional<std::string> backend;
+  std::optional<std::string> log_level;
+};
+
+// Parses TOML text; `name` is used in error messages.
+Config parse_config(const std::string& toml_text, const std::string& name);
+// Reads and parses a file (ConfigError when unreadable).
+Config load_config_file(const std::string& path);
+// Applies overrides and validates cross-key constraints.
+void apply_overrides(Config& config, const ConfigOverrides& overrides);
+
+}  // namespace tandem

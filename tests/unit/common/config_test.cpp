@@ -1,0 +1,144 @@
+#include "common/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace tandem {
+namespace {
+
+std::string error_of(const std::string& toml) {
+  try {
+    parse_config(toml, "t.toml");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, ShippedFileParsesToTheDefaults) {
+  Config c = load_config_file(std::string(TANDEM_SOURCE_DIR) + "/etc/tandem.toml");
+  Config d;
+  EXPECT_EQ(c.server.host, d.server.host);
+  EXPECT_EQ(c.server.port, d.server.port);
+  EXPECT_EQ(c.server.max_body_bytes, d.server.max_body_bytes);
+  EXPECT_EQ(c.server.drain_timeout_s, d.server.drain_timeout_s);
+  EXPECT_EQ(c.engine.kv_block_tokens, 16);
+  EXPECT_EQ(c.engine.max_batch_tokens, d.engine.max_batch_tokens);
+  EXPECT_DOUBLE_EQ(c.engine.gpu_memory_fraction, d.engine.gpu_memory_fraction);
+  EXPECT_EQ(c.scheduler.router, "kv");
+  EXPECT_EQ(c.log.format, "text");
+  EXPECT_FALSE(c.metrics.vllm_names);
+}
+
+TEST(Config, EveryKeyInTheShippedFileIsCommented) {
+  std::ifstream in(std::string(TANDEM_SOURCE_DIR) + "/etc/tandem.toml");
+  std::string line, previous;
+  std::regex key_line(R"(^([a-z_]+) = )");
+  int keys = 0;
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (std::regex_search(line, m, key_line)) {
+      ++keys;
+      EXPECT_EQ(previous.rfind("#", 0), 0u) << "key without a comment above it: " << m[1];
+    }
+    previous = line;
+  }
+  EXPECT_EQ(keys, 27);
+}
+
+TEST(Config, ValuesAreRead) {
+  Config c = parse_config(R"(
+[server]
+port = 9000
+api_keys = ["a", "b"]
+[engine]
+backend = "cpu"
+workers = 4
+devices = [0, 2]
+gpu_memory_fraction = 0.5
+[scheduler]
+router = "round_robin"
+)", "t.toml");
+  EXPECT_EQ(c.server.port, 9000);
+  EXPECT_EQ(c.server.api_keys, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(c.engine.backend, "cpu");
+  EXPECT_EQ(c.engine.workers, 4);
+  EXPECT_EQ(c.engine.devices, (std::vector<int>{0, 2}));
+  EXPECT_DOUBLE_EQ(c.engine.gpu_memory_fraction, 0.5);
+  EXPECT_EQ(c.scheduler.router, "round_robin");
+}
+
+TEST(Config, UnknownKeyNamesFileSectionAndKey) {
+  std::string e = error_of("[server]\nprot = 1\n");
+  EXPECT_NE(e.find("t.toml: [server] prot: unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("port"), std::string::npos) << e;  // lists the known keys
+  e = error_of("[serve]\nport = 1\n");
+  EXPECT_NE(e.find("unknown key \"serve\""), std::string::npos) << e;
+  e = error_of("port = 1\n");
+  EXPECT_NE(e.find("unknown key \"port\""), std::string::npos) << e;
+}
+
+TEST(Config, WrongTypeNamesExpectation) {
+  EXPECT_EQ(error_of("[server]\nport = \"80\"\n"),
+            "t.toml: [server] port: expected an integer in 0..65535, got \"80\"");
+  EXPECT_EQ(error_of("[metrics]\nvllm_names = 1\n"),
+            "t.toml: [metrics] vllm_names: expected true or false, got 1");
+  EXPECT_NE(error_of("[server]\napi_keys = \"k\"\n").find("expected an array of strings"),
+            std::string::npos);
+  EXPECT_NE(error_of("[server]\napi_keys = [1]\n").find("expected an array of strings"),
+            std::string::npos);
+  EXPECT_NE(error_of("[engine]\n[engine.x]\n").find("[engine] x: unknown key"), std::string::npos);
+  EXPECT_NE(error_of("engine = 3\n").find("expected a table"), std::string::npos);
+}
+
+TEST(Config, OutOfRangeNamesExpectation) {
+  EXPECT_EQ(error_of("[server]\nport = 70000\n"),
+            "t.toml: [server] port: expected an integer in 0..65535, got 70000");
+  EXPECT_NE(error_of("[engine]\nkv_block_tokens = 12\n").find("power of two"), std::string::npos);
+  EXPECT_NE(error_of("[engine]\ngpu_memory_fraction = 0\n").find("(0, 1]"), std::string::npos);
+  EXPECT_NE(error_of("[engine]\ngpu_memory_fraction = 1.5\n").find("got 1.5"), std::string::npos);
+  EXPECT_NE(error_of("[scheduler]\nrouter = \"random\"\n").find("one of \"kv\""), std::string::npos);
+  EXPECT_NE(error_of("[engine]\nmax_batch_tokens = 16\nkv_block_tokens = 32\n")
+                .find("max_batch_tokens: expected at least kv_block_tokens"),
+            std::string::npos);
+}
+
+TEST(Config, SyntaxErrorNamesLine) {
+  std::string e = error_of("[server]\nport = \n");
+  EXPECT_EQ(e.rfind("t.toml:2:", 0), 0u) << e;
+  EXPECT_NE(e.find("TOML syntax error"), std::string::npos);
+}
+
+TEST(Config, OverridesWinAndAreValidated) {
+  Config c = parse_config("[server]\nport = 9000\n", "t.toml");
+  ConfigOverrides o;
+  o.port = 0;
+  o.model_path = "/m.gguf";
+  o.backend = "cpu";
+  apply_overrides(c, o);
+  EXPECT_EQ(c.server.port, 0);
+  EXPECT_EQ(c.model.path, "/m.gguf");
+  EXPECT_EQ(c.engine.backend, "cpu");
+  ConfigOverrides bad;
+  bad.backend = "tpu";
+  EXPECT_THROW(apply_overrides(c, bad), ConfigError);
+  ConfigOverrides bad_port;
+  bad_port.port = 65536;
+  EXPECT_THROW(apply_overrides(c, bad_port), ConfigError);
+}
+
+TEST(Config, MissingFile) {
+  try {
+    load_config_file("/nonexistent/tandem.toml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "/nonexistent/tandem.toml: cannot open the config file");
+  }
+}
+
+}  // namespace
+}  // namespace tandem
