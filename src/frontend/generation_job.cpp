@@ -1,0 +1,402 @@
+#include "frontend/generation_job.h"
+
+#include <utility>
+
+#include "common/check.h"
+#include "frontend/http_errors.h"
+#include "frontend/json_text.h"
+
+namespace tandem::frontend {
+
+using scheduler::FinishReason;
+
+GenerationJob::Choice::Choice(const text::Tokenizer& tok, const GenerationOptions& o)
+    : detok(tok, o.skip_special_tokens), stops(o.stop, o.include_stop_str_in_output) {}
+
+void GenerationJob::Choice::clear_logprobs() {
+  lp_content.clear();
+  lp_tokens.clear();
+  lp_token_logprobs.clear();
+  lp_top.clear();
+  lp_offsets.clear();
+}
+
+GenerationJob::GenerationJob(JobPlan plan, const ServedModel& model, std::string id, int64_t created,
+                             RequestMetrics* metrics, Clock::time_point arrival)
+    : plan_(std::move(plan)),
+      model_(model),
+      tok_(*model.tokenizer),
+      id_(std::move(id)),
+      created_(created),
+      metrics_(metrics),
+      arrival_(arrival) {
+  const int n = plan_.options.n;
+  choices_.reserve(static_cast<size_t>(plan_.choice_count()));
+  for (int i = 0; i < plan_.choice_count(); ++i) {
+    choices_.emplace_back(tok_, plan_.options);
+    Choice& c = choices_.back();
+    c.prompt_index = i / n;
+    c.request_id = id_ + "-" + std::to_string(i);
+    c.last_event = arrival_;
+    if (plan_.options.echo) {
+      c.text = plan_.prompts[static_cast<size_t>(c.prompt_index)].echo_text;
+      c.decoded = c.text.size();
+    }
+  }
+  open_choices_ = static_cast<int>(choices_.size());
+  cached_.assign(plan_.prompts.size(), -1);
+  if (metrics_ != nullptr) {
+    int prompt_total = 0;
+    for (const auto& p : plan_.prompts) prompt_total += static_cast<int>(p.tokens.size());
+    metrics_->prompt_tokens.inc(prompt_total);
+  }
+
+  const bool chat = plan_.api == ApiKind::kChat;
+  chunk_prefix_ = "data: {\"id\":";
+  append_json_string(chunk_prefix_, id_);
+  chunk_prefix_ += chat ? ",\"object\":\"chat.completion.chunk\",\"created\":"
+                        : ",\"object\":\"text_completion\",\"created\":";
+  append_json_int(chunk_prefix_, created_);
+  chunk_prefix_ += ",\"model\":";
+  append_json_string(chunk_prefix_, model_.name);
+  chunk_prefix_ += ",\"choices\":[";
+}
+
+scheduler::GenerationRequest GenerationJob::make_request(int choice) const {
+  const Choice& c = choices_[static_cast<size_t>(choice)];
+  const PlannedPrompt& p = plan_.prompts[static_cast<size_t>(c.prompt_index)];
+  scheduler::GenerationRequest r;
+  r.id = c.request_id;
+  r.prompt = p.tokens;
+  r.sampling = plan_.sampling;
+  if (r.sampling.seed) *r.sampling.seed += static_cast<uint64_t>(choice);
+  r.stop = plan_.stop;
+  r.stop.max_tokens = p.max_tokens;
+  return r;
+}
+
+void GenerationJob::open_stream(std::string& out) {
+  const bool chat = plan_.api == ApiKind::kChat;
+  // Chat opens every choice with its role; completions stream no role, and
+  // with echo the prompt text comes first.
+  if (!chat && !plan_.options.echo) return;
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    out += chunk_prefix_;
+    out += "{\"index\":";
+    append_json_int(out, static_cast<int64_t>(i));
+    if (chat) {
+      out += ",\"delta\":{\"role\":\"assistant\",\"content\":\"\"}";
+    } else {
+      out += ",\"text\":";
+      append_json_string(out, choices_[i].text);
+    }
+    out += ",\"logprobs\":null,\"finish_reason\":null}]";
+    if (plan_.options.include_usage) out += ",\"usage\":null";
+    out += "}\n\n";
+  }
+}
+
+void GenerationJob::append_logprob(Choice& c, const engine::SampledToken& t, size_t text_offset) {
+  const auto token_text = [&](int32_t id) {
+    std::string s;
+    if (tok_.kind(id) == text::TokenKind::kControl) {
+      s = tok_.token_text(id);
+    } else {
+      text::append_utf8_lossy(tok_.token_bytes(id), false, s);
+    }
+    return s;
+  };
+  const auto bytes_array = [&](std::string& out, int32_t id) {
+    const std::string raw =
+        tok_.kind(id) == text::TokenKind::kControl ? tok_.token_text(id) : tok_.token_bytes(id);
+    out += '[';
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (i != 0) out += ',';
+      append_json_int(out, static_cast<unsigned char>(raw[i]));
+    }
+    out += ']';
+  };
+  if (plan_.api == ApiKind::kChat) {
+    auto& o = c.lp_content;
+    if (!o.empty()) o += ',';
+    o += "{\"token\":";
+    append_json_string(o, token_text(t.token));
+    o += ",\"logprob\":";
+    append_json_number(o, t.logprob);
+    o += ",\"bytes\":";
+    bytes_array(o, t.token);
+    o += ",\"top_logprobs\":[";
+    for (size_t k = 0; k < t.top.size(); ++k) {
+      if (k != 0) o += ',';
+      o += "{\"token\":";
+      append_json_string(o, token_text(t.top[k].token));
+      o += ",\"logprob\":";
+      append_json_number(o, t.top[k].logprob);
+      o += ",\"bytes\":";
+      bytes_array(o, t.top[k].token);
+      o += '}';
+    }
+    o += "]}";
+    return;
+  }
+  const bool first = c.lp_tokens.empty();
+  if (!first) {
+    c.lp_tokens += ',';
+    c.lp_token_logprobs += ',';
+    c.lp_top += ',';
+    c.lp_offsets += ',';
+  }
+  append_json_string(c.lp_tokens, token_text(t.token));
+  append_json_number(c.lp_token_logprobs, t.logprob);
+  c.lp_top += '{';
+  for (size_t k = 0; k < t.top.size(); ++k) {
+    if (k != 0) c.lp_top += ',';
+    append_json_string(c.lp_top, token_text(t.top[k].token));
+    c.lp_top += ':';
+    append_json_number(c.lp_top, t.top[k].logprob);
+  }
+  c.lp_top += '}';
+  append_json_int(c.lp_offsets, static_cast<int64_t>(text_offset));
+}
+
+void GenerationJob::append_logprobs_object(std::string& out, const Choice& c) const {
+  if (plan_.options.logprobs < 0) {
+    out += "null";
+    return;
+  }
+  if (plan_.api == ApiKind::kChat) {
+    out += "{\"content\":[";
+    out += c.lp_content;
+    out += "]}";
+    return;
+  }
+  out += "{\"tokens\":[";
+  out += c.lp_tokens;
+  out += "],\"token_logprobs\":[";
+  out += c.lp_token_logprobs;
+  out += "],\"top_logprobs\":[";
+  out += c.lp_top;
+  out += "],\"text_offset\":[";
+  out += c.lp_offsets;
+  out += "]}";
+}
+
+void GenerationJob::write_chunk(std::string& out, int index, const Choice& c, std::string_view delta) {
+  out += chunk_prefix_;
+  out += "{\"index\":";
+  append_json_int(out, index);
+  if (plan_.api == ApiKind::kChat) {
+    out += ",\"delta\":{\"content\":";
+    append_json_string(out, delta);
+    out += "},\"logprobs\":";
+  } else {
+    out += ",\"text\":";
+    append_json_string(out, delta);
+    out += ",\"logprobs\":";
+  }
+  append_logprobs_object(out, c);
+  out += ",\"finish_reason\":null}]";
+  if (plan_.options.include_usage) out += ",\"usage\":null";
+  out += "}\n\n";
+}
+
+void GenerationJob::write_finish_chunk(std::string& out, int index, const char* reason) {
+  out += chunk_prefix_;
+  out += "{\"index\":";
+  append_json_int(out, index);
+  out += plan_.api == ApiKind::kChat ? ",\"delta\":{}" : ",\"text\":\"\"";
+  out += ",\"logprobs\":null,\"finish_reason\":\"";
+  out += reason;
+  out += "\"}]";
+  if (plan_.options.include_usage) out += ",\"usage\":null";
+  out += "}\n\n";
+}
+
+void GenerationJob::finish_choice(Choice& c, const char* reason, Clock::time_point at) {
+  TANDEM_CHECK(!c.done);
+  c.done = true;
+  c.finish_reason = reason;
+  --open_choices_;
+  if (metrics_ != nullptr) {
+    metrics_->e2e_latency.observe(std::chrono::duration<double>(at - arrival_).count());
+    metrics_->request_finished(reason);
+  }
+}
+
+void GenerationJob::fail(const Status& error, std::vector<std::string>& cancel_ids) {
+  if (error_.ok()) error_ = error;
+  for (auto& c : choices_) {
+    if (c.done) continue;
+    c.done = true;
+    c.finish_reason = "error";
+    --open_choices_;
+    cancel_ids.push_back(c.request_id);
+  }
+}
+
+void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time_point at,
+                             std::string& out, std::vector<std::string>& cancel_ids) {
+  TANDEM_CHECK(choice >= 0 && choice < choice_count());
+  Choice& c = choices_[static_cast<size_t>(choice)];
+  if (c.done) return;  // after a stop string or a failure: late events are ignored
+  const bool streaming = plan_.options.stream;
+
+  if (!c.seen_first) {
+    c.seen_first = true;
+    int& cached = cached_[static_cast<size_t>(c.prompt_index)];
+    if (cached < 0) cached = ev.cached_tokens;
+    if (metrics_ != nullptr) metrics_->queue_time.observe(ev.queue_seconds);
+  }
+  if (ev.finish == FinishReason::kError) {
+    fail(ev.error.ok() ? Status(ErrorKind::kInternal, "generation failed") : ev.error, cancel_ids);
+    return;
+  }
+
+  const size_t n = ev.tokens.size();
+  if (n > 0 && metrics_ != nullptr) {
+    if (c.tokens == 0) {
+      metrics_->ttft.observe(std::chrono::duration<double>(at - arrival_).count());
+    } else {
+      const double gap = std::chrono::duration<double>(at - c.last_event).count() / static_cast<double>(n);
+      for (size_t k = 0; k < n; ++k) metrics_->inter_token_latency.observe(gap);
+    }
+  }
+  c.last_event = at;
+
+  delta_.clear();
+  bool stopped = false;
+  int counted = 0;
+  for (size_t k = 0; k < n && !stopped; ++k) {
+    const auto& t = ev.tokens[k];
+    ++counted;
+    if (ev.stop_token && k + 1 == n && t.token == *ev.stop_token) break;  // counted, not rendered
+    scratch_.clear();
+    const size_t offset = c.decoded;
+    c.decoded += c.detok.push(t.token, scratch_);
+    if (plan_.options.logprobs >= 0) append_logprob(c, t, offset);
+    stopped = c.stops.push(scratch_, delta_);
+  }
+  c.tokens += counted;
+  if (metrics_ != nullptr) metrics_->generation_tokens.inc(counted);
+
+  const char* reason = nullptr;
+  if (stopped) {
+    reason = "stop";
+    cancel_ids.push_back(c.request_id);
+  } else if (ev.finish != FinishReason::kNone) {
+    scratch_.clear();
+    c.decoded += c.detok.finish(scratch_);
+    if (c.stops.push(scratch_, delta_)) {
+      reason = "stop";
+    } else {
+      c.stops.finish(delta_);
+      switch (ev.finish) {
+        case FinishReason::kStop: reason = "stop"; break;
+        case FinishReason::kLength: reason = "length"; break;
+        case FinishReason::kCancelled: reason = "abort"; break;
+        case FinishReason::kNone:
+        case FinishReason::kError: TANDEM_CHECK(false); break;
+      }
+    }
+  }
+
+  if (streaming) {
+    const bool has_logprobs = !c.lp_content.empty() || !c.lp_tokens.empty();
+    if (!delta_.empty() || has_logprobs) {
+      write_chunk(out, choice, c, delta_);
+    }
+    c.clear_logprobs();
+  } else {
+    c.text += delta_;
+  }
+  if (reason != nullptr) {
+    finish_choice(c, reason, at);
+    if (streaming) write_finish_chunk(out, choice, reason);
+  }
+}
+
+void GenerationJob::append_usage(std::string& out) const {
+  const int p = prompt_tokens();
+  const int k = completion_tokens();
+  out += "{\"prompt_tokens\":";
+  append_json_int(out, p);
+  out += ",\"completion_tokens\":";
+  append_json_int(out, k);
+  out += ",\"total_tokens\":";
+  append_json_int(out, p + k);
+  out += ",\"prompt_tokens_details\":{\"cached_tokens\":";
+  append_json_int(out, cached_tokens());
+  out += "}}";
+}
+
+void GenerationJob::close_stream(std::string& out) {
+  TANDEM_CHECK(finished());
+  if (!error_.ok()) {
+    out += "data: ";
+    out += error_json(error_);
+    out += "\n\n";
+  } else if (plan_.options.include_usage) {
+    out += chunk_prefix_;
+    out += "],\"usage\":";
+    append_usage(out);
+    out += "}\n\n";
+  }
+  out += "data: [DONE]\n\n";
+}
+
+std::string GenerationJob::response_body() const {
+  TANDEM_CHECK(finished());
+  const bool chat = plan_.api == ApiKind::kChat;
+  std::string out;
+  out.reserve(256 + choices_.size() * 128);
+  out += "{\"id\":";
+  append_json_string(out, id_);
+  out += chat ? ",\"object\":\"chat.completion\",\"created\":" : ",\"object\":\"text_completion\",\"created\":";
+  append_json_int(out, created_);
+  out += ",\"model\":";
+  append_json_string(out, model_.name);
+  out += ",\"choices\":[";
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    const Choice& c = choices_[i];
+    if (i != 0) out += ',';
+    out += "{\"index\":";
+    append_json_int(out, static_cast<int64_t>(i));
+    if (chat) {
+      out += ",\"message\":{\"role\":\"assistant\",\"content\":";
+      append_json_string(out, c.text);
+      out += "}";
+    } else {
+      out += ",\"text\":";
+      append_json_string(out, c.text);
+    }
+    out += ",\"logprobs\":";
+    append_logprobs_object(out, c);
+    out += ",\"finish_reason\":\"";
+    out += c.finish_reason;
+    out += "\"}";
+  }
+  out += "],\"usage\":";
+  append_usage(out);
+  out += '}';
+  return out;
+}
+
+int GenerationJob::prompt_tokens() const {
+  int total = 0;
+  for (const auto& p : plan_.prompts) total += static_cast<int>(p.tokens.size());
+  return total;
+}
+
+int GenerationJob::completion_tokens() const {
+  int total = 0;
+  for (const auto& c : choices_) total += c.tokens;
+  return total;
+}
+
+int GenerationJob::cached_tokens() const {
+  int total = 0;
+  for (int c : cached_) total += c > 0 ? c : 0;
+  return total;
+}
+
+}  // namespace tandem::frontend

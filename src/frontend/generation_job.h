@@ -1,0 +1,122 @@
+// frontend::GenerationJob: one chat or completion request while it runs. It
+// turns the service's TokenEvents into OpenAI output: SSE chunks as events
+// arrive (streaming) or one JSON body at the end. Independent of HTTP and
+// threads, so it is tested with plain data.
+//
+// Per choice it runs an incremental text::Detokenizer and a text::StopMatcher.
+// A stop string ends the choice at once with finish_reason "stop" and asks the
+// caller to cancel its GenerationRequest (cancel_ids); events that arrive
+// afterwards for that choice are ignored. TokenEvent::stop_token is counted in
+// usage but not rendered. A kError event fails the whole job: non-streaming
+// responses become that error; streams get `data: {"error": ...}` then [DONE].
+// finish_reason: kStop -> "stop", kLength -> "length", kCancelled -> "abort".
+//
+// Threading: not thread-safe; the owning connection uses it from its strand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frontend/job_plan.h"
+#include "frontend/request_metrics.h"
+#include "frontend/served_model.h"
+#include "scheduler/generation.h"
+#include "text/detokenizer.h"
+#include "text/stop_matcher.h"
+
+namespace tandem::frontend {
+
+class GenerationJob {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `id` is the response id (chatcmpl-... / cmpl-...); `metrics` may be null.
+  GenerationJob(JobPlan plan, const ServedModel& model, std::string id, int64_t created,
+                RequestMetrics* metrics, Clock::time_point arrival = Clock::now());
+  GenerationJob(const GenerationJob&) = delete;
+  GenerationJob& operator=(const GenerationJob&) = delete;
+
+  const std::string& id() const { return id_; }
+  bool streaming() const { return plan_.options.stream; }
+  int choice_count() const { return static_cast<int>(choices_.size()); }
+  // The GenerationRequest id of choice i ("<id>-<i>").
+  const std::string& request_id(int choice) const { return choices_[choice].request_id; }
+
+  // The service request of choice i, without sink or deadline. Seeded
+  // requests get seed + i so that choices differ but stay reproducible.
+  scheduler::GenerationRequest make_request(int choice) const;
+
+  // Streaming: the first bytes of the stream (chat: a role delta per choice;
+  // completions with echo: the prompt text per choice).
+  void open_stream(std::string& out);
+
+  // Applies one event of choice `choice`. Streaming output is appended to
+  // `out`; ids of requests to cancel (stop string found, or the job failed)
+  // are appended to `cancel_ids`.
+  void on_event(int choice, scheduler::TokenEvent&& event, Clock::time_point at, std::string& out,
+                std::vector<std::string>& cancel_ids);
+
+  // Every choice has its final outcome (the response can be completed).
+  bool finished() const { return open_choices_ == 0; }
+  // The job failed (a kError event); non-ok until then.
+  const Status& error() const { return error_; }
+
+  // Streaming, once finished(): the usage chunk (include_usage) and [DONE],
+  // or the error event and [DONE] after a failure.
+  void close_stream(std::string& out);
+  // Non-streaming, once finished() without error: the response body.
+  std::string response_body() const;
+
+  int prompt_tokens() const;
+  int completion_tokens() const;
+  int cached_tokens() const;
+
+ private:
+  struct Choice {
+    Choice(const text::Tokenizer& tok, const GenerationOptions& o);
+    int prompt_index = 0;
+    std::string request_id;
+    text::Detokenizer detok;
+    text::StopMatcher stops;
+    std::string text;            // everything emitted (non-streaming responses)
+    size_t decoded = 0;          // bytes the detokenizer produced (completion text_offset)
+    int tokens = 0;              // counted in usage
+    bool done = false;
+    bool seen_first = false;
+    const char* finish_reason = nullptr;
+    Clock::time_point last_event;
+    // Logprobs as JSON array bodies without brackets: the whole choice when
+    // not streaming, the current event's tokens when streaming.
+    std::string lp_content;      // chat: content entries
+    std::string lp_tokens, lp_token_logprobs, lp_top, lp_offsets;  // completions
+    void clear_logprobs();
+  };
+
+  void append_logprob(Choice& c, const engine::SampledToken& t, size_t text_offset);
+  void write_chunk(std::string& out, int index, const Choice& c, std::string_view delta);
+  void write_finish_chunk(std::string& out, int index, const char* reason);
+  void finish_choice(Choice& c, const char* reason, Clock::time_point at);
+  void fail(const Status& error, std::vector<std::string>& cancel_ids);
+  void append_usage(std::string& out) const;
+  void append_logprobs_object(std::string& out, const Choice& c) const;
+
+  JobPlan plan_;
+  const ServedModel& model_;
+  const text::Tokenizer& tok_;
+  std::string id_;
+  int64_t created_;
+  RequestMetrics* metrics_;
+  Clock::time_point arrival_;
+  std::vector<Choice> choices_;
+  std::vector<int> cached_;        // per prompt, from the first event of its choices (-1 unknown)
+  int open_choices_ = 0;
+  Status error_;
+  std::string chunk_prefix_;       // `data: {"id":...,"choices":[`
+  std::string scratch_;            // detokenizer output of one event
+  std::string delta_;              // emittable text of one event
+};
+
+}  // namespace tandem::frontend

@@ -1,0 +1,56 @@
+#include "frontend/http_errors.h"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace tandem::frontend {
+
+HttpError http_error_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidRequest: return {400, "invalid_request_error", nullptr, false};
+    case ErrorKind::kContextLengthExceeded:
+      return {400, "invalid_request_error", "context_length_exceeded", false};
+    case ErrorKind::kTemplateError: return {400, "invalid_request_error", "template_error", false};
+    case ErrorKind::kUnsupported: return {400, "invalid_request_error", "unsupported", false};
+    case ErrorKind::kKvExhausted: return {400, "invalid_request_error", "kv_cache_exhausted", false};
+    case ErrorKind::kUnauthorized: return {401, "authentication_error", "invalid_api_key", false};
+    case ErrorKind::kNotFound: return {404, "invalid_request_error", "not_found", false};
+    case ErrorKind::kMethodNotAllowed:
+      return {405, "invalid_request_error", "method_not_allowed", false};
+    case ErrorKind::kPayloadTooLarge:
+      return {413, "invalid_request_error", "request_too_large", false};
+    case ErrorKind::kQueueFull: return {429, "rate_limit_error", "queue_full", true};
+    case ErrorKind::kUnavailable: return {503, "service_unavailable_error", "unavailable", true};
+    case ErrorKind::kTimeout: return {504, "timeout_error", "timeout", false};
+    case ErrorKind::kCancelled: return {499, "cancelled_error", "cancelled", false};
+    case ErrorKind::kMalformedFile:
+    case ErrorKind::kIo:
+    case ErrorKind::kDevice:
+    case ErrorKind::kInternal:
+    case ErrorKind::kOk:
+      return {500, "server_error", "internal_error", false};
+  }
+  return {500, "server_error", "internal_error", false};
+}
+
+std::string error_json(const Status& status) {
+  const HttpError e = http_error_for(status.kind());
+  boost::json::object err;
+  err["message"] = status.message();
+  err["type"] = e.type;
+  if (status.param().empty()) {
+    err["param"] = nullptr;
+  } else {
+    err["param"] = status.param();
+  }
+  if (e.code == nullptr) {
+    err["code"] = nullptr;
+  } else {
+    err["code"] = e.code;
+  }
+  boost::json::object root;
+  root["error"] = std::move(err);
+  return boost::json::serialize(root);
+}
+
+}  // namespace tandem::frontend

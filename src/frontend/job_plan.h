@@ -1,0 +1,53 @@
+// frontend::JobPlan: everything needed to run one chat or completion request,
+// built from a parsed request and the ServedModel: the chat template rendered,
+// prompts tokenized, the context length checked, model generation defaults
+// applied (before OpenAI's), token ids checked against the vocabulary.
+//
+// Failure: kNotFound (model), kInvalidRequest / kUnsupported (field named in
+// param), kTemplateError (the template's message), kContextLengthExceeded
+// (message names prompt and completion token counts and the limit).
+// Threading: pure functions of their arguments; the ServedModel's tokenizer
+// and render_chat must be thread-safe (they are).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/sampling.h"
+#include "frontend/chat_request.h"
+#include "frontend/completion_request.h"
+#include "frontend/generation_options.h"
+#include "frontend/served_model.h"
+#include "scheduler/generation.h"
+
+namespace tandem::frontend {
+
+struct PlannedPrompt {
+  std::vector<int32_t> tokens;   // non-empty
+  int max_tokens = 0;            // after the default (max_context - prompt) was applied
+  std::string echo_text;         // completions with echo: the prompt as text
+};
+
+struct JobPlan {
+  ApiKind api = ApiKind::kChat;
+  GenerationOptions options;             // as parsed (stream, stops, logprobs, ...)
+  std::vector<PlannedPrompt> prompts;    // chat: exactly one
+  engine::SamplingParams sampling;       // defaults applied; seed = the request's seed
+  scheduler::StopCriteria stop;          // max_tokens of prompts[0]; per prompt in PlannedPrompt
+  // Choices are numbered prompt_index * n + j (OpenAI's order for batched prompts).
+  int choice_count() const { return static_cast<int>(prompts.size()) * options.n; }
+};
+
+// The Hugging Face apply_chat_template context for `request` (moves its
+// messages, tools and kwargs out).
+boost::json::object chat_template_context(ChatRequest& request, const text::Tokenizer& tokenizer);
+
+Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model);
+Result<JobPlan> plan_completion(CompletionRequest request, const ServedModel& model);
+
+// Checks `model` (the request's `model` field, empty when not given).
+Status check_model_name(const std::string& model, const ServedModel& served);
+
+}  // namespace tandem::frontend

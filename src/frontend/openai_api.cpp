@@ -1,0 +1,125 @@
+#include "frontend/openai_api.h"
+
+#include "common/check.h"
+#include "frontend/chat_request.h"
+#include "frontend/completion_request.h"
+#include "frontend/http_errors.h"
+#include "frontend/json_fields.h"
+#include "frontend/json_text.h"
+#include "frontend/tokenize_request.h"
+
+namespace tandem::frontend {
+
+ApiResponse OpenAiApi::error(const Status& status) {
+  const HttpError e = http_error_for(status.kind());
+  return {e.status, error_json(status), e.retry_after};
+}
+
+void OpenAiApi::append_model_object(std::string& out) const {
+  out += "{\"id\":";
+  append_json_string(out, model_.name);
+  out += ",\"object\":\"model\",\"created\":";
+  append_json_int(out, model_.created);
+  out += ",\"owned_by\":\"tandem\",\"root\":";
+  append_json_string(out, model_.name);
+  out += ",\"parent\":null,\"max_model_len\":";
+  append_json_int(out, model_.max_context);
+  out += '}';
+}
+
+ApiResponse OpenAiApi::models() const {
+  ApiResponse r;
+  r.body = "{\"object\":\"list\",\"data\":[";
+  append_model_object(r.body);
+  r.body += "]}";
+  return r;
+}
+
+ApiResponse OpenAiApi::model(const std::string& id) const {
+  if (id != model_.name) {
+    return error(Status(ErrorKind::kNotFound, "The model `" + id + "` does not exist.", "model"));
+  }
+  ApiResponse r;
+  append_model_object(r.body);
+  return r;
+}
+
+ApiResponse OpenAiApi::tokenize(std::string_view body) const {
+  auto req = parse_tokenize_request(body);
+  if (!req.ok()) return error(req.status());
+  Status st = check_model_name(req->model, model_);
+  if (!st.ok()) return error(st);
+  const auto& tok = *model_.tokenizer;
+  std::vector<int32_t> ids;
+  if (req->prompt) {
+    ids = tok.encode(*req->prompt, req->add_special_tokens, true);
+  } else {
+    auto rendered = model_.render_chat(chat_template_context(*req->chat, tok));
+    if (!rendered.ok()) return error(rendered.status());
+    ids = tok.encode(rendered.value(), req->add_special_tokens, true);
+  }
+  ApiResponse r;
+  r.body.reserve(64 + ids.size() * 6);
+  r.body = "{\"count\":";
+  append_json_int(r.body, static_cast<int64_t>(ids.size()));
+  r.body += ",\"max_model_len\":";
+  append_json_int(r.body, model_.max_context);
+  r.body += ",\"tokens\":[";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) r.body += ',';
+    append_json_int(r.body, ids[i]);
+  }
+  r.body += "],\"token_strs\":null}";
+  return r;
+}
+
+ApiResponse OpenAiApi::detokenize(std::string_view body) const {
+  auto req = parse_detokenize_request(body);
+  if (!req.ok()) return error(req.status());
+  Status st = check_model_name(req->model, model_);
+  if (!st.ok()) return error(st);
+  const auto& tok = *model_.tokenizer;
+  std::vector<int32_t> ids;
+  ids.reserve(req->tokens.size());
+  for (int64_t id : req->tokens) {
+    if (id < 0 || id >= tok.vocab_size()) {
+      return error(invalid_field("tokens", "contains token id " + std::to_string(id) +
+                                               " outside the vocabulary [0, " +
+                                               std::to_string(tok.vocab_size()) + ")"));
+    }
+    ids.push_back(static_cast<int32_t>(id));
+  }
+  ApiResponse r;
+  r.body = "{\"prompt\":";
+  append_json_string(r.body, tok.decode(ids, false));
+  r.body += '}';
+  return r;
+}
+
+Result<JobPlan> OpenAiApi::plan(Route route, std::string_view body) const {
+  switch (route) {
+    case Route::kChatCompletions: {
+      auto req = parse_chat_request(body);
+      if (!req.ok()) return req.status();
+      return plan_chat(std::move(req.value()), model_);
+    }
+    case Route::kCompletions: {
+      auto req = parse_completion_request(body);
+      if (!req.ok()) return req.status();
+      return plan_completion(std::move(req.value()), model_);
+    }
+    case Route::kModels:
+    case Route::kModel:
+    case Route::kTokenize:
+    case Route::kDetokenize:
+    case Route::kHealth:
+    case Route::kReady:
+    case Route::kMetrics:
+    case Route::kNotFound:
+      break;
+  }
+  TANDEM_CHECK_MSG(false, "OpenAiApi::plan called for a route that does not generate");
+  return Status(ErrorKind::kInternal, "not a generation route");
+}
+
+}  // namespace tandem::frontend

@@ -1,0 +1,46 @@
+// frontend::OpenAiApi: the request handlers that do not stream (models,
+// tokenize, detokenize) and the planning of generation requests, free of
+// HTTP plumbing. Each handler returns a complete JSON response; errors are
+// OpenAI error objects with the status from http_errors.
+// Threading: const methods, safe from every connection thread at once.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "frontend/job_plan.h"
+#include "frontend/route.h"
+#include "frontend/served_model.h"
+
+namespace tandem::frontend {
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;
+  bool retry_after = false;   // add Retry-After (429 / 503)
+};
+
+class OpenAiApi {
+ public:
+  explicit OpenAiApi(const ServedModel& model) : model_(model) {}
+
+  ApiResponse models() const;
+  ApiResponse model(const std::string& id) const;
+  ApiResponse tokenize(std::string_view body) const;
+  ApiResponse detokenize(std::string_view body) const;
+
+  // Parses, validates and plans a generation request (route must be
+  // kChatCompletions or kCompletions).
+  Result<JobPlan> plan(Route route, std::string_view body) const;
+
+  static ApiResponse error(const Status& status);
+
+  const ServedModel& served() const { return model_; }
+
+ private:
+  void append_model_object(std::string& out) const;
+  const ServedModel& model_;
+};
+
+}  // namespace tandem::frontend

@@ -1,0 +1,25 @@
+#include "frontend/request_id.h"
+
+#include <random>
+
+namespace tandem::frontend {
+
+std::string make_request_id(std::string_view prefix) {
+  thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                                   std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  id.reserve(prefix.size() + 25);
+  id.append(prefix);
+  id.push_back('-');
+  for (int word = 0; word < 2; ++word) {
+    uint64_t r = rng();
+    for (int i = 0; i < (word == 0 ? 16 : 8); ++i) {
+      id.push_back(kHex[r & 15]);
+      r >>= 4;
+    }
+  }
+  return id;
+}
+
+}  // namespace tandem::frontend

@@ -1,0 +1,113 @@
+#include "frontend/route.h"
+
+#include <array>
+
+namespace tandem::frontend {
+namespace {
+
+struct Entry {
+  std::string_view path;
+  Route route;
+  const char* method;
+};
+
+constexpr std::array<Entry, 8> kRoutes = {{
+    {"/v1/chat/completions", Route::kChatCompletions, "POST"},
+    {"/v1/completions", Route::kCompletions, "POST"},
+    {"/v1/models", Route::kModels, "GET"},
+    {"/tokenize", Route::kTokenize, "POST"},
+    {"/detokenize", Route::kDetokenize, "POST"},
+    {"/health", Route::kHealth, "GET"},
+    {"/ready", Route::kReady, "GET"},
+    {"/metrics", Route::kMetrics, "GET"},
+}};
+
+constexpr std::string_view kModelPrefix = "/v1/models/";
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+RouteMatch match_route(std::string_view method, std::string_view target) {
+  const size_t q = target.find('?');
+  std::string_view path = target.substr(0, q);
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  RouteMatch m;
+  for (const auto& e : kRoutes) {
+    if (path == e.path) {
+      m.route = e.route;
+      m.allow = e.method;
+      m.method_allowed = method == e.method;
+      return m;
+    }
+  }
+  if (path.size() > kModelPrefix.size() && path.substr(0, kModelPrefix.size()) == kModelPrefix) {
+    m.route = Route::kModel;
+    m.allow = "GET";
+    m.method_allowed = method == "GET";
+    m.model_id = percent_decode(path.substr(kModelPrefix.size()));
+    return m;
+  }
+  m.route = Route::kNotFound;
+  m.method_allowed = true;
+  return m;
+}
+
+const char* route_label(Route route) {
+  switch (route) {
+    case Route::kChatCompletions: return "/v1/chat/completions";
+    case Route::kCompletions: return "/v1/completions";
+    case Route::kModels: return "/v1/models";
+    case Route::kModel: return "/v1/models/{id}";
+    case Route::kTokenize: return "/tokenize";
+    case Route::kDetokenize: return "/detokenize";
+    case Route::kHealth: return "/health";
+    case Route::kReady: return "/ready";
+    case Route::kMetrics: return "/metrics";
+    case Route::kNotFound: return "other";
+  }
+  return "other";
+}
+
+bool route_needs_auth(Route route) {
+  switch (route) {
+    case Route::kChatCompletions:
+    case Route::kCompletions:
+    case Route::kModels:
+    case Route::kModel:
+    case Route::kTokenize:
+    case Route::kDetokenize:
+      return true;
+    case Route::kHealth:
+    case Route::kReady:
+    case Route::kMetrics:
+    case Route::kNotFound:
+      return false;
+  }
+  return true;
+}
+
+}  // namespace tandem::frontend

@@ -1,0 +1,38 @@
+// frontend::ServedModel: what the HTTP frontend needs to know about the one
+// model it serves. Built once by main (from the loaded model) and read-only
+// afterwards, so it may be shared by every connection thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <boost/json/object.hpp>
+
+#include "common/status.h"
+#include "engine/model_spec.h"
+#include "text/tokenizer.h"
+
+namespace tandem::frontend {
+
+struct ServedModel {
+  // The id clients put in `model` and that /v1/models lists.
+  std::string name;
+  // Prompt tokens + max_tokens may not exceed this (tokens).
+  int max_context = 0;
+  std::shared_ptr<const text::Tokenizer> tokenizer;
+  // Renders the chat template with the Hugging Face apply_chat_template
+  // context the frontend builds: `messages` (as the client sent them),
+  // `tools` (when given), `add_generation_prompt`, `bos_token`, `eos_token`
+  // and every chat_template_kwargs entry at top level. Must be thread-safe.
+  // A kTemplateError result becomes a 400 carrying the template's message.
+  std::function<Result<std::string>(const boost::json::object& context)> render_chat;
+  // generation_config.json defaults; unset (negative) fields fall back to
+  // OpenAI's defaults. eos_token_ids end generation (empty: the tokenizer's eos_id).
+  engine::GenerationDefaults defaults;
+  // Unix seconds reported as `created` in /v1/models.
+  int64_t created = 0;
+};
+
+}  // namespace tandem::frontend
