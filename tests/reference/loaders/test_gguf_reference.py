@@ -148,9 +148,14 @@ def demo_model():
     return DEMO_MODEL
 
 
-def test_demo_file_metadata_and_tensor_infos_match_gguf_py(demo_model):
+@pytest.fixture(scope="module")
+def demo_reader(demo_model):
+    return GGUFReader(str(demo_model))  # slow to parse (49K token strings): once per module
+
+
+def test_demo_file_metadata_and_tensor_infos_match_gguf_py(demo_model, demo_reader):
     ours = json.loads(run_tool("meta", demo_model).stdout)
-    ref = GGUFReader(str(demo_model))
+    ref = demo_reader
     ref_fields = {k: f for k, f in ref.fields.items() if not k.startswith("GGUF.")}
     assert list(ours["metadata"]) == list(ref_fields)
     for key, field in ref_fields.items():
@@ -167,7 +172,7 @@ def test_demo_file_metadata_and_tensor_infos_match_gguf_py(demo_model):
     ]
 
 
-def test_demo_file_loads_completely_and_matches_gguf_py(demo_model, tmp_path):
+def test_demo_file_loads_completely_and_matches_gguf_py(demo_model, demo_reader, tmp_path):
     meta, got = load(demo_model, tmp_path, "f32")
     spec = meta["spec"]
     assert (spec["arch"], spec["n_layers"], spec["hidden"], spec["n_heads"], spec["n_kv_heads"]) == ("llama", 30, 576, 9, 3)
@@ -177,8 +182,7 @@ def test_demo_file_loads_completely_and_matches_gguf_py(demo_model, tmp_path):
     assert meta["chat_template"].startswith("{% for message in messages %}")
     assert meta["progress_last"] == 1.0 and meta["progress_monotonic"]
 
-    ref = GGUFReader(str(demo_model))
-    ref_by_name = {t.name: t for t in ref.tensors}
+    ref_by_name = {t.name: t for t in demo_reader.tensors}
     names = {"token_embd.weight": "model.embed_tokens.weight", "output_norm.weight": "model.norm.weight"}
     inv = {v: k for k, v in {
         "attn_norm.weight": "input_layernorm.weight", "attn_q.weight": "self_attn.q_proj.weight",
@@ -203,8 +207,8 @@ def test_demo_file_loads_completely_and_matches_gguf_py(demo_model, tmp_path):
         assert_same_floats(got[hf], want)
 
 
-def test_demo_file_bf16_conversion(demo_model, tmp_path):
-    ref = {t.name: t for t in GGUFReader(str(demo_model)).tensors}
+def test_demo_file_bf16_conversion(demo_model, demo_reader, tmp_path):
+    ref = {t.name: t for t in demo_reader.tensors}
     for name in ("token_embd.weight", "blk.7.ffn_down.weight", "blk.7.attn_norm.weight"):
         t = ref[name]
         want = dequantize(t.data, t.tensor_type).astype(np.float32).ravel()
