@@ -1,0 +1,44 @@
+// The router's choice of worker, as a policy object fed by worker load and KV
+// events: the seam for the KV-aware policy (overlap score vs. load).
+//
+// Threading: pick() may be called concurrently from any submitting thread;
+// on_kv_event() is called on worker threads. Implementations are thread-safe
+// and never block for long (they run inside submit and inside a worker step).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "kv/kv_event.h"
+#include "scheduler/generation.h"
+#include "scheduler/worker.h"
+
+namespace tandem::scheduler {
+
+// One eligible worker as a policy sees it.
+struct WorkerView {
+  size_t index = 0;         // the worker's index in the router
+  std::string_view name;
+  WorkerLoad load;
+  int block_tokens = 16;    // to hash a prompt the way this worker's pool does
+  uint64_t model_salt = 0;
+};
+
+class RoutingPolicy {
+ public:
+  virtual ~RoutingPolicy() = default;
+  virtual const char* name() const = 0;
+  // Returns a position in `candidates` (non-empty, healthy workers only).
+  virtual size_t pick(const GenerationRequest& request, std::span<const WorkerView> candidates) = 0;
+  // A KV event of worker `worker_index`. Default: ignored.
+  virtual void on_kv_event(size_t worker_index, const kv::KvEvent& event);
+};
+
+// "round_robin", "least_loaded", or "kv" (until the KV-aware policy lands:
+// least_loaded, with a log line). Unknown names: nullptr.
+std::unique_ptr<RoutingPolicy> make_routing_policy(std::string_view name);
+
+}  // namespace tandem::scheduler

@@ -1,0 +1,375 @@
+#include "scheduler/step_scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+#include <utility>
+
+#include "common/check.h"
+#include "scheduler/stop_check.h"
+
+namespace tandem::scheduler {
+namespace {
+
+// Moves the sequence `s` out of `from` (a vector or deque of owners).
+template <class Container>
+std::unique_ptr<Sequence> take(Container& from, const Sequence* s) {
+  auto it = std::find_if(from.begin(), from.end(), [s](const auto& p) { return p.get() == s; });
+  if (it == from.end()) return nullptr;
+  std::unique_ptr<Sequence> out = std::move(*it);
+  from.erase(it);
+  return out;
+}
+
+}  // namespace
+
+StepScheduler::StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler,
+                             WorkerMetrics* metrics)
+    : options_(std::move(options)), pool_(pool), sampler_(std::move(sampler)), metrics_(metrics) {
+  TANDEM_CHECK(options_.max_batch_tokens >= 1);
+  TANDEM_CHECK(options_.max_running >= 1);
+  TANDEM_CHECK(options_.max_context >= 1);
+  TANDEM_CHECK(options_.vocab >= 1);
+  TANDEM_CHECK(static_cast<bool>(sampler_));
+  update_metrics();
+}
+
+StepScheduler::~StepScheduler() {
+  // Sequences still here own blocks; give them back so the pool stays
+  // consistent for whoever inspects it after us.
+  for (auto& s : running_) {
+    if (!s->blocks.empty()) pool_.release(s->blocks);
+  }
+}
+
+void StepScheduler::enqueue(std::unique_ptr<Sequence> seq) {
+  TANDEM_CHECK(seq && seq->state == SequenceState::kWaiting);
+  TANDEM_CHECK_MSG(by_id_.emplace(seq->id(), seq.get()).second, "duplicate request id in a worker");
+  waiting_.push_back(std::move(seq));
+  update_metrics();
+}
+
+void StepScheduler::request_cancel(const std::string& id) {
+  auto it = by_id_.find(id);
+  if (it != by_id_.end()) it->second->cancel_requested = true;
+}
+
+int64_t StepScheduler::load_tokens() const {
+  int64_t total = 0;
+  for (const auto& s : waiting_) total += s->num_tokens();
+  for (const auto& s : running_) total += s->num_tokens();
+  return total;
+}
+
+std::vector<const Sequence*> StepScheduler::running() const {
+  std::vector<const Sequence*> out;
+  for (const auto& s : running_) out.push_back(s.get());
+  return out;
+}
+
+std::vector<const Sequence*> StepScheduler::waiting() const {
+  std::vector<const Sequence*> out;
+  for (const auto& s : waiting_) out.push_back(s.get());
+  return out;
+}
+
+// ---- reap -------------------------------------------------------------------
+
+void StepScheduler::reap(Clock::time_point now) {
+  std::vector<Sequence*> doomed;
+  for (const auto& s : running_) {
+    if (s->cancel_requested || now >= s->request.deadline) doomed.push_back(s.get());
+  }
+  for (const auto& s : waiting_) {
+    if (s->cancel_requested || now >= s->request.deadline) doomed.push_back(s.get());
+  }
+  for (Sequence* s : doomed) finish(*s, FinishReason::kCancelled, {}, std::nullopt);
+}
+
+// ---- schedule ---------------------------------------------------------------
+
+bool StepScheduler::grow_blocks(Sequence& seq, int positions) {
+  const int need = pool_.blocks_for(positions) - static_cast<int>(seq.blocks.size());
+  if (need <= 0) return true;
+  kv::BlockPool::Plan plan = pool_.plan();
+  if (plan.add({{}, need}) < 0) return false;
+  std::vector<kv::BlockId> ids = pool_.commit(std::move(plan))[0];
+  seq.blocks.insert(seq.blocks.end(), ids.begin(), ids.end());
+  return true;
+}
+
+Sequence* StepScheduler::preempt_youngest(StepPlan& plan, int& budget) {
+  TANDEM_CHECK(!running_.empty());
+  std::unique_ptr<Sequence> victim = std::move(running_.back());
+  running_.pop_back();
+  Sequence* v = victim.get();
+  auto chunk = std::find_if(plan.chunks.begin(), plan.chunks.end(),
+                            [v](const ScheduledChunk& c) { return c.seq == v; });
+  if (chunk != plan.chunks.end()) {
+    budget += chunk->count;
+    plan.num_tokens -= chunk->count;
+    plan.chunks.erase(chunk);
+  }
+  pool_.release(v->blocks);
+  v->blocks.clear();
+  v->hashes.clear();
+  v->num_computed = 0;
+  v->set_state(SequenceState::kPreempted);
+  waiting_.push_front(std::move(victim));
+  ++plan.num_preempted;
+  ++preemptions_;
+  if (metrics_) metrics_->add_preemption();
+  spdlog::debug("[scheduler] worker={} req={} preempted ({} tokens to recompute)", options_.worker,
+                v->id(), v->num_tokens());
+  return v;
+}
+
+bool StepScheduler::admit_front(StepPlan& plan, int& budget, Clock::time_point now) {
+  Sequence& seq = *waiting_.front();
+  const int bt = pool_.block_tokens();
+  // Always compute the last token: its logits give the next token.
+  const kv::PrefixMatch hit = pool_.match_prefix(seq.root, seq.tokens, (seq.num_tokens() - 1) / bt);
+  const int cached = static_cast<int>(hit.blocks.size()) * bt;
+  const int n = std::min(seq.num_tokens() - cached, budget);
+  const int fresh = pool_.blocks_for(cached + n) - static_cast<int>(hit.blocks.size());
+  kv::BlockPool::Plan p = pool_.plan();
+  if (p.add({hit.blocks, fresh}) < 0) return false;
+  std::vector<kv::BlockId> ids = pool_.commit(std::move(p))[0];
+  seq.blocks = hit.blocks;
+  seq.blocks.insert(seq.blocks.end(), ids.begin(), ids.end());
+  seq.hashes = hit.hashes;
+  seq.num_computed = cached;
+  if (!seq.scheduled_once) {
+    seq.scheduled_once = true;
+    seq.queue_seconds = std::chrono::duration<double>(now - seq.submitted).count();
+    seq.cached_tokens = cached;
+  }
+  seq.set_state(SequenceState::kPrefilling);
+  seq.admit_order = next_admit_order_++;
+  running_.push_back(std::move(waiting_.front()));
+  waiting_.pop_front();
+  plan.chunks.push_back({&seq, cached, n, cached + n == seq.num_tokens()});
+  plan.num_tokens += n;
+  budget -= n;
+  return true;
+}
+
+StepPlan StepScheduler::schedule(Clock::time_point now) {
+  StepPlan plan;
+  int budget = options_.max_batch_tokens;
+  // Capacity for the running set: decodes first, then prefill chunks, both
+  // oldest first.
+  std::vector<Sequence*> order;
+  for (const auto& s : running_) {
+    if (s->state == SequenceState::kDecoding) order.push_back(s.get());
+  }
+  for (const auto& s : running_) {
+    if (s->state == SequenceState::kPrefilling) order.push_back(s.get());
+  }
+  for (Sequence* seq : order) {
+    if (seq->state == SequenceState::kPreempted) continue;  // a victim of an earlier one
+    if (budget == 0) break;
+    const int n = std::min(seq->num_uncomputed(), budget);
+    TANDEM_CHECK(n >= 1);
+    bool scheduled = false;
+    while (true) {
+      if (grow_blocks(*seq, seq->num_computed + n)) {
+        scheduled = true;
+        break;
+      }
+      if (preempt_youngest(plan, budget) == seq) break;
+    }
+    if (!scheduled) continue;
+    plan.chunks.push_back({seq, seq->num_computed, n, seq->num_computed + n == seq->num_tokens()});
+    plan.num_tokens += n;
+    budget -= n;
+  }
+  // Admission, unless this step already had to preempt.
+  if (plan.num_preempted == 0) {
+    while (!waiting_.empty() && budget > 0 &&
+           static_cast<int>(running_.size()) < options_.max_running) {
+      if (!admit_front(plan, budget, now)) break;
+    }
+  }
+  update_metrics();
+  return plan;
+}
+
+// ---- build_batch --------------------------------------------------------------
+
+engine::StepBatch StepScheduler::build_batch(const StepPlan& plan) {
+  engine::StepBatch batch;
+  batch.seqs.reserve(plan.chunks.size());
+  for (const ScheduledChunk& c : plan.chunks) {
+    engine::SequenceStep s;
+    s.tokens = std::span<const int32_t>(c.seq->tokens).subspan(static_cast<size_t>(c.start),
+                                                              static_cast<size_t>(c.count));
+    s.start_pos = c.start;
+    s.block_table = c.seq->blocks;
+    s.want_logits = c.want_logits;
+    batch.seqs.push_back(s);
+  }
+  return batch;
+}
+
+// ---- apply / fail -------------------------------------------------------------
+
+void StepScheduler::store_full_blocks(Sequence& seq) {
+  const int bt = pool_.block_tokens();
+  const size_t full = std::min(static_cast<size_t>(seq.num_computed / bt), seq.blocks.size());
+  while (seq.hashes.size() < full) {
+    const size_t i = seq.hashes.size();
+    const kv::BlockHash parent = i == 0 ? seq.root : seq.hashes[i - 1];
+    const auto tokens = std::span<const int32_t>(seq.tokens).subspan(i * static_cast<size_t>(bt),
+                                                                     static_cast<size_t>(bt));
+    seq.hashes.push_back(pool_.store(seq.blocks[i], parent, tokens));
+  }
+}
+
+void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
+  const size_t vocab = static_cast<size_t>(options_.vocab);
+  size_t row = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    Sequence& s = *c.seq;
+    TANDEM_CHECK(s.is_running() && s.num_computed == c.start);
+    s.num_computed += c.count;
+    store_full_blocks(s);
+    if (!c.want_logits) continue;
+    TANDEM_CHECK((row + 1) * vocab <= logits.size());
+    const std::vector<int32_t> suppressed = suppressed_tokens(s.request.stop, s.num_output());
+    engine::SampleInput in;
+    in.logits = logits.subspan(row * vocab, vocab);
+    in.params = &s.request.sampling;
+    in.prompt = s.prompt();
+    in.output = s.output();
+    in.seed = s.seed;
+    in.suppressed = suppressed;
+    ++row;
+    SampledToken tok = sampler_(in);
+    TANDEM_CHECK_MSG(tok.token >= 0 && tok.token < options_.vocab, "sampler returned an id outside the vocabulary");
+    const int32_t id = tok.token;
+    s.tokens.push_back(id);
+    s.pending.push_back(std::move(tok));
+    s.set_state(SequenceState::kDecoding);
+    const StopDecision d =
+        check_stop(s.request.stop, id, s.num_output(), s.num_tokens(), options_.max_context);
+    if (d.reason != FinishReason::kNone) finish(s, d.reason, {}, d.stop_token);
+  }
+  TANDEM_CHECK(row * vocab == logits.size());
+}
+
+void StepScheduler::fail(const StepPlan& plan, const Status& error) {
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (c.seq->state != SequenceState::kFinished) finish(*c.seq, FinishReason::kError, error, std::nullopt);
+  }
+}
+
+void StepScheduler::finish(Sequence& seq, FinishReason reason, Status error,
+                           std::optional<int32_t> stop_token) {
+  if (!seq.blocks.empty()) pool_.release(seq.blocks);
+  seq.blocks.clear();
+  seq.hashes.clear();
+  seq.set_state(SequenceState::kFinished);
+  seq.finish = reason;
+  seq.error = std::move(error);
+  seq.stop_token = stop_token;
+  std::unique_ptr<Sequence> owner = take(running_, &seq);
+  if (!owner) owner = take(waiting_, &seq);
+  TANDEM_CHECK(owner != nullptr);
+  by_id_.erase(seq.id());
+  finished_.push_back(std::move(owner));
+}
+
+// ---- publish ------------------------------------------------------------------
+
+namespace {
+
+TokenEvent take_event(Sequence& s, const std::string& worker) {
+  TokenEvent e;
+  e.tokens = std::move(s.pending);
+  s.pending.clear();
+  if (!s.first_event_sent) {
+    s.first_event_sent = true;
+    e.prompt_tokens = s.num_prompt;
+    e.cached_tokens = s.cached_tokens;
+    e.queue_seconds = s.queue_seconds;
+    e.worker = worker;
+  }
+  return e;
+}
+
+void deliver(Sequence& s, TokenEvent&& e) {
+  try {
+    s.request.sink(std::move(e));
+  } catch (const std::exception& ex) {
+    spdlog::error("[scheduler] req={} token sink threw: {}", s.id(), ex.what());
+  } catch (...) {
+    spdlog::error("[scheduler] req={} token sink threw", s.id());
+  }
+}
+
+}  // namespace
+
+void StepScheduler::publish() {
+  for (const auto& s : running_) {
+    if (!s->pending.empty()) deliver(*s, take_event(*s, options_.worker));
+  }
+  for (const auto& s : finished_) {
+    TokenEvent e = take_event(*s, options_.worker);
+    e.finish = s->finish;
+    e.error = s->error;
+    e.stop_token = s->stop_token;
+    deliver(*s, std::move(e));
+  }
+  finished_.clear();
+}
+
+// ---- whole iteration ------------------------------------------------------------
+
+Status StepScheduler::iterate(engine::Runner& runner, Clock::time_point now) {
+  reap(now);
+  StepPlan plan = schedule(now);
+  Status status;
+  if (!plan.empty()) {
+    const engine::StepBatch batch = build_batch(plan);
+    const auto t0 = Clock::now();
+    status = runner.step(batch, logits_);
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (status.ok()) {
+      size_t rows = 0;
+      for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
+      if (logits_.size() != rows * static_cast<size_t>(options_.vocab)) {
+        status = Status(ErrorKind::kInternal,
+                        "runner returned " + std::to_string(logits_.size()) + " logits, expected " +
+                            std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
+      }
+    }
+    if (status.ok()) {
+      apply(plan, logits_);
+    } else {
+      fail(plan, status);
+    }
+    if (metrics_) metrics_->observe_step(seconds, plan.num_tokens);
+  }
+  publish();
+  update_metrics();
+  return status;
+}
+
+void StepScheduler::finish_all(FinishReason reason, const Status& error) {
+  std::vector<Sequence*> all;
+  for (const auto& s : running_) all.push_back(s.get());
+  for (const auto& s : waiting_) all.push_back(s.get());
+  for (Sequence* s : all) finish(*s, reason, error, std::nullopt);
+  publish();
+  update_metrics();
+}
+
+void StepScheduler::update_metrics() {
+  if (!metrics_) return;
+  metrics_->set_queue(num_running(), num_waiting());
+  metrics_->set_kv(pool_.num_held(), pool_.num_blocks());
+}
+
+}  // namespace tandem::scheduler

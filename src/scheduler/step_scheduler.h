@@ -1,0 +1,140 @@
+// scheduler::StepScheduler: the continuous-batching logic of one worker,
+// without threads, so every part is testable with plain data. One iteration is
+//   reap (cancel / deadline) -> schedule (capacity, running, admit; preempt
+//   when blocks run out) -> build_batch -> Runner::step -> apply (advance,
+//   cache full blocks, sample, stop checks) or fail -> publish (events, free)
+// and iterate() runs exactly that chain.
+//
+// Scheduling policy (like vLLM's): a step holds at most max_batch_tokens
+// tokens. Running decodes go first (1 token each, oldest first), then running
+// prefills (chunks of what is left of the budget, oldest first), then waiting
+// requests are admitted in FIFO order while the budget, free blocks and
+// max_running allow, each reusing its longest cached prefix (whole blocks,
+// never the last prompt token) and taking a first chunk. When a running
+// sequence cannot get a block, the youngest running sequence is preempted
+// (its blocks released, it goes to the front of the queue and later recomputes
+// prompt + generated tokens); no admission happens in a step that preempted.
+// A request that fits the pool alone (checked at submit) therefore always
+// makes progress: the oldest one is never preempted by a younger one.
+//
+// Threading: used by one thread (the worker's). Sinks are called from
+// publish() and fail_all(), on that thread.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/runner.h"
+#include "engine/sampling.h"
+#include "kv/block_pool.h"
+#include "scheduler/sequence.h"
+#include "scheduler/step_plan.h"
+#include "scheduler/worker_metrics.h"
+
+namespace tandem::scheduler {
+
+// engine::sample, or a stand-in with the same contract (pure in its inputs).
+using Sampler = std::function<SampledToken(const engine::SampleInput&)>;
+
+struct SchedulerOptions {
+  std::string worker;          // name, put into TokenEvent::worker
+  int max_batch_tokens = 2048; // >= 1
+  int max_running = 64;        // >= 1
+  int max_context = 0;         // >= 1, positions; a sequence reaching it finishes with kLength
+  int vocab = 0;               // >= 1, width of a logits row
+};
+
+class StepScheduler {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `pool` and `metrics` must outlive the scheduler; `sampler` must be set.
+  StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler,
+                WorkerMetrics* metrics);
+  ~StepScheduler();
+
+  StepScheduler(const StepScheduler&) = delete;
+  StepScheduler& operator=(const StepScheduler&) = delete;
+
+  // Queues a sequence (state kWaiting) at the back. Its request was checked
+  // (check_request) by the caller; ids must be unique among queued/running.
+  void enqueue(std::unique_ptr<Sequence> seq);
+  // Marks a queued or running sequence for cancellation at the next reap().
+  // Unknown ids are ignored.
+  void request_cancel(const std::string& id);
+
+  // ---- One iteration, in order --------------------------------------------
+  // Finishes (kCancelled) sequences marked for cancellation or past their
+  // deadline, freeing their blocks.
+  void reap(Clock::time_point now);
+  // Plans the step (see the policy above); allocates the blocks it needs and
+  // may preempt. An empty plan means there is nothing to run.
+  StepPlan schedule(Clock::time_point now);
+  // The Runner's view of a plan; spans point into the sequences (valid until
+  // apply/fail).
+  static engine::StepBatch build_batch(const StepPlan& plan);
+  // After a successful Runner::step: `logits` holds one [vocab] row per chunk
+  // with want_logits, in plan order. Advances num_computed, stores newly full
+  // blocks in the prefix cache, samples, appends, checks stop conditions.
+  void apply(const StepPlan& plan, std::span<const float> logits);
+  // After a failed Runner::step: every sequence of the plan finishes with
+  // kError carrying `error`.
+  void fail(const StepPlan& plan, const Status& error);
+  // Delivers one event per sequence with new tokens or a finish, then drops
+  // finished sequences.
+  void publish();
+
+  // schedule + build_batch + runner.step + apply/fail + publish, after reap.
+  // Returns the runner's status (non-ok: the step's sequences got kError).
+  Status iterate(engine::Runner& runner, Clock::time_point now);
+
+  // Finishes every sequence (queued and running) with `reason` (kCancelled,
+  // or kError with `error`) and publishes the final events.
+  void finish_all(FinishReason reason, const Status& error);
+
+  bool has_work() const { return !running_.empty() || !waiting_.empty(); }
+  int num_running() const { return static_cast<int>(running_.size()); }
+  int num_waiting() const { return static_cast<int>(waiting_.size()); }
+  // Tokens of queued sequences still to compute plus positions of running ones.
+  int64_t load_tokens() const;
+  uint64_t num_preemptions() const { return preemptions_; }
+  const kv::BlockPool& pool() const { return pool_; }
+  // Running sequences in admission order (oldest first); for tests.
+  std::vector<const Sequence*> running() const;
+  std::vector<const Sequence*> waiting() const;
+
+ private:
+  // Grows seq's table to cover `positions` (plan-then-commit); false when the
+  // pool cannot supply the blocks (nothing changed then).
+  bool grow_blocks(Sequence& seq, int positions);
+  // Releases the youngest running sequence's blocks and requeues it at the
+  // front; drops its chunk from `plan` if it had one. Returns it.
+  Sequence* preempt_youngest(StepPlan& plan, int& budget);
+  // Takes the front waiting sequence into the running set with a first chunk
+  // of at most `budget` tokens; false when its blocks do not fit.
+  bool admit_front(StepPlan& plan, int& budget, Clock::time_point now);
+  void store_full_blocks(Sequence& seq);
+  void finish(Sequence& seq, FinishReason reason, Status error, std::optional<int32_t> stop_token);
+  void update_metrics();
+
+  SchedulerOptions options_;
+  kv::BlockPool& pool_;
+  Sampler sampler_;
+  WorkerMetrics* metrics_;
+  std::deque<std::unique_ptr<Sequence>> waiting_;   // front = next admitted
+  std::vector<std::unique_ptr<Sequence>> running_;  // admission order
+  std::vector<std::unique_ptr<Sequence>> finished_; // until publish()
+  std::unordered_map<std::string, Sequence*> by_id_;
+  uint64_t next_admit_order_ = 0;
+  uint64_t preemptions_ = 0;
+  std::vector<float> logits_;                       // reused by iterate()
+};
+
+}  // namespace tandem::scheduler

@@ -1,0 +1,239 @@
+#include "scheduler/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <utility>
+
+#include "common/check.h"
+#include "engine/sampling.h"
+#include "kv/block_hash.h"
+
+namespace tandem::scheduler {
+
+const char* worker_state_name(WorkerState state) {
+  switch (state) {
+    case WorkerState::kRunning: return "running";
+    case WorkerState::kDraining: return "draining";
+    case WorkerState::kFailed: return "failed";
+    case WorkerState::kStopped: return "stopped";
+  }
+  return "unknown";
+}
+
+std::unique_ptr<Worker> Worker::start(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
+                                      metrics::Registry* metrics) {
+  std::unique_ptr<Worker> w(new Worker(std::move(options), std::move(runner), metrics));
+  w->thread_ = std::thread([p = w.get()] { p->run(); });
+  return w;
+}
+
+Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
+               metrics::Registry* metrics)
+    : options_(std::move(options)),
+      runner_(std::move(runner)),
+      metrics_(metrics, options_.name),
+      seed_rng_(std::random_device{}()) {
+  TANDEM_CHECK(runner_ != nullptr);
+  TANDEM_CHECK(options_.max_queue >= 1);
+  const engine::ModelSpec& spec = runner_->spec();
+  limits_.vocab = spec.vocab;
+  limits_.max_context = options_.max_context > 0 ? options_.max_context : spec.max_position;
+  limits_.block_tokens = runner_->block_tokens();
+  limits_.num_blocks = runner_->num_blocks();
+  TANDEM_CHECK(limits_.max_context >= 1 && limits_.vocab >= 1);
+  pool_ = std::make_unique<kv::BlockPool>(
+      kv::BlockPoolOptions{options_.name, limits_.num_blocks, limits_.block_tokens,
+                           options_.enable_prefix_caching},
+      [this](const kv::KvEvent& e) { emit_kv_event(e); });
+  Sampler sampler = options_.sampler ? options_.sampler : Sampler(&engine::sample);
+  scheduler_ = std::make_unique<StepScheduler>(
+      SchedulerOptions{options_.name, options_.max_batch_tokens, options_.max_running,
+                       limits_.max_context, limits_.vocab},
+      *pool_, std::move(sampler), &metrics_);
+  published_.healthy = true;
+  published_.kv_blocks_total = limits_.num_blocks;
+  spdlog::info("[scheduler] worker={} started: {} KV blocks of {} tokens, max_batch_tokens={}, "
+               "max_running={}, max_queue={}, prefix_caching={}",
+               options_.name, limits_.num_blocks, limits_.block_tokens, options_.max_batch_tokens,
+               options_.max_running, options_.max_queue, options_.enable_prefix_caching);
+}
+
+Worker::~Worker() {
+  begin_shutdown(Clock::now());
+  join();
+}
+
+Status Worker::submit(GenerationRequest&& request) {
+  if (Status st = check_request(request, limits_); !st.ok()) return st;
+  const std::string id = request.id;
+  const int64_t tokens = static_cast<int64_t>(request.prompt.size());
+  const kv::BlockHash root = kv::root_hash(options_.model_salt, request.cache_salt);
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (state_) {
+    case WorkerState::kRunning: break;
+    case WorkerState::kFailed:
+      return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
+    case WorkerState::kDraining:
+    case WorkerState::kStopped:
+      return {ErrorKind::kUnavailable, "worker " + options_.name + " is shutting down"};
+  }
+  if (in_flight_.count(id) != 0) {
+    return {ErrorKind::kInvalidRequest, "request id '" + id + "' is already in flight", "id"};
+  }
+  if (published_.waiting + inbox_requests_ >= options_.max_queue) {
+    return {ErrorKind::kQueueFull, "worker " + options_.name + " has " +
+                                       std::to_string(options_.max_queue) + " requests waiting"};
+  }
+  const uint64_t seed = request.sampling.seed ? *request.sampling.seed : seed_rng_();
+  // Wrap the sink so the id leaves in_flight_ with the final event.
+  request.sink = [this, id, inner = std::move(request.sink)](TokenEvent&& e) {
+    const bool final = e.finish != FinishReason::kNone;
+    struct Done {
+      Worker* w;
+      const std::string& id;
+      bool final;
+      ~Done() {
+        if (final) w->on_final_event(id);
+      }
+    } done{this, id, final};
+    inner(std::move(e));
+  };
+  in_flight_.insert(id);
+  inbox_.emplace_back(std::make_unique<Sequence>(std::move(request), seed, root, Clock::now()));
+  ++inbox_requests_;
+  inbox_tokens_ += tokens;
+  wake_.notify_one();
+  return {};
+}
+
+void Worker::cancel(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (in_flight_.count(id) == 0) return;
+  inbox_.emplace_back(Cancel{id});
+  wake_.notify_one();
+}
+
+void Worker::on_final_event(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  in_flight_.erase(id);
+}
+
+void Worker::begin_shutdown(Clock::time_point cancel_at) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (state_ == WorkerState::kRunning) state_ = WorkerState::kDraining;
+  if (cancel_at < cancel_at_) cancel_at_ = cancel_at;
+  shutdown_requested_ = true;
+  wake_.notify_one();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::set_kv_event_sink(kv::KvEventSink sink) {
+  std::lock_guard<std::mutex> lock(kv_sink_mu_);
+  kv_sink_ = std::move(sink);
+}
+
+void Worker::emit_kv_event(const kv::KvEvent& e) {
+  std::lock_guard<std::mutex> lock(kv_sink_mu_);
+  if (kv_sink_) kv_sink_(e);
+}
+
+WorkerState Worker::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+WorkerLoad Worker::load() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  WorkerLoad l = published_;
+  l.healthy = state_ == WorkerState::kRunning;
+  l.waiting += inbox_requests_;
+  l.load_tokens += inbox_tokens_;
+  return l;
+}
+
+void Worker::publish_load() {
+  WorkerLoad l;
+  l.running = scheduler_->num_running();
+  l.waiting = scheduler_->num_waiting();
+  l.load_tokens = scheduler_->load_tokens();
+  l.kv_blocks_used = pool_->num_held();
+  l.kv_blocks_total = pool_->num_blocks();
+  std::lock_guard<std::mutex> lock(mu_);
+  published_ = l;
+}
+
+bool Worker::drain_inbox() {
+  std::deque<Command> commands;
+  bool shutdown = false;
+  bool failed = false;
+  Clock::time_point cancel_at;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait(lock, [&] { return !inbox_.empty() || scheduler_->has_work() || shutdown_requested_; });
+    commands.swap(inbox_);
+    // Moved requests count as waiting until the next publish_load().
+    published_.waiting += inbox_requests_;
+    published_.load_tokens += inbox_tokens_;
+    inbox_requests_ = 0;
+    inbox_tokens_ = 0;
+    shutdown = shutdown_requested_;
+    failed = state_ == WorkerState::kFailed;
+    cancel_at = cancel_at_;
+  }
+  for (Command& c : commands) {
+    if (auto* seq = std::get_if<std::unique_ptr<Sequence>>(&c)) {
+      scheduler_->enqueue(std::move(*seq));
+    } else {
+      scheduler_->request_cancel(std::get<Cancel>(c).id);
+    }
+  }
+  if (failed) {
+    scheduler_->finish_all(FinishReason::kError,
+                           Status(ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"));
+  }
+  if (shutdown && Clock::now() >= cancel_at && scheduler_->has_work()) {
+    spdlog::warn("[scheduler] worker={} shutdown: cancelling {} running and {} waiting requests",
+                 options_.name, scheduler_->num_running(), scheduler_->num_waiting());
+    scheduler_->finish_all(FinishReason::kCancelled, {});
+  }
+  return !(shutdown && !scheduler_->has_work());
+}
+
+void Worker::run() {
+  while (drain_inbox()) {
+    if (scheduler_->has_work()) {
+      Status status;
+      try {
+        status = scheduler_->iterate(*runner_, Clock::now());
+      } catch (const std::exception& e) {
+        status = Status(ErrorKind::kInternal, std::string("worker step threw: ") + e.what());
+      } catch (...) {
+        status = Status(ErrorKind::kInternal, "worker step threw an unknown exception");
+      }
+      if (!status.ok()) {
+        spdlog::error("[scheduler] worker={} step failed, marking the worker unhealthy: {}",
+                      options_.name, status.to_string());
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          state_ = WorkerState::kFailed;
+        }
+        // The step's own requests already got the runner's error; the rest
+        // learn the worker is gone.
+        scheduler_->finish_all(FinishReason::kError,
+                               Status(ErrorKind::kUnavailable,
+                                      "worker " + options_.name + " is unhealthy: " + status.message()));
+      }
+    }
+    publish_load();
+  }
+  publish_load();
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = WorkerState::kStopped;
+  spdlog::info("[scheduler] worker={} stopped", options_.name);
+}
+
+}  // namespace tandem::scheduler

@@ -1,0 +1,153 @@
+// scheduler::Worker: one thread that owns one engine::Runner and one
+// kv::BlockPool and runs the continuous-batching loop (StepScheduler) over
+// them (DESIGN.md, step 5).
+//
+// Threads: the worker thread is the only one touching the runner, the pool
+// and the scheduler; its one job is the step loop. Every public method is
+// thread-safe and never blocks on a step: submit() and cancel() push to an
+// inbox (a mutex-guarded queue) that the loop drains before each step.
+// Token sinks and the KV event sink are called on the worker thread.
+//
+// Worker lifecycle (WorkerState):
+//   kRunning  -> kDraining   shutdown(): no new submits; in-flight work goes on
+//   kRunning, kDraining -> kFailed   a Runner step failed: every request gets
+//                                    kError, new submits get kUnavailable
+//   kDraining -> kStopped    nothing left (or cancel_at passed: the rest were
+//                            cancelled); the thread has exited
+//   kFailed   -> kStopped    on shutdown
+// healthy() is true only in kRunning.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <variant>
+
+#include "common/metrics.h"
+#include "common/status.h"
+#include "engine/runner.h"
+#include "kv/block_pool.h"
+#include "kv/kv_event.h"
+#include "scheduler/generation.h"
+#include "scheduler/request_limits.h"
+#include "scheduler/step_scheduler.h"
+#include "scheduler/worker_metrics.h"
+
+namespace tandem::scheduler {
+
+struct WorkerOptions {
+  std::string name = "w0";          // metrics label, logs, KV events, TokenEvent::worker
+  int max_batch_tokens = 2048;      // tokens per step (prefill chunks + decodes), >= 1
+  int max_running = 64;             // sequences per step, >= 1
+  int max_queue = 256;              // queued (not yet running) requests before kQueueFull, >= 1
+  bool enable_prefix_caching = true;
+  uint64_t model_salt = 0;          // separates prefix caches of different models/weights
+  int max_context = 0;              // 0: the runner's spec().max_position
+  Sampler sampler;                  // empty: engine::sample
+};
+
+enum class WorkerState {
+  kRunning,
+  kDraining,
+  kFailed,
+  kStopped,
+};
+
+const char* worker_state_name(WorkerState state);
+
+// Load figures the router reads (refreshed after every step and on submit).
+struct WorkerLoad {
+  bool healthy = false;
+  int running = 0;
+  int waiting = 0;           // inbox + queue (preempted included)
+  int64_t load_tokens = 0;   // queued + running tokens
+  int kv_blocks_used = 0;
+  int kv_blocks_total = 0;
+};
+
+class Worker {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Starts the worker thread. Options are checked with TANDEM_CHECK (they come
+  // from validated config). `metrics` may be null and must outlive the worker.
+  static std::unique_ptr<Worker> start(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
+                                       metrics::Registry* metrics);
+
+  // Cancels whatever is left and joins the thread.
+  ~Worker();
+
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // GenerationService::submit semantics: check_request errors, kInvalidRequest
+  // for an id already in flight here, kQueueFull, kUnavailable when failed or
+  // draining. Draws a seed when the request has none. Moves from `request`
+  // only when it returns ok, so a caller may offer it to another worker.
+  Status submit(GenerationRequest&& request);
+  void cancel(const std::string& id);
+
+  // Stops accepting work and lets the loop finish what it has; at cancel_at
+  // whatever is left gets kCancelled. Does not wait (see join()).
+  void begin_shutdown(Clock::time_point cancel_at);
+  // Waits for the thread to exit (begin_shutdown first, or it waits forever).
+  void join();
+
+  // Where KV events go from now on (replaces the previous sink; empty drops).
+  void set_kv_event_sink(kv::KvEventSink sink);
+
+  const std::string& name() const { return options_.name; }
+  bool healthy() const { return state() == WorkerState::kRunning; }
+  WorkerState state() const;
+  WorkerLoad load() const;
+  const RequestLimits& limits() const { return limits_; }
+  int block_tokens() const { return limits_.block_tokens; }
+  uint64_t model_salt() const { return options_.model_salt; }
+
+ private:
+  struct Cancel {
+    std::string id;
+  };
+  using Command = std::variant<std::unique_ptr<Sequence>, Cancel>;
+
+  Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics);
+  void run();                        // the thread body
+  bool drain_inbox();                // false when the loop should exit
+  void publish_load();
+  void on_final_event(const std::string& id);
+  void emit_kv_event(const kv::KvEvent& e);
+
+  WorkerOptions options_;
+  std::unique_ptr<engine::Runner> runner_;
+  RequestLimits limits_;
+  WorkerMetrics metrics_;
+  std::unique_ptr<kv::BlockPool> pool_;
+  std::unique_ptr<StepScheduler> scheduler_;
+
+  mutable std::mutex mu_;            // guards everything below up to the thread
+  std::condition_variable wake_;
+  std::deque<Command> inbox_;
+  std::unordered_set<std::string> in_flight_;  // ids submitted and not yet finished
+  WorkerState state_ = WorkerState::kRunning;
+  bool shutdown_requested_ = false;
+  Clock::time_point cancel_at_ = Clock::time_point::max();
+  std::mt19937_64 seed_rng_;
+  int inbox_requests_ = 0;
+  int64_t inbox_tokens_ = 0;
+  WorkerLoad published_;             // the loop's figures after its last step
+
+  std::mutex kv_sink_mu_;
+  kv::KvEventSink kv_sink_;
+
+  std::thread thread_;
+};
+
+}  // namespace tandem::scheduler

@@ -1,0 +1,40 @@
+#include "scheduler/worker_metrics.h"
+
+namespace tandem::scheduler {
+
+WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
+  if (r == nullptr) return;
+  const metrics::Labels labels = {{"worker", worker}};
+  running_ = &r->gauge("tandem_worker_requests_running", "Requests in the worker's step batch.", labels);
+  waiting_ = &r->gauge("tandem_worker_requests_waiting",
+                       "Requests queued at the worker, preempted ones included.", labels);
+  kv_used_ = &r->gauge("tandem_kv_blocks_used", "KV blocks held by running requests.", labels);
+  kv_total_ = &r->gauge("tandem_kv_blocks_total", "KV blocks in the worker's pool.", labels);
+  preemptions_ = &r->counter("tandem_preemptions_total",
+                             "Requests preempted (blocks freed, recomputed later).", labels);
+  step_seconds_ = &r->histogram("tandem_step_seconds", "Duration of one worker step.",
+                                metrics::exponential_buckets(0.0005, 2.0, 16), labels);
+  step_tokens_ = &r->histogram("tandem_step_tokens", "Tokens computed in one worker step.",
+                               metrics::exponential_buckets(1.0, 2.0, 14), labels);
+}
+
+void WorkerMetrics::set_queue(int running, int waiting) {
+  if (running_) running_->set(running);
+  if (waiting_) waiting_->set(waiting);
+}
+
+void WorkerMetrics::set_kv(int used_blocks, int total_blocks) {
+  if (kv_used_) kv_used_->set(used_blocks);
+  if (kv_total_) kv_total_->set(total_blocks);
+}
+
+void WorkerMetrics::add_preemption() {
+  if (preemptions_) preemptions_->inc();
+}
+
+void WorkerMetrics::observe_step(double seconds, int tokens) {
+  if (step_seconds_) step_seconds_->observe(seconds);
+  if (step_tokens_) step_tokens_->observe(tokens);
+}
+
+}  // namespace tandem::scheduler

@@ -1,0 +1,32 @@
+// Per-worker metrics (label `worker`), registered in the process registry.
+// Every handle is null when the worker runs without a registry; the update
+// helpers then do nothing. Updated only by the worker thread (the metric
+// objects themselves are thread-safe for readers).
+#pragma once
+
+#include <string>
+
+#include "common/metrics.h"
+
+namespace tandem::scheduler {
+
+class WorkerMetrics {
+ public:
+  WorkerMetrics(metrics::Registry* registry, const std::string& worker);
+
+  void set_queue(int running, int waiting);
+  void set_kv(int used_blocks, int total_blocks);
+  void add_preemption();
+  void observe_step(double seconds, int tokens);
+
+ private:
+  metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
+  metrics::Gauge* waiting_ = nullptr;       // tandem_worker_requests_waiting
+  metrics::Gauge* kv_used_ = nullptr;       // tandem_kv_blocks_used
+  metrics::Gauge* kv_total_ = nullptr;      // tandem_kv_blocks_total
+  metrics::Counter* preemptions_ = nullptr; // tandem_preemptions_total
+  metrics::Histogram* step_seconds_ = nullptr;  // tandem_step_seconds
+  metrics::Histogram* step_tokens_ = nullptr;   // tandem_step_tokens
+};
+
+}  // namespace tandem::scheduler

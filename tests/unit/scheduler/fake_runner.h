@@ -1,0 +1,261 @@
+// Test doubles for the scheduler: a fake engine::Runner whose "KV cache"
+// stores token ids in the paged layout and whose logits are a deterministic
+// function of the token history *read back through the block table*, so any
+// wrong block table, reused block or lost position changes the output; a
+// simple pure sampler; an independent reference generator; and a thread-safe
+// event collector.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/runner.h"
+#include "engine/sampling.h"
+#include "scheduler/generation.h"
+
+namespace tandem::scheduler::testing {
+
+inline uint64_t mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+// The fake model: logits over `vocab` ids in [0, 4) from a hash of the history.
+inline void fake_logits(std::span<const int32_t> history, int vocab, float* out) {
+  uint64_t h = 0x1234;
+  for (int32_t t : history) h = mix64(h + static_cast<uint64_t>(t) + 0x9e3779b97f4a7c15ULL);
+  for (int v = 0; v < vocab; ++v) {
+    out[v] = static_cast<float>(mix64(h ^ (static_cast<uint64_t>(v) << 20)) % 1000) / 250.0f;
+  }
+}
+
+// A pure sampler independent of engine::sample: greedy at temperature 0, else
+// one of the three best allowed ids chosen by (seed, output length).
+inline engine::SampledToken test_sample(const engine::SampleInput& in) {
+  const int vocab = static_cast<int>(in.logits.size());
+  auto allowed = [&](int v) {
+    for (int32_t s : in.suppressed) {
+      if (s == v) return false;
+    }
+    return true;
+  };
+  std::vector<int> best;
+  for (int k = 0; k < 3; ++k) {
+    int arg = -1;
+    for (int v = 0; v < vocab; ++v) {
+      if (!allowed(v)) continue;
+      bool taken = false;
+      for (int b : best) taken = taken || b == v;
+      if (taken) continue;
+      if (arg < 0 || in.logits[static_cast<size_t>(v)] > in.logits[static_cast<size_t>(arg)]) arg = v;
+    }
+    best.push_back(arg);
+  }
+  engine::SampledToken t;
+  if (in.params->temperature == 0.0f) {
+    t.token = best[0];
+  } else {
+    t.token = best[mix64(in.seed ^ (in.output.size() * 0x100000001b3ULL)) % 3];
+  }
+  t.logprob = -static_cast<float>(t.token) / 100.0f;  // a recognisable value
+  return t;
+}
+
+using SampleFn = std::function<engine::SampledToken(const engine::SampleInput&)>;
+
+// What a request must produce, computed without any scheduler: the fake model
+// applied to the growing history, one token at a time.
+struct Expected {
+  std::vector<int32_t> tokens;
+  FinishReason finish = FinishReason::kNone;
+};
+
+inline Expected reference_generate(const GenerationRequest& r, uint64_t seed, int vocab,
+                                   int max_context, const SampleFn& sample) {
+  Expected e;
+  std::vector<int32_t> history = r.prompt;
+  std::vector<float> logits(static_cast<size_t>(vocab));
+  while (true) {
+    fake_logits(history, vocab, logits.data());
+    std::vector<int32_t> suppressed;
+    const int n_out = static_cast<int>(e.tokens.size());
+    if (n_out < r.stop.min_tokens) {
+      if (!r.stop.ignore_eos) suppressed = r.stop.eos_token_ids;
+      suppressed.insert(suppressed.end(), r.stop.stop_token_ids.begin(), r.stop.stop_token_ids.end());
+    }
+    engine::SampleInput in;
+    in.logits = logits;
+    in.params = &r.sampling;
+    in.prompt = r.prompt;
+    in.output = e.tokens;
+    in.seed = seed;
+    in.suppressed = suppressed;
+    const int32_t t = sample(in).token;
+    e.tokens.push_back(t);
+    history.push_back(t);
+    auto has = [t](const std::vector<int32_t>& v) {
+      for (int32_t x : v) {
+        if (x == t) return true;
+      }
+      return false;
+    };
+    const int n = static_cast<int>(e.tokens.size());
+    if (n > r.stop.min_tokens && ((!r.stop.ignore_eos && has(r.stop.eos_token_ids)) ||
+                                  has(r.stop.stop_token_ids))) {
+      e.finish = FinishReason::kStop;
+      return e;
+    }
+    if (n >= r.stop.max_tokens || static_cast<int>(history.size()) >= max_context) {
+      e.finish = FinishReason::kLength;
+      return e;
+    }
+  }
+}
+
+class FakeRunner final : public engine::Runner {
+ public:
+  FakeRunner(int vocab, int max_position, int block_tokens, int num_blocks)
+      : block_tokens_(block_tokens), num_blocks_(num_blocks),
+        cache_(static_cast<size_t>(block_tokens) * static_cast<size_t>(num_blocks), -1) {
+    spec_.vocab = vocab;
+    spec_.max_position = max_position;
+    spec_.n_layers = 1;
+    spec_.n_kv_heads = 1;
+    spec_.head_dim = 1;
+  }
+
+  const engine::ModelSpec& spec() const override { return spec_; }
+  int block_tokens() const override { return block_tokens_; }
+  int num_blocks() const override { return num_blocks_; }
+  size_t block_bytes() const override { return static_cast<size_t>(block_tokens_) * sizeof(int32_t); }
+
+  Status step(const engine::StepBatch& batch, std::vector<float>& logits) override {
+    if (gate) gate();
+    const int n = steps.fetch_add(1) + 1;
+    if (fail_at_step > 0 && n >= fail_at_step) return {ErrorKind::kDevice, "fake device fault"};
+    int tokens = 0, rows = 0;
+    for (const auto& s : batch.seqs) {
+      tokens += static_cast<int>(s.tokens.size());
+      rows += s.want_logits ? 1 : 0;
+    }
+    batch_tokens.push_back(tokens);
+    batch_seqs.push_back(static_cast<int>(batch.seqs.size()));
+    logits.assign(static_cast<size_t>(rows) * static_cast<size_t>(spec_.vocab), 0.0f);
+    size_t row = 0;
+    for (const auto& s : batch.seqs) {
+      if (s.tokens.empty()) return {ErrorKind::kInvalidRequest, "empty sequence step"};
+      const int end = s.start_pos + static_cast<int>(s.tokens.size());
+      if (static_cast<int>(s.block_table.size()) * block_tokens_ < end) {
+        return {ErrorKind::kInvalidRequest, "block table too short"};
+      }
+      for (int32_t b : s.block_table) {
+        if (b < 0 || b >= num_blocks_) return {ErrorKind::kInvalidRequest, "block id out of range"};
+      }
+      for (size_t i = 0; i < s.tokens.size(); ++i) slot(s.block_table, s.start_pos + static_cast<int>(i)) = s.tokens[i];
+      if (!s.want_logits) continue;
+      std::vector<int32_t> history;
+      for (int p = 0; p < end; ++p) {
+        const int32_t t = slot(s.block_table, p);
+        if (t < 0) return {ErrorKind::kInternal, "read a KV slot never written"};
+        history.push_back(t);
+      }
+      fake_logits(history, spec_.vocab, logits.data() + row * static_cast<size_t>(spec_.vocab));
+      ++row;
+    }
+    return {};
+  }
+
+  Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override {
+    for (size_t i = 0; i < src.size(); ++i) {
+      for (int j = 0; j < block_tokens_; ++j) {
+        cache_[static_cast<size_t>(dst[i] * block_tokens_ + j)] = cache_[static_cast<size_t>(src[i] * block_tokens_ + j)];
+      }
+    }
+    return {};
+  }
+
+  // Knobs and records (set before the worker starts; read after it stops or
+  // from the worker thread only, except the atomics).
+  std::function<void()> gate;         // called at the start of every step
+  int fail_at_step = 0;               // > 0: that step and later ones fail with kDevice
+  std::atomic<int> steps{0};
+  std::vector<int> batch_tokens;      // tokens per step
+  std::vector<int> batch_seqs;        // sequences per step
+
+ private:
+  int32_t& slot(std::span<const int32_t> table, int pos) {
+    const int32_t b = table[static_cast<size_t>(pos / block_tokens_)];
+    return cache_[static_cast<size_t>(b) * static_cast<size_t>(block_tokens_) + static_cast<size_t>(pos % block_tokens_)];
+  }
+
+  engine::ModelSpec spec_;
+  int block_tokens_;
+  int num_blocks_;
+  std::vector<int32_t> cache_;
+};
+
+// Collects the events of one request; thread-safe.
+class Collector {
+ public:
+  TokenSink sink() {
+    return [this](TokenEvent&& e) {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(std::move(e));
+      if (events_.back().finish != FinishReason::kNone) cv_.notify_all();
+    };
+  }
+  // Waits for the final event; false on timeout.
+  bool wait_final(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] {
+      return !events_.empty() && events_.back().finish != FinishReason::kNone;
+    });
+  }
+  std::vector<TokenEvent> events() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_;
+  }
+  std::vector<int32_t> tokens() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<int32_t> out;
+    for (const auto& e : events_) {
+      for (const auto& t : e.tokens) out.push_back(t.token);
+    }
+    return out;
+  }
+  FinishReason finish() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return events_.empty() ? FinishReason::kNone : events_.back().finish;
+  }
+  int num_final() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& e : events_) n += e.finish != FinishReason::kNone ? 1 : 0;
+    return n;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<TokenEvent> events_;
+};
+
+inline std::vector<int32_t> make_prompt(int n, int32_t seed, int vocab) {
+  std::vector<int32_t> p;
+  for (int i = 0; i < n; ++i) p.push_back(static_cast<int32_t>(mix64(static_cast<uint64_t>(seed) * 1000 + i) % static_cast<uint64_t>(vocab)));
+  return p;
+}
+
+}  // namespace tandem::scheduler::testing
