@@ -22,7 +22,7 @@ WORKDIR /src
 COPY . .
 # The same CMake options as scripts/package, plus the CUDA backend.
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr \
-      -DTANDEM_TESTS=OFF -DTANDEM_CUDA=ON -DTANDEM_CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES} \
+      -DTANDEM_TESTS=OFF -DTANDEM_CUDA=ON "-DTANDEM_CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES}" \
  && ninja -C build tandem \
  && strip build/src/main/tandem
 
