@@ -1,0 +1,476 @@
+#include "engine/cuda/cuda_runner.h"
+
+#include <cuda_runtime.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <numbers>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/device_buffer.h"
+#include "engine/cuda/device_weights.h"
+#include "engine/cuda/elementwise_kernels.h"
+#include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/paged_attention.h"
+#include "engine/cuda/rope_kv_kernels.h"
+#include "engine/cuda/step_plan.h"
+
+namespace tandem::engine::cuda {
+namespace {
+
+constexpr size_t kGemmWorkspace = size_t{32} << 20;
+constexpr size_t kReserve = size_t{512} << 20;  // cuBLASLt internals, graphs, fragmentation
+constexpr int64_t kWsRows = 64 * 1024;           // split-KV workspace rows
+
+Status check_spec(const ModelSpec& s) {
+  auto bad = [](const std::string& what) { return Status(ErrorKind::kInvalidRequest, "model spec: " + what); };
+  if (s.n_layers < 1 || s.hidden < 1 || s.intermediate < 1 || s.vocab < 1) return bad("sizes must be >= 1");
+  if (s.n_heads < 1 || s.n_kv_heads < 1 || s.n_heads % s.n_kv_heads != 0) {
+    return bad("n_heads must be a positive multiple of n_kv_heads");
+  }
+  if (s.head_dim != 64 && s.head_dim != 128) {
+    return Status(ErrorKind::kUnsupported,
+                  "cuda runner: head_dim " + std::to_string(s.head_dim) + " (supported: 64, 128)");
+  }
+  if (s.hidden % 8 != 0 || s.intermediate % 8 != 0) {
+    return Status(ErrorKind::kUnsupported, "cuda runner: hidden and intermediate must be multiples of 8");
+  }
+  if (s.max_position < 0 || !(s.rms_eps >= 0.0f) || !(s.rope.theta > 0.0f)) return bad("bad max_position, eps or theta");
+  if (s.rope.scaling != RopeScalingType::kNone && !(s.rope.factor > 0.0f)) return bad("rope scaling factor must be > 0");
+  if (s.rope.scaling == RopeScalingType::kLlama3 &&
+      (!(s.rope.high_freq_factor > s.rope.low_freq_factor) || !(s.rope.low_freq_factor > 0.0f) ||
+       s.rope.original_max_position < 1)) {
+    return bad("llama3 rope scaling needs high_freq_factor > low_freq_factor > 0 and original_max_position >= 1");
+  }
+  return {};
+}
+
+// RoPE inverse frequencies (radians per position) with the configured scaling.
+std::vector<float> rope_inv_freq(int head_dim, const RopeConfig& rope) {
+  const int half = head_dim / 2;
+  std::vector<float> out(half);
+  for (int i = 0; i < half; ++i) {
+    double f = 1.0 / std::pow(static_cast<double>(rope.theta), (2.0 * i) / head_dim);
+    switch (rope.scaling) {
+      case RopeScalingType::kNone:
+        break;
+      case RopeScalingType::kLinear:
+        f /= rope.factor;
+        break;
+      case RopeScalingType::kLlama3: {
+        const double old_len = rope.original_max_position;
+        const double low_wavelen = old_len / rope.low_freq_factor;
+        const double high_wavelen = old_len / rope.high_freq_factor;
+        const double wavelen = 2.0 * std::numbers::pi / f;
+        if (wavelen > low_wavelen) {
+          f /= rope.factor;
+        } else if (wavelen >= high_wavelen) {
+          const double smooth =
+              (old_len / wavelen - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor);
+          f = (1.0 - smooth) * f / rope.factor + smooth * f;
+        }
+        break;
+      }
+    }
+    out[i] = static_cast<float>(f);
+  }
+  return out;
+}
+
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  ~PinnedBuffer() {
+    if (ptr_ != nullptr) cudaFreeHost(ptr_);
+  }
+  Status allocate(size_t bytes, const char* what) {
+    if (cudaMallocHost(&ptr_, std::max<size_t>(bytes, 16)) != cudaSuccess) {
+      (void)cudaGetLastError();
+      ptr_ = nullptr;
+      return Status(ErrorKind::kDevice, std::string("cuda: cannot allocate pinned host memory for ") + what);
+    }
+    bytes_ = bytes;
+    return {};
+  }
+  template <class T>
+  T* get() const {
+    return static_cast<T*>(ptr_);
+  }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// Decode batch-size buckets that get a CUDA graph.
+std::vector<int> graph_buckets(int max_running) {
+  std::vector<int> b;
+  for (int v : {1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 320, 384, 448, 512}) {
+    if (v < max_running) b.push_back(v);
+  }
+  b.push_back(max_running);
+  return b;
+}
+
+}  // namespace
+
+class CudaRunner final : public Runner {
+ public:
+  CudaRunner(const ModelSpec& spec, const CudaRunnerOptions& options) : spec_(spec), opt_(options) {}
+  ~CudaRunner() override;
+
+  Status init(ModelWeights weights);
+
+  const ModelSpec& spec() const override { return spec_; }
+  int block_tokens() const override { return opt_.block_tokens; }
+  int num_blocks() const override { return num_blocks_; }
+  size_t block_bytes() const override { return static_cast<size_t>(block_elems_) * sizeof(__nv_bfloat16); }
+  Status step(const StepBatch& batch, std::vector<float>& logits) override;
+  Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override;
+
+ private:
+  struct Graph {
+    cudaGraphExec_t exec = nullptr;
+    StepLayout layout;
+    int splits = 0;
+  };
+  Status forward(const StepPlan& plan);
+  Status run_graph(int bucket, const StepPlan& plan);
+
+  ModelSpec spec_;
+  CudaRunnerOptions opt_;
+  int sms_ = 132;
+  int max_tokens_ = 0;
+  int num_blocks_ = 0;
+  int scratch_block_ = 0;
+  int64_t block_elems_ = 0;
+  int64_t max_table_ = 0;
+  cudaStream_t stream_ = nullptr;
+  GemmLt gemm_;
+  DeviceWeights weights_;
+  std::vector<int> buckets_;
+  std::map<int, Graph> graphs_;
+
+  DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
+  PinnedBuffer meta_host_, logits_host_;
+  StepPlan plan_;
+};
+
+CudaRunner::~CudaRunner() {
+  cudaSetDevice(opt_.device);
+  if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+  for (auto& [bucket, g] : graphs_) cudaGraphExecDestroy(g.exec);
+  if (stream_ != nullptr) cudaStreamDestroy(stream_);
+}
+
+Status CudaRunner::init(ModelWeights weights) {
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  cudaDeviceProp prop{};
+  TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, opt_.device));
+  sms_ = prop.multiProcessorCount;
+  TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  TANDEM_STATUS_TRY(gemm_.init(kGemmWorkspace));
+  TANDEM_STATUS_TRY(weights_.upload(spec_, std::move(weights)));
+
+  const int64_t T = std::max(opt_.max_batch_tokens, opt_.max_running);
+  const int64_t R = opt_.max_running;
+  const int64_t hidden = spec_.hidden, hd = spec_.head_dim;
+  const int64_t q_dim = spec_.n_heads * hd, qkv_dim = (spec_.n_heads + 2 * spec_.n_kv_heads) * hd;
+  max_tokens_ = static_cast<int>(T);
+  const std::vector<float> inv_freq = rope_inv_freq(spec_.head_dim, spec_.rope);
+  TANDEM_STATUS_TRY(inv_freq_.allocate(inv_freq.size() * sizeof(float), "rope frequencies"));
+  TANDEM_CUDA_TRY(cudaMemcpy(inv_freq_.get(), inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
+  TANDEM_STATUS_TRY(x_.allocate(T * hidden * 4, "residual stream"));
+  TANDEM_STATUS_TRY(xn_.allocate(T * hidden * 2, "normed activations"));
+  TANDEM_STATUS_TRY(qkv_.allocate(T * qkv_dim * 4, "qkv activations"));
+  TANDEM_STATUS_TRY(q_.allocate(T * q_dim * 2, "rotated queries"));
+  TANDEM_STATUS_TRY(attn_.allocate(T * q_dim * 2, "attention output"));
+  TANDEM_STATUS_TRY(gate_up_.allocate(T * 2 * spec_.intermediate * 2, "gate/up activations"));
+  TANDEM_STATUS_TRY(act_.allocate(T * spec_.intermediate * 2, "MLP activations"));
+  TANDEM_STATUS_TRY(final_xn_.allocate(R * hidden * 2, "final norm rows"));
+  TANDEM_STATUS_TRY(logits_.allocate(R * spec_.vocab * 4, "logits"));
+  TANDEM_STATUS_TRY(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4, "split-KV workspace"));
+  TANDEM_STATUS_TRY(logits_host_.allocate(R * spec_.vocab * 4, "logits"));
+
+  // KV pool: a fraction of what is free now.
+  const int bt = opt_.block_tokens;
+  block_elems_ = static_cast<int64_t>(spec_.n_layers) * 2 * bt * spec_.n_kv_heads * hd;
+  const size_t block_bytes = static_cast<size_t>(block_elems_) * 2;
+  size_t free_b = 0, total_b = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
+  const double usable = static_cast<double>(free_b > kReserve ? free_b - kReserve : 0) * opt_.gpu_memory_fraction;
+  int64_t blocks = static_cast<int64_t>(usable / static_cast<double>(block_bytes)) - 1;  // one scratch block
+  blocks = std::min<int64_t>(blocks, ((int64_t{1} << 31) - 1) / bt - 1);
+  if (opt_.max_blocks > 0) blocks = std::min<int64_t>(blocks, opt_.max_blocks);
+  if (blocks < 1) {
+    return Status(ErrorKind::kDevice, "cuda runner: no room for a KV pool: " + std::to_string(free_b >> 20) +
+                                          " MiB free after weights and activations, a block needs " +
+                                          std::to_string(block_bytes >> 10) + " KiB");
+  }
+  num_blocks_ = static_cast<int>(blocks);
+  scratch_block_ = num_blocks_;
+  TANDEM_STATUS_TRY(kv_.allocate(static_cast<size_t>(num_blocks_ + 1) * block_bytes, "KV pool"));
+  TANDEM_CUDA_TRY(cudaMemsetAsync(kv_.get(), 0, kv_.bytes(), stream_));
+
+  // Step metadata: tokens, rows, sequences, tiles, block tables.
+  const int64_t max_ctx = spec_.max_position > 0 ? spec_.max_position : static_cast<int64_t>(num_blocks_) * bt;
+  max_table_ = R * ((max_ctx + bt - 1) / bt) + R;
+  const int group = spec_.n_heads / spec_.n_kv_heads;
+  const int64_t max_tiles = spec_.n_kv_heads * ((T * group + 15) / 16 + R);
+  const int64_t meta_words = 3 * (T + 4) + (R + 4) + 4 * R + 4 + 4 * max_tiles + 4 + max_table_;
+  TANDEM_STATUS_TRY(meta_.allocate(meta_words * 4, "step metadata"));
+  TANDEM_STATUS_TRY(meta_host_.allocate(meta_words * 4, "step metadata"));
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
+  buckets_ = opt_.cuda_graphs ? graph_buckets(opt_.max_running) : std::vector<int>{};
+
+  const int64_t longest = std::min<int64_t>(static_cast<int64_t>(num_blocks_) * bt,
+                                            spec_.max_position > 0 ? spec_.max_position : INT64_MAX);
+  spdlog::info(
+      "[engine.cuda] device {} ({}, {} SMs): weights {} MiB bf16; KV pool {} blocks x {} tokens ({} MiB, {} KiB per "
+      "block); longest context that fits: {} tokens; max_batch_tokens {}, max_running {}, cuda graphs {}",
+      opt_.device, prop.name, sms_, weights_.bytes() >> 20, num_blocks_, bt,
+      (static_cast<size_t>(num_blocks_) * block_bytes) >> 20, block_bytes >> 10, longest, T, R,
+      opt_.cuda_graphs ? "on" : "off");
+  return {};
+}
+
+Status CudaRunner::forward(const StepPlan& plan) {
+  const StepLayout& L = plan.layout();
+  const int32_t* meta = meta_.get<int32_t>();
+  const int T = L.n_tokens;
+  const int hidden = spec_.hidden, hd = spec_.head_dim;
+  const int q_dim = spec_.n_heads * hd, qkv_dim = (spec_.n_heads + 2 * spec_.n_kv_heads) * hd;
+  const int inter = spec_.intermediate;
+  auto* xn = xn_.get<__nv_bfloat16>();
+  auto* x = x_.get<float>();
+
+  EmbeddingParams emb;
+  emb.table = weights_.embed();
+  emb.ids = meta + L.ids;
+  emb.out = x;
+  emb.n_tokens = T;
+  emb.hidden = hidden;
+  TANDEM_STATUS_TRY(launch(emb, stream_));
+
+  RmsNormParams norm;
+  norm.x = x;
+  norm.out = xn;
+  norm.n_rows = T;
+  norm.hidden = hidden;
+  norm.eps = spec_.rms_eps;
+
+  RopeKvParams rope;
+  rope.qkv = qkv_.get<float>();
+  rope.inv_freq = inv_freq_.get<float>();
+  rope.positions = meta + L.positions;
+  rope.kv_slots = meta + L.slots;
+  rope.q_out = q_.get<__nv_bfloat16>();
+  rope.kv_pool = kv_.get<__nv_bfloat16>();
+  rope.block_elems = block_elems_;
+  rope.n_tokens = T;
+  rope.n_heads = spec_.n_heads;
+  rope.n_kv_heads = spec_.n_kv_heads;
+  rope.head_dim = hd;
+  rope.block_tokens = opt_.block_tokens;
+  rope.eps = spec_.rms_eps;
+
+  PagedAttentionParams attn;
+  attn.q = q_.get<__nv_bfloat16>();
+  attn.kv_pool = kv_.get<__nv_bfloat16>();
+  attn.block_tables = meta + L.tables;
+  attn.seqs = reinterpret_cast<const AttnSeq*>(meta + L.seqs);
+  attn.tiles = reinterpret_cast<const AttnTile*>(meta + L.tiles);
+  attn.out = attn_.get<__nv_bfloat16>();
+  attn.partial_o = attn_ws_.get<float>();
+  attn.partial_ml = attn_ws_.get<float>() + kWsRows * hd;
+  attn.block_elems = block_elems_;
+  attn.n_tiles = L.n_tiles;
+  attn.n_splits = plan.n_splits();
+  attn.warps = plan.attention_warps();
+  attn.n_tokens = T;
+  attn.n_heads = spec_.n_heads;
+  attn.n_kv_heads = spec_.n_kv_heads;
+  attn.head_dim = hd;
+  attn.block_tokens = opt_.block_tokens;
+  attn.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+  SiluMulParams silu;
+  silu.gate_up = gate_up_.get<__nv_bfloat16>();
+  silu.out = act_.get<__nv_bfloat16>();
+  silu.n_tokens = T;
+  silu.inter = inter;
+
+  for (int l = 0; l < spec_.n_layers; ++l) {
+    const DeviceLayer& w = weights_.layers()[l];
+    norm.weight = w.attn_norm;
+    TANDEM_STATUS_TRY(launch(norm, stream_));
+    TANDEM_STATUS_TRY(gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kF32, qkv_dim, T, hidden, 0.0f}, stream_));
+    rope.bias = w.bqkv;
+    rope.q_norm = w.q_norm;
+    rope.k_norm = w.k_norm;
+    rope.layer = l;
+    TANDEM_STATUS_TRY(launch(rope, stream_));
+    attn.layer = l;
+    TANDEM_STATUS_TRY(launch(attn, stream_));
+    TANDEM_STATUS_TRY(
+        gemm_.run({w.wo, attn_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, q_dim, 1.0f}, stream_));
+    norm.weight = w.ffn_norm;
+    TANDEM_STATUS_TRY(launch(norm, stream_));
+    TANDEM_STATUS_TRY(
+        gemm_.run({w.w_gate_up, xn, gate_up_.get(), GemmOut::kBF16, 2 * inter, T, hidden, 0.0f}, stream_));
+    TANDEM_STATUS_TRY(launch(silu, stream_));
+    TANDEM_STATUS_TRY(
+        gemm_.run({w.w_down, act_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, inter, 1.0f}, stream_));
+  }
+  if (L.n_rows > 0) {
+    RmsNormParams fin = norm;
+    fin.rows = meta + L.logit_rows;
+    fin.weight = weights_.final_norm();
+    fin.out = final_xn_.get<__nv_bfloat16>();
+    fin.n_rows = L.n_rows;
+    TANDEM_STATUS_TRY(launch(fin, stream_));
+    TANDEM_STATUS_TRY(gemm_.run({weights_.lm_head(), final_xn_.get<__nv_bfloat16>(), logits_.get(), GemmOut::kF32,
+                                 spec_.vocab, L.n_rows, hidden, 0.0f},
+                                stream_));
+  }
+  return {};
+}
+
+Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
+  auto it = graphs_.find(bucket);
+  if (it != graphs_.end()) {
+    if (!(it->second.layout == plan.layout()) || it->second.splits != plan.n_splits()) {
+      return Status(ErrorKind::kInternal, "cuda runner: decode graph layout changed for bucket " + std::to_string(bucket));
+    }
+    TANDEM_CUDA_TRY(cudaGraphLaunch(it->second.exec, stream_));
+    return {};
+  }
+  // First time: run eagerly (fills the cuBLASLt plan cache, sets kernel
+  // attributes, produces this step's result), then capture for next time.
+  TANDEM_STATUS_TRY(forward(plan));
+  cudaGraph_t graph = nullptr;
+  TANDEM_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  const Status captured = forward(plan);
+  const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
+  if (!captured.ok()) {
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    return captured;
+  }
+  if (end != cudaSuccess) return cuda_error(end, "cudaStreamEndCapture");
+  Graph g;
+  const cudaError_t inst = cudaGraphInstantiate(&g.exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (inst != cudaSuccess) return cuda_error(inst, "cudaGraphInstantiate");
+  g.layout = plan.layout();
+  g.splits = plan.n_splits();
+  graphs_.emplace(bucket, g);
+  spdlog::debug("[engine.cuda] captured a decode graph for batch size {}", bucket);
+  return {};
+}
+
+Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  StepPlanLimits limits;
+  limits.max_tokens = max_tokens_;
+  limits.max_seqs = opt_.max_running;
+  limits.max_table = max_table_;
+  limits.num_blocks = num_blocks_;
+  limits.scratch_block = scratch_block_;
+  limits.block_tokens = opt_.block_tokens;
+  limits.sms = sms_;
+  limits.ws_rows = kWsRows;
+  int bucket = 0;
+  if (!buckets_.empty() && is_pure_decode(batch)) {
+    for (int b : buckets_) {
+      if (b >= static_cast<int>(batch.seqs.size())) {
+        bucket = b;
+        break;
+      }
+    }
+  }
+  TANDEM_STATUS_TRY(plan_.build(batch, spec_, limits, bucket, bucket > 0));
+  logits.clear();
+  if (batch.seqs.empty()) return {};
+  const std::vector<int32_t>& packed = plan_.packed();
+  std::memcpy(meta_host_.get<int32_t>(), packed.data(), packed.size() * sizeof(int32_t));
+  TANDEM_CUDA_TRY(cudaMemcpyAsync(meta_.get(), meta_host_.get<int32_t>(), packed.size() * sizeof(int32_t),
+                                  cudaMemcpyHostToDevice, stream_));
+  if (bucket > 0) {
+    TANDEM_STATUS_TRY(run_graph(bucket, plan_));
+  } else {
+    TANDEM_STATUS_TRY(forward(plan_));
+  }
+  const size_t n = static_cast<size_t>(plan_.n_real_rows()) * spec_.vocab;
+  if (n > 0) {
+    TANDEM_CUDA_TRY(cudaMemcpyAsync(logits_host_.get<float>(), logits_.get(), n * sizeof(float),
+                                    cudaMemcpyDeviceToHost, stream_));
+  }
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
+  logits.resize(n);
+  if (n > 0) std::memcpy(logits.data(), logits_host_.get<float>(), n * sizeof(float));
+  return {};
+}
+
+Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
+  if (src.size() != dst.size()) {
+    return Status(ErrorKind::kInvalidRequest, "copy_blocks: " + std::to_string(src.size()) + " sources but " +
+                                                  std::to_string(dst.size()) + " destinations");
+  }
+  for (size_t i = 0; i < src.size(); ++i) {
+    for (int32_t id : {src[i], dst[i]}) {
+      if (id < 0 || id >= num_blocks_) {
+        return Status(ErrorKind::kInvalidRequest, "copy_blocks: block id " + std::to_string(id) +
+                                                      " is out of range [0, " + std::to_string(num_blocks_) + ")");
+      }
+    }
+  }
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  const size_t bytes = block_bytes();
+  auto* base = kv_.get<unsigned char>();
+  for (size_t i = 0; i < src.size(); ++i) {
+    if (src[i] == dst[i]) continue;
+    TANDEM_CUDA_TRY(cudaMemcpyAsync(base + static_cast<size_t>(dst[i]) * bytes,
+                                    base + static_cast<size_t>(src[i]) * bytes, bytes, cudaMemcpyDeviceToDevice,
+                                    stream_));
+  }
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
+  return {};
+}
+
+Result<std::unique_ptr<Runner>> make_cuda_runner(const ModelSpec& spec, ModelWeights weights,
+                                                 const CudaRunnerOptions& options) {
+  TANDEM_STATUS_TRY(check_spec(spec));
+  auto bad = [](const char* field, const std::string& what) {
+    return Status(ErrorKind::kInvalidRequest, std::string("cuda runner: ") + field + " " + what, field);
+  };
+  if (options.block_tokens < 1 || options.block_tokens > 1024) return bad("block_tokens", "must be in [1, 1024]");
+  if (!(options.gpu_memory_fraction > 0.0 && options.gpu_memory_fraction <= 1.0)) {
+    return bad("gpu_memory_fraction", "must be in (0, 1]");
+  }
+  if (options.max_batch_tokens < 1 || options.max_batch_tokens > (1 << 20)) {
+    return bad("max_batch_tokens", "must be in [1, 1048576]");
+  }
+  if (options.max_running < 1 || options.max_running > 4096) return bad("max_running", "must be in [1, 4096]");
+  if (options.max_blocks < 0) return bad("max_blocks", "must be >= 0");
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
+    (void)cudaGetLastError();
+    return Status(ErrorKind::kDevice, "cuda runner: no CUDA device is available");
+  }
+  if (options.device < 0 || options.device >= count) {
+    return bad("device", std::to_string(options.device) + " is out of range [0, " + std::to_string(count) + ")");
+  }
+  auto runner = std::make_unique<CudaRunner>(spec, options);
+  TANDEM_STATUS_TRY(runner->init(std::move(weights)));
+  return std::unique_ptr<Runner>(std::move(runner));
+}
+
+}  // namespace tandem::engine::cuda

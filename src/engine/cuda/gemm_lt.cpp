@@ -1,0 +1,78 @@
+#include "engine/cuda/gemm_lt.h"
+
+#include <string>
+
+#include "engine/cuda/cuda_check.h"
+
+namespace tandem::engine::cuda {
+
+GemmLt::~GemmLt() {
+  for (auto& [key, plan] : plans_) {
+    cublasLtMatrixLayoutDestroy(plan.a);
+    cublasLtMatrixLayoutDestroy(plan.b);
+    cublasLtMatrixLayoutDestroy(plan.c);
+    cublasLtMatmulDescDestroy(plan.desc);
+  }
+  if (handle_ != nullptr) cublasLtDestroy(handle_);
+}
+
+Status GemmLt::init(size_t workspace_bytes) {
+  TANDEM_CUBLAS_TRY(cublasLtCreate(&handle_));
+  return workspace_.allocate(workspace_bytes, "cuBLASLt workspace");
+}
+
+Status GemmLt::make_plan(const GemmArgs& a, Plan& plan) {
+  const cudaDataType_t out_type = a.out == GemmOut::kF32 ? CUDA_R_32F : CUDA_R_16BF;
+  TANDEM_CUBLAS_TRY(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
+  TANDEM_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
+  TANDEM_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
+  // Column-major: A = W as [k, m] (ld k), B = x as [k, n] (ld k), C = D = y as [m, n] (ld m).
+  TANDEM_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_16BF, a.k, a.m, a.k));
+  TANDEM_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_16BF, a.k, a.n, a.k));
+  TANDEM_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan.c, out_type, a.m, a.n, a.m));
+  cublasLtMatmulPreference_t pref = nullptr;
+  TANDEM_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref));
+  const uint64_t ws = workspace_.bytes();
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  const cublasStatus_t s =
+      cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
+    return Status(ErrorKind::kDevice, "cublasLt: no algorithm for m=" + std::to_string(a.m) +
+                                          " n=" + std::to_string(a.n) + " k=" + std::to_string(a.k));
+  }
+  plan.algo = result.algo;
+  return {};
+}
+
+Status GemmLt::run(const GemmArgs& a, cudaStream_t stream) {
+  if (a.w == nullptr || a.x == nullptr || a.y == nullptr || a.m < 1 || a.k < 1 || a.n < 0) {
+    return Status(ErrorKind::kInternal, "gemm: bad arguments");
+  }
+  if (a.beta != 0.0f && a.out != GemmOut::kF32) return Status(ErrorKind::kInternal, "gemm: beta needs f32 output");
+  if (a.n == 0) return {};
+  const Key key{a.m, a.n, a.k, static_cast<int>(a.out), a.beta != 0.0f ? 1 : 0};
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    Plan plan;
+    Status s = make_plan(a, plan);
+    if (!s.ok()) {
+      cublasLtMatrixLayoutDestroy(plan.a);
+      cublasLtMatrixLayoutDestroy(plan.b);
+      cublasLtMatrixLayoutDestroy(plan.c);
+      cublasLtMatmulDescDestroy(plan.desc);
+      return s;
+    }
+    it = plans_.emplace(key, plan).first;
+  }
+  const Plan& plan = it->second;
+  const float alpha = 1.0f;
+  TANDEM_CUBLAS_TRY(cublasLtMatmul(handle_, plan.desc, &alpha, a.w, plan.a, a.x, plan.b, &a.beta, a.y, plan.c, a.y,
+                                   plan.c, &plan.algo, workspace_.get(), workspace_.bytes(), stream));
+  return {};
+}
+
+}  // namespace tandem::engine::cuda

@@ -1,0 +1,333 @@
+#include "engine/cuda/paged_attention.h"
+
+#include <atomic>
+#include <string>
+
+#include "engine/cuda/cuda_check.h"
+
+namespace tandem::engine::cuda {
+namespace {
+
+constexpr int kChunk = PagedAttentionParams::kChunk;
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kNegBig = -1.0e30f;  // finite "minus infinity" for running maxima
+
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  const int n = valid ? 16 : 0;  // 0: zero-fill, nothing read
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(n));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+__device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* smem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+  __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+  return *reinterpret_cast<uint32_t*>(&v);
+}
+
+template <int HD, int WARPS>
+__global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttentionParams p) {
+  constexpr int kStride = HD + 8;  // padded smem row (conflict-free fragment loads)
+  constexpr int kThreads = WARPS * 32;
+  constexpr int kPiecesPerRow = HD / 8;  // 16-byte pieces
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
+  __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
+
+  const AttnTile tile = p.tiles[blockIdx.x];
+  const AttnSeq seq = p.seqs[tile.seq];
+  const int split = blockIdx.y;
+  const int group = p.n_heads / p.n_kv_heads;
+  const int n_rows = seq.n_q * group;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int tile_last_row = min(tile.row_begin + WARPS * 16, n_rows) - 1;
+  const int kv_end = seq.start_pos + tile_last_row / group + 1;  // causal bound of the tile
+  const int n_chunks = (kv_end + kChunk - 1) / kChunk;
+  const int per_split = (n_chunks + p.n_splits - 1) / p.n_splits;
+  const int c_begin = split * per_split;
+  const int c_end = min(n_chunks, c_begin + per_split);
+
+  // This thread's two rows: lane / 4 and lane / 4 + 8 of the warp's 16.
+  int row_token[2], row_head[2], row_qpos[2];
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    const int r = tile.row_begin + warp * 16 + lane / 4 + 8 * i;
+    if (r < n_rows) {
+      row_token[i] = seq.q_start + r / group;
+      row_head[i] = tile.kv_head * group + r % group;
+      row_qpos[i] = seq.start_pos + r / group;
+    } else {
+      row_token[i] = -1;
+      row_head[i] = 0;
+      row_qpos[i] = -1;  // masks every key
+    }
+  }
+
+  // Q fragments (A operand), [HD / 16][4] registers.
+  uint32_t qa[HD / 16][4];
+#pragma unroll
+  for (int ks = 0; ks < HD / 16; ++ks) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int i = j & 1;          // a0, a2: row lane/4; a1, a3: row + 8
+      const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
+      qa[ks][j] = 0;
+      if (row_token[i] >= 0) {
+        const __nv_bfloat16* q = p.q + (static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i]) * HD + col;
+        qa[ks][j] = *reinterpret_cast<const uint32_t*>(q);
+      }
+    }
+  }
+
+  const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * HD;
+  const int64_t layer_off = static_cast<int64_t>(p.layer) * 2 * p.block_tokens * kv_row + tile.kv_head * HD;
+  const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
+  const int32_t* table = p.block_tables + seq.table_offset;
+
+  auto load_chunk = [&](int chunk, int stage) {
+    __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
+    __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
+    for (int idx = threadIdx.x; idx < kChunk * kPiecesPerRow; idx += kThreads) {
+      const int row = idx / kPiecesPerRow, piece = idx % kPiecesPerRow;
+      const int pos = chunk * kChunk + row;
+      const bool valid = pos < kv_end;
+      const __nv_bfloat16* src = p.kv_pool;
+      if (valid) {
+        const int64_t block = table[pos / p.block_tokens];
+        src = p.kv_pool + block * p.block_elems + layer_off + (pos % p.block_tokens) * kv_row + piece * 8;
+      }
+      cp_async16(ks + row * kStride + piece * 8, src, valid);
+      cp_async16(vs + row * kStride + piece * 8, valid ? src + v_off : src, valid);
+    }
+  };
+
+  float o[HD / 8][4];
+#pragma unroll
+  for (int d = 0; d < HD / 8; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
+  float m_run[2] = {kNegBig, kNegBig};
+  float l_run[2] = {0.0f, 0.0f};
+  const float scale_log2 = p.scale * kLog2e;
+
+  if (c_begin < c_end) load_chunk(c_begin, 0);
+  cp_async_commit();
+  for (int c = c_begin; c < c_end; ++c) {
+    const int stage = (c - c_begin) & 1;
+    if (c + 1 < c_end) {
+      load_chunk(c + 1, stage ^ 1);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
+    const __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
+
+    // S = Q K^T for 16 rows x 64 keys.
+    float s[kChunk / 8][4];
+#pragma unroll
+    for (int nt = 0; nt < kChunk / 8; ++nt) {
+      s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+      const __nv_bfloat16* krow = ks + (nt * 8 + lane / 4) * kStride + (lane % 4) * 2;
+#pragma unroll
+      for (int kk = 0; kk < HD / 16; ++kk) {
+        const uint32_t b0 = *reinterpret_cast<const uint32_t*>(krow + kk * 16);
+        const uint32_t b1 = *reinterpret_cast<const uint32_t*>(krow + kk * 16 + 8);
+        mma_bf16(s[nt], qa[kk], b0, b1);
+      }
+    }
+    // Mask, scale (log2 domain), online softmax.
+    float row_max[2] = {kNegBig, kNegBig};
+#pragma unroll
+    for (int nt = 0; nt < kChunk / 8; ++nt) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = j >> 1;
+        const int key = c * kChunk + nt * 8 + (lane % 4) * 2 + (j & 1);
+        const float v = key <= row_qpos[i] ? s[nt][j] * scale_log2 : -INFINITY;
+        s[nt][j] = v;
+        row_max[i] = fmaxf(row_max[i], v);
+      }
+    }
+    float alpha[2];
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      row_max[i] = fmaxf(row_max[i], __shfl_xor_sync(0xffffffffu, row_max[i], 1));
+      row_max[i] = fmaxf(row_max[i], __shfl_xor_sync(0xffffffffu, row_max[i], 2));
+      const float m_new = fmaxf(m_run[i], row_max[i]);
+      alpha[i] = exp2f(m_run[i] - m_new);
+      m_run[i] = m_new;
+      l_run[i] *= alpha[i];
+    }
+#pragma unroll
+    for (int nt = 0; nt < kChunk / 8; ++nt) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int i = j >> 1;
+        const float e = exp2f(s[nt][j] - m_run[i]);
+        s[nt][j] = e;
+        l_run[i] += e;
+      }
+    }
+#pragma unroll
+    for (int d = 0; d < HD / 8; ++d) {
+      o[d][0] *= alpha[0];
+      o[d][1] *= alpha[0];
+      o[d][2] *= alpha[1];
+      o[d][3] *= alpha[1];
+    }
+    // O += P V.
+#pragma unroll
+    for (int kk = 0; kk < kChunk / 16; ++kk) {
+      uint32_t pa[4];
+      pa[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+      pa[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+      pa[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+      pa[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+      const int m = lane / 8;
+      const __nv_bfloat16* vrow = vs + (kk * 16 + (m & 1) * 8 + lane % 8) * kStride + (m >> 1) * 8;
+#pragma unroll
+      for (int dt = 0; dt < HD / 8; dt += 2) {
+        uint32_t b[4];
+        ldmatrix_x4_trans(b, vrow + dt * 8);
+        mma_bf16(o[dt], pa, b[0], b[1]);
+        mma_bf16(o[dt + 1], pa, b[2], b[3]);
+      }
+    }
+    __syncthreads();  // the next iteration's load overwrites this stage
+  }
+
+  // Row sums over the quad.
+#pragma unroll
+  for (int i = 0; i < 2; ++i) {
+    l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
+    l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
+  }
+  if (p.n_splits == 1) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      if (row_token[i] < 0) continue;
+      const float inv = l_run[i] > 0.0f ? 1.0f / l_run[i] : 0.0f;
+      __nv_bfloat16* dst = p.out + (static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i]) * HD;
+#pragma unroll
+      for (int d = 0; d < HD / 8; ++d) {
+        const int col = d * 8 + (lane % 4) * 2;
+        *reinterpret_cast<__nv_bfloat162*>(dst + col) =
+            __floats2bfloat162_rn(o[d][2 * i] * inv, o[d][2 * i + 1] * inv);
+      }
+    }
+  } else {
+    const int64_t rows_total = static_cast<int64_t>(p.n_tokens) * p.n_heads;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      if (row_token[i] < 0) continue;
+      const int64_t row = static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i];
+      float* dst = p.partial_o + (split * rows_total + row) * HD;
+#pragma unroll
+      for (int d = 0; d < HD / 8; ++d) {
+        const int col = d * 8 + (lane % 4) * 2;
+        *reinterpret_cast<float2*>(dst + col) = make_float2(o[d][2 * i], o[d][2 * i + 1]);
+      }
+      if (lane % 4 == 0) {
+        *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + row) * 2) = make_float2(m_run[i], l_run[i]);
+      }
+    }
+  }
+}
+
+// One block per (token, head) row: merges the splits' partials.
+template <int HD>
+__global__ void combine_kernel(PagedAttentionParams p) {
+  const int64_t row = blockIdx.x;
+  const int64_t rows_total = static_cast<int64_t>(p.n_tokens) * p.n_heads;
+  float m = kNegBig;
+  for (int s = 0; s < p.n_splits; ++s) m = fmaxf(m, p.partial_ml[(s * rows_total + row) * 2]);
+  float l = 0.0f;
+  float acc[HD / 32 > 0 ? (HD + 31) / 32 : 1] = {};
+  for (int s = 0; s < p.n_splits; ++s) {
+    const float2 ml = *reinterpret_cast<const float2*>(p.partial_ml + (s * rows_total + row) * 2);
+    const float w = exp2f(ml.x - m);
+    l += w * ml.y;
+    const float* src = p.partial_o + (s * rows_total + row) * HD;
+#pragma unroll
+    for (int c = 0; c < HD / 32; ++c) acc[c] += w * src[threadIdx.x + 32 * c];
+  }
+  const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+  __nv_bfloat16* dst = p.out + row * HD;
+#pragma unroll
+  for (int c = 0; c < HD / 32; ++c) dst[threadIdx.x + 32 * c] = __float2bfloat16_rn(acc[c] * inv);
+}
+
+template <int HD, int WARPS>
+Status launch_main(const PagedAttentionParams& p, cudaStream_t stream) {
+  constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
+  auto kernel = paged_attention_kernel<HD, WARPS>;
+  // The shared-memory opt-in is per device: once per (instantiation, device).
+  static std::atomic<uint64_t> configured{0};
+  int device = 0;
+  TANDEM_CUDA_TRY(cudaGetDevice(&device));
+  const uint64_t bit = uint64_t{1} << (device & 63);
+  if ((configured.load() & bit) == 0) {
+    TANDEM_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    configured.fetch_or(bit);
+  }
+  kernel<<<dim3(p.n_tiles, p.n_splits), WARPS * 32, smem, stream>>>(p);
+  TANDEM_STATUS_TRY(last_launch_status("paged_attention_kernel"));
+  if (p.n_splits > 1) {
+    combine_kernel<HD><<<p.n_tokens * p.n_heads, 32, 0, stream>>>(p);
+    TANDEM_STATUS_TRY(last_launch_status("paged_attention_combine_kernel"));
+  }
+  return {};
+}
+
+}  // namespace
+
+Status PagedAttentionParams::check() const {
+  auto bad = [](const std::string& what) { return Status(ErrorKind::kInternal, "paged_attention: " + what); };
+  if (q == nullptr || kv_pool == nullptr || block_tables == nullptr || seqs == nullptr || tiles == nullptr ||
+      out == nullptr) {
+    return bad("null pointer");
+  }
+  if (head_dim != 64 && head_dim != 128) return bad("head_dim must be 64 or 128");
+  if (warps != 1 && warps != 4) return bad("warps must be 1 or 4");
+  if (n_splits < 1 || n_splits > kMaxSplits) return bad("n_splits out of range");
+  if (n_splits > 1 && (partial_o == nullptr || partial_ml == nullptr)) return bad("split-KV needs its workspace");
+  if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) return bad("bad head counts");
+  if (n_tiles < 0 || n_tiles > 0x7fffffff || block_tokens < 1 || block_elems < 1) return bad("bad shape");
+  return {};
+}
+
+size_t PagedAttentionParams::workspace_bytes() const {
+  if (n_splits <= 1) return 0;
+  const size_t rows = static_cast<size_t>(n_tokens) * n_heads * n_splits;
+  return rows * head_dim * sizeof(float) + rows * 2 * sizeof(float);
+}
+
+Status launch(const PagedAttentionParams& p, cudaStream_t stream) {
+  TANDEM_STATUS_TRY(p.check());
+  if (p.n_tiles == 0) return {};
+  if (p.head_dim == 64) {
+    return p.warps == 1 ? launch_main<64, 1>(p, stream) : launch_main<64, 4>(p, stream);
+  }
+  return p.warps == 1 ? launch_main<128, 1>(p, stream) : launch_main<128, 4>(p, stream);
+}
+
+}  // namespace tandem::engine::cuda

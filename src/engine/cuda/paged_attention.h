@@ -1,0 +1,73 @@
+// Paged attention over the scheduler's block tables (runner.h KV layout, bf16),
+// for prefill chunks, decodes and mixed batches in one launch.
+//
+// Work decomposition (planned once per step on the host, read by every layer):
+// the query rows of one sequence and one KV head are its new tokens times the
+// G = n_heads / n_kv_heads query heads sharing that KV head, row r = token
+// r / G, head kv_head * G + r % G. A tile is 16 * warps consecutive rows of one
+// (sequence, kv head); each K/V chunk (64 positions) is loaded once into shared
+// memory per tile and used by all its query heads (GQA sharing). Scores and
+// P.V run on tensor cores (mma.sync m16n8k16 bf16, fp32 accumulate) with an
+// online softmax (FlashAttention-2 style); causal masking per row; a tile
+// reads positions [0, start_pos + its last token] through the block table, so
+// chunked prefill attends to the cached blocks plus the new chunk.
+// Split-KV (flash-decoding): grid.y = n_splits; split s takes a contiguous
+// range of chunks and writes unnormalized partials that a combine kernel
+// merges. Every value a graph replay changes lives in device buffers (seqs,
+// tiles, block tables); n_tiles and n_splits fix the grid.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/status.h"
+
+namespace tandem::engine::cuda {
+
+struct AttnSeq {
+  int32_t q_start = 0;       // index of the sequence's first new token in the step
+  int32_t n_q = 0;           // new tokens (>= 1)
+  int32_t start_pos = 0;     // cached positions before them; context = start_pos + n_q
+  int32_t table_offset = 0;  // its block table starts at block_tables[table_offset]
+};
+
+struct AttnTile {
+  int32_t seq = 0;        // index into seqs
+  int32_t kv_head = 0;
+  int32_t row_begin = 0;  // first query row (see above) of this tile
+  int32_t reserved = 0;
+};
+
+struct PagedAttentionParams {
+  const __nv_bfloat16* q = nullptr;        // [n_tokens, n_heads, head_dim]
+  const __nv_bfloat16* kv_pool = nullptr;  // block b at b * block_elems
+  const int32_t* block_tables = nullptr;   // concatenated per-sequence tables
+  const AttnSeq* seqs = nullptr;           // [n_seqs]
+  const AttnTile* tiles = nullptr;         // [n_tiles]
+  __nv_bfloat16* out = nullptr;            // [n_tokens, n_heads, head_dim]
+  float* partial_o = nullptr;              // workspace (n_splits > 1): [n_splits, n_tokens * n_heads, head_dim]
+  float* partial_ml = nullptr;             // workspace (n_splits > 1): [n_splits, n_tokens * n_heads, 2]
+  int64_t block_elems = 0;
+  int n_tiles = 0;
+  int n_splits = 1;                        // 1..kMaxSplits
+  int warps = 4;                           // rows per tile = 16 * warps; 1 or 4
+  int n_tokens = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;                        // 64 or 128
+  int block_tokens = 0;
+  int layer = 0;
+  float scale = 0.0f;                      // softmax scale, usually 1 / sqrt(head_dim)
+
+  static constexpr int kMaxSplits = 64;
+  static constexpr int kChunk = 64;        // K/V positions per shared-memory stage
+  Status check() const;
+  // Bytes of partial_o + partial_ml needed (0 when n_splits == 1).
+  size_t workspace_bytes() const;
+};
+Status launch(const PagedAttentionParams& p, cudaStream_t stream);
+
+}  // namespace tandem::engine::cuda
