@@ -233,14 +233,20 @@ def test_lifecycle_pings_the_watchdog_until_sigterm(probe, notify_socket, backen
     assert min(gaps) > 0.05, gaps
 
 
-def test_fallback_without_libsystemd_builds_cleanly_and_works(tmp_path, notify_socket):
-    """The #else branch (no TANDEM_HAVE_SYSTEMD): -Wall -Wextra -Werror, then the same protocol."""
-    exe = tmp_path / "notify_probe_builtin"
+@pytest.fixture(scope="module")
+def builtin_only_probe(tmp_path_factory) -> pathlib.Path:
+    """notify_probe compiled without TANDEM_HAVE_SYSTEMD (the #else branches), -Werror."""
+    exe = tmp_path_factory.mktemp("builtin") / "notify_probe_builtin"
     cmd = ["g++", "-std=c++20", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{SOURCE_DIR / 'src'}",
            str(SOURCE_DIR / "tests/tools/notify_probe.cpp"),
            str(SOURCE_DIR / "src/common/status.cpp"), "-o", str(exe)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr
+    return exe
+
+
+def test_fallback_without_libsystemd_builds_cleanly_and_works(builtin_only_probe, notify_socket):
+    exe = builtin_only_probe
     env = clean_env(NOTIFY_SOCKET=notify_socket.env_value, WATCHDOG_USEC="4000000")
     r = subprocess.run([str(exe), "--backend=libsystemd", "info", "status:up", "ready", "stopping"],
                        env=env, capture_output=True, text=True, timeout=30)
