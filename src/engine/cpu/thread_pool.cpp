@@ -39,20 +39,26 @@ void ThreadPool::run(int n_tasks, TaskFn fn, void* ctx) {
     for (int i = 0; i < n_tasks; ++i) fn(ctx, i, 0);
     return;
   }
+  // No worker is inside a job here (the previous run() waited them out), so
+  // the job fields can be written; job_open_ (seq_cst) publishes them.
   fn_ = fn;
   ctx_ = ctx;
   n_tasks_ = n_tasks;
   next_task_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+  job_open_.store(true);
   generation_.fetch_add(1, std::memory_order_release);
   generation_.notify_all();
   work(0);
-  for (int spin = 0; busy_workers_.load(std::memory_order_acquire) != 0; ++spin) {
+  // All tasks are claimed. Close the job, then wait for the workers that
+  // joined it (Dekker-style with the worker's increment-then-check).
+  job_open_.store(false);
+  for (int spin = 0;; ++spin) {
+    const int active = active_workers_.load();
+    if (active == 0) break;
     if (spin < kSpinIterations) {
       cpu_relax();
     } else {
-      const int busy = busy_workers_.load(std::memory_order_acquire);
-      if (busy != 0) busy_workers_.wait(busy, std::memory_order_acquire);
+      active_workers_.wait(active);
     }
   }
 }
@@ -79,8 +85,9 @@ void ThreadPool::worker_main(int thread) {
     }
     seen = gen;
     if (stop_.load(std::memory_order_relaxed)) return;
-    work(thread);
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) busy_workers_.notify_one();
+    active_workers_.fetch_add(1);
+    if (job_open_.load()) work(thread);
+    if (active_workers_.fetch_sub(1) == 1) active_workers_.notify_all();
   }
 }
 

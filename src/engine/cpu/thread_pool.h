@@ -10,7 +10,10 @@
 // output element is computed by exactly one task, in a fixed order).
 //
 // Idle workers spin briefly after a job (steps issue many short jobs
-// back to back), then sleep on a futex (std::atomic::wait).
+// back to back), then sleep on a futex (std::atomic::wait). The caller waits
+// only for workers that actually joined the job: when the machine is
+// oversubscribed and a worker is not scheduled in time, the caller runs the
+// remaining tasks itself and closes the job instead of waiting for it.
 #pragma once
 
 #include <atomic>
@@ -52,7 +55,8 @@ class ThreadPool {
   void* ctx_ = nullptr;
   int n_tasks_ = 0;
   std::atomic<int> next_task_{0};
-  std::atomic<int> busy_workers_{0};
+  std::atomic<bool> job_open_{false};  // workers may join the current job
+  std::atomic<int> active_workers_{0}; // workers inside the current job
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
 };
