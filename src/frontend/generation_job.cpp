@@ -223,14 +223,16 @@ void GenerationJob::finish_choice(Choice& c, const char* reason, Clock::time_poi
   }
 }
 
-void GenerationJob::fail(const Status& error, std::vector<std::string>& cancel_ids) {
+void GenerationJob::fail(int failed_choice, const Status& error, std::vector<std::string>& cancel_ids) {
   if (error_.ok()) error_ = error;
-  for (auto& c : choices_) {
+  for (size_t i = 0; i < choices_.size(); ++i) {
+    Choice& c = choices_[i];
     if (c.done) continue;
     c.done = true;
     c.finish_reason = "error";
     --open_choices_;
-    cancel_ids.push_back(c.request_id);
+    // The failed choice has ended already; the others are still running.
+    if (static_cast<int>(i) != failed_choice) cancel_ids.push_back(c.request_id);
   }
 }
 
@@ -248,7 +250,7 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     if (metrics_ != nullptr) metrics_->queue_time.observe(ev.queue_seconds);
   }
   if (ev.finish == FinishReason::kError) {
-    fail(ev.error.ok() ? Status(ErrorKind::kInternal, "generation failed") : ev.error, cancel_ids);
+    fail(choice, ev.error.ok() ? Status(ErrorKind::kInternal, "generation failed") : ev.error, cancel_ids);
     return;
   }
 

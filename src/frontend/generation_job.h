@@ -99,7 +99,7 @@ class GenerationJob {
   void write_chunk(std::string& out, int index, const Choice& c, std::string_view delta);
   void write_finish_chunk(std::string& out, int index, const char* reason);
   void finish_choice(Choice& c, const char* reason, Clock::time_point at);
-  void fail(const Status& error, std::vector<std::string>& cancel_ids);
+  void fail(int failed_choice, const Status& error, std::vector<std::string>& cancel_ids);
   void append_usage(std::string& out) const;
   void append_logprobs_object(std::string& out, const Choice& c) const;
 
