@@ -1,0 +1,254 @@
+#include "main/serve.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "common/metrics.h"
+#include "engine/cpu/cpu_runner.h"
+#include "engine/model_loader.h"
+#include "frontend/http_server.h"
+#include "frontend/served_model.h"
+#include "main/systemd_notify.h"
+#include "scheduler/router.h"
+#include "scheduler/worker.h"
+#include "text/chat_template.h"
+#include "text/tokenizer_loader.h"
+
+namespace tandem {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string model_name(const Config& config) {
+  if (!config.model.name.empty()) return config.model.name;
+  std::filesystem::path p(config.model.path);
+  if (p.filename().empty()) p = p.parent_path();  // "dir/"
+  return p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
+}
+
+// The chat template as the frontend's renderer; models without one refuse
+// chat requests with a clear message (completions still work).
+std::function<Result<std::string>(const boost::json::object&)> make_renderer(
+    const std::string& source) {
+  if (source.empty()) {
+    return [](const boost::json::object&) -> Result<std::string> {
+      return Status(ErrorKind::kTemplateError,
+                    "this model has no chat template; use /v1/completions", "messages");
+    };
+  }
+  auto compiled = text::ChatTemplate::compile(source);
+  if (!compiled.ok()) {
+    spdlog::error("[main] the model's chat template does not compile: {}",
+                  compiled.status().message());
+    Status error = compiled.status();
+    return [error](const boost::json::object&) -> Result<std::string> { return error; };
+  }
+  auto tmpl = std::make_shared<text::ChatTemplate>(std::move(compiled).value());
+  return [tmpl](const boost::json::object& ctx) { return tmpl->render(ctx); };
+}
+
+uint64_t model_salt(const Config& config, const engine::ModelSpec& spec) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(config.model.path, ec);
+  std::string key = std::filesystem::absolute(config.model.path, ec).string() + "|" +
+                    std::to_string(ec ? 0 : size) + "|" + std::to_string(spec.vocab) + "|" +
+                    std::to_string(spec.n_layers);
+  return std::hash<std::string>{}(key);
+}
+
+size_t kv_block_bytes_f32(const engine::ModelSpec& spec, int block_tokens) {
+  return static_cast<size_t>(spec.n_layers) * 2 * block_tokens * spec.n_kv_heads * spec.head_dim *
+         sizeof(float);
+}
+
+// CPU workers, each with its own runner (weights converted per worker) and pool.
+std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
+    const Config& config, engine::LoadedModel& loaded, int max_context, uint64_t salt,
+    metrics::Registry& registry) {
+  const int n = config.engine.workers;
+  int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = config.engine.cpu_threads > 0 ? config.engine.cpu_threads : std::max(1, hw / n);
+  size_t block_bytes = kv_block_bytes_f32(loaded.spec, config.engine.kv_block_tokens);
+  int64_t num_blocks = config.engine.cpu_kv_cache_mib * (int64_t{1} << 20) /
+                       static_cast<int64_t>(block_bytes);
+  if (num_blocks < 1) {
+    throw ConfigError("[engine] cpu_kv_cache_mib: expected room for at least one KV block (" +
+                      std::to_string(block_bytes >> 10) + " KiB), got " +
+                      std::to_string(config.engine.cpu_kv_cache_mib) + " MiB");
+  }
+  spdlog::info("[main] CPU backend: {} worker(s) x {} threads, {} KV blocks of {} tokens each "
+               "({} tokens of context per worker)",
+               n, threads, num_blocks, config.engine.kv_block_tokens,
+               num_blocks * config.engine.kv_block_tokens);
+  std::vector<std::unique_ptr<scheduler::Worker>> workers;
+  for (int i = 0; i < n; ++i) {
+    engine::ModelWeights weights = i + 1 < n ? loaded.weights : std::move(loaded.weights);
+    engine::cpu::CpuRunnerOptions ro;
+    ro.threads = threads;
+    ro.block_tokens = config.engine.kv_block_tokens;
+    ro.num_blocks = static_cast<int>(num_blocks);
+    auto runner = engine::cpu::make_cpu_runner(loaded.spec, std::move(weights), ro);
+    if (!runner.ok()) {
+      throw std::runtime_error("cannot start CPU worker " + std::to_string(i) + ": " +
+                               runner.status().message());
+    }
+    scheduler::WorkerOptions wo;
+    wo.name = "cpu" + std::to_string(i);
+    wo.max_batch_tokens = config.engine.max_batch_tokens;
+    wo.max_running = config.engine.max_running;
+    wo.max_queue = config.scheduler.max_queue;
+    wo.enable_prefix_caching = config.engine.enable_prefix_caching;
+    wo.model_salt = salt;
+    wo.max_context = max_context;
+    workers.push_back(scheduler::Worker::start(std::move(wo), std::move(runner).value(), &registry));
+  }
+  return workers;
+}
+
+// Waits for SIGTERM/SIGINT (blocked in every thread) for up to `timeout`.
+// Returns the signal number, or 0 on timeout.
+int wait_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
+  timespec ts{};
+  ts.tv_sec = timeout.count() / 1000;
+  ts.tv_nsec = (timeout.count() % 1000) * 1000000;
+  int sig = sigtimedwait(&set, nullptr, &ts);
+  return sig > 0 ? sig : 0;
+}
+
+}  // namespace
+
+int run_serve(const Config& config) {
+  // Every thread started from here on inherits the blocked signals; only the
+  // main loop below receives them (sigtimedwait).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const auto notifier = main::SystemdNotifier::from_environment();
+  if (config.model.path.empty()) {
+    throw ConfigError("[model] path: no model configured; set it in the config or pass --model PATH");
+  }
+  if (config.engine.backend == "cuda") {
+    throw ConfigError("[engine] backend: \"cuda\" is not available in this build; use \"cpu\" or \"auto\"");
+  }
+
+  const auto started = Clock::now();
+  notifier.status("loading model " + config.model.path);
+  spdlog::info("[main] loading {}", config.model.path);
+  int last_percent = -1;
+  auto loaded = engine::load_model(config.model.path, engine::DType::kF32, [&](float f) {
+    int percent = static_cast<int>(std::floor(f * 100));
+    if (percent / 10 != last_percent / 10) {
+      last_percent = percent;
+      notifier.status("loading weights " + std::to_string(percent) + "%");
+      notifier.extend_timeout(std::chrono::seconds(60));
+    }
+  });
+  if (!loaded.ok()) {
+    spdlog::critical("[main] cannot load the model: {}", loaded.status().message());
+    return 1;
+  }
+  const engine::ModelSpec spec = loaded->spec;
+  auto tokenizer = text::load_tokenizer(config.model.path);
+  if (!tokenizer.ok()) {
+    spdlog::critical("[main] cannot load the tokenizer: {}", tokenizer.status().message());
+    return 1;
+  }
+
+  int max_context = spec.max_position;
+  if (config.model.max_context > 0) {
+    if (config.model.max_context > spec.max_position) {
+      throw ConfigError("[model] max_context: expected at most the model's trained context (" +
+                        std::to_string(spec.max_position) + "), got " +
+                        std::to_string(config.model.max_context));
+    }
+    max_context = config.model.max_context;
+  }
+
+  frontend::ServedModel model;
+  model.name = model_name(config);
+  model.max_context = max_context;
+  model.tokenizer = tokenizer.value();
+  model.render_chat = make_renderer(loaded->chat_template);
+  model.defaults = loaded->defaults;
+  if (model.defaults.eos_token_ids.empty() && model.tokenizer->eos_id() >= 0) {
+    model.defaults.eos_token_ids.push_back(model.tokenizer->eos_id());
+  }
+  model.created = static_cast<int64_t>(time(nullptr));
+  spdlog::info("[main] model {}: {} ({}), {} layers, hidden {}, vocab {}, context {}", model.name,
+               engine::architecture_name(spec.arch), loaded->format, spec.n_layers, spec.hidden,
+               spec.vocab, max_context);
+
+  metrics::Registry registry(metrics::Registry::Options{config.metrics.vllm_names, model.name});
+  notifier.status("starting workers");
+  auto workers = start_cpu_workers(config, loaded.value(), max_context, model_salt(config, spec),
+                                   registry);
+  scheduler::Router router(scheduler::RouterOptions{config.scheduler.router, config.scheduler.max_queue},
+                           std::move(workers));
+
+  frontend::ServerOptions so;
+  so.host = config.server.host;
+  so.port = static_cast<uint16_t>(config.server.port);
+  int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  so.threads = config.server.threads > 0 ? config.server.threads : std::min(4, hw);
+  so.api_keys = config.server.api_keys;
+  so.max_body_bytes = static_cast<size_t>(config.server.max_body_bytes);
+  so.header_timeout = std::chrono::seconds(config.server.header_timeout_s);
+  so.idle_timeout = std::chrono::seconds(config.server.idle_timeout_s);
+  so.request_timeout = std::chrono::seconds(config.server.request_timeout_s);
+  frontend::HttpServer server(so, model, router, registry);
+  if (Status st = server.start(); !st.ok()) {
+    spdlog::critical("[main] cannot start the HTTP server: {}", st.message());
+    router.shutdown(std::chrono::milliseconds(0));
+    return 1;
+  }
+  double load_s = std::chrono::duration<double>(Clock::now() - started).count();
+  spdlog::info("[main] serving {} on http://{}:{} (router {}, ready in {:.1f} s)", model.name,
+               so.host, server.port(), router.policy_name(), load_s);
+  notifier.ready("serving " + model.name + " on port " + std::to_string(server.port()));
+
+  // Main loop: systemd watchdog pings until the first signal.
+  auto ping = notifier.watchdog_ping_interval();
+  auto tick = ping ? std::chrono::duration_cast<std::chrono::milliseconds>(*ping)
+                   : std::chrono::milliseconds(1000);
+  int sig = 0;
+  while ((sig = wait_signal(signals, tick)) == 0) notifier.watchdog();
+
+  spdlog::info("[main] {} received: draining ({} request(s) in flight, up to {} s)",
+               sig == SIGTERM ? "SIGTERM" : "SIGINT", server.in_flight(),
+               config.server.drain_timeout_s);
+  notifier.stopping("draining");
+  server.begin_drain();
+  const auto deadline = Clock::now() + std::chrono::seconds(config.server.drain_timeout_s);
+  int exit_status = 0;
+  while (server.in_flight() > 0 && Clock::now() < deadline) {
+    if (wait_signal(signals, std::chrono::milliseconds(50)) != 0) {
+      spdlog::warn("[main] second signal: exiting now");
+      exit_status = 1;
+      break;
+    }
+    notifier.watchdog();
+  }
+  if (exit_status == 0 && server.in_flight() > 0) {
+    spdlog::warn("[main] drain timeout: cancelling {} request(s)", server.in_flight());
+  }
+  server.stop();
+  router.shutdown(std::chrono::milliseconds(0));
+  spdlog::info("[main] stopped");
+  return exit_status;
+}
+
+}  // namespace tandem
