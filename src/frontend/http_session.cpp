@@ -119,17 +119,17 @@ void HttpSession::process_input() {
     error_code ec;
     const size_t used = parser_->put(input_.data(), ec);
     input_.consume(used);
-    if (ec == http::error::need_more) {
-      if (parser_->is_header_done() && !sent_continue_) {
+    if (!ec || ec == http::error::need_more) {
+      if (!sent_continue_ && parser_->is_header_done() && !parser_->is_done()) {
+        sent_continue_ = true;  // checked once per request
         const auto expect = parser_->get()[http::field::expect];
         if (boost::beast::iequals(expect, "100-continue")) {
-          sent_continue_ = true;
           pending_ += "HTTP/1.1 100 Continue\r\n\r\n";
           flush();
         }
       }
-      break;
     }
+    if (ec == http::error::need_more) break;
     if (ec) {
       current_ = Current{};
       current_.start = request_start_;
