@@ -315,6 +315,62 @@ int run_bench(const std::map<std::string, std::string>& f) {
                 path.c_str(), c.copy_tbs, c.gemm_tflops, decode_bytes / 1e9);
   emit(buf);
 
+  // Decode-shaped matrix products alone (GEMV-like at small n): bandwidth
+  // achieved streaming the weight, rotating over copies so L2 cannot hold them.
+  {
+    const int64_t q_dim = spec.n_heads * hd, qkv_dim = (spec.n_heads + 2 * spec.n_kv_heads) * hd;
+    const std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> shapes = {
+        {"qkv", {qkv_dim, hidden}}, {"o", {hidden, q_dim}}, {"gate_up", {2 * inter, hidden}},
+        {"down", {hidden, inter}}, {"lm_head", {spec.vocab, hidden}}};
+    cuda::GemmLt gemm;
+    ok_or_die(gemm.init(size_t{32} << 20), "gemm init");
+    cudaStream_t stream;
+    cudaStreamCreate(&stream);
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    for (const auto& [name, mk] : shapes) {
+      const auto [m, k] = mk;
+      const size_t wbytes = static_cast<size_t>(m) * k * 2;
+      const int copies = static_cast<int>(std::max<size_t>(2, (size_t{512} << 20) / wbytes + 1));
+      cuda::DeviceBuffer w, x, y;
+      ok_or_die(w.allocate(wbytes * copies, "gemv w"), "alloc");
+      ok_or_die(x.allocate(static_cast<size_t>(64) * k * 2, "gemv x"), "alloc");
+      ok_or_die(y.allocate(static_cast<size_t>(64) * m * 4, "gemv y"), "alloc");
+      cudaMemset(w.get(), 0x3c, wbytes * copies);  // bf16 ~0.011: finite, non-zero
+      cudaMemset(x.get(), 0x3c, static_cast<size_t>(64) * k * 2);
+      for (auto [n, own_gemv] : {std::pair{1, true}, std::pair{1, false}, std::pair{2, true}, std::pair{2, false},
+                                 std::pair{4, false}, std::pair{8, false}, std::pair{64, false}}) {
+        gemm.set_small_n_gemv(own_gemv);
+        auto run = [&](int i) {
+          const auto* wp = w.get<__nv_bfloat16>() + (i % copies) * static_cast<size_t>(m) * k;
+          ok_or_die(gemm.run({wp, x.get<__nv_bfloat16>(), y.get(), cuda::GemmOut::kF32, static_cast<int>(m), n,
+                              static_cast<int>(k), 0.0f},
+                             stream),
+                    "gemv");
+        };
+        for (int i = 0; i < 3; ++i) run(i);
+        const int reps = 60;
+        cudaEventRecord(e0, stream);
+        for (int i = 0; i < reps; ++i) run(i);
+        cudaEventRecord(e1, stream);
+        cudaEventSynchronize(e1);
+        float t = 0;
+        cudaEventElapsedTime(&t, e0, e1);
+        const double us = t * 1e3 / reps;
+        std::snprintf(buf, sizeof(buf),
+                      "{\"bench\":\"gemm_alone\",\"matrix\":\"%s\",\"m\":%lld,\"k\":%lld,\"n\":%d,\"path\":\"%s\","
+                      "\"us\":%.2f,\"weight_GBps\":%.0f}",
+                      name, static_cast<long long>(m), static_cast<long long>(k), n, own_gemv ? "gemv" : "cublaslt", us,
+                      wbytes / (us * 1e-6) / 1e9);
+        emit(buf);
+      }
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    cudaStreamDestroy(stream);
+  }
+
   BlockAllocator alloc(runner->num_blocks(), 99);
   std::mt19937 rng(5);
   std::uniform_int_distribution<int32_t> tok(0, spec.vocab - 1);

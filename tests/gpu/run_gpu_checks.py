@@ -37,16 +37,34 @@ def find_tool():
     sys.exit("random_checkpoint.py not found: set TANDEM_RANDOM_CHECKPOINT")
 
 
-def make_checkpoint(shape, work):
+def make_checkpoint(shape, work, legacy_rope):
     out = work / shape
     if (out / "config.json").is_file() and (out / ".perturbed").is_file():
         return out
     t0 = time.time()
     subprocess.run([sys.executable, find_tool(), "--shape", shape, "--out", str(out)], check=True)
     perturb(out)
+    if legacy_rope:
+        add_legacy_rope_keys(out)
     (out / ".perturbed").write_text("1")
     log(f"[{shape}] checkpoint in {time.time() - t0:.0f} s")
     return out
+
+
+def add_legacy_rope_keys(out):
+    """transformers >= 5 writes RoPE settings as config.json 'rope_parameters'; Tandem's HF config reader (at the
+    time of writing) reads the older top-level 'rope_theta' / 'rope_scaling' keys. Write both, same values, so the
+    check compares the engines rather than that reader gap (reported to the loader's owner)."""
+    p = out / "config.json"
+    cfg = json.loads(p.read_text())
+    rp = cfg.get("rope_parameters")
+    if not isinstance(rp, dict) or "rope_theta" in cfg:
+        return
+    cfg["rope_theta"] = rp["rope_theta"]
+    if rp.get("rope_type", "default") != "default":
+        cfg["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
+    p.write_text(json.dumps(cfg, indent=1))
+    log(f"[{out.name}] config.json: added legacy rope keys from rope_parameters {rp}")
 
 
 def perturb(out):
@@ -139,8 +157,10 @@ def rel_errors(ours, ref):
 def summarize(name, errs, prompt_of):
     pre = [e for (s, p), e in errs.items() if p == prompt_of[s] - 1]
     dec = [e for (s, p), e in errs.items() if p != prompt_of[s] - 1]
+    worst = max(errs, key=errs.get)
     return {"name": name, "rows": len(errs), "prefill_max": max(pre), "decode_max": max(dec) if dec else 0.0,
-            "median": float(np.median(list(errs.values()))), "max": max(errs.values())}
+            "median": float(np.median(list(errs.values()))), "max": max(errs.values()),
+            "worst_row": list(worst), "pos0_err": [e for (s, p), e in errs.items() if p == 0]}
 
 
 def run_driver(driver, args, env):
@@ -151,9 +171,9 @@ def run_driver(driver, args, env):
     return time.time() - t0, r.stderr
 
 
-def check_shape(shape, work, driver, tol, with_cpu, results):
+def check_shape(shape, work, driver, tol, with_cpu, results, legacy_rope):
     import torch
-    ckpt = make_checkpoint(shape, work)
+    ckpt = make_checkpoint(shape, work, legacy_rope)
     cfg = json.loads((ckpt / "config.json").read_text())
     vocab = cfg["vocab_size"]
     seqs, text = scenario(vocab)
@@ -181,11 +201,16 @@ def check_shape(shape, work, driver, tol, with_cpu, results):
         rows.append(summarize("tandem_cuda_vs_tandem_cpu", rel_errors(outs["cuda"], outs["cpu"]), prompt_of))
         rows.append(summarize("tandem_cuda_graph_vs_nograph", rel_errors(outs["cuda"], outs["cuda_nograph"]),
                               prompt_of))
+    # Gate: every row within `tol`, or within transformers' own bf16 error on the same rows when that is larger
+    # (deep random-weight models amplify bf16 rounding: Llama-3.1-8B's HF bf16 rows reach ~9e-2).
+    bound = max(tol, rows[0]["max"])
     ok = True
     for r in rows:
         r["shape"] = shape
         gated = r["name"].startswith("tandem_cuda")
-        r["pass"] = (r["max"] <= tol) if gated else None
+        r["bound"] = bound if gated else None
+        r["pass"] = (r["max"] <= (tol if r["name"] in ("tandem_cuda_vs_tandem_cpu", "tandem_cuda_graph_vs_nograph")
+                                  else bound)) if gated else None
         ok = ok and (r["pass"] is not False)
         results.append(r)
         log(f"[{shape}] {r['name']:<32} rows {r['rows']:>4}  prefill_max {r['prefill_max']:.2e}  decode_max "
@@ -202,7 +227,10 @@ def main():
     ap.add_argument("--driver", default=None, help="path of cuda_logits_driver (default: BUILD/tests/gpu/)")
     ap.add_argument("--work", default=os.environ.get("TANDEM_GPU_WORK", "/tmp/tandem-gpu-checks"))
     ap.add_argument("--tolerance", type=float, default=2e-2,
-                    help="max relative L2 error of any logits row (bf16 weights and activations)")
+                    help="max relative L2 error of any logits row (bf16 weights and activations); against HF float32 "
+                         "the bound is max(tolerance, HF bf16's own max error on the same rows)")
+    ap.add_argument("--no-legacy-rope-keys", action="store_true",
+                    help="leave config.json as transformers wrote it (tests the HF config reader's rope_parameters)")
     ap.add_argument("--json", default=None, help="write the result rows here")
     a = ap.parse_args()
     driver = Path(a.driver or Path(a.build_dir) / "tests" / "gpu" / "cuda_logits_driver")
@@ -213,7 +241,8 @@ def main():
     results, ok = [], True
     for shape in a.shapes:
         try:
-            ok = check_shape(shape, work, driver, a.tolerance, shape in a.cpu_shapes, results) and ok
+            ok = check_shape(shape, work, driver, a.tolerance, shape in a.cpu_shapes, results,
+                             not a.no_legacy_rope_keys) and ok
         except Exception as e:  # report and go on with the next shape
             log(f"[{shape}] ERROR: {e}")
             results.append({"shape": shape, "name": "error", "error": str(e), "pass": False})

@@ -160,7 +160,7 @@ class CudaRunner final : public Runner {
   std::map<int, Graph> graphs_;
 
   DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
-  PinnedBuffer meta_host_, logits_host_;
+  PinnedBuffer meta_host_;
   StepPlan plan_;
 };
 
@@ -180,11 +180,11 @@ Status CudaRunner::init(ModelWeights weights) {
   TANDEM_STATUS_TRY(gemm_.init(kGemmWorkspace));
   TANDEM_STATUS_TRY(weights_.upload(spec_, std::move(weights)));
 
-  const int64_t T = std::max(opt_.max_batch_tokens, opt_.max_running);
-  const int64_t R = opt_.max_running;
+  const int64_t T = std::max({opt_.max_batch_tokens, opt_.max_running, 8});  // >= 8 rows: the GEMV reads up to 8
+  const int64_t R = std::max(opt_.max_running, 8);
   const int64_t hidden = spec_.hidden, hd = spec_.head_dim;
   const int64_t q_dim = spec_.n_heads * hd, qkv_dim = (spec_.n_heads + 2 * spec_.n_kv_heads) * hd;
-  max_tokens_ = static_cast<int>(T);
+  max_tokens_ = std::max(opt_.max_batch_tokens, opt_.max_running);
   const std::vector<float> inv_freq = rope_inv_freq(spec_.head_dim, spec_.rope);
   TANDEM_STATUS_TRY(inv_freq_.allocate(inv_freq.size() * sizeof(float), "rope frequencies"));
   TANDEM_CUDA_TRY(cudaMemcpy(inv_freq_.get(), inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
@@ -198,7 +198,6 @@ Status CudaRunner::init(ModelWeights weights) {
   TANDEM_STATUS_TRY(final_xn_.allocate(R * hidden * 2, "final norm rows"));
   TANDEM_STATUS_TRY(logits_.allocate(R * spec_.vocab * 4, "logits"));
   TANDEM_STATUS_TRY(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4, "split-KV workspace"));
-  TANDEM_STATUS_TRY(logits_host_.allocate(R * spec_.vocab * 4, "logits"));
 
   // KV pool: a fraction of what is free now.
   const int bt = opt_.block_tokens;
@@ -222,7 +221,7 @@ Status CudaRunner::init(ModelWeights weights) {
 
   // Step metadata: tokens, rows, sequences, tiles, block tables.
   const int64_t max_ctx = spec_.max_position > 0 ? spec_.max_position : static_cast<int64_t>(num_blocks_) * bt;
-  max_table_ = R * ((max_ctx + bt - 1) / bt) + R;
+  max_table_ = opt_.max_running * ((max_ctx + bt - 1) / bt) + opt_.max_running;
   const int group = spec_.n_heads / spec_.n_kv_heads;
   const int64_t max_tiles = spec_.n_kv_heads * ((T * group + 15) / 16 + R);
   const int64_t meta_words = 3 * (T + 4) + (R + 4) + 4 * R + 4 + 4 * max_tiles + 4 + max_table_;
@@ -294,7 +293,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   attn.block_elems = block_elems_;
   attn.n_tiles = L.n_tiles;
   attn.n_splits = plan.n_splits();
-  attn.warps = plan.attention_warps();
+  attn.key_split = plan.attention_key_split();
   attn.n_tokens = T;
   attn.n_heads = spec_.n_heads;
   attn.n_kv_heads = spec_.n_kv_heads;
@@ -397,8 +396,10 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
     }
   }
   TANDEM_STATUS_TRY(plan_.build(batch, spec_, limits, bucket, bucket > 0));
-  logits.clear();
-  if (batch.seqs.empty()) return {};
+  if (batch.seqs.empty()) {
+    logits.clear();
+    return {};
+  }
   const std::vector<int32_t>& packed = plan_.packed();
   std::memcpy(meta_host_.get<int32_t>(), packed.data(), packed.size() * sizeof(int32_t));
   TANDEM_CUDA_TRY(cudaMemcpyAsync(meta_.get(), meta_host_.get<int32_t>(), packed.size() * sizeof(int32_t),
@@ -408,14 +409,14 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
   } else {
     TANDEM_STATUS_TRY(forward(plan_));
   }
+  // Straight into the caller's vector (no staging copy; resize is free when
+  // the row count repeats, as in decode).
   const size_t n = static_cast<size_t>(plan_.n_real_rows()) * spec_.vocab;
+  logits.resize(n);
   if (n > 0) {
-    TANDEM_CUDA_TRY(cudaMemcpyAsync(logits_host_.get<float>(), logits_.get(), n * sizeof(float),
-                                    cudaMemcpyDeviceToHost, stream_));
+    TANDEM_CUDA_TRY(cudaMemcpyAsync(logits.data(), logits_.get(), n * sizeof(float), cudaMemcpyDeviceToHost, stream_));
   }
   TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
-  logits.resize(n);
-  if (n > 0) std::memcpy(logits.data(), logits_host_.get<float>(), n * sizeof(float));
   return {};
 }
 

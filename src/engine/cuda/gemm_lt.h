@@ -8,6 +8,9 @@
 // (transa = T), the layout cuBLASLt serves best. beta = 1 on a float32 y adds
 // the residual in the epilogue (residual add fused into the product).
 //
+// Small n (decode, n <= 8) runs on the own weight-streaming GEMV kernel,
+// which cuBLASLt does not match on these shapes (bench: gemm_alone).
+//
 // Threads: one owner thread (the runner's worker). Graph capture: a shape seen
 // once before capture needs no heuristic query, so capture is safe.
 #pragma once
@@ -46,7 +49,10 @@ class GemmLt {
   ~GemmLt();
 
   Status init(size_t workspace_bytes);
+  // n <= 8 goes to the own GEMV kernel (gemv_kernels.h) unless disabled; x
+  // then needs room for up to 8 rows.
   Status run(const GemmArgs& a, cudaStream_t stream);
+  void set_small_n_gemv(bool on) { gemv_ = on; }
 
  private:
   struct Plan {
@@ -60,6 +66,7 @@ class GemmLt {
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;
   std::map<Key, Plan> plans_;
+  bool gemv_ = true;
 };
 
 }  // namespace tandem::engine::cuda

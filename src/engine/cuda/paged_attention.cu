@@ -31,6 +31,13 @@ __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
+__device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const void* smem) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(s));
+}
+
 __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t r[4], const void* smem) {
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
@@ -43,8 +50,14 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
   return *reinterpret_cast<uint32_t*>(&v);
 }
 
-template <int HD, int WARPS>
+// KEY_SPLIT (decode): the 4 warps share one 16-row tile and take 16 keys each
+// of every chunk; their softmax states merge through shared memory at the end.
+// Otherwise each warp owns 16 rows of a 64-row tile and sees every key.
+template <int HD, int WARPS, bool KEY_SPLIT>
 __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttentionParams p) {
+  constexpr int kTileRows = KEY_SPLIT ? 16 : WARPS * 16;
+  constexpr int kKeysPerWarp = KEY_SPLIT ? kChunk / WARPS : kChunk;
+  static_assert(kKeysPerWarp % 16 == 0, "a warp takes whole 16-key steps");
   constexpr int kStride = HD + 8;  // padded smem row (conflict-free fragment loads)
   constexpr int kThreads = WARPS * 32;
   constexpr int kPiecesPerRow = HD / 8;  // 16-byte pieces
@@ -58,7 +71,10 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   const int group = p.n_heads / p.n_kv_heads;
   const int n_rows = seq.n_q * group;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int tile_last_row = min(tile.row_begin + WARPS * 16, n_rows) - 1;
+  const int tile_last_row = min(tile.row_begin + kTileRows, n_rows) - 1;
+  const int warp_row0 = KEY_SPLIT ? 0 : warp * 16;
+  const int key0 = KEY_SPLIT ? warp * kKeysPerWarp : 0;  // this warp's keys within a chunk
+  const int tile_min_qpos = seq.start_pos + tile.row_begin / group;  // every key <= it is visible to every row
   const int kv_end = seq.start_pos + tile_last_row / group + 1;  // causal bound of the tile
   const int n_chunks = (kv_end + kChunk - 1) / kChunk;
   const int per_split = (n_chunks + p.n_splits - 1) / p.n_splits;
@@ -69,7 +85,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   int row_token[2], row_head[2], row_qpos[2];
 #pragma unroll
   for (int i = 0; i < 2; ++i) {
-    const int r = tile.row_begin + warp * 16 + lane / 4 + 8 * i;
+    const int r = tile.row_begin + warp_row0 + lane / 4 + 8 * i;
     if (r < n_rows) {
       row_token[i] = seq.q_start + r / group;
       row_head[i] = tile.kv_head * group + r % group;
@@ -141,28 +157,33 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     const __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
     const __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
 
-    // S = Q K^T for 16 rows x 64 keys.
-    float s[kChunk / 8][4];
+    // S = Q K^T for 16 rows x this warp's keys.
+    float s[kKeysPerWarp / 8][4];
 #pragma unroll
-    for (int nt = 0; nt < kChunk / 8; ++nt) {
+    for (int nt = 0; nt < kKeysPerWarp / 8; ++nt) {
       s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-      const __nv_bfloat16* krow = ks + (nt * 8 + lane / 4) * kStride + (lane % 4) * 2;
+      // ldmatrix x4: matrices (dims kk*16, +8, +16, +24) of keys nt*8..+8 give
+      // the B fragments (b0, b1) of two 16-dim steps.
+      const __nv_bfloat16* krow = ks + (key0 + nt * 8 + lane % 8) * kStride + (lane / 8) * 8;
 #pragma unroll
-      for (int kk = 0; kk < HD / 16; ++kk) {
-        const uint32_t b0 = *reinterpret_cast<const uint32_t*>(krow + kk * 16);
-        const uint32_t b1 = *reinterpret_cast<const uint32_t*>(krow + kk * 16 + 8);
-        mma_bf16(s[nt], qa[kk], b0, b1);
+      for (int kk = 0; kk < HD / 16; kk += 2) {
+        uint32_t b[4];
+        ldmatrix_x4(b, krow + kk * 16);
+        mma_bf16(s[nt], qa[kk], b[0], b[1]);
+        mma_bf16(s[nt], qa[kk + 1], b[2], b[3]);
       }
     }
-    // Mask, scale (log2 domain), online softmax.
+    // Mask (only chunks that reach past the tile's first query), scale (log2
+    // domain), online softmax.
+    const bool need_mask = (c + 1) * kChunk - 1 > tile_min_qpos;
     float row_max[2] = {kNegBig, kNegBig};
 #pragma unroll
-    for (int nt = 0; nt < kChunk / 8; ++nt) {
+    for (int nt = 0; nt < kKeysPerWarp / 8; ++nt) {
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int i = j >> 1;
-        const int key = c * kChunk + nt * 8 + (lane % 4) * 2 + (j & 1);
-        const float v = key <= row_qpos[i] ? s[nt][j] * scale_log2 : -INFINITY;
+        const int key = c * kChunk + key0 + nt * 8 + (lane % 4) * 2 + (j & 1);
+        const float v = (!need_mask || key <= row_qpos[i]) ? s[nt][j] * scale_log2 : -INFINITY;
         s[nt][j] = v;
         row_max[i] = fmaxf(row_max[i], v);
       }
@@ -178,7 +199,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
       l_run[i] *= alpha[i];
     }
 #pragma unroll
-    for (int nt = 0; nt < kChunk / 8; ++nt) {
+    for (int nt = 0; nt < kKeysPerWarp / 8; ++nt) {
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int i = j >> 1;
@@ -196,14 +217,14 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     }
     // O += P V.
 #pragma unroll
-    for (int kk = 0; kk < kChunk / 16; ++kk) {
+    for (int kk = 0; kk < kKeysPerWarp / 16; ++kk) {
       uint32_t pa[4];
       pa[0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
       pa[1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
       pa[2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
       pa[3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
       const int m = lane / 8;
-      const __nv_bfloat16* vrow = vs + (kk * 16 + (m & 1) * 8 + lane % 8) * kStride + (m >> 1) * 8;
+      const __nv_bfloat16* vrow = vs + (key0 + kk * 16 + (m & 1) * 8 + lane % 8) * kStride + (m >> 1) * 8;
 #pragma unroll
       for (int dt = 0; dt < HD / 8; dt += 2) {
         uint32_t b[4];
@@ -220,6 +241,62 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   for (int i = 0; i < 2; ++i) {
     l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 1);
     l_run[i] += __shfl_xor_sync(0xffffffffu, l_run[i], 2);
+  }
+  if constexpr (KEY_SPLIT) {
+    // Merge the warps' states for the tile's 16 rows through shared memory
+    // (the K/V stages are free: every copy has landed and the loop ended on a barrier).
+    float* o_sm = reinterpret_cast<float*>(smem_raw);  // [WARPS][16][HD]
+    float* ml_sm = o_sm + WARPS * 16 * HD;             // [WARPS][16][2]
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int row = lane / 4 + 8 * i;
+#pragma unroll
+      for (int d = 0; d < HD / 8; ++d) {
+        const int col = d * 8 + (lane % 4) * 2;
+        *reinterpret_cast<float2*>(o_sm + (warp * 16 + row) * HD + col) = make_float2(o[d][2 * i], o[d][2 * i + 1]);
+      }
+      if (lane % 4 == 0) {
+        ml_sm[(warp * 16 + row) * 2] = m_run[i];
+        ml_sm[(warp * 16 + row) * 2 + 1] = l_run[i];
+      }
+    }
+    __syncthreads();
+    constexpr int kThreadsPerRow = WARPS * 32 / 16;
+    constexpr int kCols = HD / kThreadsPerRow;
+    const int row = threadIdx.x / kThreadsPerRow;
+    const int col0 = (threadIdx.x % kThreadsPerRow) * kCols;
+    const int r = tile.row_begin + row;
+    if (r >= n_rows) return;
+    float m_all = kNegBig;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) m_all = fmaxf(m_all, ml_sm[(w * 16 + row) * 2]);
+    float scale_w[WARPS];
+    float l_all = 0.0f;
+#pragma unroll
+    for (int w = 0; w < WARPS; ++w) {
+      scale_w[w] = exp2f(ml_sm[(w * 16 + row) * 2] - m_all);
+      l_all += scale_w[w] * ml_sm[(w * 16 + row) * 2 + 1];
+    }
+    const int token = seq.q_start + r / group;
+    const int head = tile.kv_head * group + r % group;
+    const int64_t out_row = static_cast<int64_t>(token) * p.n_heads + head;
+    const int64_t rows_total = static_cast<int64_t>(p.n_tokens) * p.n_heads;
+    const float inv = l_all > 0.0f ? 1.0f / l_all : 0.0f;
+#pragma unroll
+    for (int c = 0; c < kCols; ++c) {
+      float acc = 0.0f;
+#pragma unroll
+      for (int w = 0; w < WARPS; ++w) acc += scale_w[w] * o_sm[(w * 16 + row) * HD + col0 + c];
+      if (p.n_splits == 1) {
+        p.out[out_row * HD + col0 + c] = __float2bfloat16_rn(acc * inv);
+      } else {
+        p.partial_o[(split * rows_total + out_row) * HD + col0 + c] = acc;
+      }
+    }
+    if (p.n_splits > 1 && threadIdx.x % kThreadsPerRow == 0) {
+      *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + out_row) * 2) = make_float2(m_all, l_all);
+    }
+    return;
   }
   if (p.n_splits == 1) {
 #pragma unroll
@@ -276,10 +353,12 @@ __global__ void combine_kernel(PagedAttentionParams p) {
   for (int c = 0; c < HD / 32; ++c) dst[threadIdx.x + 32 * c] = __float2bfloat16_rn(acc[c] * inv);
 }
 
-template <int HD, int WARPS>
+template <int HD, bool KEY_SPLIT>
 Status launch_main(const PagedAttentionParams& p, cudaStream_t stream) {
+  constexpr int WARPS = 4;
   constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
-  auto kernel = paged_attention_kernel<HD, WARPS>;
+  static_assert(!KEY_SPLIT || WARPS * 16 * (HD + 2) * sizeof(float) <= smem, "merge buffer fits the stages");
+  auto kernel = paged_attention_kernel<HD, WARPS, KEY_SPLIT>;
   // The shared-memory opt-in is per device: once per (instantiation, device).
   static std::atomic<uint64_t> configured{0};
   int device = 0;
@@ -307,7 +386,6 @@ Status PagedAttentionParams::check() const {
     return bad("null pointer");
   }
   if (head_dim != 64 && head_dim != 128) return bad("head_dim must be 64 or 128");
-  if (warps != 1 && warps != 4) return bad("warps must be 1 or 4");
   if (n_splits < 1 || n_splits > kMaxSplits) return bad("n_splits out of range");
   if (n_splits > 1 && (partial_o == nullptr || partial_ml == nullptr)) return bad("split-KV needs its workspace");
   if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) return bad("bad head counts");
@@ -325,9 +403,9 @@ Status launch(const PagedAttentionParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
   if (p.n_tiles == 0) return {};
   if (p.head_dim == 64) {
-    return p.warps == 1 ? launch_main<64, 1>(p, stream) : launch_main<64, 4>(p, stream);
+    return p.key_split ? launch_main<64, true>(p, stream) : launch_main<64, false>(p, stream);
   }
-  return p.warps == 1 ? launch_main<128, 1>(p, stream) : launch_main<128, 4>(p, stream);
+  return p.key_split ? launch_main<128, true>(p, stream) : launch_main<128, false>(p, stream);
 }
 
 }  // namespace tandem::engine::cuda

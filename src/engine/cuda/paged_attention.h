@@ -53,7 +53,8 @@ struct PagedAttentionParams {
   int64_t block_elems = 0;
   int n_tiles = 0;
   int n_splits = 1;                        // 1..kMaxSplits
-  int warps = 4;                           // rows per tile = 16 * warps; 1 or 4
+  bool key_split = false;                  // false: 64-row tiles, 4 warps x 16 rows, every warp sees every key;
+                                           // true (decode): 16-row tiles, the 4 warps split each chunk's keys
   int n_tokens = 0;
   int n_heads = 0;
   int n_kv_heads = 0;

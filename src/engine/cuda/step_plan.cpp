@@ -93,8 +93,8 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
     max_rows_per_seq = std::max(max_rows_per_seq, static_cast<int>(s.tokens.size()) * group);
   }
   if (n_pad > 0) max_rows_per_seq = std::max(max_rows_per_seq, group);
-  warps_ = max_rows_per_seq <= 16 ? 1 : 4;
-  const int tile_rows = 16 * warps_;
+  key_split_ = max_rows_per_seq <= 16;
+  const int tile_rows = key_split_ ? 16 : 64;
   int64_t n_tiles = 0;
   for (int i = 0; i < n_seqs; ++i) {
     const int n_q = i < n_real ? static_cast<int>(batch.seqs[i].tokens.size()) : 1;

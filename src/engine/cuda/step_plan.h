@@ -51,7 +51,7 @@ class StepPlan {
   const std::vector<int32_t>& packed() const { return packed_; }
   const StepLayout& layout() const { return layout_; }
   int n_real_rows() const { return n_real_rows_; }  // logits rows to return (no padding)
-  int attention_warps() const { return warps_; }
+  bool attention_key_split() const { return key_split_; }  // 16-row tiles (see paged_attention.h)
   int n_splits() const { return splits_; }
   bool pure_decode() const { return pure_decode_; }
 
@@ -59,7 +59,7 @@ class StepPlan {
   std::vector<int32_t> packed_;
   StepLayout layout_;
   int n_real_rows_ = 0;
-  int warps_ = 4;
+  bool key_split_ = false;
   int splits_ = 1;
   bool pure_decode_ = false;
 };

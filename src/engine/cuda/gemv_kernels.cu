@@ -1,0 +1,115 @@
+#include "engine/cuda/gemv_kernels.h"
+
+#include <string>
+
+#include "engine/cuda/cuda_check.h"
+
+namespace tandem::engine::cuda {
+namespace {
+
+constexpr int kRows = GemvParams::kRows;
+
+__device__ __forceinline__ void unpack8(const uint4& v, float f[8]) {
+  const uint32_t u[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    f[2 * i] = __uint_as_float(u[i] << 16);
+    f[2 * i + 1] = __uint_as_float(u[i] & 0xffff0000u);
+  }
+}
+
+template <int N, int THREADS>
+__global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
+  const int row0 = blockIdx.x * kRows;
+  const int pieces = p.k / 8;
+  const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
+  const uint4* x = reinterpret_cast<const uint4*>(p.x);
+  float acc[kRows][N];
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int t = 0; t < N; ++t) acc[r][t] = 0.0f;
+  }
+  for (int i = threadIdx.x; i < pieces; i += THREADS) {
+    uint4 wv[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i);
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+      float xf[8];
+      unpack8(__ldg(x + static_cast<int64_t>(t) * pieces + i), xf);
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        float wf[8];
+        unpack8(wv[r], wf);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[r][t] = fmaf(wf[j], xf[j], acc[r][t]);
+      }
+    }
+  }
+  __shared__ float red[THREADS / 32][kRows * N];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+#pragma unroll
+  for (int r = 0; r < kRows; ++r) {
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+      float v = acc[r][t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0) red[warp][r * N + t] = v;
+    }
+  }
+  __syncthreads();
+  if (threadIdx.x < kRows * N) {
+    const int r = threadIdx.x / N, t = threadIdx.x % N;
+    if (t >= p.n) return;
+    float v = 0.0f;
+#pragma unroll
+    for (int w2 = 0; w2 < THREADS / 32; ++w2) v += red[w2][threadIdx.x];
+    const int64_t at = static_cast<int64_t>(t) * p.m + row0 + r;
+    if (p.y_f32) {
+      float* y = static_cast<float*>(p.y);
+      y[at] = p.accumulate ? y[at] + v : v;
+    } else {
+      static_cast<__nv_bfloat16*>(p.y)[at] = __float2bfloat16_rn(v);
+    }
+  }
+}
+
+template <int N>
+void launch_n(const GemvParams& p, cudaStream_t stream) {
+  const int blocks = p.m / kRows;
+  if (p.k / 8 >= 512) {
+    gemv_kernel<N, 256><<<blocks, 256, 0, stream>>>(p);
+  } else {
+    gemv_kernel<N, 128><<<blocks, 128, 0, stream>>>(p);
+  }
+}
+
+}  // namespace
+
+Status GemvParams::check() const {
+  auto bad = [](const std::string& what) { return Status(ErrorKind::kInternal, "gemv: " + what); };
+  if (w == nullptr || x == nullptr || y == nullptr) return bad("null pointer");
+  if (m < kRows || m % kRows != 0) return bad("m must be a positive multiple of " + std::to_string(kRows));
+  if (k < 8 || k % 8 != 0) return bad("k must be a positive multiple of 8");
+  if (n < 1 || n > kMaxN) return bad("n must be in [1, 8]");
+  if (accumulate && !y_f32) return bad("accumulate needs a float32 y");
+  return {};
+}
+
+Status launch(const GemvParams& p, cudaStream_t stream) {
+  TANDEM_STATUS_TRY(p.check());
+  if (p.n == 1) {
+    launch_n<1>(p, stream);
+  } else if (p.n == 2) {
+    launch_n<2>(p, stream);
+  } else if (p.n <= 4) {
+    launch_n<4>(p, stream);
+  } else {
+    launch_n<8>(p, stream);
+  }
+  return last_launch_status("gemv_kernel");
+}
+
+}  // namespace tandem::engine::cuda

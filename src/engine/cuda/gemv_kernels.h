@@ -1,0 +1,37 @@
+// Small-n matrix products (decode: n <= 8 tokens) as a weight-streaming GEMV:
+// y[t, :] = x[t, :] . W^T (+ y when accumulate), W row-major [m, k] bf16,
+// x row-major [n, k] bf16, float32 accumulation, y float32 or bf16.
+// Each block owns kRows output rows and its threads stride over k in 16-byte
+// pieces, so every byte of W is read once with wide, coalesced loads; the x
+// rows are re-read from L1/L2. n is rounded up to 1, 2, 4 or 8 inside (the
+// extra x rows are read, never written), so x must have room for that many
+// rows. One family, one .cu (gemv_kernels.cu).
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstddef>
+
+#include "common/status.h"
+
+namespace tandem::engine::cuda {
+
+struct GemvParams {
+  const __nv_bfloat16* w = nullptr;  // [m, k]
+  const __nv_bfloat16* x = nullptr;  // [round_up(n), k] (rows past n are read, ignored)
+  void* y = nullptr;                 // [n, m] float32 (y_f32) or bf16
+  bool y_f32 = true;
+  bool accumulate = false;           // y += (float32 y only)
+  int m = 0;                         // multiple of kRows
+  int n = 0;                         // 1..kMaxN
+  int k = 0;                         // multiple of 8
+
+  static constexpr int kRows = 4;
+  static constexpr int kMaxN = 8;
+  Status check() const;
+  size_t workspace_bytes() const { return 0; }
+};
+Status launch(const GemvParams& p, cudaStream_t stream);
+
+}  // namespace tandem::engine::cuda
