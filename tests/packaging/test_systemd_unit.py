@@ -109,6 +109,9 @@ def test_required_service_settings(unit):
         "only NVIDIA devices may be allowed"
     assert "PrivateDevices" not in s, "PrivateDevices would hide /dev/nvidia*"
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+    # Restart=on-failure with a start limit: a persistent failure does not loop forever.
+    limit = unit["Unit"]
+    assert int(limit["StartLimitBurst"][-1]) * (5 + 1) < int(limit["StartLimitIntervalSec"][-1])
 
 
 def test_stop_timeout_exceeds_the_drain_timeout(unit):
