@@ -1,0 +1,117 @@
+"""`tandem serve` start-up errors, `tandem doctor`, and draining on SIGTERM."""
+import signal
+import subprocess
+import threading
+import time
+
+import requests
+
+from conftest import MODEL_NAME, REPO, TANDEM, demo_model_path
+
+
+def run(*args, timeout=60):
+    return subprocess.run([str(TANDEM), *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_bad_config_exits_2_with_one_line(tandem_binary, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[server]\nport = 70000\n")
+    p = run("serve", "--config", str(cfg))
+    assert p.returncode == 2
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert f"{cfg}: [server] port: expected an integer in 0..65535, got 70000" in lines[0]
+    cfg.write_text("[engine]\nbackend = \"tpu\"\n")
+    p = run("serve", "--config", str(cfg))
+    assert p.returncode == 2 and "[engine] backend" in p.stderr
+    cfg.write_text("[model]\nnmae = \"x\"\n")
+    p = run("serve", "--config", str(cfg))
+    assert p.returncode == 2 and "[model] nmae: unknown key" in p.stderr
+    p = run("serve", "--port", "abc")
+    assert p.returncode == 2 and "--port" in p.stderr
+
+
+def test_no_model_and_unreadable_model(tandem_binary, tmp_path):
+    p = run("serve", "--port", "0")
+    assert p.returncode == 2 and "[model] path" in p.stderr
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 10)
+    p = run("serve", "--port", "0", "--model", str(bad))
+    assert p.returncode == 1
+    assert "broken.gguf" in p.stderr
+
+
+def test_version(tandem_binary):
+    p = run("version")
+    assert p.returncode == 0 and p.stdout.startswith("tandem ")
+
+
+def test_doctor_reports_problems_and_fixes(tandem_binary, tmp_path):
+    p = run("doctor", "--model", str(tmp_path / "missing.gguf"), "--port", "0")
+    assert p.returncode == 1
+    assert "problem  model" in p.stdout and "fix:" in p.stdout
+    p = run("doctor", "--model", demo_model_path(), "--port", "0")
+    assert p.returncode == 0, p.stdout
+    assert "ok       model" in p.stdout and "llama" in p.stdout and "30 layers" in p.stdout
+    assert "ok       port" in p.stdout
+
+
+def test_sigterm_drains_in_flight_requests(start_tandem):
+    s = start_tandem("[server]\ndrain_timeout_s = 60\n")
+    result = {}
+
+    def long_request():
+        r = requests.post(s.url("/v1/completions"), json={
+            "model": MODEL_NAME, "prompt": "Once upon a time", "max_tokens": 60,
+            "temperature": 0, "ignore_eos": True}, timeout=120)
+        result["status"] = r.status_code
+        result["tokens"] = r.json()["usage"]["completion_tokens"]
+
+    t = threading.Thread(target=long_request)
+    t.start()
+    deadline = time.time() + 30
+    while time.time() < deadline:  # wait until it is running
+        m = requests.get(s.url("/metrics"), timeout=5).text
+        if "tandem_num_requests_running 1" in m:
+            break
+        time.sleep(0.05)
+    s.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    r = requests.post(s.url("/v1/completions"), json={"model": MODEL_NAME, "prompt": "x", "max_tokens": 1},
+                      timeout=10)
+    assert r.status_code == 503
+    assert "Retry-After" in r.headers
+    assert requests.get(s.url("/health"), timeout=5).status_code == 200
+    assert requests.get(s.url("/ready"), timeout=5).status_code == 503
+    t.join(120)
+    assert result == {"status": 200, "tokens": 60}
+    assert s.wait(30) == 0
+    assert "draining" in s.log()
+
+
+def test_second_signal_exits_at_once(start_tandem):
+    s = start_tandem("[server]\ndrain_timeout_s = 120\n")
+    def doomed_request():
+        try:
+            requests.post(s.url("/v1/completions"), json={
+                "model": MODEL_NAME, "prompt": "Once", "max_tokens": 2000, "ignore_eos": True}, timeout=120)
+        except requests.ConnectionError:
+            pass  # the server exits under it: expected
+
+    t = threading.Thread(target=doomed_request)
+    t.start()
+    time.sleep(1.0)
+    s.signal(signal.SIGTERM)
+    time.sleep(0.3)
+    started = time.time()
+    s.signal(signal.SIGINT)
+    assert s.wait(20) == 1
+    assert time.time() - started < 10
+    t.join(30)
+
+
+def test_port_in_use_fails_cleanly(demo, start_tandem, tmp_path):
+    from conftest import Tandem
+    s = Tandem(tmp_path, "", extra_args=("--port", str(demo.port)), wait_ready=False)
+    assert s.wait(120) == 1
+    assert "cannot start the HTTP server" in s.log()
