@@ -9,8 +9,11 @@
 namespace tandem::scheduler {
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers)
-    : options_(std::move(options)), policy_(make_routing_policy(options_.policy)),
-      workers_(std::move(workers)) {
+    : Router(options, std::move(workers), make_routing_policy(options.policy)) {}
+
+Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers,
+               std::unique_ptr<RoutingPolicy> policy)
+    : options_(std::move(options)), policy_(std::move(policy)), workers_(std::move(workers)) {
   if (!policy_) {
     throw std::invalid_argument("unknown router policy '" + options_.policy +
                                 "' (expected round_robin, least_loaded or kv)");

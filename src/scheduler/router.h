@@ -33,6 +33,9 @@ class Router final : public GenerationService {
   // Throws std::invalid_argument on an unknown policy name or no workers
   // (start-up errors, reported once by main).
   Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers);
+  // With a policy object (the KV-aware policy, tests); options.policy is ignored.
+  Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers,
+         std::unique_ptr<RoutingPolicy> policy);
   // shutdown() with no grace period if it was not called.
   ~Router() override;
 

@@ -323,35 +323,40 @@ void StepScheduler::publish() {
     deliver(*s, std::move(e));
   }
   finished_.clear();
+  update_metrics();
 }
 
 // ---- whole iteration ------------------------------------------------------------
 
+Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
+  TANDEM_CHECK(!plan.empty());
+  const engine::StepBatch batch = build_batch(plan);
+  const auto t0 = Clock::now();
+  Status status = runner.step(batch, logits_);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (status.ok()) {
+    size_t rows = 0;
+    for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
+    if (logits_.size() != rows * static_cast<size_t>(options_.vocab)) {
+      status = Status(ErrorKind::kInternal,
+                      "runner returned " + std::to_string(logits_.size()) + " logits, expected " +
+                          std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
+    }
+  }
+  if (status.ok()) {
+    apply(plan, logits_);
+  } else {
+    fail(plan, status);
+  }
+  if (metrics_) metrics_->observe_step(seconds, plan.num_tokens);
+  return status;
+}
+
 Status StepScheduler::iterate(engine::Runner& runner, Clock::time_point now) {
   reap(now);
-  StepPlan plan = schedule(now);
+  const StepPlan plan = schedule(now);
   Status status;
-  if (!plan.empty()) {
-    const engine::StepBatch batch = build_batch(plan);
-    const auto t0 = Clock::now();
-    status = runner.step(batch, logits_);
-    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (status.ok()) {
-      size_t rows = 0;
-      for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
-      if (logits_.size() != rows * static_cast<size_t>(options_.vocab)) {
-        status = Status(ErrorKind::kInternal,
-                        "runner returned " + std::to_string(logits_.size()) + " logits, expected " +
-                            std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
-      }
-    }
-    if (status.ok()) {
-      apply(plan, logits_);
-    } else {
-      fail(plan, status);
-    }
-    if (metrics_) metrics_->observe_step(seconds, plan.num_tokens);
-  }
+  if (!plan.empty()) status = run(plan, runner);
   publish();
   update_metrics();
   return status;

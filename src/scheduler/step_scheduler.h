@@ -91,8 +91,12 @@ class StepScheduler {
   // finished sequences.
   void publish();
 
-  // schedule + build_batch + runner.step + apply/fail + publish, after reap.
-  // Returns the runner's status (non-ok: the step's sequences got kError).
+  // build_batch + runner.step + apply (or fail) for a non-empty plan, with the
+  // step metrics. Returns the runner's status (non-ok: the plan's sequences
+  // finished with kError, to be published).
+  Status run(const StepPlan& plan, engine::Runner& runner);
+
+  // The whole iteration: reap, schedule, run, publish.
   Status iterate(engine::Runner& runner, Clock::time_point now);
 
   // Finishes every sequence (queued and running) with `reason` (kCancelled,

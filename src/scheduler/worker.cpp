@@ -191,10 +191,7 @@ bool Worker::drain_inbox() {
       scheduler_->request_cancel(std::get<Cancel>(c).id);
     }
   }
-  if (failed) {
-    scheduler_->finish_all(FinishReason::kError,
-                           Status(ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"));
-  }
+  if (failed) fail_remaining();
   if (shutdown && Clock::now() >= cancel_at && scheduler_->has_work()) {
     spdlog::warn("[scheduler] worker={} shutdown: cancelling {} running and {} waiting requests",
                  options_.name, scheduler_->num_running(), scheduler_->num_waiting());
@@ -203,31 +200,39 @@ bool Worker::drain_inbox() {
   return !(shutdown && !scheduler_->has_work());
 }
 
+// One iteration: reap -> schedule -> (publish load) -> run -> publish.
+Status Worker::step() {
+  scheduler_->reap(Clock::now());
+  const StepPlan plan = scheduler_->schedule(Clock::now());
+  publish_load();  // admitted requests no longer count as waiting
+  Status status;
+  if (!plan.empty()) status = scheduler_->run(plan, *runner_);
+  if (!status.ok()) mark_failed(status);
+  scheduler_->publish();
+  return status;
+}
+
+void Worker::mark_failed(const Status& cause) {
+  spdlog::error("[scheduler] worker={} step failed, marking the worker unhealthy: {}", options_.name,
+                cause.to_string());
+  std::lock_guard<std::mutex> lock(mu_);
+  state_ = WorkerState::kFailed;
+  failure_ = Status(ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy: " + cause.message());
+}
+
 void Worker::run() {
   while (drain_inbox()) {
-    if (scheduler_->has_work()) {
-      Status status;
-      try {
-        status = scheduler_->iterate(*runner_, Clock::now());
-      } catch (const std::exception& e) {
-        status = Status(ErrorKind::kInternal, std::string("worker step threw: ") + e.what());
-      } catch (...) {
-        status = Status(ErrorKind::kInternal, "worker step threw an unknown exception");
-      }
-      if (!status.ok()) {
-        spdlog::error("[scheduler] worker={} step failed, marking the worker unhealthy: {}",
-                      options_.name, status.to_string());
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          state_ = WorkerState::kFailed;
-        }
-        // The step's own requests already got the runner's error; the rest
-        // learn the worker is gone.
-        scheduler_->finish_all(FinishReason::kError,
-                               Status(ErrorKind::kUnavailable,
-                                      "worker " + options_.name + " is unhealthy: " + status.message()));
-      }
+    if (!scheduler_->has_work()) continue;
+    try {
+      step();
+    } catch (const std::exception& e) {
+      mark_failed(Status(ErrorKind::kInternal, std::string("worker step threw: ") + e.what()));
+    } catch (...) {
+      mark_failed(Status(ErrorKind::kInternal, "worker step threw an unknown exception"));
     }
+    // After a failure the step's own requests got the runner's error (in
+    // step()); the rest learn that the worker is gone.
+    if (!healthy_locked_view()) fail_remaining();
     publish_load();
   }
   publish_load();
@@ -236,4 +241,17 @@ void Worker::run() {
   spdlog::info("[scheduler] worker={} stopped", options_.name);
 }
 
+bool Worker::healthy_locked_view() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_ != WorkerState::kFailed;
+}
+
+void Worker::fail_remaining() {
+  Status why;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    why = failure_;
+  }
+  if (scheduler_->has_work()) scheduler_->finish_all(FinishReason::kError, why);
+}
 }  // namespace tandem::scheduler

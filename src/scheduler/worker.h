@@ -120,6 +120,10 @@ class Worker {
 
   Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics);
   void run();                        // the thread body
+  Status step();                     // one iteration (worker thread)
+  void mark_failed(const Status& cause);
+  bool healthy_locked_view();        // state_ != kFailed, under mu_
+  void fail_remaining();             // every queued/running request -> kError
   bool drain_inbox();                // false when the loop should exit
   void publish_load();
   void on_final_event(const std::string& id);
@@ -137,6 +141,7 @@ class Worker {
   std::deque<Command> inbox_;
   std::unordered_set<std::string> in_flight_;  // ids submitted and not yet finished
   WorkerState state_ = WorkerState::kRunning;
+  Status failure_;                   // why the worker failed (kFailed only)
   bool shutdown_requested_ = false;
   Clock::time_point cancel_at_ = Clock::time_point::max();
   std::mt19937_64 seed_rng_;

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
@@ -142,6 +143,7 @@ class FakeRunner final : public engine::Runner {
   size_t block_bytes() const override { return static_cast<size_t>(block_tokens_) * sizeof(int32_t); }
 
   Status step(const engine::StepBatch& batch, std::vector<float>& logits) override {
+    entered.fetch_add(1);
     if (gate) gate();
     const int n = steps.fetch_add(1) + 1;
     if (fail_at_step > 0 && n >= fail_at_step) return {ErrorKind::kDevice, "fake device fault"};
@@ -190,7 +192,8 @@ class FakeRunner final : public engine::Runner {
   // from the worker thread only, except the atomics).
   std::function<void()> gate;         // called at the start of every step
   int fail_at_step = 0;               // > 0: that step and later ones fail with kDevice
-  std::atomic<int> steps{0};
+  std::atomic<int> entered{0};        // steps begun (before the gate)
+  std::atomic<int> steps{0};          // steps past the gate
   std::vector<int> batch_tokens;      // tokens per step
   std::vector<int> batch_seqs;        // sequences per step
 
@@ -251,6 +254,40 @@ class Collector {
   std::condition_variable cv_;
   std::vector<TokenEvent> events_;
 };
+
+// Blocks runner steps while closed (FakeRunner::gate = [&] { gate.pass(); }).
+class Gate {
+ public:
+  void close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+};
+
+// Polls `cond` until it holds or `timeout` passes.
+template <class F>
+bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return cond();
+}
 
 inline std::vector<int32_t> make_prompt(int n, int32_t seed, int vocab) {
   std::vector<int32_t> p;
