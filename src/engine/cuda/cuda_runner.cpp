@@ -16,6 +16,7 @@
 #include "engine/cuda/device_weights.h"
 #include "engine/cuda/elementwise_kernels.h"
 #include "engine/cuda/gemm_lt.h"
+#include "engine/cuda/gemv_kernels.h"
 #include "engine/cuda/paged_attention.h"
 #include "engine/cuda/rope_kv_kernels.h"
 #include "engine/cuda/step_plan.h"
@@ -157,7 +158,7 @@ class CudaRunner final : public Runner {
   GemmLt gemm_;
   DeviceWeights weights_;
   std::vector<int> buckets_;
-  std::map<int, Graph> graphs_;
+  std::map<std::pair<int, int>, Graph> graphs_;  // (batch bucket, attention splits)
 
   DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
   PinnedBuffer meta_host_;
@@ -167,7 +168,7 @@ class CudaRunner final : public Runner {
 CudaRunner::~CudaRunner() {
   cudaSetDevice(opt_.device);
   if (stream_ != nullptr) cudaStreamSynchronize(stream_);
-  for (auto& [bucket, g] : graphs_) cudaGraphExecDestroy(g.exec);
+  for (auto& [key, g] : graphs_) cudaGraphExecDestroy(g.exec);
   if (stream_ != nullptr) cudaStreamDestroy(stream_);
 }
 
@@ -307,11 +308,37 @@ Status CudaRunner::forward(const StepPlan& plan) {
   silu.n_tokens = T;
   silu.inter = inter;
 
+  // Decode-sized steps: the GEMV reads the residual stream through a fused
+  // RMSNorm prologue and the down projection computes SwiGLU on the fly, so
+  // the norm and SwiGLU kernels drop out (3 launches per layer).
+  const bool fused = gemm_.uses_gemv(T);
+  auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
+                        void* y, bool y_f32, bool accumulate, int m, int k) {
+    GemvParams g;
+    g.w = w;
+    g.input = input;
+    g.x = static_cast<const __nv_bfloat16*>(in);
+    g.x_f32 = static_cast<const float*>(in);
+    g.norm_weight = norm_w;
+    g.eps = spec_.rms_eps;
+    g.y = y;
+    g.y_f32 = y_f32;
+    g.accumulate = accumulate;
+    g.m = m;
+    g.n = T;
+    g.k = k;
+    return launch(g, stream_);
+  };
+
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
-    norm.weight = w.attn_norm;
-    TANDEM_STATUS_TRY(launch(norm, stream_));
-    TANDEM_STATUS_TRY(gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kF32, qkv_dim, T, hidden, 0.0f}, stream_));
+    if (fused) {
+      TANDEM_STATUS_TRY(fused_gemv(w.wqkv, GemvInput::kRmsNorm, w.attn_norm, x, qkv_.get(), true, false, qkv_dim, hidden));
+    } else {
+      norm.weight = w.attn_norm;
+      TANDEM_STATUS_TRY(launch(norm, stream_));
+      TANDEM_STATUS_TRY(gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kF32, qkv_dim, T, hidden, 0.0f}, stream_));
+    }
     rope.bias = w.bqkv;
     rope.q_norm = w.q_norm;
     rope.k_norm = w.k_norm;
@@ -321,13 +348,20 @@ Status CudaRunner::forward(const StepPlan& plan) {
     TANDEM_STATUS_TRY(launch(attn, stream_));
     TANDEM_STATUS_TRY(
         gemm_.run({w.wo, attn_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, q_dim, 1.0f}, stream_));
-    norm.weight = w.ffn_norm;
-    TANDEM_STATUS_TRY(launch(norm, stream_));
-    TANDEM_STATUS_TRY(
-        gemm_.run({w.w_gate_up, xn, gate_up_.get(), GemmOut::kBF16, 2 * inter, T, hidden, 0.0f}, stream_));
-    TANDEM_STATUS_TRY(launch(silu, stream_));
-    TANDEM_STATUS_TRY(
-        gemm_.run({w.w_down, act_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, inter, 1.0f}, stream_));
+    if (fused) {
+      TANDEM_STATUS_TRY(
+          fused_gemv(w.w_gate_up, GemvInput::kRmsNorm, w.ffn_norm, x, gate_up_.get(), false, false, 2 * inter, hidden));
+      TANDEM_STATUS_TRY(
+          fused_gemv(w.w_down, GemvInput::kSiluMul, nullptr, gate_up_.get(), x, true, true, hidden, inter));
+    } else {
+      norm.weight = w.ffn_norm;
+      TANDEM_STATUS_TRY(launch(norm, stream_));
+      TANDEM_STATUS_TRY(
+          gemm_.run({w.w_gate_up, xn, gate_up_.get(), GemmOut::kBF16, 2 * inter, T, hidden, 0.0f}, stream_));
+      TANDEM_STATUS_TRY(launch(silu, stream_));
+      TANDEM_STATUS_TRY(
+          gemm_.run({w.w_down, act_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, inter, 1.0f}, stream_));
+    }
   }
   if (L.n_rows > 0) {
     RmsNormParams fin = norm;
@@ -344,7 +378,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
 }
 
 Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
-  auto it = graphs_.find(bucket);
+  const std::pair<int, int> key{bucket, plan.n_splits()};
+  auto it = graphs_.find(key);
   if (it != graphs_.end()) {
     if (!(it->second.layout == plan.layout()) || it->second.splits != plan.n_splits()) {
       return Status(ErrorKind::kInternal, "cuda runner: decode graph layout changed for bucket " + std::to_string(bucket));
@@ -370,7 +405,7 @@ Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
   if (inst != cudaSuccess) return cuda_error(inst, "cudaGraphInstantiate");
   g.layout = plan.layout();
   g.splits = plan.n_splits();
-  graphs_.emplace(bucket, g);
+  graphs_.emplace(key, g);
   spdlog::debug("[engine.cuda] captured a decode graph for batch size {}", bucket);
   return {};
 }

@@ -57,6 +57,8 @@ Status GemmLt::make_plan(const GemmArgs& a, Plan& plan) {
   return {};
 }
 
+bool GemmLt::uses_gemv(int n) const { return gemv_ && n >= 1 && n <= kGemvMaxN; }
+
 Status GemmLt::run(const GemmArgs& a, cudaStream_t stream) {
   if (a.w == nullptr || a.x == nullptr || a.y == nullptr || a.m < 1 || a.k < 1 || a.n < 0) {
     return Status(ErrorKind::kInternal, "gemm: bad arguments");

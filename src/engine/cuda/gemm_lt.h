@@ -53,6 +53,8 @@ class GemmLt {
   // then needs room for up to 8 rows.
   Status run(const GemmArgs& a, cudaStream_t stream);
   void set_small_n_gemv(bool on) { gemv_ = on; }
+  // Whether run() with this n goes to the GEMV (so callers may fuse its prologue).
+  bool uses_gemv(int n) const;
 
  private:
   struct Plan {

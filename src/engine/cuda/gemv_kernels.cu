@@ -18,12 +18,42 @@ __device__ __forceinline__ void unpack8(const uint4& v, float f[8]) {
   }
 }
 
-template <int N, int THREADS>
+template <GemvInput IN, int N, int THREADS>
 __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   const int row0 = blockIdx.x * kRows;
   const int pieces = p.k / 8;
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
+  __shared__ float inv_rms[N];
+  if constexpr (IN == GemvInput::kRmsNorm) {
+    __shared__ float part[THREADS / 32][N];
+    float ss[N];
+#pragma unroll
+    for (int t = 0; t < N; ++t) ss[t] = 0.0f;
+    const float4* xf = reinterpret_cast<const float4*>(p.x_f32);
+    for (int i = threadIdx.x; i < p.k / 4; i += THREADS) {
+#pragma unroll
+      for (int t = 0; t < N; ++t) {
+        const float4 v = xf[static_cast<int64_t>(t) * (p.k / 4) + i];
+        ss[t] += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < N; ++t) {
+      float v = ss[t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (threadIdx.x % 32 == 0) part[threadIdx.x / 32][t] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < N) {
+      float v = 0.0f;
+#pragma unroll
+      for (int w2 = 0; w2 < THREADS / 32; ++w2) v += part[w2][threadIdx.x];
+      inv_rms[threadIdx.x] = rsqrtf(v / static_cast<float>(p.k) + p.eps);
+    }
+    __syncthreads();
+  }
   float acc[kRows][N];
 #pragma unroll
   for (int r = 0; r < kRows; ++r) {
@@ -34,10 +64,32 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
     uint4 wv[kRows];
 #pragma unroll
     for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i);
+    float nw[8];
+    if constexpr (IN == GemvInput::kRmsNorm) unpack8(__ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i), nw);
 #pragma unroll
     for (int t = 0; t < N; ++t) {
       float xf[8];
-      unpack8(__ldg(x + static_cast<int64_t>(t) * pieces + i), xf);
+      if constexpr (IN == GemvInput::kBf16) {
+        unpack8(__ldg(x + static_cast<int64_t>(t) * pieces + i), xf);
+      } else if constexpr (IN == GemvInput::kSiluMul) {
+        float g[8], u[8];
+        unpack8(__ldg(x + static_cast<int64_t>(t) * 2 * pieces + i), g);
+        unpack8(__ldg(x + static_cast<int64_t>(t) * 2 * pieces + pieces + i), u);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) xf[j] = g[j] / (1.0f + __expf(-g[j])) * u[j];
+      } else {
+        const float4* xr = reinterpret_cast<const float4*>(p.x_f32) + static_cast<int64_t>(t) * (p.k / 4) + 2 * i;
+        const float4 a = __ldg(xr), b = __ldg(xr + 1);
+        const float inv = inv_rms[t];
+        xf[0] = a.x * inv * nw[0];
+        xf[1] = a.y * inv * nw[1];
+        xf[2] = a.z * inv * nw[2];
+        xf[3] = a.w * inv * nw[3];
+        xf[4] = b.x * inv * nw[4];
+        xf[5] = b.y * inv * nw[5];
+        xf[6] = b.z * inv * nw[6];
+        xf[7] = b.w * inv * nw[7];
+      }
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         float wf[8];
@@ -76,13 +128,26 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   }
 }
 
-template <int N>
+template <GemvInput IN, int N>
 void launch_n(const GemvParams& p, cudaStream_t stream) {
   const int blocks = p.m / kRows;
   if (p.k / 8 >= 512) {
-    gemv_kernel<N, 256><<<blocks, 256, 0, stream>>>(p);
+    gemv_kernel<IN, N, 256><<<blocks, 256, 0, stream>>>(p);
   } else {
-    gemv_kernel<N, 128><<<blocks, 128, 0, stream>>>(p);
+    gemv_kernel<IN, N, 128><<<blocks, 128, 0, stream>>>(p);
+  }
+}
+
+template <GemvInput IN>
+void launch_in(const GemvParams& p, cudaStream_t stream) {
+  if (p.n == 1) {
+    launch_n<IN, 1>(p, stream);
+  } else if (p.n == 2) {
+    launch_n<IN, 2>(p, stream);
+  } else if (p.n <= 4) {
+    launch_n<IN, 4>(p, stream);
+  } else {
+    launch_n<IN, 8>(p, stream);
   }
 }
 
@@ -90,7 +155,10 @@ void launch_n(const GemvParams& p, cudaStream_t stream) {
 
 Status GemvParams::check() const {
   auto bad = [](const std::string& what) { return Status(ErrorKind::kInternal, "gemv: " + what); };
-  if (w == nullptr || x == nullptr || y == nullptr) return bad("null pointer");
+  if (w == nullptr || y == nullptr) return bad("null pointer");
+  if (input == GemvInput::kRmsNorm ? (x_f32 == nullptr || norm_weight == nullptr) : x == nullptr) {
+    return bad("null input pointer");
+  }
   if (m < kRows || m % kRows != 0) return bad("m must be a positive multiple of " + std::to_string(kRows));
   if (k < 8 || k % 8 != 0) return bad("k must be a positive multiple of 8");
   if (n < 1 || n > kMaxN) return bad("n must be in [1, 8]");
@@ -100,14 +168,16 @@ Status GemvParams::check() const {
 
 Status launch(const GemvParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
-  if (p.n == 1) {
-    launch_n<1>(p, stream);
-  } else if (p.n == 2) {
-    launch_n<2>(p, stream);
-  } else if (p.n <= 4) {
-    launch_n<4>(p, stream);
-  } else {
-    launch_n<8>(p, stream);
+  switch (p.input) {
+    case GemvInput::kBf16:
+      launch_in<GemvInput::kBf16>(p, stream);
+      break;
+    case GemvInput::kRmsNorm:
+      launch_in<GemvInput::kRmsNorm>(p, stream);
+      break;
+    case GemvInput::kSiluMul:
+      launch_in<GemvInput::kSiluMul>(p, stream);
+      break;
   }
   return last_launch_status("gemv_kernel");
 }

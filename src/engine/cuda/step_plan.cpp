@@ -9,6 +9,8 @@ namespace {
 
 int64_t align4(int64_t words) { return (words + 3) / 4 * 4; }  // 16-byte regions
 
+constexpr int kNoSplitChunks = 4;  // contexts up to 4 x 64 positions run unsplit
+
 }  // namespace
 
 bool is_pure_decode(const StepBatch& batch) {
@@ -164,7 +166,11 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
   // Split-KV: enough CTAs for two waves, within the workspace.
   int splits = static_cast<int>(std::min<int64_t>(PagedAttentionParams::kMaxSplits,
                                                   (2 * limits.sms + n_tiles - 1) / std::max<int64_t>(1, n_tiles)));
-  if (!graph_splits) splits = std::min(splits, max_chunks);
+  // Short contexts: no split (saves the combine pass). Graph steps otherwise
+  // keep a split count that does not follow the context, so one graph serves
+  // a growing context; the runner keys graphs by (batch bucket, splits).
+  if (!graph_splits || max_chunks <= kNoSplitChunks) splits = std::min(splits, max_chunks);
+  if (max_chunks <= kNoSplitChunks) splits = 1;
   const int64_t rows_per_split = n_tokens * spec.n_heads;
   splits = static_cast<int>(std::min<int64_t>(splits, limits.ws_rows / std::max<int64_t>(1, rows_per_split)));
   splits_ = std::max(1, splits);

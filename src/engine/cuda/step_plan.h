@@ -43,8 +43,9 @@ class StepPlan {
   // Validates `batch` against the model and limits (kInvalidRequest naming
   // the sequence and field) and builds the plan. `pad_to` > batch size adds
   // padding decode sequences (token 0 at position 0 in the scratch block) up
-  // to that count, for a graph bucket; `graph_splits` fixes the split count
-  // independently of context lengths (0 = choose from this batch).
+  // to that count, for a graph bucket; `graph_splits` makes the split count
+  // independent of context lengths beyond 256 positions (one value below,
+  // one above), so a decode graph keyed by (bucket, splits) stays valid.
   Status build(const StepBatch& batch, const ModelSpec& spec, const StepPlanLimits& limits, int pad_to,
                bool graph_splits);
 
