@@ -42,7 +42,7 @@ boost::json::object run_case(const boost::json::object& request,
   if (const auto* now = request.if_contains("now"); now != nullptr && now->is_number()) {
     const double seconds = now->to_number<double>();
     options.now = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(seconds)));
+        std::chrono::round<std::chrono::microseconds>(std::chrono::duration<double>(seconds)));
   }
   bool hf = true;
   if (const auto* h = request.if_contains("hf"); h != nullptr && h->is_bool()) hf = h->get_bool();

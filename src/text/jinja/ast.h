@@ -81,6 +81,7 @@ enum class StmtKind {
   kBreak,
   kContinue,
   kGeneration,   // HF's {% generation %}body{% endgeneration %}: renders body
+  kNoLoader,     // include/import/from/extends: HF's environment has no loader (fails at render)
 };
 
 struct Branch {

@@ -46,6 +46,7 @@ struct LoopState {
   std::shared_ptr<const std::vector<Value>> items;
   int64_t index0 = 0;
   int64_t depth0 = 0;
+  std::shared_ptr<Value> changed_last = std::make_shared<Value>();  // loop.changed() memory
 };
 
 }  // namespace tandem::text::jinja

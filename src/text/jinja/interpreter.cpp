@@ -236,6 +236,8 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const std::shared_ptr<Scop
       return Flow::kContinue;
     case StmtKind::kGeneration:
       return exec_body(stmt.body, scope, out);
+    case StmtKind::kNoLoader:
+      fail("no loader for this environment specified");
   }
   return Flow::kNormal;
 }
@@ -721,7 +723,7 @@ Value Interpreter::loop_attr(const Value& loop, const std::string& name) {
     c->builtin = name == "cycle" ? Builtin::kLoopCycle : Builtin::kLoopChanged;
     c->name = name;
     c->self = loop;
-    c->state = std::make_shared<Value>();
+    c->state = l.changed_last;
     return Value::callable(std::move(c));
   }
   return Value::undefined_attr(loop, name);

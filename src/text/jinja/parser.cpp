@@ -198,6 +198,13 @@ StmtPtr Parser::parse_statement() {
     s->body = parse_statements({"endgeneration"}, true);
     return s;
   }
+  if (tag == "include" || tag == "import" || tag == "from" || tag == "extends") {
+    // Valid Jinja, but templates cannot be loaded here (as in HF): fails when rendered.
+    auto s = make_stmt(StmtKind::kNoLoader, token.line);
+    next();
+    while (current().type != TokenType::kBlockEnd && current().type != TokenType::kEof) next();
+    return s;
+  }
   fail_here("Encountered unknown tag " + quoted(tag) + ".");
 }
 
@@ -248,7 +255,7 @@ StmtPtr Parser::parse_set() {
   }
   auto s = make_stmt(StmtKind::kSetBlock, line);
   s->target = std::move(target);
-  if (is_op("|")) s->filter = parse_filter(nullptr, true);
+  if (is_op("|")) s->filter = parse_filter(nullptr, false);
   s->body = parse_statements({"endset"}, true);
   return s;
 }
