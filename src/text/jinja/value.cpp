@@ -1,5 +1,6 @@
 #include "text/jinja/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -543,6 +544,19 @@ void append_repr(std::string& out, const Value& v, int depth) {
       return;
     }
     case Value::Kind::kNamespace: {
+      // A namespace can hold itself; Python's repr prints the inner one as {...}.
+      static thread_local std::vector<const Namespace*> active;
+      const Namespace* self = &v.as_namespace();
+      if (std::find(active.begin(), active.end(), self) != active.end()) {
+        out += "<Namespace {...}>";
+        return;
+      }
+      struct Guard {
+        std::vector<const Namespace*>& stack;
+        ~Guard() { stack.pop_back(); }
+      };
+      active.push_back(self);
+      Guard guard{active};
       out += "<Namespace {";
       bool first = true;
       for (const auto& [k, val] : v.as_namespace().attrs) {

@@ -137,6 +137,7 @@ CASES = [
     ("namespace_new_attr", "{% set ns = namespace() %}{% set ns.x = 'v' %}{{ ns.x }}[{{ ns.y }}]", {}),
     ("namespace_from_dict", "{% set ns = namespace({'a': 1}, b=2) %}{{ ns.a }}{{ ns.b }}{{ ns['a'] }}", {}),
     ("namespace_repr", "{% set ns = namespace(a=1) %}{{ ns }}", {}),
+    ("namespace_self_reference", "{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }} {{ ns.me.me is defined }}", {}),
     ("namespace_underscore_rejected", "{% set ns = namespace() %}{% set ns._x = 1 %}", {}),
     ("namespace_assign_non_namespace", "{% set d2 = {} %}{% set d2.x = 1 %}", {}),
     ("namespace_list_accumulate", "{% set ns = namespace(items=[]) %}{% for x in nums %}{% set ns.items = ns.items + [x * 2] %}{% endfor %}{{ ns.items }}", CTX),
