@@ -17,7 +17,7 @@ command -v wrk >/dev/null || { echo "wrk is not installed" >&2; exit 1; }
 out=$(mktemp)
 "$SERVER" --port 0 --threads "$THREADS" --log-level warn --max-context 100000 >"$out" &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f "$out" "$out.wrk"' EXIT
 for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.1; done
 port=$(awk '/listening on/ {print $3}' "$out")
 url="http://127.0.0.1:$port"
@@ -28,20 +28,31 @@ chunks=$(curl -s "$url/v1/chat/completions" -H 'Content-Type: application/json' 
   grep -c '"content":"[^"]')
 echo "stream sanity: $chunks content chunks per 256-token stream"
 
-run() {  # name connections script
-  wrk -t1 -c"$2" -d"${DUR}s" --latency -s "bench/frontend/$3" "$url/v1/${4}" | tee /dev/stderr |
-    awk -v name="$1" '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-      END {printf "%s %s %s %s\n", name, rps, p50, p99}'
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # server utime + stime
+HZ=$(getconf CLK_TCK)
+run() {  # name connections script path -> "name rps p50 p99 requests server_cpu_s"
+  local t0 t1
+  t0=$(cpu_ticks)
+  wrk -t1 -c"$2" -d"${DUR}s" --latency -s "bench/frontend/$3" "$url/v1/${4}" >"$out.wrk"
+  t1=$(cpu_ticks)
+  cat "$out.wrk" >&2
+  awk -v name="$1" -v cpu="$(echo "($t1 - $t0) / $HZ" | bc -l)" '
+    /Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /requests in/ {n=$1}
+    END {printf "%s %s %s %s %s %s\n", name, rps, p50, p99, n, cpu}' "$out.wrk"
 }
 r1=$(run nonstream 32 completion16.lua completions 2>/dev/null)
 r2=$(run stream 32 stream256.lua chat/completions 2>/dev/null)
 r3=$(run latency 1 completion16.lua completions 2>/dev/null)
 
 echo
-printf "%-34s %14s %10s %10s\n" "workload" "value" "p50" "p99"
-read -r _ rps p50 p99 <<<"$r1"
-printf "%-34s %10.0f req/s %10s %10s\n" "non-streaming 16 tok, 32 conns" "$rps" "$p50" "$p99"
-read -r _ rps p50 p99 <<<"$r2"
-printf "%-34s %10.0f tok/s %10s %10s\n" "streamed 256 tok, 32 conns" "$(echo "$rps * 256" | bc)" "$p50" "$p99"
-read -r _ rps p50 p99 <<<"$r3"
-printf "%-34s %10.0f req/s %10s %10s\n" "added latency, 1 conn" "$rps" "$p50" "$p99"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews p99)"
+printf "%-32s %16s %10s %10s %14s\n" "workload" "throughput" "p50" "p99" "server CPU"
+read -r _ rps p50 p99 n cpu <<<"$r1"
+printf "%-32s %10.0f req/s %10s %10s %8.1f us/req\n" "non-streaming 16 tok, 32 conns" "$rps" "$p50" "$p99" \
+  "$(echo "$cpu * 1000000 / $n" | bc -l)"
+read -r _ rps p50 p99 n cpu <<<"$r2"
+printf "%-32s %10.0f tok/s %10s %10s %8.2f us/tok\n" "streamed 256 tok, 32 conns" "$(echo "$rps * 256" | bc)" \
+  "$p50" "$p99" "$(echo "$cpu * 1000000 / ($n * 256)" | bc -l)"
+read -r _ rps p50 p99 n cpu <<<"$r3"
+printf "%-32s %10.0f req/s %10s %10s %8.1f us/req\n" "added latency, 1 conn" "$rps" "$p50" "$p99" \
+  "$(echo "$cpu * 1000000 / $n" | bc -l)"

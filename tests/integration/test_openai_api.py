@@ -198,3 +198,13 @@ def test_instant_chat_template_kwargs_and_tools(instant):
     assert "# Tools" in post(instant, "/detokenize", {"tokens": tools["tokens"]}).json()["prompt"]
     no_gen = post(instant, "/tokenize", {**base, "add_generation_prompt": False}).json()
     assert no_gen["count"] == plain["count"] - (1 + len("assistant\n"))  # <|im_start|> is one id
+
+
+def test_cached_tokens_are_reported(make_server):
+    s = make_server("--cached-tokens", "3")
+    r = post(s, "/v1/completions", {"prompt": "abcdef", "max_tokens": 2}).json()
+    assert r["usage"]["prompt_tokens_details"]["cached_tokens"] == 3
+    r = post(s, "/v1/completions", {"prompt": "ab", "max_tokens": 2, "stream": True,
+                                    "stream_options": {"include_usage": True}}, stream=True)
+    usage = json.loads(sse_payloads(r)[-2])["usage"]
+    assert usage["prompt_tokens_details"]["cached_tokens"] == 2  # clamped to the prompt
