@@ -8,11 +8,16 @@
 //   loader_dump load PATH OUT_DIR f32|bf16     load_model: OUT_DIR/model.json (spec, defaults,
 //                                              template, tensor shapes) and OUT_DIR/<hf name>.bin
 //   loader_dump inspect PATH                   inspect_model: model.json content on stdout
+//   loader_dump bench PATH f32|bf16 RUNS       times inspect_model and load_model (for
+//                                              bench/loaders): one JSON line of seconds per run
 // Errors: exit status 2 and "error: <kind>: <message>" on stderr.
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include <chrono>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -202,6 +207,26 @@ int cmd_inspect(const std::string& path) {
   return 0;
 }
 
+int cmd_bench(const std::string& path, const std::string& dt, int runs) {
+  auto dtype = parse_dtype(dt);
+  if (!dtype.ok()) return fail(dtype.status());
+  using Clock = std::chrono::steady_clock;
+  json::array inspect_s, load_s;
+  for (int i = 0; i < runs; ++i) {
+    auto t0 = Clock::now();
+    auto info = inspect_model(path);
+    auto t1 = Clock::now();
+    if (!info.ok()) return fail(info.status());
+    auto m = load_model(path, dtype.value());
+    auto t2 = Clock::now();
+    if (!m.ok()) return fail(m.status());
+    inspect_s.push_back(std::chrono::duration<double>(t1 - t0).count());
+    load_s.push_back(std::chrono::duration<double>(t2 - t1).count());
+  }
+  std::cout << json::serialize(json::object{{"inspect_s", inspect_s}, {"load_s", load_s}}) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,7 +235,8 @@ int main(int argc, char** argv) {
   if (cmd == "tensor" && argc == 6) return cmd_tensor(argv[2], argv[3], argv[4], argv[5]);
   if (cmd == "load" && argc == 5) return cmd_load(argv[2], argv[3], argv[4]);
   if (cmd == "inspect" && argc == 3) return cmd_inspect(argv[2]);
+  if (cmd == "bench" && argc == 5) return cmd_bench(argv[2], argv[3], std::atoi(argv[4]));
   std::cerr << "usage: loader_dump meta FILE | tensor FILE NAME OUT f32|bf16 | load PATH OUT_DIR f32|bf16 | "
-               "inspect PATH\n";
+               "inspect PATH | bench PATH f32|bf16 RUNS\n";
   return 1;
 }
