@@ -96,19 +96,31 @@ Status read_ids(const json::object& o, const char* key, const std::string& file,
   return Status::ok_status();
 }
 
+// rope_scaling (transformers 4.x) or rope_parameters (transformers 5: also
+// holds rope_theta); both use rope_type (or the older "type") and the same keys.
 Status read_rope_scaling(const json::object& o, const std::string& file, ModelSpec& s) {
+  std::string section = "rope_scaling";
   const json::value* v = present(o, "rope_scaling");
+  if (v == nullptr) {
+    section = "rope_parameters";
+    v = present(o, "rope_parameters");
+  }
   if (v == nullptr) return Status::ok_status();
-  if (!v->is_object()) return malformed(file, "key 'rope_scaling' is not an object");
+  if (!v->is_object()) return malformed(file, "key '" + section + "' is not an object");
   const json::object& rs = v->as_object();
+  if (section == "rope_parameters") {
+    if (Status st = read_float(rs, "rope_theta", file, s.rope.theta); !st.ok()) return st;
+  }
   const json::value* type = present(rs, "rope_type");
   if (type == nullptr) type = present(rs, "type");
-  if (type == nullptr || !type->is_string()) return malformed(file, "key 'rope_scaling.rope_type' is missing");
+  if (type == nullptr || !type->is_string()) return malformed(file, "key '" + section + ".rope_type' is missing");
   const std::string t(type->as_string());
   if (t == "default") return Status::ok_status();
   auto need = [&](const char* key, float& out) -> Status {
     const json::value* x = present(rs, key);
-    if (x == nullptr || !number(*x)) return malformed(file, "key 'rope_scaling." + std::string(key) + "' is missing or not a number");
+    if (x == nullptr || !number(*x)) {
+      return malformed(file, "key '" + section + "." + std::string(key) + "' is missing or not a number");
+    }
     out = static_cast<float>(*number(*x));
     return Status::ok_status();
   };
@@ -127,12 +139,13 @@ Status read_rope_scaling(const json::object& o, const std::string& file, ModelSp
       if (!st.ok()) return st;
     }
     if (!(orig >= 1.0f && orig <= 16777216.0f)) {
-      return malformed(file, "key 'rope_scaling.original_max_position_embeddings' is out of range");
+      return malformed(file, "key '" + section + ".original_max_position_embeddings' is out of range");
     }
     s.rope.original_max_position = static_cast<int>(orig);
     return Status::ok_status();
   }
-  return Status(ErrorKind::kUnsupported, file + ": rope_scaling type '" + t + "' is not supported (linear, llama3 are)");
+  return Status(ErrorKind::kUnsupported,
+                file + ": " + section + " type '" + t + "' is not supported (linear, llama3 are)");
 }
 
 }  // namespace

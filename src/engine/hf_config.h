@@ -27,7 +27,8 @@ struct HfConfig {
 // MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM; hidden_size,
 // num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim,
 // intermediate_size, vocab_size, max_position_embeddings, rms_norm_eps,
-// rope_theta, rope_scaling (linear, llama3), tie_word_embeddings, sliding
+// rope_theta, rope_scaling or transformers 5's rope_parameters (linear,
+// llama3), tie_word_embeddings, sliding
 // window (Mistral: max_position is capped at the window, since runners attend
 // to the full context).
 Result<HfConfig> parse_hf_config(std::string_view json, const std::string& file);

@@ -107,6 +107,30 @@ TEST(HfConfigLoaderTest, ErrorsNameTheKey) {
   EXPECT_EQ(linear->spec.rope.factor, 4.0f);
 }
 
+TEST(HfConfigLoaderTest, Transformers5RopeParameters) {
+  auto r = parse_hf_config(R"({"architectures":["LlamaForCausalLM"],"hidden_size":64,"num_hidden_layers":2,
+    "num_attention_heads":4,"intermediate_size":96,"vocab_size":80,"rope_parameters":{"rope_type":"llama3",
+    "rope_theta":500000.0,"factor":32.0,"low_freq_factor":1.0,"high_freq_factor":4.0,
+    "original_max_position_embeddings":8192}})",
+                           "config.json");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->spec.rope.theta, 500000.0f);
+  EXPECT_EQ(r->spec.rope.scaling, RopeScalingType::kLlama3);
+  EXPECT_EQ(r->spec.rope.factor, 32.0f);
+  auto d = parse_hf_config(R"({"architectures":["Qwen3ForCausalLM"],"hidden_size":64,"num_hidden_layers":2,
+    "num_attention_heads":4,"intermediate_size":96,"vocab_size":80,
+    "rope_parameters":{"rope_type":"default","rope_theta":1000000.0}})",
+                           "config.json");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->spec.rope.theta, 1e6f);
+  EXPECT_EQ(d->spec.rope.scaling, RopeScalingType::kNone);
+  expect_status(parse_hf_config(R"({"architectures":["Qwen3ForCausalLM"],"hidden_size":64,"num_hidden_layers":2,
+    "num_attention_heads":4,"intermediate_size":96,"vocab_size":80,"rope_parameters":{"rope_type":"yarn"}})",
+                                "config.json")
+                    .status(),
+                ErrorKind::kUnsupported, {"rope_parameters", "yarn"});
+}
+
 TEST(HfConfigLoaderTest, GenerationConfig) {
   GenerationDefaults d;
   ASSERT_TRUE(apply_generation_config(R"({"eos_token_id": 7, "temperature": 0.6, "top_p": 0.9, "top_k": 20,
