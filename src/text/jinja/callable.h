@@ -43,6 +43,7 @@ struct Callable {
 };
 
 struct LoopState {
+  int depth = 1;  // value nesting of the items (see kMaxValueDepth)
   std::shared_ptr<const std::vector<Value>> items;
   int64_t index0 = 0;
   int64_t depth0 = 0;

@@ -109,12 +109,22 @@ std::string strftime_python(const std::string& format, std::chrono::system_clock
 // ---- lifetime -----------------------------------------------------------------
 
 Interpreter::~Interpreter() {
-  for (auto& weak : closure_scopes_) {
-    if (auto s = weak.lock()) s->clear();
-  }
+  // Hold every live namespace and closure scope while emptying them, so that
+  // dropping one's contents never destroys another in a recursive chain;
+  // then release them, now shallow. This also breaks reference cycles.
+  std::vector<std::shared_ptr<Namespace>> namespaces;
   for (auto& weak : namespaces_) {
-    if (auto ns = weak.lock()) ns->attrs.clear();
+    if (auto ns = weak.lock()) namespaces.push_back(std::move(ns));
   }
+  std::vector<std::shared_ptr<Scope>> scopes;
+  for (auto& weak : closure_scopes_) {
+    if (auto s = weak.lock()) scopes.push_back(std::move(s));
+  }
+  for (auto& ns : namespaces) {
+    auto attrs = std::move(ns->attrs);
+    ns->attrs.clear();
+  }
+  for (auto& s : scopes) s->clear();
 }
 
 void Interpreter::keep_for_cleanup(const std::shared_ptr<Scope>& scope) { closure_scopes_.push_back(scope); }

@@ -147,7 +147,7 @@ class Dumper {
   Dumper(const JsonDumpOptions& o, std::string& out) : o_(o), out_(out) {}
 
   void dump(const Value& v, int depth) {
-    if (depth > kMaxJsonDepth) fail("maximum recursion depth exceeded while encoding a JSON object");
+    if (depth > kMaxValueDepth + 88) fail("maximum recursion depth exceeded while encoding a JSON object");
     switch (v.kind()) {
       case Value::Kind::kNone:
         out_ += "null";

@@ -100,6 +100,14 @@ void Parser::enter() {
   if (++depth_ > kMaxNesting) fail_here("template nesting too deep (limit " + std::to_string(kMaxNesting) + ")");
 }
 
+// Left-deep chains (a + b + c ..., x|f|g ..., a.b.c ...) build trees as deep
+// as they are long; each link counts against the nesting limit.
+Parser::ChainGuard::~ChainGuard() { parser_.depth_ -= links_; }
+void Parser::ChainGuard::link() {
+  ++links_;
+  parser_.enter();
+}
+
 void Parser::note_name(const std::string& name) {
   if (macro_stack_.empty()) return;
   Stmt* macro = macro_stack_.back();
@@ -431,7 +439,9 @@ ExprPtr Parser::parse_expression(bool with_condexpr) {
 ExprPtr Parser::parse_condexpr() {
   const int line = current().line;
   ExprPtr expr1 = parse_or();
+  ChainGuard chain(*this);
   while (skip_name("if")) {
+    chain.link();
     ExprPtr expr2 = parse_or();
     ExprPtr expr3;
     if (skip_name("else")) expr3 = parse_condexpr();
@@ -447,7 +457,9 @@ ExprPtr Parser::parse_condexpr() {
 ExprPtr Parser::parse_or() {
   const int line = current().line;
   ExprPtr left = parse_and();
+  ChainGuard chain(*this);
   while (skip_name("or")) {
+    chain.link();
     auto e = make_expr(ExprKind::kOr, line);
     e->a = std::move(left);
     e->b = parse_and();
@@ -459,7 +471,9 @@ ExprPtr Parser::parse_or() {
 ExprPtr Parser::parse_and() {
   const int line = current().line;
   ExprPtr left = parse_not();
+  ChainGuard chain(*this);
   while (skip_name("and")) {
+    chain.link();
     auto e = make_expr(ExprKind::kAnd, line);
     e->a = std::move(left);
     e->b = parse_not();
@@ -523,7 +537,9 @@ ExprPtr Parser::parse_compare() {
 ExprPtr Parser::parse_math1() {
   const int line = current().line;
   ExprPtr left = parse_concat();
+  ChainGuard chain(*this);
   while (is_op("+") || is_op("-")) {
+    chain.link();
     const bool add = current().value == "+";
     next();
     auto e = make_expr(ExprKind::kBinary, line);
@@ -548,7 +564,9 @@ ExprPtr Parser::parse_concat() {
 ExprPtr Parser::parse_math2() {
   const int line = current().line;
   ExprPtr left = parse_pow();
+  ChainGuard chain(*this);
   while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+    chain.link();
     const std::string op = next().value;
     auto e = make_expr(ExprKind::kBinary, line);
     e->op = op == "*"    ? ast::BinaryOp::kMul
@@ -565,7 +583,9 @@ ExprPtr Parser::parse_math2() {
 ExprPtr Parser::parse_pow() {
   const int line = current().line;
   ExprPtr left = parse_unary(true);
+  ChainGuard chain(*this);
   while (skip_op("**")) {
+    chain.link();
     auto e = make_expr(ExprKind::kBinary, line);
     e->op = ast::BinaryOp::kPow;
     e->a = std::move(left);
@@ -685,7 +705,9 @@ ExprPtr Parser::parse_primary() {
 }
 
 ExprPtr Parser::parse_postfix(ExprPtr node) {
+  ChainGuard chain(*this);
   while (true) {
+    chain.link();
     if (is_op(".") || is_op("[")) {
       node = parse_subscript(std::move(node));
     } else if (is_op("(")) {
@@ -697,7 +719,9 @@ ExprPtr Parser::parse_postfix(ExprPtr node) {
 }
 
 ExprPtr Parser::parse_filter_expr(ExprPtr node) {
+  ChainGuard chain(*this);
   while (true) {
+    chain.link();
     if (is_op("|")) {
       node = parse_filter(std::move(node), false);
     } else if (is_name("is")) {
@@ -824,7 +848,9 @@ ExprPtr Parser::parse_call(ExprPtr node) {
 }
 
 ExprPtr Parser::parse_filter(ExprPtr node, bool start_inline) {
+  ChainGuard chain(*this);
   while (is_op("|") || start_inline) {
+    chain.link();
     if (!start_inline) next();
     start_inline = false;
     const int line = current().line;

@@ -18,14 +18,23 @@ namespace tandem::text::jinja {
 
 class Parser {
  public:
-  static constexpr int kMaxNesting = 128;
+  static constexpr int kMaxNesting = 200;
 
   explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
 
   ast::Body parse();
 
  private:
-  struct EndRules;
+  class ChainGuard {
+   public:
+    explicit ChainGuard(Parser& parser) : parser_(parser) {}
+    ~ChainGuard();
+    void link();
+
+   private:
+    Parser& parser_;
+    int links_ = 0;
+  };
 
   const Token& current() const { return tokens_[pos_]; }
   const Token& peek(size_t n = 1) const;

@@ -79,10 +79,10 @@ Result<std::string> Program::render(const std::vector<std::pair<std::string, Val
   try {
     auto scope = std::make_shared<Scope>();
     for (const auto& [name, value] : variables) scope->set(name, value);
+    // The interpreter goes first: its destructor empties every namespace and
+    // closure scope (breaking cycles and deep chains) before `scope` is released.
     Interpreter interpreter(options);
-    std::string out = interpreter.render(body_, scope);
-    scope->clear();
-    return out;
+    return interpreter.render(body_, scope);
   } catch (const TemplateError& e) {
     return Status(ErrorKind::kTemplateError, e.message());
   } catch (const std::bad_alloc&) {

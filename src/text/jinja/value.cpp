@@ -12,7 +12,7 @@
 namespace tandem::text::jinja {
 
 namespace {
-constexpr int kMaxReprDepth = 200;
+constexpr int kMaxReprDepth = kMaxValueDepth + 88;  // also bounds namespace chains
 
 std::shared_ptr<UndefinedInfo> make_info() { return std::make_shared<UndefinedInfo>(); }
 }  // namespace
@@ -70,6 +70,7 @@ Value Value::string(std::shared_ptr<const std::string> s) {
 Value Value::sequence(std::vector<Value> items, SequenceStyle style) {
   Value v(Kind::kSequence);
   auto seq = std::make_shared<Sequence>();
+  seq->depth = container_depth(items);
   seq->style = style;
   seq->items = std::move(items);
   v.ptr_ = std::move(seq);
@@ -95,6 +96,10 @@ Value Value::range(int64_t start, int64_t stop, int64_t step) {
 }
 
 Value Value::dict(Dict d) {
+  int depth = 0;
+  for (const auto& [k, val] : d.items) depth = std::max({depth, depth_of(k), depth_of(val)});
+  if (depth + 1 > kMaxValueDepth) fail("value nesting deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  d.depth = depth + 1;
   Value v(Kind::kDict);
   v.ptr_ = std::make_shared<Dict>(std::move(d));
   return v;
@@ -103,6 +108,7 @@ Value Value::dict(Dict d) {
 Value Value::generator(std::vector<Value> items, std::string type_name) {
   Value v(Kind::kGenerator);
   auto g = std::make_shared<Generator>();
+  g->depth = container_depth(items);
   g->items = std::move(items);
   g->type_name = std::move(type_name);
   v.ptr_ = std::move(g);
@@ -128,6 +134,7 @@ Value Value::callable(std::shared_ptr<const Callable> c) {
 }
 
 Value Value::loop(std::shared_ptr<LoopState> l) {
+  l->depth = container_depth(*l->items);
   Value v(Kind::kLoop);
   v.ptr_ = std::move(l);
   return v;
@@ -147,6 +154,36 @@ double Value::as_float() const {
 }
 
 // ---- containers -------------------------------------------------------------
+
+int depth_of(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::kSequence:
+      return v.as_sequence().depth;
+    case Value::Kind::kDict:
+      return v.as_dict().depth;
+    case Value::Kind::kGenerator:
+      return v.as_generator().depth;
+    case Value::Kind::kLoop:
+      return v.as_loop().depth;
+    case Value::Kind::kUndefined:
+    case Value::Kind::kNone:
+    case Value::Kind::kBool:
+    case Value::Kind::kInt:
+    case Value::Kind::kFloat:
+    case Value::Kind::kString:
+    case Value::Kind::kNamespace:
+    case Value::Kind::kCallable:
+      return 0;
+  }
+  return 0;
+}
+
+int container_depth(const std::vector<Value>& items) {
+  int depth = 0;
+  for (const auto& item : items) depth = std::max(depth, depth_of(item));
+  if (depth + 1 > kMaxValueDepth) fail("value nesting deeper than " + std::to_string(kMaxValueDepth) + " levels");
+  return depth + 1;
+}
 
 const Value* Dict::find(const Value& key) const {
   if (key.is_string()) return find(std::string_view(key.as_string()));

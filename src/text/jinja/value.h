@@ -26,7 +26,12 @@ struct LoopState;
 // How a sequence prints and behaves (Python type it stands for).
 enum class SequenceStyle { kList, kTuple, kDictItems, kDictKeys, kDictValues, kRange };
 
+// Containers deeper than this cannot be built (bounds recursion in printing,
+// comparison and destruction).
+inline constexpr int kMaxValueDepth = 512;
+
 struct Sequence {
+  int depth = 1;
   SequenceStyle style = SequenceStyle::kList;
   std::vector<Value> items;
   int64_t range_start = 0, range_stop = 0, range_step = 1;  // kRange only
@@ -34,6 +39,7 @@ struct Sequence {
 
 // Insertion-ordered mapping; keys compare with Python equality.
 struct Dict {
+  int depth = 1;  // set by Value::dict()
   std::vector<std::pair<Value, Value>> items;
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
@@ -48,6 +54,7 @@ struct Namespace {
 // A one-shot iterator (Python generator / list_reverseiterator): always
 // truthy, has no len(), yields its items once.
 struct Generator {
+  int depth = 1;
   std::string type_name;  // "generator", "list_reverseiterator"
   std::vector<Value> items;
   bool consumed = false;
@@ -157,6 +164,11 @@ class Value {
   };
   std::shared_ptr<void> ptr_;
 };
+
+// Nesting depth of a container value (scalars, namespaces, callables: 0).
+int depth_of(const Value& v);
+// Depth of a container holding `items`; fails past kMaxValueDepth.
+int container_depth(const std::vector<Value>& items);
 
 // Python truthiness (undefined is false; generators, namespaces are true).
 bool truthy(const Value& v);

@@ -69,8 +69,8 @@ TEST(JinjaLimits, MacroRecursionIsBounded) {
 
 TEST(JinjaLimits, ParserNestingIsBounded) {
   for (const std::string& source :
-       {"{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}",
-        "{{ " + std::string(100000, '[') + std::string(100000, ']') + " }}",
+       {"{{ " + std::string(30000, '(') + "1" + std::string(30000, ')') + " }}",
+        "{{ " + std::string(30000, '[') + std::string(30000, ']') + " }}",
         "{{ " + std::string(50000, '-') + "1 }}", "{{ " + std::string(3000, 'n') + " }}",
         [] {
           std::string s;
@@ -86,6 +86,26 @@ TEST(JinjaLimits, ParserNestingIsBounded) {
           std::string s = "{{ 1";
           for (int i = 0; i < 20000; ++i) s += " ~ not 1";
           return s + " }}";
+        }(),
+        [] {
+          std::string s = "{{ 1";
+          for (int i = 0; i < 30000; ++i) s += " + 1";
+          return s + " }}";
+        }(),
+        [] {
+          std::string s = "{{ x";
+          for (int i = 0; i < 30000; ++i) s += "|string";
+          return s + " }}";
+        }(),
+        [] {
+          std::string s = "{{ x";
+          for (int i = 0; i < 30000; ++i) s += ".a[0]";
+          return s + " }}";
+        }(),
+        [] {
+          std::string s = "{{ x";
+          for (int i = 0; i < 30000; ++i) s += " and x or x";
+          return s + " }}";
         }()}) {
     auto p = Program::compile(source);
     if (p.ok()) {
@@ -96,6 +116,15 @@ TEST(JinjaLimits, ParserNestingIsBounded) {
     }
     EXPECT_EQ(p.status().kind(), ErrorKind::kTemplateError);
   }
+  // Realistic chains stay well inside the limit.
+  std::string sum = "{{ 1";
+  for (int i = 0; i < 150; ++i) sum += " + 1";
+  auto chain = Program::compile(sum + " }}");
+  ASSERT_TRUE(chain.ok()) << chain.status().message();
+  auto total = chain.value()->render(boost::json::object{});
+  ASSERT_TRUE(total.ok());
+  EXPECT_EQ(total.value(), "151");
+
   auto deep = Program::compile("{{ " + std::string(1000, '(') + "1" + std::string(1000, ')') + " }}");
   ASSERT_FALSE(deep.ok());
   EXPECT_NE(deep.status().message().find("nesting too deep"), std::string::npos) << deep.status().message();
@@ -126,10 +155,23 @@ TEST(JinjaLimits, SelfReferencingNamespaceDoesNotRecurse) {
 }
 
 TEST(JinjaLimits, DeeplyNestedBuiltValuesFailCleanly) {
-  // Nesting built at run time (not by the parser) is bounded when printed.
+  // Nesting built at run time (not by the parser) is bounded when built, so
+  // printing, comparing and destroying it never recurse without limit.
+  // (Python builds it and fails when printing, with a RecursionError.)
   const Status s = render_error(
-      "{% set ns = namespace(v=[]) %}{% for i in range(5000) %}{% set ns.v = [ns.v] %}{% endfor %}{{ ns.v }}");
-  EXPECT_NE(s.message().find("maximum recursion depth"), std::string::npos) << s.message();
+      "{% set ns = namespace(v=[]) %}{% for i in range(100000) %}{% set ns.v = [ns.v] %}{% endfor %}{{ ns.v }}");
+  EXPECT_NE(s.message().find("value nesting deeper than 512 levels"), std::string::npos) << s.message();
+  // A chain of namespaces (each holding the previous) is released without deep recursion.
+  auto p = compile_ok(
+      "{% set ns = namespace(next=none) %}{% for i in range(500) %}{% for j in range(400) %}"
+      "{% set ns.next = namespace(prev=ns.next) %}{% endfor %}{% endfor %}{{ ns.next.prev.prev is defined }}");
+  auto out = p->render(boost::json::object{});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out.value(), "True");
+  const Status deep_print = render_error(
+      "{% set ns = namespace(next=none) %}{% for i in range(5000) %}{% set ns.next = namespace(prev=ns.next) %}{% endfor %}"
+      "{{ ns }}");
+  EXPECT_NE(deep_print.message().find("maximum recursion depth"), std::string::npos) << deep_print.message();
 }
 
 TEST(JinjaErrors, SyntaxErrorsNameTheLine) {
