@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -300,6 +301,9 @@ Status CudaRunner::forward(const StepPlan& plan) {
   attn.n_kv_heads = spec_.n_kv_heads;
   attn.head_dim = hd;
   attn.block_tokens = opt_.block_tokens;
+  attn.block_shift = std::has_single_bit(static_cast<unsigned>(opt_.block_tokens))
+                         ? std::countr_zero(static_cast<unsigned>(opt_.block_tokens))
+                         : -1;
   attn.scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
   SiluMulParams silu;

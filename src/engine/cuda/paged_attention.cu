@@ -127,8 +127,11 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
       const bool valid = pos < kv_end;
       const __nv_bfloat16* src = p.kv_pool;
       if (valid) {
-        const int64_t block = table[pos / p.block_tokens];
-        src = p.kv_pool + block * p.block_elems + layer_off + (pos % p.block_tokens) * kv_row + piece * 8;
+        // Power-of-two block sizes (the default 16) avoid an integer division per piece.
+        const int bi = p.block_shift >= 0 ? pos >> p.block_shift : pos / p.block_tokens;
+        const int slot = p.block_shift >= 0 ? pos & (p.block_tokens - 1) : pos - bi * p.block_tokens;
+        const int64_t block = table[bi];
+        src = p.kv_pool + block * p.block_elems + layer_off + slot * kv_row + piece * 8;
       }
       cp_async16(ks + row * kStride + piece * 8, src, valid);
       cp_async16(vs + row * kStride + piece * 8, valid ? src + v_off : src, valid);
@@ -390,6 +393,9 @@ Status PagedAttentionParams::check() const {
   if (n_splits > 1 && (partial_o == nullptr || partial_ml == nullptr)) return bad("split-KV needs its workspace");
   if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) return bad("bad head counts");
   if (n_tiles < 0 || n_tiles > 0x7fffffff || block_tokens < 1 || block_elems < 1) return bad("bad shape");
+  if (block_shift >= 31 || (block_shift >= 0 && (1 << block_shift) != block_tokens)) {
+    return bad("block_shift does not match block_tokens");
+  }
   return {};
 }
 

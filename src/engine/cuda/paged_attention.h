@@ -60,6 +60,7 @@ struct PagedAttentionParams {
   int n_kv_heads = 0;
   int head_dim = 0;                        // 64 or 128
   int block_tokens = 0;
+  int block_shift = -1;                    // log2(block_tokens) when a power of two, else -1
   int layer = 0;
   float scale = 0.0f;                      // softmax scale, usually 1 / sqrt(head_dim)
 

@@ -9,7 +9,10 @@ namespace {
 
 int64_t align4(int64_t words) { return (words + 3) / 4 * 4; }  // 16-byte regions
 
-constexpr int kNoSplitChunks = 4;  // contexts up to 4 x 64 positions run unsplit
+// Contexts up to 4 chunks (256 positions) run unsplit: measured faster at
+// batch 1 than split-KV plus its combine pass (bench/NOTES.md, v6); longer
+// contexts split, since one CTA walking many chunks in turn is latency-bound.
+constexpr int kNoSplitChunks = 4;
 
 }  // namespace
 

@@ -1,0 +1,186 @@
+// Host-side tests of the CUDA backend that need no GPU: the per-step plan
+// (validation, packing, attention tiles, split choice) and make_cuda_runner's
+// option checks. Built wherever the CUDA backend is (CI compiles it).
+#include "engine/cuda/step_plan.h"
+
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_runner.h"
+
+namespace tandem::engine::cuda {
+namespace {
+
+ModelSpec tiny_spec() {
+  ModelSpec s;
+  s.n_layers = 2;
+  s.hidden = 128;
+  s.n_heads = 4;
+  s.n_kv_heads = 2;
+  s.head_dim = 64;
+  s.intermediate = 256;
+  s.vocab = 100;
+  s.max_position = 4096;
+  return s;
+}
+
+StepPlanLimits limits() {
+  StepPlanLimits l;
+  l.max_tokens = 512;
+  l.max_seqs = 8;
+  l.max_table = 1024;
+  l.num_blocks = 64;
+  l.scratch_block = 64;
+  l.block_tokens = 16;
+  l.sms = 132;
+  l.ws_rows = 1 << 16;
+  return l;
+}
+
+struct Seq {
+  std::vector<int32_t> tokens;
+  std::vector<int32_t> table;
+  int32_t start = 0;
+  bool want = true;
+};
+
+StepBatch batch_of(const std::vector<Seq>& seqs) {
+  StepBatch b;
+  for (const Seq& s : seqs) b.seqs.push_back({s.tokens, s.start, s.table, s.want});
+  return b;
+}
+
+TEST(StepPlanTest, DecodeBatchPacksTokensSlotsRowsAndTables) {
+  const std::vector<Seq> seqs = {{{5}, {3, 9}, 20}, {{7}, {11}, 0}, {{8}, {1, 2, 4}, 40}};
+  StepPlan plan;
+  ASSERT_TRUE(plan.build(batch_of(seqs), tiny_spec(), limits(), 0, false).ok());
+  const StepLayout& L = plan.layout();
+  const auto& w = plan.packed();
+  EXPECT_EQ(L.n_tokens, 3);
+  EXPECT_EQ(L.n_rows, 3);
+  EXPECT_EQ(L.n_seqs, 3);
+  EXPECT_TRUE(plan.attention_key_split());  // 1 token x group 2 <= 16 rows
+  EXPECT_EQ(L.n_tiles, 3 * 2);              // one tile per (sequence, kv head)
+  EXPECT_EQ(w[L.ids + 0], 5);
+  EXPECT_EQ(w[L.ids + 2], 8);
+  EXPECT_EQ(w[L.positions + 0], 20);
+  EXPECT_EQ(w[L.positions + 2], 40);
+  EXPECT_EQ(w[L.slots + 0], 9 * 16 + 4);   // position 20 -> table[1], slot 4
+  EXPECT_EQ(w[L.slots + 1], 11 * 16 + 0);
+  EXPECT_EQ(w[L.slots + 2], 4 * 16 + 8);   // position 40 -> table[2], slot 8
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(w[L.logit_rows + r], r);
+  const AttnSeq* as = reinterpret_cast<const AttnSeq*>(w.data() + L.seqs);
+  EXPECT_EQ(as[2].q_start, 2);
+  EXPECT_EQ(as[2].start_pos, 40);
+  EXPECT_EQ(as[2].table_offset, 2 + 1);  // tables of 2 and 1 blocks before it
+  EXPECT_EQ(w[L.tables + as[2].table_offset + 2], 4);
+  EXPECT_EQ(plan.n_real_rows(), 3);
+}
+
+TEST(StepPlanTest, GraphPaddingWritesOnlyTheScratchBlockAndKeepsTheLayout) {
+  const std::vector<Seq> a = {{{5}, {3, 9}, 20}, {{7}, {11}, 0}, {{8}, {1, 2, 4}, 40}};
+  const std::vector<Seq> b = {{{1}, {3, 9, 10}, 33}, {{2}, {11, 12}, 17}, {{3}, {1, 2, 4}, 41}};
+  StepPlan pa, pb;
+  ASSERT_TRUE(pa.build(batch_of(a), tiny_spec(), limits(), 4, true).ok());
+  ASSERT_TRUE(pb.build(batch_of(b), tiny_spec(), limits(), 4, true).ok());
+  EXPECT_EQ(pa.layout().n_seqs, 4);
+  EXPECT_EQ(pa.n_real_rows(), 3);
+  EXPECT_EQ(pa.layout().n_rows, 4);
+  EXPECT_EQ(pa.packed()[pa.layout().slots + 3], 64 * 16);  // padding: scratch block, slot 0
+  // Offsets depend only on the counts: a graph captured for one step serves the next.
+  StepLayout la = pa.layout(), lb = pb.layout();
+  EXPECT_EQ(la, lb);
+}
+
+TEST(StepPlanTest, PrefillUsesWideTilesLongestFirst) {
+  Seq s;
+  s.tokens.assign(40, 1);
+  s.table = {0, 1, 2};
+  ModelSpec spec = tiny_spec();
+  spec.n_heads = 8;  // group 4: 160 query rows per kv head
+  StepPlan plan;
+  ASSERT_TRUE(plan.build(batch_of({s}), spec, limits(), 0, false).ok());
+  EXPECT_FALSE(plan.attention_key_split());
+  EXPECT_EQ(plan.layout().n_tiles, 3 * 2);  // ceil(160 / 64) tiles x 2 kv heads
+  const AttnTile* t = reinterpret_cast<const AttnTile*>(plan.packed().data() + plan.layout().tiles);
+  EXPECT_EQ(t[0].row_begin, 128);
+  EXPECT_EQ(t[5].row_begin, 0);
+  EXPECT_EQ(plan.n_splits(), 1);  // 40 positions: one chunk, nothing to split
+}
+
+TEST(StepPlanTest, SplitsKvForFewTilesAndLongContext) {
+  Seq s{{1}, {}, 1000};
+  for (int i = 0; i < 63; ++i) s.table.push_back(i);
+  StepPlan plan;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), limits(), 0, false).ok());
+  EXPECT_GT(plan.n_splits(), 1);
+  EXPECT_LE(plan.n_splits(), (1001 + 63) / 64);  // never more splits than chunks outside graphs
+}
+
+void expect_invalid(const std::vector<Seq>& seqs, const std::string& needle, StepPlanLimits l = limits()) {
+  StepPlan plan;
+  const Status s = plan.build(batch_of(seqs), tiny_spec(), l, 0, false);
+  ASSERT_FALSE(s.ok()) << needle;
+  EXPECT_EQ(s.kind(), ErrorKind::kInvalidRequest);
+  EXPECT_NE(s.message().find(needle), std::string::npos) << s.message();
+}
+
+TEST(StepPlanTest, RejectsMalformedBatchesNamingTheProblem) {
+  expect_invalid({{{}, {0}, 0}}, "no tokens");
+  expect_invalid({{{100}, {0}, 0}}, "token 100 is out of range");
+  expect_invalid({{{1}, {0}, -1}}, "negative");
+  expect_invalid({{{1, 2}, {0}, 15}}, "block_table has 1 blocks");
+  expect_invalid({{{1}, {64}, 0}}, "out of range [0, 64)");
+  expect_invalid({{{1}, {0}, 4096}}, "maximum position");
+  expect_invalid({{{1}, {5}, 3}, {{2}, {5}, 3}}, "same KV block slot");
+  std::vector<Seq> many(9, Seq{{1}, {0}, 0});
+  for (int i = 0; i < 9; ++i) many[i].table = {i};
+  expect_invalid(many, "at most 8 per step");
+  Seq big;
+  big.tokens.assign(513, 1);
+  for (int i = 0; i < 33; ++i) big.table.push_back(i);
+  expect_invalid({big}, "at most 512 per step");
+}
+
+TEST(CudaRunnerTest, RejectsBadOptionsBeforeTouchingTheDevice) {
+  CudaRunnerOptions o;
+  o.block_tokens = 0;
+  auto r = make_cuda_runner(tiny_spec(), ModelWeights{}, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kInvalidRequest);
+  EXPECT_EQ(r.status().param(), "block_tokens");
+  o = CudaRunnerOptions{};
+  o.gpu_memory_fraction = 1.5;
+  EXPECT_EQ(make_cuda_runner(tiny_spec(), ModelWeights{}, o).status().param(), "gpu_memory_fraction");
+  ModelSpec odd = tiny_spec();
+  odd.head_dim = 96;
+  EXPECT_EQ(make_cuda_runner(odd, ModelWeights{}, CudaRunnerOptions{}).status().kind(), ErrorKind::kUnsupported);
+}
+
+TEST(CudaRunnerTest, NoDeviceIsAnErrorNotACrash) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0) {
+    GTEST_SKIP() << "a CUDA device is present; this case covers machines without one";
+  }
+  auto r = make_cuda_runner(tiny_spec(), ModelWeights{}, CudaRunnerOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kDevice);
+  EXPECT_NE(r.status().message().find("no CUDA device"), std::string::npos) << r.status().message();
+}
+
+TEST(CudaRunnerTest, WeightsThatDoNotMatchTheSpecAreNamed) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) GTEST_SKIP() << "no CUDA device";
+  ModelWeights w;
+  w.layers.resize(2);
+  auto r = make_cuda_runner(tiny_spec(), std::move(w), CudaRunnerOptions{});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().kind(), ErrorKind::kMalformedFile);
+  EXPECT_NE(r.status().message().find("layers.0.wq"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace tandem::engine::cuda
