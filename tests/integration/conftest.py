@@ -1,9 +1,9 @@
 """Fixtures for the HTTP frontend integration tests.
 
-`server` is parametrized by server kind. Today the only kind is "testserver"
+`server` is parametrized by server kind: "testserver"
 (tests/tools/tandem_testserver: the real HttpServer over the instant test
-backend and the byte tokenizer); a real-model kind (`tandem serve`) can be
-added to SERVER_KINDS later. Tests that rely on the instant backend's exact
+backend and the byte tokenizer) and "tandem" (`tandem serve` with the real
+demo model on the CPU backend). Tests that rely on the instant backend's exact
 output use `instant` (always the test server) instead.
 
 Binaries come from $TANDEM_BUILD_DIR (default: <repo>/build).
@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -23,7 +24,9 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD_DIR = pathlib.Path(os.environ.get("TANDEM_BUILD_DIR", REPO / "build"))
 TESTSERVER = BUILD_DIR / "tests" / "tools" / "tandem_testserver"
 
-SERVER_KINDS = ["testserver"]
+TANDEM = BUILD_DIR / "src" / "main" / "tandem"
+
+SERVER_KINDS = ["testserver", "tandem"]
 
 
 class Server:
@@ -64,6 +67,36 @@ class Server:
         return self.proc.returncode
 
 
+class TandemServer(Server):
+    """`tandem serve` with the demo model; the port comes from its log line."""
+
+    def __init__(self):
+        if not TANDEM.exists():
+            pytest.fail(f"{TANDEM} is not built (scripts/build tandem; set TANDEM_BUILD_DIR)")
+        model = subprocess.run([str(REPO / "scripts" / "fetch_model")], check=True, capture_output=True,
+                               text=True).stdout.strip().splitlines()[-1]
+        self.kind = "tandem"
+        self.argv = [str(TANDEM), "serve", "--model", str(REPO / model), "--host", "127.0.0.1",
+                     "--port", "0", "--log-level", "info"]
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.log = []
+        port_seen = threading.Event()
+
+        def read():
+            for line in self.proc.stderr:
+                self.log.append(line)
+                m = re.search(r"\[main\] serving .* on http://[^ ]*:(\d+) ", line)
+                if m:
+                    self.port = int(m.group(1))
+                    port_seen.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not port_seen.wait(120):
+            self.proc.kill()
+            raise RuntimeError("tandem serve did not start:\n" + "".join(self.log))
+        self.base = f"http://127.0.0.1:{self.port}"
+
+
 def start_testserver(*flags):
     if not TESTSERVER.exists():
         pytest.fail(f"{TESTSERVER} is not built (ninja tandem_testserver; set TANDEM_BUILD_DIR)")
@@ -89,7 +122,9 @@ def make_server():
 def server(request):
     if request.param == "testserver":
         s = start_testserver()
-    else:  # pragma: no cover - added with the real-model kind
+    elif request.param == "tandem":
+        s = TandemServer()
+    else:
         pytest.fail(f"unknown server kind {request.param}")
     yield s
     s.terminate()
