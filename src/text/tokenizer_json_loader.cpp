@@ -99,7 +99,10 @@ Status parse_vocab_and_merges(const Ctx& ctx, const JsonValue& model, Parsed& ou
     if (!idv.as_int(&id) || id < 0 || id > 0x7fffffff) {
       return ctx.malformed("model.vocab", "id of \"" + text + "\" is not a non-negative integer");
     }
-    if (id >= (int64_t{1} << 24)) return ctx.malformed("model.vocab", "id " + std::to_string(id) + " is too large");
+    // Ids are dense in real vocabularies; a far larger id would only make us allocate for nothing.
+    if (id >= static_cast<int64_t>(2 * vocab->members().size() + 65536)) {
+      return ctx.malformed("model.vocab", "id " + std::to_string(id) + " of \"" + text + "\" is far beyond the vocabulary size");
+    }
     if (!out.vocab.set(static_cast<int32_t>(id), text, TokenKind::kNormal)) {
       return ctx.malformed("model.vocab", "token \"" + text + "\" appears twice");
     }
@@ -151,7 +154,9 @@ Status parse_added_tokens(const Ctx& ctx, const JsonValue& root, Parsed& out) {
     const JsonValue* idv = t.find("id");
     const JsonValue* content = t.find("content");
     int64_t id;
-    if (!idv || !idv->as_int(&id) || id < 0 || id >= (int64_t{1} << 24)) return ctx.malformed(key + ".id", "missing or invalid");
+    if (!idv || !idv->as_int(&id) || id < 0 || id >= static_cast<int64_t>(2 * out.vocab.size() + 65536)) {
+      return ctx.malformed(key + ".id", "missing, invalid or far beyond the vocabulary size");
+    }
     if (!content || !content->is_string() || content->as_string().empty()) {
       return ctx.malformed(key + ".content", "missing or empty");
     }
@@ -212,7 +217,7 @@ Status apply_config(const Ctx& ctx, std::string_view config_json, Parsed& out) {
     for (const auto& [idtext, t] : dec->members()) {
       char* end = nullptr;
       const long id = std::strtol(idtext.c_str(), &end, 10);
-      if (idtext.empty() || *end != '\0' || id < 0 || id >= (1L << 24)) {
+      if (idtext.empty() || *end != '\0' || id < 0 || id >= 2L * out.vocab.size() + 65536) {
         return ctx.malformed("added_tokens_decoder", "key \"" + idtext + "\" is not a token id");
       }
       const std::string content = get_string(&t, "content");

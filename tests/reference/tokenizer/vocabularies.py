@@ -204,7 +204,8 @@ def load(name):
 
 # GGUF conversions of the byte-level tokenizer.json vocabularies (tests the `pre` mapping).
 GGUF_BYTE_LEVEL = ["qwen2_gguf", "llama3_gguf", "deepseek_v3_gguf"]
-ALL = ["smollm2_gguf", "qwen2", "llama3", "deepseek_v3", "mistral_v1_json", "mistral_v3_json", "mistral_v1_gguf"]
+ALL = ["smollm2_gguf", "qwen2", "llama3", "deepseek_v3", "mistral_v1_json", "mistral_v3_json", "mistral_v1_gguf",
+       "mistral_v3_gguf"]
 
 
 def special_strings(hf):

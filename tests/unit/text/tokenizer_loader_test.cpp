@@ -114,6 +114,15 @@ TEST(TokenizerLoaderTest, ErrorsNameTheFileAndKey) {
   ASSERT_FALSE(no_vocab.ok());
   EXPECT_NE(no_vocab.status().message().find("model.vocab"), std::string::npos);
 
+  auto huge_id = parse_tokenizer_json("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 999999999}}}", "", "t.json");
+  ASSERT_FALSE(huge_id.ok());
+  EXPECT_EQ(huge_id.status().kind(), ErrorKind::kMalformedFile);
+  EXPECT_NE(huge_id.status().message().find("far beyond"), std::string::npos);
+
+  auto not_bpe_kind = parse_tokenizer_json("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}}}", "", "t.json");
+  ASSERT_FALSE(not_bpe_kind.ok());  // neither ByteLevel nor SentencePiece pre-processing
+  EXPECT_EQ(not_bpe_kind.status().kind(), ErrorKind::kUnsupported);
+
   auto bad_config = parse_tokenizer_json(good, "{\"bos_token\": \"<nope>\"}", "t.json");
   ASSERT_FALSE(bad_config.ok());
   EXPECT_NE(bad_config.status().message().find("bos_token"), std::string::npos);
