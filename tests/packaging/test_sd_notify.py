@@ -9,6 +9,7 @@ and works on its own.
 
 import os
 import pathlib
+import re
 import signal
 import socket
 import struct
@@ -302,6 +303,8 @@ def test_tandem_serve_notifies_systemd(tmp_path):
         with socket.create_connection(("127.0.0.1", port), timeout=2):
             pass
         assert any(t.startswith("STATUS=") and "load" in t.lower() for t in before_ready), before_ready
+        percents = [int(m) for t in before_ready for m in re.findall(r"^STATUS=loading weights (\d+)%", t)]
+        assert percents == sorted(percents) and all(0 <= p_ <= 100 for p_ in percents), percents
         assert "STOPPING=1" not in "\n".join(before_ready)
         # WATCHDOG_USEC=2 s: pings at least every second or so while serving.
         pings = []
