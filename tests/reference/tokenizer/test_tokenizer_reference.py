@@ -194,3 +194,37 @@ def test_invalid_utf8_is_replaced_like_python(vocab, tmp_path):
     assert len(ours) == len(INVALID_UTF8)
     for raw, o, r in zip(INVALID_UTF8, ours, ref):
         assert o == r, f"{raw!r}: ours {o} ref {r}"
+
+
+def gpt2_byte_decoder():
+    """GPT-2's bytes_to_unicode, inverted (written from its definition)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def test_token_bytes_match_the_vocabulary_spelling(vocab, tmp_path):
+    out = tmp_path / "tb.hex"
+    run_cli("token-bytes", vocab.tandem_path, out)
+    got = [bytes.fromhex(h) for h in out.read_text().splitlines()]
+    dec = gpt2_byte_decoder()
+    checked = 0
+    for i in range(len(got)):
+        text = vocab.hf.id_to_token(i)
+        if text is None:
+            continue
+        if vocab.byte_level:
+            want = bytes(dec[c] for c in text) if all(c in dec for c in text) else text.encode()
+        elif len(text) == 6 and text.startswith("<0x") and text.endswith(">"):
+            want = bytes([int(text[3:5], 16)])
+        else:
+            want = text.replace("\u2581", " ").encode()
+        assert got[i] == want, f"{vocab.name} id {i} {text!r}: {got[i]!r} != {want!r}"
+        checked += 1
+    assert checked >= vocab.hf.get_vocab_size(with_added_tokens=False)

@@ -1,0 +1,47 @@
+// text::ByteLevelBpeTokenizer: results do not depend on the piece cache or on
+// concurrent callers (the cache is shared by all threads).
+#include "text/byte_level_bpe_tokenizer.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "text/tokenizer_loader.h"
+
+namespace tandem::text {
+namespace {
+
+TEST(ByteLevelBpeTokenizerTest, ConcurrentEncodesAgreeWithAColdTokenizer) {
+  const std::string path = std::string(TANDEM_TEST_DATA) + "/tokenizer/tiny_byte_level.json";
+  std::string text;
+  for (int i = 0; i < 200; ++i) {
+    text += "hello the world " + std::to_string(i * 7919) + " \xc3\xa9t\xc3\xa9 'll <mask> \xe4\xb8\xad\xe6\x96\x87\n";
+  }
+  auto cold = load_tokenizer_json(path);
+  ASSERT_TRUE(cold.ok()) << cold.status().to_string();
+  const std::vector<int32_t> want = (*cold)->encode(text, false, true);
+  ASSERT_GT(want.size(), 1000u);
+  // Lossless except for the white space that <mask> (lstrip + rstrip) absorbs.
+  std::string expected = text;
+  for (size_t at; (at = expected.find(" <mask> ")) != std::string::npos;) expected.replace(at, 8, "<mask>");
+  EXPECT_EQ((*cold)->decode(want, false), expected);
+
+  auto shared = load_tokenizer_json(path);
+  ASSERT_TRUE(shared.ok());
+  std::vector<std::thread> threads;
+  std::vector<int> mismatches(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 20; ++r) {
+        if ((*shared)->encode(text, false, true) != want) ++mismatches[static_cast<size_t>(t)];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+}  // namespace
+}  // namespace tandem::text
