@@ -106,6 +106,22 @@ def test_gguf_pre_mapping_matches_tokenizer_json(name, corpus, tmp_path):
     assert len(ours) == len(ref) and bad == 0, "\n".join(first_mismatches(lines, ours, ref))
 
 
+@pytest.mark.parametrize("variant", ["legacy", "split"])
+def test_sentencepiece_json_forms(variant, corpus, tmp_path):
+    """Prepend/Replace normalizer (a "▁" on every segment) and Metaspace(split=true, always)."""
+    vocab = vocabularies.spm_json_variant(variant)
+    lines = corpus.split("\n")[:-1][:2000]
+    texts = lines + ["hello<s>world</s> again", "", "<s> x", " lead", "a  <unk>b"]
+    data = "\n".join(texts).encode("utf-8")
+    ours = encode_file(vocab, tmp_path, data, lines=True, allow_special=True, add_special=True)
+    vocab.hf.encode_special_tokens = False
+    ref = [e.ids for e in vocab.hf.encode_batch(texts, add_special_tokens=True)]
+    bad = sum(1 for a, b in zip(ours, ref) if a != b)
+    assert len(ours) == len(ref) and bad == 0, "\n".join(first_mismatches(texts, ours, ref))
+    dec = decode_ids(vocab, tmp_path, ours[-5:], skip_special=False)
+    assert dec == [vocab.hf.decode(x, skip_special_tokens=False) for x in ours[-5:]]
+
+
 def test_corpus_document_identical_and_round_trips(vocab, corpus, tmp_path):
     ours = encode_file(vocab, tmp_path, corpus.encode("utf-8"), lines=False)[0]
     ref = vocab.reference_encode([corpus])[0]

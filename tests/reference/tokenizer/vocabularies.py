@@ -152,6 +152,30 @@ def byte_level_gguf(name):
     return out
 
 
+def spm_json_variant(variant):
+    """The Mistral v0.1 tokenizer.json rewritten in the other forms HF uses for
+    SentencePiece BPE: "legacy" (normalizer Prepend("▁") + Replace(" ", "▁"),
+    no pre-tokenizer: Llama 2 / Mistral's published files) and "split"
+    (Metaspace with split=true)."""
+    from tokenizers import Tokenizer
+
+    src = mistral_files("mistral_v1")["tokenizer_json"]
+    out = CACHE / f"mistral_v1_{variant}" / "tokenizer.json"
+    if not out.exists():
+        d = json.loads(src.read_text(encoding="utf-8"))
+        if variant == "legacy":
+            d["normalizer"] = {"type": "Sequence", "normalizers": [
+                {"type": "Prepend", "prepend": "\u2581"},
+                {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]}
+            d["pre_tokenizer"] = None
+        elif variant == "split":
+            d["pre_tokenizer"]["split"] = True
+            d["pre_tokenizer"]["prepend_scheme"] = "always"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
+    return Vocab(f"mistral_v1_{variant}", out, Tokenizer.from_file(str(out)), False)
+
+
 class Vocab:
     """One vocabulary under test: what Tandem loads and the HF reference."""
 
