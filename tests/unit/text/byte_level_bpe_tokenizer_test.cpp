@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "text/tokenizer_loader.h"
+#include "text/unicode.h"
 
 namespace tandem::text {
 namespace {
@@ -41,6 +43,28 @@ TEST(ByteLevelBpeTokenizerTest, ConcurrentEncodesAgreeWithAColdTokenizer) {
   }
   for (auto& th : threads) th.join();
   for (int m : mismatches) EXPECT_EQ(m, 0);
+}
+
+TEST(ByteLevelBpeTokenizerTest, ArbitraryBytesAndIdsNeverCrash) {
+  std::mt19937 rng(5);
+  for (const char* file : {"tiny_byte_level.json", "tiny_sentencepiece.json"}) {
+    auto tok = load_tokenizer_json(std::string(TANDEM_TEST_DATA) + "/tokenizer/" + file);
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    const Tokenizer& t = **tok;
+    for (int i = 0; i < 500; ++i) {
+      std::string bytes(rng() % 64, '\0');
+      for (char& c : bytes) c = static_cast<char>(rng());
+      const std::vector<int32_t> ids = t.encode(bytes, i % 2 == 0, i % 3 == 0);
+      for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < t.vocab_size()) << file;
+      // Whatever the bytes, the text that comes back is valid UTF-8.
+      const std::string back = t.decode(ids, false);
+      ASSERT_TRUE(unicode::is_valid_utf8(back)) << file;
+      std::vector<int32_t> junk(rng() % 16);
+      for (int32_t& id : junk) id = static_cast<int32_t>(rng() % (t.vocab_size() + 10)) - 5;
+      ASSERT_TRUE(unicode::is_valid_utf8(t.decode(junk, i % 2 == 1)));
+      for (int32_t id : junk) (void)t.token_bytes(id), (void)t.kind(id), (void)t.token_text(id);
+    }
+  }
 }
 
 }  // namespace
