@@ -8,8 +8,9 @@ One command on a machine with an NVIDIA GPU, torch and transformers:
 For each shape it writes a random-weight checkpoint of the real architecture (random_checkpoint.py, from
 $TANDEM_RANDOM_CHECKPOINT or ../shared/tools/), perturbs the RMSNorm weights and QKV biases away from their
 HF init (ones / zeros) so those code paths are exercised, runs a scripted multi-step scenario through
-cuda_logits_driver (prompt lengths 1, 17, 512, 3000, the 3000-token prompt prefilled in 1024-token chunks
-alongside other prefills and decodes, then 64 decode steps per sequence from CUDA graphs), and compares every
+cuda_logits_driver (prompt lengths 1, 17, 512, 3000 and 33, the 3000-token prompt prefilled in 1024-token chunks
+alongside other prefills and decodes, then 64 decode steps per sequence (40 for the last) from CUDA graphs, in
+batches of 5, 4, 2 and 1, so graph buckets with padding sequences are covered), and compares every
 returned logits row with transformers' float32 forward pass over the same tokens: relative L2 error per row.
 transformers' own bf16 forward pass is measured against the same float32 reference, as the bf16 baseline.
 Small shapes also run the scenario on Tandem's CPU runner and on the CUDA runner with graphs off.
@@ -20,8 +21,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-PROMPTS = [1, 17, 512, 3000]
-DECODE = 64
+PROMPTS = [1, 17, 512, 3000, 33]
+DECODES = [64, 64, 64, 64, 40]  # the fifth ends early: decode batches of 5, 4, 2, 1 (graph buckets 8, 4, 2, 1,
+                                # so padding sequences are exercised)
 CHUNK = 1024
 
 
@@ -89,8 +91,8 @@ def perturb(out):
 def scenario(vocab, seed=3):
     """Token lists per sequence and the step schedule: mixed prefill chunks + decodes, then pure decodes."""
     rng = np.random.default_rng(seed)
-    seqs = {i: rng.integers(0, vocab, size=n + DECODE).tolist() for i, n in enumerate(PROMPTS)}
-    A, B, C, D = 3, 1, 0, 2  # 3000, 17, 1, 512
+    seqs = {i: rng.integers(0, vocab, size=n + d).tolist() for i, (n, d) in enumerate(zip(PROMPTS, DECODES))}
+    A, B, C, D, E = 3, 1, 0, 2, 4  # 3000, 17, 1, 512, 33
     pos = {i: 0 for i in seqs}
     steps = []
 
@@ -98,9 +100,9 @@ def scenario(vocab, seed=3):
         pos[i] += n
         return (i, n, want)
 
-    steps.append([item(A, CHUNK, 0), item(B, PROMPTS[B], 1), item(C, PROMPTS[C], 1)])
-    steps.append([item(A, CHUNK, 0), item(B, 1, 1), item(C, 1, 1), item(D, PROMPTS[D], 1)])
-    steps.append([item(A, PROMPTS[A] - 2 * CHUNK, 1), item(B, 1, 1), item(C, 1, 1), item(D, 1, 1)])
+    steps.append([item(A, CHUNK, 0), item(B, PROMPTS[B], 1), item(C, PROMPTS[C], 1), item(E, PROMPTS[E], 1)])
+    steps.append([item(A, CHUNK, 0), item(B, 1, 1), item(C, 1, 1), item(D, PROMPTS[D], 1), item(E, 1, 1)])
+    steps.append([item(A, PROMPTS[A] - 2 * CHUNK, 1), item(B, 1, 1), item(C, 1, 1), item(D, 1, 1), item(E, 1, 1)])
     while True:
         st = [item(i, 1, 1) for i in seqs if pos[i] < len(seqs[i])]
         if not st:

@@ -10,6 +10,10 @@
 // steps (every sequence one token, all want logits) replay a CUDA graph
 // captured per batch-size bucket; logits come back to the host as float32.
 //
+// Sampling stays on the host for now (Runner returns float32 logits); a
+// device-side sampling entry point can be added beside step(), reading the
+// logits buffer on the device, without changing the step plan.
+//
 // Memory plan at construction: weights, activations for max_batch_tokens
 // tokens and max_running logits rows, then the KV pool = gpu_memory_fraction
 // of the device memory still free (minus a small reserve for cuBLASLt and
