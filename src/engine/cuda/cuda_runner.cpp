@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 #include <numbers>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -160,6 +161,7 @@ class CudaRunner final : public Runner {
   DeviceWeights weights_;
   std::vector<int> buckets_;
   std::map<std::pair<int, int>, Graph> graphs_;  // (batch bucket, attention splits)
+  std::set<std::pair<int, int>> no_graph_;        // buckets whose capture failed: eager
 
   DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
   PinnedBuffer meta_host_;
@@ -393,20 +395,26 @@ Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
   }
   // First time: run eagerly (fills the cuBLASLt plan cache, sets kernel
   // attributes, produces this step's result), then capture for next time.
+  // Capturing executes nothing, so a failed capture costs only the graph: the
+  // bucket then stays eager and the step's result stands.
   TANDEM_STATUS_TRY(forward(plan));
+  if (no_graph_.count(key) != 0) return {};
   cudaGraph_t graph = nullptr;
   TANDEM_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
   const Status captured = forward(plan);
   const cudaError_t end = cudaStreamEndCapture(stream_, &graph);
-  if (!captured.ok()) {
-    if (graph != nullptr) cudaGraphDestroy(graph);
-    return captured;
-  }
-  if (end != cudaSuccess) return cuda_error(end, "cudaStreamEndCapture");
   Graph g;
-  const cudaError_t inst = cudaGraphInstantiate(&g.exec, graph, 0);
-  cudaGraphDestroy(graph);
-  if (inst != cudaSuccess) return cuda_error(inst, "cudaGraphInstantiate");
+  cudaError_t inst = cudaErrorUnknown;
+  if (captured.ok() && end == cudaSuccess && graph != nullptr) inst = cudaGraphInstantiate(&g.exec, graph, 0);
+  if (graph != nullptr) cudaGraphDestroy(graph);
+  if (inst != cudaSuccess) {
+    (void)cudaGetLastError();  // capture errors are not sticky; clear them
+    no_graph_.insert(key);
+    spdlog::warn("[engine.cuda] decode graph capture failed for batch size {} ({}); running it without a graph",
+                 bucket, !captured.ok() ? captured.to_string()
+                                        : std::string(cudaGetErrorString(end != cudaSuccess ? end : inst)));
+    return {};
+  }
   g.layout = plan.layout();
   g.splits = plan.n_splits();
   graphs_.emplace(key, g);
