@@ -144,6 +144,7 @@ bool StepScheduler::admit_front(StepPlan& plan, int& budget, Clock::time_point n
     seq.scheduled_once = true;
     seq.queue_seconds = std::chrono::duration<double>(now - seq.submitted).count();
     seq.cached_tokens = cached;
+    if (metrics_ && pool_.prefix_caching()) metrics_->add_prefix_lookup(seq.num_prompt, cached);
   }
   seq.set_state(SequenceState::kPrefilling);
   seq.admit_order = next_admit_order_++;

@@ -16,6 +16,11 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
                                 metrics::exponential_buckets(0.0005, 2.0, 16), labels);
   step_tokens_ = &r->histogram("tandem_step_tokens", "Tokens computed in one worker step.",
                                metrics::exponential_buckets(1.0, 2.0, 14), labels);
+  all_preemptions_ = &r->counter("tandem_num_preemptions_total", "Preempted sequences, all workers.");
+  prefix_queries_ = &r->counter("tandem_prefix_cache_queries_total",
+                                "Prompt tokens looked up in the prefix cache.");
+  prefix_hits_ = &r->counter("tandem_prefix_cache_hits_total",
+                             "Prompt tokens found in the prefix cache.");
 }
 
 void WorkerMetrics::set_queue(int running, int waiting) {
@@ -30,6 +35,12 @@ void WorkerMetrics::set_kv(int used_blocks, int total_blocks) {
 
 void WorkerMetrics::add_preemption() {
   if (preemptions_) preemptions_->inc();
+  if (all_preemptions_) all_preemptions_->inc();
+}
+
+void WorkerMetrics::add_prefix_lookup(int prompt, int hit) {
+  if (prefix_queries_) prefix_queries_->inc(prompt);
+  if (prefix_hits_) prefix_hits_->inc(hit);
 }
 
 void WorkerMetrics::observe_step(double seconds, int tokens) {

@@ -18,6 +18,8 @@ class WorkerMetrics {
   void set_kv(int used_blocks, int total_blocks);
   void add_preemption();
   void observe_step(double seconds, int tokens);
+  // A request's first admission: `prompt` tokens looked up, `hit` found cached.
+  void add_prefix_lookup(int prompt, int hit);
 
  private:
   metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
@@ -27,6 +29,10 @@ class WorkerMetrics {
   metrics::Counter* preemptions_ = nullptr; // tandem_preemptions_total
   metrics::Histogram* step_seconds_ = nullptr;  // tandem_step_seconds
   metrics::Histogram* step_tokens_ = nullptr;   // tandem_step_tokens
+  // Process-wide (no label; vLLM aliases in metrics::vllm_alias_table()).
+  metrics::Counter* all_preemptions_ = nullptr;  // tandem_num_preemptions_total
+  metrics::Counter* prefix_queries_ = nullptr;   // tandem_prefix_cache_queries_total
+  metrics::Counter* prefix_hits_ = nullptr;      // tandem_prefix_cache_hits_total
 };
 
 }  // namespace tandem::scheduler

@@ -344,6 +344,10 @@ TEST(Worker, PreemptionMetricsAndOutputs) {
   EXPECT_NE(text.find("tandem_step_tokens_count{worker=\"w0\"}"), std::string::npos);
   auto& preempt = registry.counter("tandem_preemptions_total", "", {{"worker", "w0"}});
   EXPECT_GT(preempt.value(), 0.0);
+  EXPECT_EQ(registry.counter("tandem_num_preemptions_total", "").value(), preempt.value());
+  // Six 6-token prompts looked up once each at first admission; different prompts: no hits.
+  EXPECT_EQ(registry.counter("tandem_prefix_cache_queries_total", "").value(), 36.0);
+  EXPECT_EQ(registry.counter("tandem_prefix_cache_hits_total", "").value(), 0.0);
   auto& steps = registry.histogram("tandem_step_tokens", "", {}, {{"worker", "w0"}});
   EXPECT_EQ(static_cast<int>(steps.count()), s.runner->steps.load());
 }
