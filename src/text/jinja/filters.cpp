@@ -40,7 +40,7 @@ Value attr_lookup(Interpreter& interp, const Value& item, const Value& attribute
   while (true) {
     const size_t dot = path.find('.', start);
     const std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!part.empty() && part.find_first_not_of("0123456789") == std::string::npos) {
+    if (!part.empty() && part.size() <= 18 && part.find_first_not_of("0123456789") == std::string::npos) {
       cur = interp.getitem(cur, Value::integer(std::stoll(part)));
     } else {
       cur = interp.getitem(cur, Value::string(part));

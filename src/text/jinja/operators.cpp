@@ -1,6 +1,7 @@
 #include "text/jinja/operators.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 
 #include "text/jinja/template_error.h"
@@ -728,7 +729,7 @@ std::string format_method(const std::string& format, const std::vector<Value>& a
     } else if (first.find_first_not_of("0123456789") == std::string::npos) {
       if (used_auto) fail("cannot switch from automatic field numbering to manual field specification");
       used_manual = true;
-      const size_t idx = std::stoul(first);
+      const size_t idx = first.size() > 9 ? args.size() : std::stoul(first);
       if (idx >= args.size()) fail("Replacement index " + first + " out of range for positional args tuple");
       value = args[idx];
     } else {
@@ -758,7 +759,7 @@ std::string format_method(const std::string& format, const std::vector<Value>& a
         const Value* found = nullptr;
         if (value.is_dict()) found = value.as_dict().find(std::string_view(key));
         if (value.is_sequence() && !key.empty() && key.find_first_not_of("0123456789") == std::string::npos) {
-          const size_t idx = std::stoul(key);
+          const size_t idx = key.size() > 9 ? SIZE_MAX : std::stoul(key);
           if (idx < value.as_sequence().items.size()) found = &value.as_sequence().items[idx];
         }
         if (found == nullptr) fail(repr_string(key));

@@ -60,6 +60,9 @@ Result<std::shared_ptr<const Program>> Program::compile(std::string_view source,
     return Status(ErrorKind::kTemplateError, e.message());
   } catch (const std::bad_alloc&) {
     return Status(ErrorKind::kTemplateError, "out of memory while compiling the template");
+  } catch (const std::exception& e) {
+    // Not expected: every failure should be a TemplateError. Reported, never fatal.
+    return Status(ErrorKind::kInternal, std::string("template compiler bug: ") + e.what());
   }
 }
 
@@ -87,6 +90,9 @@ Result<std::string> Program::render(const std::vector<std::pair<std::string, Val
     return Status(ErrorKind::kTemplateError, e.message());
   } catch (const std::bad_alloc&) {
     return Status(ErrorKind::kTemplateError, "out of memory while rendering the template");
+  } catch (const std::exception& e) {
+    // Not expected: every failure should be a TemplateError. Reported, never fatal.
+    return Status(ErrorKind::kInternal, std::string("template interpreter bug: ") + e.what());
   }
 }
 
