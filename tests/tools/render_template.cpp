@@ -5,11 +5,15 @@
 //    "hf": true|false (default true: apply_chat_template's context rules)}
 // and writes one JSON line per case: {"ok": true, "output": "..."} or
 // {"ok": false, "error": "..."}. Compiled templates are cached by source.
+// With "repeat": N the case is rendered N times (and compiled N times) and the
+// reply adds "render_seconds" and "compile_seconds" (totals; for bench/jinja).
 #include <chrono>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -57,6 +61,23 @@ boost::json::object run_case(const boost::json::object& request,
   if (!out.ok()) return fail(out.status().message());
   reply["ok"] = true;
   reply["output"] = out.value();
+  if (const auto* r = request.if_contains("repeat"); r != nullptr && r->is_int64() && r->get_int64() > 0) {
+    const int64_t n = r->get_int64();
+    using Clock = std::chrono::steady_clock;
+    size_t sink = 0;
+    auto start = Clock::now();
+    for (int64_t i = 0; i < n; ++i) {
+      auto vars = hf ? tandem::text::jinja::hf_variables(context).value()
+                     : std::vector<std::pair<std::string, tandem::text::jinja::Value>>{};
+      auto again = hf ? it->second->render(vars, options) : it->second->render(context, options);
+      sink += again.ok() ? again.value().size() : 0;
+    }
+    reply["render_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+    start = Clock::now();
+    for (int64_t i = 0; i < n; ++i) sink += Program::compile(text).ok() ? 1 : 0;
+    reply["compile_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+    reply["sink"] = sink;
+  }
   return reply;
 }
 

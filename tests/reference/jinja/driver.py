@@ -21,8 +21,8 @@ def tool_path():
     return path
 
 
-def render_batch(cases):
-    """cases: list of dicts {template, context, now?, hf?}. Returns [(ok, text)]."""
+def render_raw(cases):
+    """cases: list of dicts {template, context, now?, hf?, repeat?}. Returns the tool's replies."""
     lines = "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases)
     env = dict(os.environ, TZ="UTC")
     proc = subprocess.run([str(tool_path())], input=lines.encode("utf-8"), capture_output=True, env=env,
@@ -30,4 +30,9 @@ def render_batch(cases):
     assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
     replies = [json.loads(line) for line in proc.stdout.decode("utf-8").split("\n") if line]
     assert len(replies) == len(cases)
-    return [(r["ok"], r["output"] if r["ok"] else r["error"]) for r in replies]
+    return replies
+
+
+def render_batch(cases):
+    """cases: list of dicts {template, context, now?, hf?}. Returns [(ok, text)]."""
+    return [(r["ok"], r["output"] if r["ok"] else r["error"]) for r in render_raw(cases)]
