@@ -11,6 +11,7 @@ transformers' apply_chat_template (transformers 5.x, utils/chat_template_utils.p
 
 `now` (unix seconds) replaces the clock so outputs are reproducible.
 """
+import functools
 import json
 from datetime import datetime
 
@@ -99,10 +100,15 @@ def alias_reasoning(messages):
     return out
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(template_source, now):
+    return make_environment(now).from_string(template_source)
+
+
 def render(template_source, context, now=None, hf=True):
     """Returns (True, text) or (False, error message)."""
     try:
-        template = make_environment(now).from_string(template_source)
+        template = _compiled(template_source, now)
         if not hf:
             return True, template.render(**context)
         kwargs = dict(context)
