@@ -148,11 +148,11 @@ int run_serve(const Config& config) {
   const auto started = Clock::now();
   notifier.status("loading model " + config.model.path);
   spdlog::info("[main] loading {}", config.model.path);
-  int last_percent = -1;
+  int last_decile = -1;
   auto loaded = engine::load_model(config.model.path, engine::DType::kF32, [&](float f) {
     int percent = static_cast<int>(std::floor(f * 100));
-    if (percent / 10 != last_percent / 10) {
-      last_percent = percent;
+    if (percent / 10 != last_decile) {
+      last_decile = percent / 10;
       notifier.status("loading weights " + std::to_string(percent) + "%");
       notifier.extend_timeout(std::chrono::seconds(60));
     }

@@ -239,7 +239,7 @@ def builtin_only_probe(tmp_path_factory) -> pathlib.Path:
     """notify_probe compiled without TANDEM_HAVE_SYSTEMD (the #else branches), -Werror."""
     exe = tmp_path_factory.mktemp("builtin") / "notify_probe_builtin"
     cmd = ["g++", "-std=c++20", "-O1", "-Wall", "-Wextra", "-Werror", f"-I{SOURCE_DIR / 'src'}",
-           str(SOURCE_DIR / "tests/tools/notify_probe.cpp"),
+           str(SOURCE_DIR / "tests/tools/notify_probe.cpp"), str(SOURCE_DIR / "src/main/systemd_notify.cpp"),
            str(SOURCE_DIR / "src/common/status.cpp"), "-o", str(exe)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stderr

@@ -10,9 +10,8 @@
 //                     WATCHDOG=1 every ping interval until SIGTERM, then STOPPING=1
 //   Each step prints "ok" or "error KIND: MESSAGE"; the exit status is 1 if any failed.
 //
-// The tools in tests/tools link the module libraries, not src/main (which is the tandem
-// executable's own source set), so the wrapper's one translation unit is compiled in here.
-#include "main/systemd_notify.cpp"  // NOLINT(bugprone-suspicious-include)
+// Links the wrapper from tandem_app (src/main without the entry point).
+#include "main/systemd_notify.h"
 
 #include <csignal>
 #include <cstdio>
