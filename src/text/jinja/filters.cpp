@@ -356,7 +356,8 @@ Value aggregate(Interpreter& interp, const Value& value, const CallArgs& args, b
   Value best_key = attr_getter(interp, items[0], attribute, ignore_case);
   for (size_t i = 1; i < items.size(); ++i) {
     Value key = attr_getter(interp, items[i], attribute, ignore_case);
-    if (want_max ? less(best_key, key) : less(key, best_key)) {
+    // Python's max() asks `item > best`, min() `item < best`.
+    if (want_max ? greater(key, best_key, ">") : less(key, best_key, "<")) {
       best = i;
       best_key = std::move(key);
     }
@@ -444,7 +445,9 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     return items.front();
   }
   if (name == "last") {
-    if (v.is_generator()) fail("'" + type_name(v) + "' object is not reversible");
+    const bool reversible = v.is_undefined() || v.is_string() || v.is_dict() ||
+                            (v.is_sequence() && v.as_sequence().style != SequenceStyle::kDictItems);
+    if (!reversible) fail("'" + type_name(v) + "' object is not reversible");
     std::vector<Value> items = iterate(v);
     if (items.empty()) return Value::undefined_hint("No last item, sequence was empty.");
     return items.back();
@@ -536,6 +539,12 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
   }
   if (name == "indent") {
     ArgBinder b("indent", {"width", "first", "blank"}, args);
+    if (v.is_undefined()) fail_undefined(v);
+    if (v.is_sequence() && v.as_sequence().style == SequenceStyle::kList) {
+      fail("'list' object has no attribute 'splitlines'");  // list += str extends, then fails
+    }
+    if (v.is_tuple()) fail("can only concatenate tuple (not \"str\") to tuple");
+    if (!v.is_string()) fail("unsupported operand type(s) for +=: '" + type_name(v) + "' and 'str'");
     std::string indention = "    ";
     if (b.has(0)) {
       indention = b.get(0).is_string() ? b.get(0).as_string()
@@ -559,6 +568,9 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     std::vector<Value> out;
     for (auto& item : iterate(v)) {
       Value key = attr_getter(interp, item, attribute, ignore_case);
+      if (key.is_dict() || (key.is_sequence() && !key.is_tuple()) || key.is_namespace()) {
+        fail("unhashable type: '" + type_name(key) + "'");
+      }
       bool dup = false;
       for (const auto& s : seen) {
         if (equals(s, key)) {
@@ -714,12 +726,16 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     const bool killwords = b.has(1) && truthy(b.get(1));
     const std::string end = b.has(2) ? to_str(b.get(2)) : "...";
     const int64_t leeway = b.has(3) && !b.get(3).is_none() ? b.get(3).as_int() : 5;
-    const std::string s = soft_str(v);
-    const auto cps = utf8::to_code_points(s);
     const int64_t end_len = static_cast<int64_t>(utf8::length(end));
     if (length < end_len) fail("expected length >= " + std::to_string(end_len) + ", got " + std::to_string(length));
     if (leeway < 0) fail("expected leeway >= 0, got " + std::to_string(leeway));
-    if (static_cast<int64_t>(cps.size()) <= length + leeway) return Value::string(s);
+    if (length_of(v) <= length + leeway) return v;
+    if (!v.is_string()) {
+      if (killwords) fail("can only concatenate " + type_name(v) + " (not \"str\") to " + type_name(v));
+      fail("'" + type_name(v) + "' object has no attribute 'rsplit'");
+    }
+    const std::string& s = v.as_string();
+    const auto cps = utf8::to_code_points(s);
     const size_t cut = static_cast<size_t>(length - end_len);
     std::string head = utf8::from_code_points(cps, 0, cut);
     if (killwords) return Value::string(head + end);

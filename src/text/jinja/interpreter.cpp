@@ -438,10 +438,10 @@ Value Interpreter::eval_compare(const Expr& e, const std::shared_ptr<Scope>& sco
         r = less(left, right, "<=") || equals(left, right);
         break;
       case ast::CompareOp::kGt:
-        r = less(right, left, ">");
+        r = greater(left, right, ">");
         break;
       case ast::CompareOp::kGe:
-        r = less(right, left, ">=") || equals(left, right);
+        r = greater(left, right, ">=") || equals(left, right);
         break;
       case ast::CompareOp::kIn:
         r = contains(right, left);

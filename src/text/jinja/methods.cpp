@@ -30,10 +30,11 @@ bool in(const std::array<std::string_view, N>& list, const std::string& name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
-const std::string& need_str(const Value& v, const char* method, const char* what = "argument") {
+// Fails with Python's message `<prefix>must be str, not <type>` for non-strings.
+const std::string& need_str(const Value& v, const std::string& prefix, const char* expected = "str") {
   if (!v.is_string()) {
     if (v.is_undefined()) fail_undefined(v);
-    fail(std::string(method) + "() " + what + " must be str, not " + type_name(v));
+    fail(prefix + "must be " + expected + ", not " + type_name(v));
   }
   return v.as_string();
 }
@@ -203,7 +204,11 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
     const auto [b, e] = byte_window(s, args, 1);
     const std::string_view window = std::string_view(s).substr(b, e - b);
     auto test = [&](const Value& p) {
-      const std::string& affix = need_str(p, name.c_str(), "first arg");
+      if (!p.is_string()) {
+        if (p.is_undefined()) fail_undefined(p);
+        fail("tuple for " + name + " must only contain str, not " + type_name(p));
+      }
+      const std::string& affix = p.as_string();
       if (affix.size() > window.size()) return false;
       return starts ? window.substr(0, affix.size()) == affix
                     : window.substr(window.size() - affix.size()) == affix;
@@ -228,13 +233,17 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
     if (sep.is_none()) {
       return Value::sequence(right ? rsplit_whitespace(s, maxsplit) : split_whitespace(s, maxsplit));
     }
-    const std::string& sep_str = need_str(sep, name.c_str());
+    const std::string& sep_str = need_str(sep, "", "str or None");
     return Value::sequence(right ? rsplit_sep(s, sep_str, maxsplit) : split_sep(s, sep_str, maxsplit));
   }
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     ArgBinder b(name, {"chars"}, args);
     const Value chars = b.get_or(0, Value::none());
-    const std::string* set = chars.is_none() ? nullptr : &need_str(chars, name.c_str());
+    if (!chars.is_none() && !chars.is_string()) {
+      if (chars.is_undefined()) fail_undefined(chars);
+      fail(name + " arg must be None or str");
+    }
+    const std::string* set = chars.is_none() ? nullptr : &chars.as_string();
     return Value::string(utf8::strip(s, set, name != "rstrip", name != "lstrip"));
   }
   if (!args.positional.empty() || !args.keyword.empty()) {
@@ -268,8 +277,8 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
   if (name == "replace") {
     ArgBinder b(name, {"old", "new", "count"}, args);
     if (!b.has(0) || !b.has(1)) fail("replace expected at least 2 arguments, got " + std::to_string(args.positional.size()));
-    const std::string& from = need_str(b.get(0), "replace");
-    const std::string& to = need_str(b.get(1), "replace");
+    const std::string& from = need_str(b.get(0), "replace() argument 1 ");
+    const std::string& to = need_str(b.get(1), "replace() argument 2 ");
     int64_t count = b.has(2) ? need_int(b.get(2), "replace") : -1;
     std::string out;
     if (from.empty()) {
@@ -304,7 +313,7 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
   }
   if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
     if (args.positional.empty()) fail(name + "() takes at least 1 argument (0 given)");
-    const std::string& sub = need_str(args.positional[0], name.c_str());
+    const std::string& sub = need_str(args.positional[0], "");
     const auto [b, e] = byte_window(s, args, 1);
     const std::string_view window = std::string_view(s).substr(b, e - b);
     if (name == "count") {
@@ -370,7 +379,7 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
   if (name == "removeprefix" || name == "removesuffix") {
     ArgBinder b(name, {"affix"}, args);
     if (!b.has(0)) fail(name + "() takes exactly one argument (0 given)");
-    const std::string& affix = need_str(b.get(0), name.c_str());
+    const std::string& affix = need_str(b.get(0), name + "() argument ");
     if (name == "removeprefix") {
       if (s.compare(0, affix.size(), affix) == 0 && affix.size() <= s.size()) return Value::string(s.substr(affix.size()));
     } else if (affix.size() <= s.size() && s.compare(s.size() - affix.size(), affix.size(), affix) == 0) {
@@ -382,7 +391,7 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
     ArgBinder b(name, {"width", "fillchar"}, args);
     if (!b.has(0)) fail(name + "() takes at least 1 argument (0 given)");
     const int64_t width = need_int(b.get(0), name.c_str());
-    const std::string fill = b.has(1) ? need_str(b.get(1), name.c_str()) : std::string(" ");
+    const std::string fill = b.has(1) ? need_str(b.get(1), "The fill character ", "a unicode character") : std::string(" ");
     if (utf8::length(fill) != 1) fail("The fill character must be exactly one character long");
     interp.check_size(static_cast<size_t>(std::max<int64_t>(width, 0)) * fill.size());
     return Value::string(pad(s, width, fill, name == "center" ? 0 : name == "ljust" ? -1 : 1));
@@ -405,7 +414,7 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
   if (name == "partition" || name == "rpartition") {
     ArgBinder b(name, {"sep"}, args);
     if (!b.has(0)) fail(name + "() takes exactly one argument (0 given)");
-    const std::string& sep = need_str(b.get(0), name.c_str());
+    const std::string& sep = need_str(b.get(0), "");
     if (sep.empty()) fail("empty separator");
     const size_t hit = name == "partition" ? s.find(sep) : s.rfind(sep);
     std::vector<Value> parts;

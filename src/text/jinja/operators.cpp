@@ -156,7 +156,7 @@ Value numeric(ast::BinaryOp op, const Value& a, const Value& b) {
       if (y == 0.0) fail("float floor division by zero");
       return Value::number(float_floordiv(x, y));
     case ast::BinaryOp::kMod:
-      if (y == 0.0) fail("float modulo by zero");
+      if (y == 0.0) fail("float modulo");
       return Value::number(float_mod(x, y));
     case ast::BinaryOp::kPow:
       if (x == 0.0 && y < 0.0) fail("0.0 cannot be raised to a negative power");
@@ -169,6 +169,10 @@ Value numeric(ast::BinaryOp op, const Value& a, const Value& b) {
 }  // namespace
 
 Value binary_op(ast::BinaryOp op, const Value& a, const Value& b, size_t max_bytes) {
+  if (op == ast::BinaryOp::kMod && a.is_string() && b.is_undefined()) {
+    // Python formats with any object that has __getitem__ (Undefined has) as a mapping.
+    return Value::string(percent_format(a.as_string(), b));
+  }
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   if (a.is_number() && b.is_number()) return numeric(op, a, b);
@@ -234,7 +238,6 @@ bool contains(const Value& container, const Value& item) {
     case Value::Kind::kUndefined:
       return false;
     case Value::Kind::kString:
-      if (item.is_undefined()) fail_undefined(item);
       if (!item.is_string()) fail("'in <string>' requires string as left operand, not " + type_name(item));
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::kSequence:
@@ -425,7 +428,9 @@ std::string format_one(char type, const Spec& spec, const Value& v) {
 
 std::string percent_format(const std::string& format, const Value& args) {
   std::vector<Value> list;
-  const bool mapping = args.is_dict();
+  // Python treats any non-tuple argument with __getitem__ (dict, list, ...) as a
+  // mapping: unused, it raises no "not all arguments converted".
+  const bool mapping = args.is_dict() || args.is_undefined() || (args.is_sequence() && !args.is_tuple());
   if (args.is_tuple()) {
     list = args.as_sequence().items;
   } else if (!mapping) {
@@ -450,6 +455,8 @@ std::string percent_format(const std::string& format, const Value& args) {
       if (close == std::string::npos) fail("incomplete format key");
       if (!mapping) fail("format requires a mapping");
       const std::string key = format.substr(i + 1, close - i - 1);
+      if (args.is_undefined()) fail_undefined(args);
+      if (!args.is_dict()) fail(type_name(args) + " indices must be integers or slices, not str");
       const Value* v = args.as_dict().find(std::string_view(key));
       if (v == nullptr) fail(repr_string(key));
       arg = *v;

@@ -111,8 +111,8 @@ bool apply_test(Interpreter& interp, const std::string& name, const Value& v, co
   if (name == "ne" || name == "!=") return !equals(v, arg(name, args, 0));
   if (name == "lt" || name == "lessthan" || name == "<") return less(v, arg(name, args, 0), "<");
   if (name == "le" || name == "<=") return less(v, arg(name, args, 0), "<=") || equals(v, arg(name, args, 0));
-  if (name == "gt" || name == "greaterthan" || name == ">") return less(arg(name, args, 0), v, ">");
-  if (name == "ge" || name == ">=") return less(arg(name, args, 0), v, ">=") || equals(v, arg(name, args, 0));
+  if (name == "gt" || name == "greaterthan" || name == ">") return greater(v, arg(name, args, 0), ">");
+  if (name == "ge" || name == ">=") return greater(v, arg(name, args, 0), ">=") || equals(v, arg(name, args, 0));
   if (name == "in") return contains(arg(name, args, 0), v);
   if (name == "filter") return v.is_string() && is_filter(v.as_string());
   if (name == "test") return v.is_string() && is_test(v.as_string());

@@ -408,26 +408,39 @@ bool equals_depth(const Value& a, const Value& b, int depth) {
 
 bool equals(const Value& a, const Value& b) { return equals_depth(a, b, 0); }
 
-bool less(const Value& a, const Value& b, const char* op) {
+namespace {
+bool orderable(const Value& a, const Value& b) {
+  if (a.is_number() && b.is_number()) return true;
+  if (a.is_string() && b.is_string()) return true;
+  return a.is_sequence() && b.is_sequence() && same_sequence_family(a.as_sequence().style, b.as_sequence().style);
+}
+
+// a < b (or a > b when `gt`), failing like Python with the operands in source order.
+bool ordered(const Value& a, const Value& b, bool gt, const char* op, int depth) {
+  if (depth > kMaxReprDepth) fail("maximum recursion depth exceeded in comparison");
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
-  if (a.is_number() && b.is_number()) {
-    if (a.is_float() || b.is_float()) return a.as_float() < b.as_float();
-    return a.as_int() < b.as_int();
+  if (!orderable(a, b)) {
+    fail(std::string("'") + op + "' not supported between instances of '" + type_name(a) + "' and '" +
+         type_name(b) + "'");
   }
-  if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();
-  if (a.is_sequence() && b.is_sequence() &&
-      same_sequence_family(a.as_sequence().style, b.as_sequence().style)) {
-    const auto& x = a.as_sequence().items;
-    const auto& y = b.as_sequence().items;
-    for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!equals(x[i], y[i])) return less(x[i], y[i], op);
-    }
-    return x.size() < y.size();
+  if (a.is_number()) {
+    if (a.is_float() || b.is_float()) return gt ? a.as_float() > b.as_float() : a.as_float() < b.as_float();
+    return gt ? a.as_int() > b.as_int() : a.as_int() < b.as_int();
   }
-  fail(std::string("'") + op + "' not supported between instances of '" + type_name(a) + "' and '" +
-       type_name(b) + "'");
+  if (a.is_string()) return gt ? a.as_string() > b.as_string() : a.as_string() < b.as_string();
+  const auto& x = a.as_sequence().items;
+  const auto& y = b.as_sequence().items;
+  for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
+    if (!equals(x[i], y[i])) return ordered(x[i], y[i], gt, op, depth + 1);
+  }
+  return gt ? x.size() > y.size() : x.size() < y.size();
 }
+}  // namespace
+
+bool less(const Value& a, const Value& b, const char* op) { return ordered(a, b, false, op, 0); }
+
+bool greater(const Value& a, const Value& b, const char* op) { return ordered(a, b, true, op, 0); }
 
 // ---- str / repr -------------------------------------------------------------
 

@@ -184,6 +184,8 @@ std::string undefined_message(const Value& v);
 bool equals(const Value& a, const Value& b);
 // Python <: numbers, strings (code point order), sequences; else TypeError.
 bool less(const Value& a, const Value& b, const char* op = "<");
+// b < a, reporting a TypeError as Python does for `a > b` (operands in source order).
+bool greater(const Value& a, const Value& b, const char* op = ">");
 
 // Python str() and repr(); `depth` guards against pathological nesting.
 std::string to_str(const Value& v);

@@ -11,6 +11,7 @@ transformers' apply_chat_template (transformers 5.x, utils/chat_template_utils.p
 
 `now` (unix seconds) replaces the clock so outputs are reproducible.
 """
+import copy
 import functools
 import json
 from datetime import datetime
@@ -106,7 +107,9 @@ def _compiled(template_source, now):
 
 
 def render(template_source, context, now=None, hf=True):
-    """Returns (True, text) or (False, error message)."""
+    """Returns (True, text) or (False, error message). The context is deep-copied first:
+    some jinja2 filters mutate lists in place (indent's `s += "\\n"` extends a list)."""
+    context = copy.deepcopy(context)
     try:
         template = _compiled(template_source, now)
         if not hf:
