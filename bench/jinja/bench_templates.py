@@ -10,17 +10,14 @@ boost::json -> values + HF context rules; jinja2: the same dicts passed to rende
 Prints one table (medians over rounds); the last lines are the headline figures.
 """
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-os.environ["TZ"] = "UTC"
-time.tzset()
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "reference" / "jinja"))
-import driver  # noqa: E402
+import jinja_driver as driver  # noqa: E402
 import hf_reference  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "templates"

@@ -14,7 +14,7 @@ transformers' apply_chat_template (transformers 5.x, utils/chat_template_utils.p
 import copy
 import functools
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import jinja2
 import jinja2.ext
@@ -76,7 +76,8 @@ def make_environment(now=None):
         return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
     def strftime_now(format):
-        moment = datetime.now() if now is None else datetime.fromtimestamp(now)
+        # A fixed `now` is read in UTC (the C++ side runs with TZ=UTC), a naive datetime as HF's.
+        moment = datetime.now() if now is None else datetime.fromtimestamp(now, tz=timezone.utc).replace(tzinfo=None)
         return moment.strftime(format)
 
     env = ImmutableSandboxedEnvironment(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import hf_reference
-from driver import REPO, render_batch
+from jinja_driver import REPO, render_batch
 from gguf_chat_template import chat_template
 
 DATA = REPO / "tests" / "data" / "templates"

@@ -6,7 +6,7 @@ import random
 import pytest
 
 import hf_reference
-from driver import render_batch
+from jinja_driver import render_batch
 
 CONTEXT = {
     "messages": [
