@@ -10,7 +10,11 @@ demo GGUF and records, for each prompt below:
     norm of the logits row,
   - the full logits row at the last prompt position,
   - the greedy continuation of GENERATE tokens, with the same per-position
-    summaries for the continuation rows.
+    summaries for the continuation rows;
+and the same summaries (no full rows) from an exact float64 forward pass over
+the same dequantized weights (gguf_numpy_reference.py, gguf-py + numpy), which
+test_cpu_vs_gguf_exact.py uses as the tight reference (llama.cpp's own
+activation quantization makes it a loose one).
 Output: fixtures/smollm2_q4_1.json (ids, generation, metadata) and
 fixtures/smollm2_q4_1.npz (float arrays), a few hundred KB to ~2 MB.
 
@@ -91,6 +95,11 @@ def main():
     import llama_cpp
     from llama_cpp import Llama
 
+    sys.path.insert(0, HERE)
+    from gguf_numpy_reference import GgufReference
+
+    exact = GgufReference(model)
+
     llm = Llama(model_path=model, n_ctx=1024, n_batch=512, n_threads=args.threads,
                 n_threads_batch=args.threads, logits_all=True, verbose=False)
     meta = {
@@ -124,8 +133,15 @@ def main():
         arrays[f"p{i}_top_logits"] = top_logits
         arrays[f"p{i}_norms"] = norms
         arrays[f"p{i}_last_row"] = prompt_rows[-1]
-        meta["prompts"].append({"name": name, "text": text, "ids": [int(t) for t in ids], "generated": gen})
-        print(f"{name}: {n} tokens, continuation {llm.detokenize(gen)[:60]!r}", file=sys.stderr)
+        exact_rows, exact_gen = exact.greedy(ids, GENERATE)
+        top_ids, top_logits, norms = summarize(exact_rows)
+        arrays[f"exact_p{i}_top_ids"] = top_ids
+        arrays[f"exact_p{i}_top_logits"] = top_logits
+        arrays[f"exact_p{i}_norms"] = norms
+        meta["prompts"].append({"name": name, "text": text, "ids": [int(t) for t in ids], "generated": gen,
+                                "exact_generated": exact_gen})
+        print(f"{name}: {n} tokens, continuation {llm.detokenize(gen)[:60]!r}, "
+              f"exact continuation {'same' if exact_gen == gen else 'differs'}", file=sys.stderr)
 
     out = os.path.join(HERE, "fixtures")
     os.makedirs(out, exist_ok=True)
