@@ -1,9 +1,14 @@
 #include "main/device_probe.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+
+#ifdef TANDEM_HAVE_CUDA
+#include "engine/cuda/cuda_devices.h"
+#endif
 
 namespace tandem {
 namespace {
@@ -35,6 +40,21 @@ DeviceReport probe_devices() {
   }
 #ifdef TANDEM_HAVE_CUDA
   r.cuda_built = true;
+  auto devices = engine::cuda::list_devices();
+  if (!devices.ok()) {
+    r.error = devices.status().message();
+  } else {
+    r.gpus.clear();  // the CUDA runtime's view replaces the /proc one
+    for (const auto& d : *devices) {
+      char line[256];
+      std::snprintf(line, sizeof line, "CUDA device %d: %s, compute %d.%d, %.1f GiB (%.1f GiB free)",
+                    d.ordinal, d.name.c_str(), d.compute_major, d.compute_minor,
+                    d.total_bytes / 1073741824.0, d.free_bytes / 1073741824.0);
+      r.gpus.push_back(line);
+    }
+    r.cuda_devices = static_cast<int>(devices->size());
+    if (devices->empty()) r.error = "the CUDA runtime sees no device";
+  }
 #endif
   return r;
 }

@@ -25,6 +25,11 @@
 #include "text/chat_template.h"
 #include "text/tokenizer_loader.h"
 
+#ifdef TANDEM_HAVE_CUDA
+#include "engine/cuda/cuda_devices.h"
+#include "engine/cuda/cuda_runner.h"
+#endif
+
 namespace tandem {
 namespace {
 
@@ -116,6 +121,79 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
   return workers;
 }
 
+#ifdef TANDEM_HAVE_CUDA
+// One worker per CUDA device, each with its own runner (bf16 weights, KV pool,
+// graphs) and stream.
+std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
+    const Config& config, engine::LoadedModel& loaded, const std::vector<int>& devices,
+    int max_context, uint64_t salt, metrics::Registry& registry) {
+  std::vector<std::unique_ptr<scheduler::Worker>> workers;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    // Copy the host weights for all but the last device; each runner uploads
+    // and drops its copy before the next one is made.
+    engine::ModelWeights weights = i + 1 < devices.size() ? loaded.weights : std::move(loaded.weights);
+    engine::cuda::CudaRunnerOptions ro;
+    ro.device = devices[i];
+    ro.block_tokens = config.engine.kv_block_tokens;
+    ro.gpu_memory_fraction = config.engine.gpu_memory_fraction;
+    ro.max_batch_tokens = config.engine.max_batch_tokens;
+    ro.max_running = config.engine.max_running;
+    auto runner = engine::cuda::make_cuda_runner(loaded.spec, std::move(weights), ro);
+    if (!runner.ok()) {
+      throw std::runtime_error("cannot start the worker on CUDA device " + std::to_string(devices[i]) +
+                               ": " + runner.status().message());
+    }
+    scheduler::WorkerOptions wo;
+    wo.name = "cuda" + std::to_string(devices[i]);
+    wo.max_batch_tokens = config.engine.max_batch_tokens;
+    wo.max_running = config.engine.max_running;
+    wo.max_queue = config.scheduler.max_queue;
+    wo.enable_prefix_caching = config.engine.enable_prefix_caching;
+    wo.model_salt = salt;
+    wo.max_context = max_context;
+    workers.push_back(scheduler::Worker::start(std::move(wo), std::move(runner).value(), &registry));
+  }
+  return workers;
+}
+#endif
+
+// The CUDA devices to serve on: [] for the CPU backend. "cuda" without a
+// usable device, or an [engine] devices entry that does not exist, is a
+// start-up error.
+std::vector<int> choose_cuda_devices(const Config& config) {
+  if (config.engine.backend == "cpu") return {};
+#ifdef TANDEM_HAVE_CUDA
+  auto found = engine::cuda::list_devices();
+  int count = found.ok() ? static_cast<int>(found->size()) : 0;
+  if (count == 0) {
+    if (config.engine.backend == "cuda") {
+      throw std::runtime_error("[engine] backend = \"cuda\" but no CUDA device is usable: " +
+                               (found.ok() ? std::string("none found") : found.status().message()));
+    }
+    spdlog::info("[main] no CUDA device found ({}); serving on the CPU",
+                 found.ok() ? "none" : found.status().message());
+    return {};
+  }
+  std::vector<int> devices = config.engine.devices;
+  if (devices.empty()) {
+    for (int i = 0; i < count; ++i) devices.push_back(i);
+  }
+  for (int d : devices) {
+    if (d >= count) {
+      throw ConfigError("[engine] devices: expected CUDA device ordinals below " + std::to_string(count) +
+                        ", got " + std::to_string(d));
+    }
+  }
+  return devices;
+#else
+  if (config.engine.backend == "cuda") {
+    throw ConfigError("[engine] backend: \"cuda\" is not available in this build (built without CUDA); "
+                      "use \"cpu\" or \"auto\"");
+  }
+  return {};
+#endif
+}
+
 // Waits for SIGTERM/SIGINT (blocked in every thread) for up to `timeout`.
 // Returns the signal number, or 0 on timeout.
 int wait_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
@@ -141,15 +219,14 @@ int run_serve(const Config& config) {
   if (config.model.path.empty()) {
     throw ConfigError("[model] path: no model configured; set it in the config or pass --model PATH");
   }
-  if (config.engine.backend == "cuda") {
-    throw ConfigError("[engine] backend: \"cuda\" is not available in this build; use \"cpu\" or \"auto\"");
-  }
+  const std::vector<int> cuda_devices = choose_cuda_devices(config);
+  const engine::DType weight_dtype = cuda_devices.empty() ? engine::DType::kF32 : engine::DType::kBF16;
 
   const auto started = Clock::now();
   notifier.status("loading model " + config.model.path);
   spdlog::info("[main] loading {}", config.model.path);
   int last_decile = -1;
-  auto loaded = engine::load_model(config.model.path, engine::DType::kF32, [&](float f) {
+  auto loaded = engine::load_model(config.model.path, weight_dtype, [&](float f) {
     int percent = static_cast<int>(std::floor(f * 100));
     if (percent / 10 != last_decile) {
       last_decile = percent / 10;
@@ -194,8 +271,16 @@ int run_serve(const Config& config) {
 
   metrics::Registry registry(metrics::Registry::Options{config.metrics.vllm_names, model.name});
   notifier.status("starting workers");
-  auto workers = start_cpu_workers(config, loaded.value(), max_context, model_salt(config, spec),
-                                   registry);
+  std::vector<std::unique_ptr<scheduler::Worker>> workers;
+#ifdef TANDEM_HAVE_CUDA
+  if (!cuda_devices.empty()) {
+    workers = start_cuda_workers(config, loaded.value(), cuda_devices, max_context,
+                                 model_salt(config, spec), registry);
+  }
+#endif
+  if (cuda_devices.empty()) {
+    workers = start_cpu_workers(config, loaded.value(), max_context, model_salt(config, spec), registry);
+  }
   scheduler::Router router(scheduler::RouterOptions{config.scheduler.router, config.scheduler.max_queue},
                            std::move(workers));
 
