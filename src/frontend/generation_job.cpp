@@ -71,6 +71,7 @@ scheduler::GenerationRequest GenerationJob::make_request(int choice) const {
   r.sampling = plan_.sampling;
   if (r.sampling.seed) *r.sampling.seed += static_cast<uint64_t>(choice);
   r.stop = plan_.stop;
+  r.cache_salt = plan_.options.cache_salt;
   r.stop.max_tokens = p.max_tokens;
   return r;
 }

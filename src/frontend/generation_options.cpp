@@ -76,6 +76,10 @@ Status parse_generation_options(const boost::json::object& body, ApiKind api,
   s.reset();
   TANDEM_RETURN_IF_ERROR(read_string(body, "user", s));
   if (s) out.user = *s;
+  s.reset();
+  TANDEM_RETURN_IF_ERROR(read_string(body, "cache_salt", s));
+  if (s && s->empty()) return invalid_field("cache_salt", "must be a non-empty string when given");
+  if (s) out.cache_salt = *s;
 
   std::optional<int64_t> i;
   TANDEM_RETURN_IF_ERROR(read_int(body, "n", 1, kMaxChoices, i));

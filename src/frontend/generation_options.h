@@ -53,6 +53,7 @@ struct GenerationOptions {
   bool include_stop_str_in_output = false;
   bool skip_special_tokens = true;
   std::string user;
+  std::string cache_salt;                 // vLLM's field: separates prefix caches; non-empty when given
 };
 
 // Reads the shared fields of a chat or completion request body.

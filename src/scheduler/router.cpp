@@ -1,5 +1,7 @@
 #include "scheduler/router.h"
 
+#include "scheduler/kv_routing_policy.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -9,7 +11,10 @@
 namespace tandem::scheduler {
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers)
-    : Router(options, std::move(workers), make_routing_policy(options.policy)) {}
+    : Router(options, std::move(workers),
+             make_routing_policy(options.policy,
+                                 KvRoutingOptions{options.kv_overlap_weight,
+                                                  options.router_temperature, options.router_seed})) {}
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers,
                std::unique_ptr<RoutingPolicy> policy)
@@ -20,7 +25,14 @@ Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> worke
   }
   if (workers_.empty()) throw std::invalid_argument("router needs at least one worker");
   if (options_.max_queue < 1) throw std::invalid_argument("router max_queue must be at least 1");
+  removed_ = std::make_unique<std::atomic<bool>[]>(workers_.size());
+  decisions_.assign(workers_.size(), nullptr);
   for (size_t i = 0; i < workers_.size(); ++i) {
+    if (metrics::Registry* r = workers_[i]->metrics_registry()) {
+      decisions_[i] = &r->counter("tandem_router_decisions_total",
+                                  "Requests the router sent to a worker (accepted by it).",
+                                  {{"worker", workers_[i]->name()}});
+    }
     workers_[i]->set_kv_event_sink(
         [policy = policy_.get(), i](const kv::KvEvent& e) { policy->on_kv_event(i, e); });
   }
@@ -40,7 +52,13 @@ Status Router::submit(GenerationRequest request) {
   for (size_t i = 0; i < workers_.size(); ++i) {
     WorkerLoad load = workers_[i]->load();
     waiting += load.waiting;
-    if (!load.healthy) continue;
+    if (!load.healthy) {
+      if (workers_[i]->state() == WorkerState::kFailed && !removed_[i].exchange(true)) {
+        spdlog::warn("[router] worker {} failed; dropping its cache from routing", workers_[i]->name());
+        policy_->on_worker_removed(i);
+      }
+      continue;
+    }
     candidates.push_back({i, workers_[i]->name(), load, workers_[i]->block_tokens(),
                           workers_[i]->model_salt()});
   }
@@ -85,7 +103,10 @@ Status Router::submit(GenerationRequest request) {
       owner_[id] = w;
     }
     last = workers_[w]->submit(std::move(request));
-    if (last.ok()) return last;
+    if (last.ok()) {
+      if (decisions_[w]) decisions_[w]->inc();
+      return last;
+    }
     if (last.kind() != ErrorKind::kQueueFull && last.kind() != ErrorKind::kUnavailable) break;
   }
   forget(id);

@@ -1,7 +1,6 @@
 #include "scheduler/routing_policy.h"
 
-#include <spdlog/spdlog.h>
-
+#include "scheduler/kv_routing_policy.h"
 #include "scheduler/least_loaded_policy.h"
 #include "scheduler/round_robin_policy.h"
 
@@ -9,13 +8,16 @@ namespace tandem::scheduler {
 
 void RoutingPolicy::on_kv_event(size_t /*worker_index*/, const kv::KvEvent& /*event*/) {}
 
+void RoutingPolicy::on_worker_removed(size_t /*worker_index*/) {}
+
 std::unique_ptr<RoutingPolicy> make_routing_policy(std::string_view name) {
+  return make_routing_policy(name, KvRoutingOptions{});
+}
+
+std::unique_ptr<RoutingPolicy> make_routing_policy(std::string_view name, const KvRoutingOptions& kv) {
   if (name == "round_robin") return std::make_unique<RoundRobinPolicy>();
   if (name == "least_loaded") return std::make_unique<LeastLoadedPolicy>();
-  if (name == "kv") {
-    spdlog::info("[router] policy 'kv' (KV-aware) is not available yet; routing with least_loaded");
-    return std::make_unique<LeastLoadedPolicy>();
-  }
+  if (name == "kv") return std::make_unique<KvRoutingPolicy>(kv);
   return nullptr;
 }
 

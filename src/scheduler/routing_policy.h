@@ -35,10 +35,17 @@ class RoutingPolicy {
   virtual size_t pick(const GenerationRequest& request, std::span<const WorkerView> candidates) = 0;
   // A KV event of worker `worker_index`. Default: ignored.
   virtual void on_kv_event(size_t worker_index, const kv::KvEvent& event);
+  // Worker `worker_index` failed or left: whatever it cached is gone (its
+  // later events, if any, start afresh). Default: ignored.
+  virtual void on_worker_removed(size_t worker_index);
 };
 
-// "round_robin", "least_loaded", or "kv" (until the KV-aware policy lands:
-// least_loaded, with a log line). Unknown names: nullptr.
+struct KvRoutingOptions;
+
+// "round_robin", "least_loaded", or "kv" (KvRoutingPolicy with `kv`, default
+// options when not given). Unknown names: nullptr. Throws
+// std::invalid_argument on invalid KV options (start-up error).
 std::unique_ptr<RoutingPolicy> make_routing_policy(std::string_view name);
+std::unique_ptr<RoutingPolicy> make_routing_policy(std::string_view name, const KvRoutingOptions& kv);
 
 }  // namespace tandem::scheduler

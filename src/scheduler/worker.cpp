@@ -32,6 +32,7 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
                metrics::Registry* metrics)
     : options_(std::move(options)),
       runner_(std::move(runner)),
+      registry_(metrics),
       metrics_(metrics, options_.name),
       seed_rng_(std::random_device{}()) {
   TANDEM_CHECK(runner_ != nullptr);
@@ -53,6 +54,7 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
       *pool_, std::move(sampler), &metrics_);
   published_.healthy = true;
   published_.kv_blocks_total = limits_.num_blocks;
+  metrics_.set_kv(0, limits_.num_blocks);  // counts this pool in the process-wide total now
   spdlog::info("[scheduler] worker={} started: {} KV blocks of {} tokens, max_batch_tokens={}, "
                "max_running={}, max_queue={}, prefix_caching={}",
                options_.name, limits_.num_blocks, limits_.block_tokens, options_.max_batch_tokens,

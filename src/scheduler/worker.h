@@ -111,6 +111,9 @@ class Worker {
   const RequestLimits& limits() const { return limits_; }
   int block_tokens() const { return limits_.block_tokens; }
   uint64_t model_salt() const { return options_.model_salt; }
+  // The registry given to start() (null when none); the router adds its own
+  // metrics there.
+  metrics::Registry* metrics_registry() const { return registry_; }
 
  private:
   struct Cancel {
@@ -132,6 +135,7 @@ class Worker {
   WorkerOptions options_;
   std::unique_ptr<engine::Runner> runner_;
   RequestLimits limits_;
+  metrics::Registry* registry_;
   WorkerMetrics metrics_;
   std::unique_ptr<kv::BlockPool> pool_;
   std::unique_ptr<StepScheduler> scheduler_;

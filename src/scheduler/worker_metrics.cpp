@@ -21,7 +21,13 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
                                 "Prompt tokens looked up in the prefix cache.");
   prefix_hits_ = &r->counter("tandem_prefix_cache_hits_total",
                              "Prompt tokens found in the prefix cache.");
+  all_used_ = &r->gauge("tandem_kv_cache_blocks_used", "KV blocks held by requests, all workers.");
+  all_total_ = &r->gauge("tandem_kv_cache_blocks_total", "KV blocks in all workers' pools.");
+  usage_perc_ = &r->gauge("tandem_kv_cache_usage_perc",
+                          "Fraction of all workers' KV blocks held by requests (0..1).");
 }
+
+WorkerMetrics::~WorkerMetrics() { set_kv(0, 0); }
 
 void WorkerMetrics::set_queue(int running, int waiting) {
   if (running_) running_->set(running);
@@ -31,6 +37,13 @@ void WorkerMetrics::set_queue(int running, int waiting) {
 void WorkerMetrics::set_kv(int used_blocks, int total_blocks) {
   if (kv_used_) kv_used_->set(used_blocks);
   if (kv_total_) kv_total_->set(total_blocks);
+  if (!all_used_) return;
+  all_used_->add(used_blocks - last_used_);
+  all_total_->add(total_blocks - last_total_);
+  last_used_ = used_blocks;
+  last_total_ = total_blocks;
+  const double total = all_total_->value();
+  usage_perc_->set(total > 0 ? all_used_->value() / total : 0.0);
 }
 
 void WorkerMetrics::add_preemption() {

@@ -10,9 +10,18 @@
 
 namespace tandem::scheduler {
 
+//
+// Process-wide KV usage: every worker adds the change of its own figures to
+// tandem_kv_cache_blocks_used / tandem_kv_cache_blocks_total (no label) and
+// then sets tandem_kv_cache_usage_perc = used / total (0..1, vLLM's
+// kv_cache_usage_perc). With several workers the ratio may lag the sums by
+// one worker step; a worker's share is removed when it is destroyed.
 class WorkerMetrics {
  public:
   WorkerMetrics(metrics::Registry* registry, const std::string& worker);
+  ~WorkerMetrics();
+  WorkerMetrics(const WorkerMetrics&) = delete;
+  WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
   void set_queue(int running, int waiting);
   void set_kv(int used_blocks, int total_blocks);
@@ -33,6 +42,11 @@ class WorkerMetrics {
   metrics::Counter* all_preemptions_ = nullptr;  // tandem_num_preemptions_total
   metrics::Counter* prefix_queries_ = nullptr;   // tandem_prefix_cache_queries_total
   metrics::Counter* prefix_hits_ = nullptr;      // tandem_prefix_cache_hits_total
+  metrics::Gauge* all_used_ = nullptr;           // tandem_kv_cache_blocks_used
+  metrics::Gauge* all_total_ = nullptr;          // tandem_kv_cache_blocks_total
+  metrics::Gauge* usage_perc_ = nullptr;         // tandem_kv_cache_usage_perc
+  int last_used_ = 0;                            // this worker's share of the sums
+  int last_total_ = 0;
 };
 
 }  // namespace tandem::scheduler

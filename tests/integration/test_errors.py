@@ -31,6 +31,8 @@ CHAT_400 = [
     ({"messages": [{"role": "wizard", "content": "x"}]}, "messages"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "u"}}]}]}, "messages"),
     ({}, "messages"),
+    ({"messages": MSG, "cache_salt": 7}, "cache_salt"),
+    ({"messages": MSG, "cache_salt": ""}, "cache_salt"),
 ]
 
 COMPLETION_400 = [
@@ -40,6 +42,7 @@ COMPLETION_400 = [
     ({"prompt": [999999]}, "prompt"),
     ({"prompt": ""}, "prompt"),
     ({}, "prompt"),
+    ({"prompt": "a", "cache_salt": ["x"]}, "cache_salt"),
 ]
 
 

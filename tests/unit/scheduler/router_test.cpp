@@ -95,7 +95,7 @@ TEST(RoutingPolicy, LeastLoadedPicksFewestTokensThenFewestRequests) {
 TEST(RoutingPolicy, Names) {
   EXPECT_STREQ(make_routing_policy("round_robin")->name(), "round_robin");
   EXPECT_STREQ(make_routing_policy("least_loaded")->name(), "least_loaded");
-  EXPECT_STREQ(make_routing_policy("kv")->name(), "least_loaded");  // until the KV-aware policy
+  EXPECT_STREQ(make_routing_policy("kv")->name(), "kv");
   EXPECT_EQ(make_routing_policy("random"), nullptr);
   EXPECT_THROW(Router(RouterOptions{"random", 10}, make_workers({{}})), std::invalid_argument);
 }
