@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "engine/cuda/cublaslt_api.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/gemv_kernels.h"
 
@@ -13,42 +14,47 @@ namespace {
 // 2.22 TB/s): it re-reads x per weight piece from L1, which costs more as n grows.
 constexpr int kGemvMaxN = 2;
 
+// The loaded cuBLASLt table; valid once init() succeeded (every other method
+// runs only after it).
+const CublasLtApi& lt() { return *load_cublaslt().value(); }
+
 }  // namespace
 
 GemmLt::~GemmLt() {
   for (auto& [key, plan] : plans_) {
-    cublasLtMatrixLayoutDestroy(plan.a);
-    cublasLtMatrixLayoutDestroy(plan.b);
-    cublasLtMatrixLayoutDestroy(plan.c);
-    cublasLtMatmulDescDestroy(plan.desc);
+    lt().cublasLtMatrixLayoutDestroy(plan.a);
+    lt().cublasLtMatrixLayoutDestroy(plan.b);
+    lt().cublasLtMatrixLayoutDestroy(plan.c);
+    lt().cublasLtMatmulDescDestroy(plan.desc);
   }
-  if (handle_ != nullptr) cublasLtDestroy(handle_);
+  if (handle_ != nullptr) lt().cublasLtDestroy(handle_);
 }
 
 Status GemmLt::init(size_t workspace_bytes) {
-  TANDEM_CUBLAS_TRY(cublasLtCreate(&handle_));
+  if (auto api = load_cublaslt(); !api.ok()) return api.status();
+  TANDEM_CUBLAS_TRY(lt().cublasLtCreate(&handle_));
   return workspace_.allocate(workspace_bytes, "cuBLASLt workspace");
 }
 
 Status GemmLt::make_plan(const GemmArgs& a, Plan& plan) {
   const cudaDataType_t out_type = a.out == GemmOut::kF32 ? CUDA_R_32F : CUDA_R_16BF;
-  TANDEM_CUBLAS_TRY(cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
-  TANDEM_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
-  TANDEM_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
   // Column-major: A = W as [k, m] (ld k), B = x as [k, n] (ld k), C = D = y as [m, n] (ld m).
-  TANDEM_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_16BF, a.k, a.m, a.k));
-  TANDEM_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_16BF, a.k, a.n, a.k));
-  TANDEM_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan.c, out_type, a.m, a.n, a.m));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_16BF, a.k, a.m, a.k));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_16BF, a.k, a.n, a.k));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatrixLayoutCreate(&plan.c, out_type, a.m, a.n, a.m));
   cublasLtMatmulPreference_t pref = nullptr;
-  TANDEM_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref));
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatmulPreferenceCreate(&pref));
   const uint64_t ws = workspace_.bytes();
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  lt().cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   const cublasStatus_t s =
-      cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
-  cublasLtMatmulPreferenceDestroy(pref);
+      lt().cublasLtMatmulAlgoGetHeuristic(handle_, plan.desc, plan.a, plan.b, plan.c, plan.c, pref, 1, &result, &found);
+  lt().cublasLtMatmulPreferenceDestroy(pref);
   if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
     return Status(ErrorKind::kDevice, "cublasLt: no algorithm for m=" + std::to_string(a.m) +
                                           " n=" + std::to_string(a.n) + " k=" + std::to_string(a.k));
@@ -83,17 +89,17 @@ Status GemmLt::run(const GemmArgs& a, cudaStream_t stream) {
     Plan plan;
     Status s = make_plan(a, plan);
     if (!s.ok()) {
-      cublasLtMatrixLayoutDestroy(plan.a);
-      cublasLtMatrixLayoutDestroy(plan.b);
-      cublasLtMatrixLayoutDestroy(plan.c);
-      cublasLtMatmulDescDestroy(plan.desc);
+      lt().cublasLtMatrixLayoutDestroy(plan.a);
+      lt().cublasLtMatrixLayoutDestroy(plan.b);
+      lt().cublasLtMatrixLayoutDestroy(plan.c);
+      lt().cublasLtMatmulDescDestroy(plan.desc);
       return s;
     }
     it = plans_.emplace(key, plan).first;
   }
   const Plan& plan = it->second;
   const float alpha = 1.0f;
-  TANDEM_CUBLAS_TRY(cublasLtMatmul(handle_, plan.desc, &alpha, a.w, plan.a, a.x, plan.b, &a.beta, a.y, plan.c, a.y,
+  TANDEM_CUBLAS_TRY(lt().cublasLtMatmul(handle_, plan.desc, &alpha, a.w, plan.a, a.x, plan.b, &a.beta, a.y, plan.c, a.y,
                                    plan.c, &plan.algo, workspace_.get(), workspace_.bytes(), stream));
   return {};
 }
