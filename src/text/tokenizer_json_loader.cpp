@@ -1,16 +1,35 @@
 // parse_tokenizer_json (declared in text/tokenizer_loader.h): Hugging Face
 // tokenizer.json + tokenizer_config.json -> ByteLevelBpeTokenizer or
 // SentencePieceBpeTokenizer.
+//
+// The files are parsed with Boost.JSON (strict RFC 8259: UTF-8 only, no lone
+// surrogate escapes, nesting up to kMaxJsonDepth; of duplicate keys the last
+// wins, as in HF tokenizers' serde_json maps). Nothing here throws: parse
+// errors come back as error codes and allocation failures are caught, both
+// turned into kMalformedFile naming the file and the line and column.
+#include <cmath>
+#include <cstdlib>
+#include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/value.hpp>
+
 #include "text/byte_level_bpe_tokenizer.h"
-#include "text/json_document.h"
 #include "text/sentencepiece_bpe_tokenizer.h"
 #include "text/tokenizer_loader.h"
+#include "text/unicode.h"
 
 namespace tandem::text {
 namespace {
+
+namespace json = boost::json;
+using JsonValue = json::value;
+
+constexpr std::size_t kMaxJsonDepth = 128;
 
 constexpr std::string_view kMetaspace = "\xE2\x96\x81";
 
@@ -25,20 +44,132 @@ struct Ctx {
   }
 };
 
+// Where `offset` falls in `text`, as "line L, column C" (1-based, columns in bytes).
+std::string line_column(std::string_view text, size_t offset) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+// text[begin, end) (clamped) for an error message: printable ASCII kept, the rest as \xNN.
+std::string excerpt(std::string_view text, size_t begin, size_t end) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = begin; i < end && i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+// What Boost.JSON's generic "syntax error" at `offset` most likely is.
+std::string describe_syntax_error(std::string_view text, size_t offset) {
+  if (offset < text.size() && static_cast<unsigned char>(text[offset]) >= 0x80 &&
+      unicode::valid_sequence_length(text, offset) == 0) {
+    return "invalid UTF-8";
+  }
+  // A high surrogate escape not followed by a low one: the parser stops just after it.
+  if (offset >= 6) {
+    const std::string_view esc = text.substr(offset - 6, 6);
+    if (esc[0] == '\\' && esc[1] == 'u' && (esc[2] == 'd' || esc[2] == 'D') &&
+        std::string_view("89abAB").find(esc[3]) != std::string_view::npos) {
+      return "lone UTF-16 surrogate escape " + std::string(esc);
+    }
+  }
+  return "syntax error";
+}
+
+// Parses `text` into a value whose memory comes from `storage` (which must
+// outlive it). Never throws. Errors: kMalformedFile "NAME: invalid JSON at
+// line L, column C: WHAT (after `...`, before `...`)".
+Result<JsonValue> parse_json(std::string_view text, const std::string& name, const json::storage_ptr& storage) {
+  json::parse_options opt;
+  opt.max_depth = kMaxJsonDepth;
+  json::error_code ec;
+  size_t consumed = 0;
+  try {
+    json::parser parser(json::storage_ptr(), opt);
+    parser.reset(storage);
+    consumed = parser.write(text.data(), text.size(), ec);
+    if (!ec) return parser.release();
+  } catch (const std::exception& e) {  // std::bad_alloc from a huge file; nothing else is expected
+    return Status(ErrorKind::kMalformedFile, name + ": could not be parsed: " + e.what());
+  }
+  std::string what = ec == json::error::too_deep     ? "nesting deeper than " + std::to_string(kMaxJsonDepth)
+                     : ec == json::error::incomplete ? "unexpected end of input"
+                     : ec == json::error::extra_data ? "unexpected trailing characters"
+                     : ec == json::error::syntax     ? describe_syntax_error(text, consumed)
+                                                     : ec.message();
+  // The text around the spot: up to 16 bytes either side.
+  constexpr size_t kAround = 16;
+  const size_t from = consumed > kAround ? consumed - kAround : 0;
+  what += " (after `" + excerpt(text, from, consumed) + "`";
+  what += consumed < text.size() ? ", before `" + excerpt(text, consumed, consumed + kAround) + "`)" : ", at the end)";
+  return Status(ErrorKind::kMalformedFile,
+                name + ": invalid JSON at " + line_column(text, consumed) + ": " + what);
+}
+
+// Object member `key` of `v`, or nullptr (also when `v` is null or not an object).
+const JsonValue* find(const JsonValue* v, std::string_view key) {
+  if (!v) return nullptr;
+  const json::object* obj = v->if_object();
+  return obj ? obj->if_contains(key) : nullptr;
+}
+const JsonValue* find(const JsonValue& v, std::string_view key) { return find(&v, key); }
+
+std::string_view as_string_view(const JsonValue& v) {
+  const json::string& s = v.get_string();
+  return std::string_view(s.data(), s.size());
+}
+
+// True and *out set when `v` is an integer number, or a double with an
+// integral value, of magnitude up to 9e15 (as the loader always accepted).
+bool as_int(const JsonValue& v, int64_t* out) {
+  constexpr int64_t kLimit = 9'000'000'000'000'000;
+  if (const int64_t* i = v.if_int64()) {
+    if (*i > kLimit || *i < -kLimit) return false;
+    *out = *i;
+    return true;
+  }
+  if (const uint64_t* u = v.if_uint64()) {
+    if (*u > static_cast<uint64_t>(kLimit)) return false;
+    *out = static_cast<int64_t>(*u);
+    return true;
+  }
+  if (const double* d = v.if_double()) {
+    if (!std::isfinite(*d) || std::floor(*d) != *d || std::fabs(*d) > 9.0e15) return false;
+    *out = static_cast<int64_t>(*d);
+    return true;
+  }
+  return false;
+}
+
 std::string type_of(const JsonValue* v) {
-  if (!v || !v->is_object()) return "";
-  const JsonValue* t = v->find("type");
-  return t && t->is_string() ? t->as_string() : "";
+  const JsonValue* t = find(v, "type");
+  return t && t->is_string() ? std::string(as_string_view(*t)) : "";
 }
 
 bool get_bool(const JsonValue* obj, std::string_view key, bool fallback) {
-  const JsonValue* v = obj ? obj->find(key) : nullptr;
-  return v && v->is_bool() ? v->as_bool() : fallback;
+  const JsonValue* v = find(obj, key);
+  return v && v->is_bool() ? v->get_bool() : fallback;
 }
 
 std::string get_string(const JsonValue* obj, std::string_view key) {
-  const JsonValue* v = obj ? obj->find(key) : nullptr;
-  return v && v->is_string() ? v->as_string() : "";
+  const JsonValue* v = find(obj, key);
+  return v && v->is_string() ? std::string(as_string_view(*v)) : "";
 }
 
 // A list of the components of a Sequence (or the component itself).
@@ -46,9 +177,9 @@ std::vector<const JsonValue*> flatten(const JsonValue* v, std::string_view list_
   std::vector<const JsonValue*> out;
   if (!v || v->is_null()) return out;
   if (type_of(v) == "Sequence") {
-    const JsonValue* items = v->find(list_key);
+    const JsonValue* items = find(v, list_key);
     if (items && items->is_array()) {
-      for (const JsonValue& item : items->items()) {
+      for (const JsonValue& item : items->get_array()) {
         auto sub = flatten(&item, list_key);
         out.insert(out.end(), sub.begin(), sub.end());
       }
@@ -61,15 +192,15 @@ std::vector<const JsonValue*> flatten(const JsonValue* v, std::string_view list_
 
 // The regex string of a Split pattern {"Regex": "..."} or {"String": "..."}.
 bool split_regex(const JsonValue* node, std::string* regex, bool* is_string) {
-  const JsonValue* p = node->find("pattern");
+  const JsonValue* p = find(node, "pattern");
   if (!p || !p->is_object()) return false;
-  if (const JsonValue* r = p->find("Regex"); r && r->is_string()) {
-    *regex = r->as_string();
+  if (const JsonValue* r = find(p, "Regex"); r && r->is_string()) {
+    *regex = as_string_view(*r);
     *is_string = false;
     return true;
   }
-  if (const JsonValue* s = p->find("String"); s && s->is_string()) {
-    *regex = s->as_string();
+  if (const JsonValue* s = find(p, "String"); s && s->is_string()) {
+    *regex = as_string_view(*s);
     *is_string = true;
     return true;
   }
@@ -79,7 +210,7 @@ bool split_regex(const JsonValue* node, std::string* regex, bool* is_string) {
 // The text of a special token entry in tokenizer_config.json: "tok" or {"content": "tok"}.
 std::string token_content(const JsonValue* v) {
   if (!v) return "";
-  if (v->is_string()) return v->as_string();
+  if (v->is_string()) return std::string(as_string_view(*v));
   if (v->is_object()) return get_string(v, "content");
   return "";
 }
@@ -92,41 +223,45 @@ struct Parsed {
 };
 
 Status parse_vocab_and_merges(const Ctx& ctx, const JsonValue& model, Parsed& out) {
-  const JsonValue* vocab = model.find("vocab");
+  const JsonValue* vocab = find(model, "vocab");
   if (!vocab || !vocab->is_object()) return ctx.malformed("model.vocab", "missing or not an object");
-  for (const auto& [text, idv] : vocab->members()) {
+  const json::object& entries = vocab->get_object();
+  for (const json::key_value_pair& entry : entries) {
+    const std::string text(entry.key());
     int64_t id;
-    if (!idv.as_int(&id) || id < 0 || id > 0x7fffffff) {
+    if (!as_int(entry.value(), &id) || id < 0 || id > 0x7fffffff) {
       return ctx.malformed("model.vocab", "id of \"" + text + "\" is not a non-negative integer");
     }
     // Ids are dense in real vocabularies; a far larger id would only make us allocate for nothing.
-    if (id >= static_cast<int64_t>(2 * vocab->members().size() + 65536)) {
+    if (id >= static_cast<int64_t>(2 * entries.size() + 65536)) {
       return ctx.malformed("model.vocab", "id " + std::to_string(id) + " of \"" + text + "\" is far beyond the vocabulary size");
     }
     if (!out.vocab.set(static_cast<int32_t>(id), text, TokenKind::kNormal)) {
       return ctx.malformed("model.vocab", "token \"" + text + "\" appears twice");
     }
   }
-  const JsonValue* merges = model.find("merges");
+  const JsonValue* merges = find(model, "merges");
   if (!merges || merges->is_null()) return Status::ok_status();
   if (!merges->is_array()) return ctx.malformed("model.merges", "not an array");
-  out.merges.reserve(merges->items().size());
+  const json::array& list = merges->get_array();
+  out.merges.reserve(list.size());
   int32_t rank = 0;
   std::string joined;
-  for (const JsonValue& m : merges->items()) {
+  for (const JsonValue& m : list) {
     std::string_view left, right;
-    std::string tmp;
+    const json::array* pair = m.if_array();
     if (m.is_string()) {
-      tmp = m.as_string();
-      const size_t sp = tmp.find(' ');
-      if (sp == std::string::npos || tmp.find(' ', sp + 1) != std::string::npos) {
-        return ctx.malformed("model.merges[" + std::to_string(rank) + "]", "\"" + tmp + "\" is not two tokens");
+      const std::string_view both = as_string_view(m);
+      const size_t sp = both.find(' ');
+      if (sp == std::string_view::npos || both.find(' ', sp + 1) != std::string_view::npos) {
+        return ctx.malformed("model.merges[" + std::to_string(rank) + "]",
+                             "\"" + std::string(both) + "\" is not two tokens");
       }
-      left = std::string_view(tmp).substr(0, sp);
-      right = std::string_view(tmp).substr(sp + 1);
-    } else if (m.is_array() && m.items().size() == 2 && m.items()[0].is_string() && m.items()[1].is_string()) {
-      left = m.items()[0].as_string();
-      right = m.items()[1].as_string();
+      left = both.substr(0, sp);
+      right = both.substr(sp + 1);
+    } else if (pair && pair->size() == 2 && (*pair)[0].is_string() && (*pair)[1].is_string()) {
+      left = as_string_view((*pair)[0]);
+      right = as_string_view((*pair)[1]);
     } else {
       return ctx.malformed("model.merges[" + std::to_string(rank) + "]", "not a pair of tokens");
     }
@@ -145,24 +280,24 @@ Status parse_vocab_and_merges(const Ctx& ctx, const JsonValue& model, Parsed& ou
 }
 
 Status parse_added_tokens(const Ctx& ctx, const JsonValue& root, Parsed& out) {
-  const JsonValue* added = root.find("added_tokens");
+  const JsonValue* added = find(root, "added_tokens");
   if (!added || added->is_null()) return Status::ok_status();
   if (!added->is_array()) return ctx.malformed("added_tokens", "not an array");
   size_t i = 0;
-  for (const JsonValue& t : added->items()) {
+  for (const JsonValue& t : added->get_array()) {
     const std::string key = "added_tokens[" + std::to_string(i++) + "]";
-    const JsonValue* idv = t.find("id");
-    const JsonValue* content = t.find("content");
+    const JsonValue* idv = find(t, "id");
+    const JsonValue* content = find(t, "content");
     int64_t id;
-    if (!idv || !idv->as_int(&id) || id < 0 || id >= static_cast<int64_t>(2 * out.vocab.size() + 65536)) {
+    if (!idv || !as_int(*idv, &id) || id < 0 || id >= static_cast<int64_t>(2 * out.vocab.size() + 65536)) {
       return ctx.malformed(key + ".id", "missing, invalid or far beyond the vocabulary size");
     }
-    if (!content || !content->is_string() || content->as_string().empty()) {
+    if (!content || !content->is_string() || content->get_string().empty()) {
       return ctx.malformed(key + ".content", "missing or empty");
     }
     AddedToken tok;
     tok.id = static_cast<int32_t>(id);
-    tok.content = content->as_string();
+    tok.content = as_string_view(*content);
     tok.special = get_bool(&t, "special", false);
     tok.lstrip = get_bool(&t, "lstrip", false);
     tok.rstrip = get_bool(&t, "rstrip", false);
@@ -182,21 +317,21 @@ Status parse_added_tokens(const Ctx& ctx, const JsonValue& root, Parsed& out) {
 
 // TemplateProcessing "single" -> the special ids around $A.
 Status parse_post_processor(const Ctx& ctx, const JsonValue& root, Parsed& out) {
-  for (const JsonValue* p : flatten(root.find("post_processor"), "processors")) {
+  for (const JsonValue* p : flatten(find(root, "post_processor"), "processors")) {
     const std::string type = type_of(p);
     if (type == "ByteLevel") continue;
     if (type != "TemplateProcessing") {
       return ctx.unsupported("post_processor.type", "\"" + type + "\" is not supported");
     }
-    const JsonValue* single = p->find("single");
+    const JsonValue* single = find(p, "single");
     if (!single || !single->is_array()) return ctx.malformed("post_processor.single", "missing or not an array");
     bool seen_sequence = false;
-    for (const JsonValue& piece : single->items()) {
-      if (piece.find("Sequence")) {
+    for (const JsonValue& piece : single->get_array()) {
+      if (find(piece, "Sequence")) {
         seen_sequence = true;
         continue;
       }
-      const JsonValue* st = piece.find("SpecialToken");
+      const JsonValue* st = find(piece, "SpecialToken");
       const std::string name = get_string(st, "id");
       const int32_t id = out.vocab.find(name);
       if (id < 0) return ctx.malformed("post_processor.single", "special token \"" + name + "\" is not in the vocabulary");
@@ -208,13 +343,16 @@ Status parse_post_processor(const Ctx& ctx, const JsonValue& root, Parsed& out) 
 
 Status apply_config(const Ctx& ctx, std::string_view config_json, Parsed& out) {
   if (config_json.empty()) return Status::ok_status();
-  auto parsed = JsonValue::parse(config_json, ctx.file);
+  json::monotonic_resource storage;
+  auto parsed = parse_json(config_json, ctx.file, &storage);
   if (!parsed.ok()) return parsed.status();
   const JsonValue& cfg = *parsed;
   if (!cfg.is_object()) return ctx.malformed("(root)", "tokenizer_config.json is not an object");
   // Added tokens listed only in the config (older exports).
-  if (const JsonValue* dec = cfg.find("added_tokens_decoder"); dec && dec->is_object()) {
-    for (const auto& [idtext, t] : dec->members()) {
+  if (const JsonValue* dec = find(cfg, "added_tokens_decoder"); dec && dec->is_object()) {
+    for (const json::key_value_pair& entry : dec->get_object()) {
+      const std::string idtext(entry.key());
+      const JsonValue& t = entry.value();
       char* end = nullptr;
       const long id = std::strtol(idtext.c_str(), &end, 10);
       if (idtext.empty() || *end != '\0' || id < 0 || id >= 2L * out.vocab.size() + 65536) {
@@ -237,7 +375,7 @@ Status apply_config(const Ctx& ctx, std::string_view config_json, Parsed& out) {
     }
   }
   auto resolve = [&](const char* key, int32_t* id) -> Status {
-    const JsonValue* v = cfg.find(key);
+    const JsonValue* v = find(cfg, key);
     if (!v || v->is_null()) return Status::ok_status();
     const std::string content = token_content(v);
     if (content.empty()) return ctx.malformed(key, "not a token");
@@ -249,11 +387,11 @@ Status apply_config(const Ctx& ctx, std::string_view config_json, Parsed& out) {
   if (Status s = resolve("bos_token", &out.special.bos); !s.ok()) return s;
   if (Status s = resolve("eos_token", &out.special.eos); !s.ok()) return s;
   auto toggle = [&](const char* key, int32_t id, std::vector<int32_t>& list, bool front) -> Status {
-    const JsonValue* v = cfg.find(key);
+    const JsonValue* v = find(cfg, key);
     if (!v || v->is_null()) return Status::ok_status();
     if (!v->is_bool()) return ctx.malformed(key, "not a boolean");
     std::erase(list, id);
-    if (v->as_bool()) {
+    if (v->get_bool()) {
       if (id < 0) return ctx.malformed(key, "is true but the token is not set");
       list.insert(front ? list.begin() : list.end(), id);
     }
@@ -270,17 +408,19 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
                                                               std::string_view config_json,
                                                               const std::string& name) {
   const Ctx ctx{name};
-  auto parsed_root = JsonValue::parse(tokenizer_json, name);
+  // Every value of the parsed file is freed at once when `storage` goes.
+  json::monotonic_resource storage;
+  auto parsed_root = parse_json(tokenizer_json, name, &storage);
   if (!parsed_root.ok()) return parsed_root.status();
   const JsonValue& root = *parsed_root;
   if (!root.is_object()) return ctx.malformed("(root)", "not a JSON object");
-  const JsonValue* model = root.find("model");
+  const JsonValue* model = find(root, "model");
   if (!model || !model->is_object()) return ctx.malformed("model", "missing or not an object");
   const std::string model_type = type_of(model);
   if (!model_type.empty() && model_type != "BPE") {
     return ctx.unsupported("model.type", "\"" + model_type + "\" (only BPE is implemented)");
   }
-  if (const JsonValue* d = model->find("dropout"); d && !d->is_null() && !(d->is_number() && d->as_number() == 0)) {
+  if (const JsonValue* d = find(model, "dropout"); d && !d->is_null() && !(d->is_number() && d->to_number<double>() == 0)) {
     return ctx.unsupported("model.dropout", "BPE dropout is not supported");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
@@ -309,13 +449,13 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
   bool nfc = false;
   bool prepend_normalizer = false;
   bool replace_space = false;
-  for (const JsonValue* n : flatten(root.find("normalizer"), "normalizers")) {
+  for (const JsonValue* n : flatten(find(root, "normalizer"), "normalizers")) {
     const std::string type = type_of(n);
     if (type == "NFC") {
       nfc = true;
     } else if (type == "Prepend" && get_string(n, "prepend") == kMetaspace) {
       prepend_normalizer = true;
-    } else if (type == "Replace" && get_string(n->find("pattern"), "String") == " " &&
+    } else if (type == "Replace" && get_string(find(n, "pattern"), "String") == " " &&
                get_string(n, "content") == kMetaspace) {
       replace_space = true;
     } else {
@@ -327,7 +467,7 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
   std::vector<SplitPattern> steps;
   bool byte_level = false;
   const JsonValue* metaspace = nullptr;
-  for (const JsonValue* pt : flatten(root.find("pre_tokenizer"), "pretokenizers")) {
+  for (const JsonValue* pt : flatten(find(root, "pre_tokenizer"), "pretokenizers")) {
     const std::string type = type_of(pt);
     if (type == "ByteLevel") {
       byte_level = true;
@@ -408,14 +548,14 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
   }
   // Decoder.
   opt.decoder = SentencePieceDecoder::kKeepSpaces;
-  for (const JsonValue* d : flatten(root.find("decoder"), "decoders")) {
+  for (const JsonValue* d : flatten(find(root, "decoder"), "decoders")) {
     const std::string type = type_of(d);
     if (type == "Metaspace") {
       opt.decoder = SentencePieceDecoder::kMetaspace;
     } else if (type == "Strip") {
-      const JsonValue* start = d->find("start");
+      const JsonValue* start = find(d, "start");
       int64_t n = 0;
-      if (get_string(d, "content") != " " || !start || !start->as_int(&n) || n != 1) {
+      if (get_string(d, "content") != " " || !start || !as_int(*start, &n) || n != 1) {
         return ctx.unsupported("decoder", "Strip other than (\" \", 1, 0)");
       }
       opt.decoder = SentencePieceDecoder::kStripFirstSpace;
