@@ -7,6 +7,7 @@ the prefix-cache hit rate (tandem_prefix_cache_hits_total / queries_total) and
 whether both runs gave the same answers (greedy).
 
     .venv/bin/python bench/prefix/prefix_bench.py [--build build] [--conversations 8] [--turns 4]
+        [--concurrency 4] [--max-tokens 16] [--system-repeat 3]
 """
 import argparse
 import concurrent.futures
@@ -31,7 +32,8 @@ SYSTEM = " ".join([
     "Season tickets can be bought online or at the ticket office, which opens at six.",
     "Lost property is kept for thirty days at the main station. Delays over an hour are refunded",
     "in part; over two hours in full. Dogs on a leash are welcome. Quiet carriages are at the front.",
-] * 3)
+])
+SYSTEM_REPEAT = 3
 QUESTIONS = ["How often do trains go to the airport?", "Can I bring my bike?", "What about my dog?",
              "Where is lost property?", "Do children pay?", "When does the ticket office open?",
              "What if my train is late?", "Where is the quiet carriage?"]
@@ -66,7 +68,7 @@ def metric(base, name):
 
 def conversation(base, c, turns, max_tokens):
     client = openai.OpenAI(base_url=base + "/v1", api_key="none")
-    messages = [{"role": "system", "content": SYSTEM}]
+    messages = [{"role": "system", "content": " ".join([SYSTEM] * SYSTEM_REPEAT)}]
     out = []
     for t in range(turns):
         messages.append({"role": "user", "content": QUESTIONS[(c + t) % len(QUESTIONS)]})
@@ -88,7 +90,7 @@ def conversation(base, c, turns, max_tokens):
 
 def run(build, router, args):
     toml = (f"[engine]\nworkers = {args.workers}\ncpu_threads = 1\ncpu_kv_cache_mib = 64\n"
-            f"[scheduler]\nrouter = \"{router}\"\n[log]\nlevel = \"warn\"\n")
+            f"[scheduler]\nrouter = \"{router}\"\n")
     proc, base = start(build, toml, f"/tmp/prefix_bench_{router}.log")
     try:
         q0, h0 = metric(base, "tandem_prefix_cache_queries_total"), metric(base, "tandem_prefix_cache_hits_total")
@@ -117,11 +119,15 @@ def main():
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--turns", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--system-repeat", type=int, default=3, help="system prompt = the base text N times")
     args = ap.parse_args()
+    global SYSTEM_REPEAT
+    SYSTEM_REPEAT = args.system_repeat
     build = pathlib.Path(args.build)
     results = [run(build, "round_robin", args), run(build, "kv", args)]
     print(f"workload 3 (CPU): {args.workers} workers, {args.conversations} conversations x {args.turns} turns, "
-          f"{args.concurrency} concurrent, system prompt {len(SYSTEM)} chars, max_tokens {args.max_tokens}")
+          f"{args.concurrency} concurrent, system prompt {len(SYSTEM) * args.system_repeat} chars, "
+          f"max_tokens {args.max_tokens}")
     print(f"{'router':<12} {'TTFT p50 ms':>12} {'TTFT p99 ms':>12} {'turn>1 p50 ms':>14} {'hit rate':>9} {'wall s':>8}")
     for r in results:
         print(f"{r['router']:<12} {r['p50']*1e3:12.1f} {r['p99']*1e3:12.1f} {r['later_p50']*1e3:14.1f} "
