@@ -5,8 +5,9 @@
 // The files are parsed with Boost.JSON (strict RFC 8259: UTF-8 only, no lone
 // surrogate escapes, nesting up to kMaxJsonDepth; of duplicate keys the last
 // wins, as in HF tokenizers' serde_json maps). Nothing here throws: parse
-// errors come back as error codes and allocation failures are caught, both
-// turned into kMalformedFile naming the file and the line and column.
+// errors come back as error codes and become kMalformedFile naming the file,
+// the line and column, a reason and the text around; an allocation failure
+// while parsing is caught and becomes kMalformedFile naming the file.
 #include <cmath>
 #include <cstdlib>
 #include <exception>
