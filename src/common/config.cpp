@@ -183,6 +183,12 @@ const std::vector<KeySpec>& schema() {
       {"scheduler", "max_queue", [](auto& n, auto& w, Config& c) {
          c.scheduler.max_queue = get_int(n, w, 1, 1 << 20);
        }},
+      {"scheduler", "kv_overlap_weight", [](auto& n, auto& w, Config& c) {
+         c.scheduler.kv_overlap_weight = get_double(n, w, 0.0, 1000.0, false);
+       }},
+      {"scheduler", "router_temperature", [](auto& n, auto& w, Config& c) {
+         c.scheduler.router_temperature = get_double(n, w, 0.0, 1000.0, false);
+       }},
       {"log", "level", [](auto& n, auto& w, Config& c) {
          c.log.level = get_choice(n, w, {"trace", "debug", "info", "warn", "error", "off"});
        }},

@@ -53,6 +53,8 @@ struct EngineConfig {
 struct SchedulerConfig {
   std::string router = "kv";             // kv | round_robin | least_loaded
   int max_queue = 256;                   // waiting requests before 429
+  double kv_overlap_weight = 1.0;        // kv router: weight of prefill blocks still to compute vs load
+  double router_temperature = 0.0;       // kv router: 0 = lowest cost; > 0 samples a softmax over costs
 };
 
 struct LogConfig {

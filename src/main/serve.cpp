@@ -281,8 +281,12 @@ int run_serve(const Config& config) {
   if (cuda_devices.empty()) {
     workers = start_cpu_workers(config, loaded.value(), max_context, model_salt(config, spec), registry);
   }
-  scheduler::Router router(scheduler::RouterOptions{config.scheduler.router, config.scheduler.max_queue},
-                           std::move(workers));
+  scheduler::RouterOptions router_options;
+  router_options.policy = config.scheduler.router;
+  router_options.max_queue = config.scheduler.max_queue;
+  router_options.kv_overlap_weight = config.scheduler.kv_overlap_weight;
+  router_options.router_temperature = config.scheduler.router_temperature;
+  scheduler::Router router(router_options, std::move(workers));
 
   frontend::ServerOptions so;
   so.host = config.server.host;

@@ -47,7 +47,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 27);
+  EXPECT_EQ(keys, 29);
 }
 
 TEST(Config, ValuesAreRead) {
@@ -102,6 +102,8 @@ TEST(Config, OutOfRangeNamesExpectation) {
   EXPECT_NE(error_of("[engine]\ngpu_memory_fraction = 0\n").find("(0, 1]"), std::string::npos);
   EXPECT_NE(error_of("[engine]\ngpu_memory_fraction = 1.5\n").find("got 1.5"), std::string::npos);
   EXPECT_NE(error_of("[scheduler]\nrouter = \"random\"\n").find("one of \"kv\""), std::string::npos);
+  EXPECT_NE(error_of("[scheduler]\nrouter_temperature = -1\n").find("[scheduler] router_temperature: expected a number in [0, 1000]"),
+            std::string::npos);
   EXPECT_NE(error_of("[engine]\nmax_batch_tokens = 16\nkv_block_tokens = 32\n")
                 .find("max_batch_tokens: expected at least kv_block_tokens"),
             std::string::npos);
