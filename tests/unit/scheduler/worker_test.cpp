@@ -318,7 +318,9 @@ TEST(Worker, PreemptionMetricsAndOutputs) {
   metrics::Registry registry;
   WorkerOptions o = options();
   o.max_batch_tokens = 64;
-  auto s = start_worker(o, /*num_blocks=*/12, 4, &registry);
+  Gate gate;
+  gate.close();  // queue all six first, so they compete for the 12 blocks (no timing luck)
+  auto s = start_worker(o, /*num_blocks=*/12, 4, &registry, &gate);
   std::vector<GenerationRequest> reqs;
   std::vector<std::unique_ptr<Collector>> cs;
   for (int i = 0; i < 6; ++i) {
@@ -328,6 +330,7 @@ TEST(Worker, PreemptionMetricsAndOutputs) {
     reqs.push_back(r);
     ASSERT_TRUE(s.worker->submit(std::move(r)).ok());
   }
+  gate.open();
   for (size_t i = 0; i < cs.size(); ++i) {
     ASSERT_TRUE(cs[i]->wait_final());
     auto ref = reference_generate(reqs[i], 7 + i, kVocab, kContext, test_sample);
