@@ -110,8 +110,7 @@ def test_second_signal_exits_at_once(start_tandem):
     t.join(30)
 
 
-def test_port_in_use_fails_cleanly(demo, start_tandem, tmp_path):
-    from conftest import Tandem
-    s = Tandem(tmp_path, "", extra_args=("--port", str(demo.port)), wait_ready=False)
+def test_port_in_use_fails_cleanly(demo, start_tandem):
+    s = start_tandem("", extra_args=("--port", str(demo.port)), wait_ready=False)
     assert s.wait(120) == 1
     assert "cannot start the HTTP server" in s.log()

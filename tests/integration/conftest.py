@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -76,8 +77,12 @@ class TandemServer(Server):
         model = subprocess.run([str(REPO / "scripts" / "fetch_model")], check=True, capture_output=True,
                                text=True).stdout.strip().splitlines()[-1]
         self.kind = "tandem"
-        self.argv = [str(TANDEM), "serve", "--model", str(REPO / model), "--host", "127.0.0.1",
-                     "--port", "0", "--log-level", "info"]
+        # The same settings the test server has where the tests depend on them.
+        self.config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+        self.config.write("[metrics]\nvllm_names = true\n")
+        self.config.close()
+        self.argv = [str(TANDEM), "serve", "--config", self.config.name, "--model", str(REPO / model),
+                     "--host", "127.0.0.1", "--port", "0", "--log-level", "info"]
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []
         port_seen = threading.Event()

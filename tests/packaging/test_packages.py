@@ -137,8 +137,12 @@ def test_deb_depends_covers_every_library_the_binary_needs(deb, extracted):
     dynamic = ok(["objdump", "-p", str(extracted / "usr/bin/tandem")])
     needed = re.findall(r"^\s*NEEDED\s+(\S+)", dynamic, re.M)
     assert "libstdc++.so.6" in needed and "libc.so.6" in needed
-    resolved = dict(re.findall(r"^\s*(\S+) => (\S+)",
-                               ok(["ldd", str(extracted / "usr/bin/tandem")]), re.M))
+    ldd = ok(["ldd", str(extracted / "usr/bin/tandem")])
+    resolved = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd, re.M))
+    # The dynamic loader is listed by path alone ("/lib64/ld-linux-x86-64.so.2 (0x...)"); it is
+    # NEEDED when the binary links libdl users such as the static CUDA runtime.
+    for path in re.findall(r"^\s*(/\S+) \(0x", ldd, re.M):
+        resolved.setdefault(os.path.basename(path), path)
     for soname in needed:
         path = os.path.realpath(resolved[soname])
         owner = run(["dpkg-query", "-S", path])
