@@ -1,5 +1,7 @@
 #include "text/jinja/utf8.h"
 
+#include "text/unicode.h"
+
 namespace tandem::text::jinja::utf8 {
 
 char32_t decode(std::string_view s, size_t& pos) {
@@ -47,23 +49,7 @@ char32_t decode(std::string_view s, size_t& pos) {
   return cp;
 }
 
-void append(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
+void append(std::string& out, char32_t cp) { unicode::append_utf8(out, cp); }
 
 std::vector<char32_t> to_code_points(std::string_view s) {
   std::vector<char32_t> out;
