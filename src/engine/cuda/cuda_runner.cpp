@@ -19,6 +19,8 @@
 #include "engine/cuda/elementwise_kernels.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv_kernels.h"
+#include "engine/cuda/launch_pdl.h"
+#include "engine/cuda/launch_prefetch.h"
 #include "engine/cuda/paged_attention.h"
 #include "engine/cuda/rope_kv_kernels.h"
 #include "engine/cuda/step_plan.h"
@@ -316,8 +318,34 @@ Status CudaRunner::forward(const StepPlan& plan) {
 
   // Decode-sized steps: the GEMV reads the residual stream through a fused
   // RMSNorm prologue and the down projection computes SwiGLU on the fly, so
-  // the norm and SwiGLU kernels drop out (3 launches per layer).
+  // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
+  // of this path except attention is launched with programmatic dependent
+  // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
+  // first weights, then waits. Each GEMV also prefetches the weights of the
+  // products after it into L2 (WeightStream), so the HBM keeps streaming
+  // through the small kernels; only where every layer matrix fits in a
+  // quarter of L2 (decode_lookahead_bytes()).
   const bool fused = gemm_.uses_gemv(T);
+  const PdlMode pdl = fused ? decode_pdl_mode(opt_.device) : PdlMode::kOff;
+  const bool head_gemv = fused && spec_.vocab % GemvParams::kRows == 0 && L.n_rows <= GemvParams::kMaxN;
+  WeightStream stream_order;
+  int64_t lookahead = 0;
+  if (fused) {
+    const int64_t b = sizeof(__nv_bfloat16);
+    int64_t largest = 0;
+    for (const DeviceLayer& w : weights_.layers()) {
+      for (auto [ptr, bytes] : {std::pair<const void*, int64_t>{w.wqkv, b * qkv_dim * hidden},
+                                {w.wo, b * hidden * q_dim},
+                                {w.w_gate_up, b * 2 * inter * hidden},
+                                {w.w_down, b * hidden * inter}}) {
+        stream_order.add(ptr, bytes);
+        largest = std::max(largest, bytes);
+      }
+    }
+    if (head_gemv && L.n_rows > 0) stream_order.add(weights_.lm_head(), b * spec_.vocab * hidden);
+    lookahead = decode_lookahead_bytes(opt_.device, largest);
+  }
+  int stream_index = 0;  // the matrix the next GEMV reads, in stream_order
   auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
                         void* y, bool y_f32, bool accumulate, int m, int k) {
     GemvParams g;
@@ -333,8 +361,13 @@ Status CudaRunner::forward(const StepPlan& plan) {
     g.m = m;
     g.n = T;
     g.k = k;
+    g.pdl = pdl;
+    // The LM head (the last matrix) prefetches nothing: no product follows.
+    if (stream_index < 4 * spec_.n_layers) stream_order.ranges_for(stream_index, lookahead, g.prefetch);
+    ++stream_index;
     return launch(g, stream_);
   };
+  rope.pdl = pdl;
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
@@ -352,8 +385,13 @@ Status CudaRunner::forward(const StepPlan& plan) {
     TANDEM_STATUS_TRY(launch(rope, stream_));
     attn.layer = l;
     TANDEM_STATUS_TRY(launch(attn, stream_));
-    TANDEM_STATUS_TRY(
-        gemm_.run({w.wo, attn_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, q_dim, 1.0f}, stream_));
+    if (fused) {
+      TANDEM_STATUS_TRY(
+          fused_gemv(w.wo, GemvInput::kBf16, nullptr, attn_.get(), x, true, true, hidden, q_dim));
+    } else {
+      TANDEM_STATUS_TRY(
+          gemm_.run({w.wo, attn_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, q_dim, 1.0f}, stream_));
+    }
     if (fused) {
       TANDEM_STATUS_TRY(
           fused_gemv(w.w_gate_up, GemvInput::kRmsNorm, w.ffn_norm, x, gate_up_.get(), false, false, 2 * inter, hidden));
@@ -375,10 +413,23 @@ Status CudaRunner::forward(const StepPlan& plan) {
     fin.weight = weights_.final_norm();
     fin.out = final_xn_.get<__nv_bfloat16>();
     fin.n_rows = L.n_rows;
+    fin.pdl = pdl;
     TANDEM_STATUS_TRY(launch(fin, stream_));
-    TANDEM_STATUS_TRY(gemm_.run({weights_.lm_head(), final_xn_.get<__nv_bfloat16>(), logits_.get(), GemmOut::kF32,
-                                 spec_.vocab, L.n_rows, hidden, 0.0f},
-                                stream_));
+    if (head_gemv) {
+      GemvParams g;
+      g.w = weights_.lm_head();
+      g.x = final_xn_.get<__nv_bfloat16>();
+      g.y = logits_.get();
+      g.m = spec_.vocab;
+      g.n = L.n_rows;
+      g.k = hidden;
+      g.pdl = pdl;
+      TANDEM_STATUS_TRY(launch(g, stream_));
+    } else {
+      TANDEM_STATUS_TRY(gemm_.run({weights_.lm_head(), final_xn_.get<__nv_bfloat16>(), logits_.get(), GemmOut::kF32,
+                                   spec_.vocab, L.n_rows, hidden, 0.0f},
+                                  stream_));
+    }
   }
   return {};
 }

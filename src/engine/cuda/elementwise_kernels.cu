@@ -42,6 +42,7 @@ __device__ float block_sum(float v, float* shared) {
 
 __global__ void rms_norm_kernel(RmsNormParams p) {
   __shared__ float shared[32];
+  pdl_enter(p.pdl);
   const int r = blockIdx.x;
   const int row = p.rows != nullptr ? p.rows[r] : r;
   const float4* x = reinterpret_cast<const float4*>(p.x + static_cast<int64_t>(row) * p.hidden);
@@ -110,7 +111,8 @@ Status launch(const RmsNormParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
   if (p.n_rows == 0) return {};
   const int threads = p.hidden >= 4096 ? 512 : p.hidden >= 1024 ? 256 : 128;
-  rms_norm_kernel<<<p.n_rows, threads, 0, stream>>>(p);
+  const cudaError_t e = launch_kernel(rms_norm_kernel, p.n_rows, threads, 0, stream, p.pdl, p);
+  if (e != cudaSuccess) return cuda_error(e, "rms_norm_kernel launch");
   return last_launch_status("rms_norm_kernel");
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "engine/cuda/launch_pdl.h"
 
 namespace tandem::engine::cuda {
 
@@ -37,6 +38,7 @@ struct RmsNormParams {
   int n_rows = 0;
   int hidden = 0;                        // multiple of 4
   float eps = 1e-6f;
+  PdlMode pdl = PdlMode::kOff;           // launch_pdl.h: waits before reading x or rows
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };

@@ -1,5 +1,7 @@
 #include "engine/cuda/gemv_kernels.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -18,12 +20,43 @@ __device__ __forceinline__ void unpack8(const uint4& v, float f[8]) {
   }
 }
 
+// This block's even share of each prefetch range, issued by one thread as
+// bulk L2 prefetches (whole 128-byte lines where the range allows).
+__device__ __forceinline__ void prefetch_share(const GemvParams& p) {
+  if (threadIdx.x != 0) return;
+#pragma unroll
+  for (int r = 0; r < GemvParams::kMaxPrefetch; ++r) {
+    const int64_t bytes = p.prefetch[r].bytes;
+    if (bytes <= 0) continue;
+    const int64_t share = ((bytes + gridDim.x - 1) / gridDim.x + 127) / 128 * 128;
+    const int64_t begin = static_cast<int64_t>(blockIdx.x) * share;
+    if (begin >= bytes) continue;
+    int64_t left = std::min(share, bytes - begin);
+    const char* at = static_cast<const char*>(p.prefetch[r].ptr) + begin;
+    while (left > 0) {
+      const uint32_t chunk = static_cast<uint32_t>(std::min<int64_t>(left, int64_t{1} << 30));
+      prefetch_l2(at, chunk);
+      at += chunk;
+      left -= chunk;
+    }
+  }
+}
+
 template <GemvInput IN, int N, int THREADS>
 __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   const int row0 = blockIdx.x * kRows;
   const int pieces = p.k / 8;
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
+  // Before the wait: weights only (prefetch hints, first pieces to registers).
+  prefetch_share(p);
+  int i = threadIdx.x;
+  uint4 wv[kRows];
+  if (i < pieces) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i);
+  }
+  pdl_enter(p.pdl);
   __shared__ float inv_rms[N];
   if constexpr (IN == GemvInput::kRmsNorm) {
     __shared__ float part[THREADS / 32][N];
@@ -60,10 +93,15 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 #pragma unroll
     for (int t = 0; t < N; ++t) acc[r][t] = 0.0f;
   }
-  for (int i = threadIdx.x; i < pieces; i += THREADS) {
-    uint4 wv[kRows];
+  for (; i < pieces; i += THREADS) {
+    // Two pieces in flight per row: the next one loads while this one is used.
+    uint4 cur[kRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i);
+    for (int r = 0; r < kRows; ++r) cur[r] = wv[r];
+    if (i + THREADS < pieces) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i + THREADS);
+    }
     float nw[8];
     if constexpr (IN == GemvInput::kRmsNorm) unpack8(__ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i), nw);
 #pragma unroll
@@ -93,7 +131,7 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 #pragma unroll
       for (int r = 0; r < kRows; ++r) {
         float wf[8];
-        unpack8(wv[r], wf);
+        unpack8(cur[r], wf);
 #pragma unroll
         for (int j = 0; j < 8; ++j) acc[r][t] = fmaf(wf[j], xf[j], acc[r][t]);
       }
@@ -129,26 +167,18 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 }
 
 template <GemvInput IN, int N>
-void launch_n(const GemvParams& p, cudaStream_t stream) {
+cudaError_t launch_n(const GemvParams& p, cudaStream_t stream) {
   const int blocks = p.m / kRows;
-  if (p.k / 8 >= 512) {
-    gemv_kernel<IN, N, 256><<<blocks, 256, 0, stream>>>(p);
-  } else {
-    gemv_kernel<IN, N, 128><<<blocks, 128, 0, stream>>>(p);
-  }
+  return p.k / 8 >= 512 ? launch_kernel(gemv_kernel<IN, N, 256>, blocks, 256, 0, stream, p.pdl, p)
+                        : launch_kernel(gemv_kernel<IN, N, 128>, blocks, 128, 0, stream, p.pdl, p);
 }
 
 template <GemvInput IN>
-void launch_in(const GemvParams& p, cudaStream_t stream) {
-  if (p.n == 1) {
-    launch_n<IN, 1>(p, stream);
-  } else if (p.n == 2) {
-    launch_n<IN, 2>(p, stream);
-  } else if (p.n <= 4) {
-    launch_n<IN, 4>(p, stream);
-  } else {
-    launch_n<IN, 8>(p, stream);
-  }
+cudaError_t launch_in(const GemvParams& p, cudaStream_t stream) {
+  if (p.n == 1) return launch_n<IN, 1>(p, stream);
+  if (p.n == 2) return launch_n<IN, 2>(p, stream);
+  if (p.n <= 4) return launch_n<IN, 4>(p, stream);
+  return launch_n<IN, 8>(p, stream);
 }
 
 }  // namespace
@@ -163,22 +193,29 @@ Status GemvParams::check() const {
   if (k < 8 || k % 8 != 0) return bad("k must be a positive multiple of 8");
   if (n < 1 || n > kMaxN) return bad("n must be in [1, 8]");
   if (accumulate && !y_f32) return bad("accumulate needs a float32 y");
+  for (const PrefetchRange& r : prefetch) {
+    if (r.bytes < 0 || r.bytes % 16 != 0 || (r.bytes > 0 && (r.ptr == nullptr || reinterpret_cast<uintptr_t>(r.ptr) % 16 != 0))) {
+      return bad("prefetch ranges must be 16-byte aligned multiples of 16 bytes");
+    }
+  }
   return {};
 }
 
 Status launch(const GemvParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
+  cudaError_t e = cudaSuccess;
   switch (p.input) {
     case GemvInput::kBf16:
-      launch_in<GemvInput::kBf16>(p, stream);
+      e = launch_in<GemvInput::kBf16>(p, stream);
       break;
     case GemvInput::kRmsNorm:
-      launch_in<GemvInput::kRmsNorm>(p, stream);
+      e = launch_in<GemvInput::kRmsNorm>(p, stream);
       break;
     case GemvInput::kSiluMul:
-      launch_in<GemvInput::kSiluMul>(p, stream);
+      e = launch_in<GemvInput::kSiluMul>(p, stream);
       break;
   }
+  if (e != cudaSuccess) return cuda_error(e, "gemv_kernel launch");
   return last_launch_status("gemv_kernel");
 }
 

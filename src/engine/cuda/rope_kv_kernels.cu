@@ -7,16 +7,22 @@
 namespace tandem::engine::cuda {
 namespace {
 
-// One warp per head; lane holds elements lane + 32 c, c < HD / 32. Rotation
-// pairs are (c, c + HD / 64): element j pairs with j + HD / 2.
+constexpr int kWarps = 4;  // heads per block (one warp each)
+
+// Block (t, g) handles token t, heads g * kWarps .. + kWarps - 1: one warp per
+// head, so a single decode token spreads over (heads / kWarps) blocks. Lane
+// holds elements lane + 32 c, c < HD / 32. Rotation pairs are
+// (c, c + HD / 64): element j pairs with j + HD / 2.
 template <int HD>
-__global__ void rope_kv_kernel(RopeKvParams p) {
+__global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
   constexpr int kPer = HD / 32;
   constexpr int kHalfC = kPer / 2;
+  pdl_enter(p.pdl);
   const int t = blockIdx.x;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int n_warps = blockDim.x / 32;
   const int total_heads = p.n_heads + 2 * p.n_kv_heads;
+  const int h = blockIdx.y * kWarps + warp;
+  if (h >= total_heads) return;
   const int qkv_dim = total_heads * HD;
   const float pos = static_cast<float>(p.positions[t]);
   const int32_t slot_index = p.kv_slots[t];
@@ -28,7 +34,7 @@ __global__ void rope_kv_kernel(RopeKvParams p) {
   __nv_bfloat16* v_base = k_base + static_cast<int64_t>(p.block_tokens) * kv_row;
   const float* src_row = p.qkv + static_cast<int64_t>(t) * qkv_dim;
 
-  for (int h = warp; h < total_heads; h += n_warps) {
+  {
     const bool is_q = h < p.n_heads;
     const bool is_v = h >= p.n_heads + p.n_kv_heads;
     float x[kPer];
@@ -85,24 +91,28 @@ Status RopeKvParams::check() const {
   if (n_tokens < 0 || n_heads < 1 || n_kv_heads < 1 || block_tokens < 1 || block_elems < 1 || layer < 0) {
     return bad("bad shape");
   }
+  if (n_tokens > (1 << 30) || n_heads + 2 * n_kv_heads > 65535 * 4) return bad("too many tokens or heads for the grid");
   return {};
 }
 
 Status launch(const RopeKvParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
   if (p.n_tokens == 0) return {};
-  const int threads = 128;
+  const int total_heads = p.n_heads + 2 * p.n_kv_heads;
+  const dim3 grid(p.n_tokens, (total_heads + kWarps - 1) / kWarps);
+  cudaError_t e = cudaSuccess;
   switch (p.head_dim) {
     case 64:
-      rope_kv_kernel<64><<<p.n_tokens, threads, 0, stream>>>(p);
+      e = launch_kernel(rope_kv_kernel<64>, grid, kWarps * 32, 0, stream, p.pdl, p);
       break;
     case 128:
-      rope_kv_kernel<128><<<p.n_tokens, threads, 0, stream>>>(p);
+      e = launch_kernel(rope_kv_kernel<128>, grid, kWarps * 32, 0, stream, p.pdl, p);
       break;
     case 256:
-      rope_kv_kernel<256><<<p.n_tokens, threads, 0, stream>>>(p);
+      e = launch_kernel(rope_kv_kernel<256>, grid, kWarps * 32, 0, stream, p.pdl, p);
       break;
   }
+  if (e != cudaSuccess) return cuda_error(e, "rope_kv_kernel launch");
   return last_launch_status("rope_kv_kernel");
 }
 

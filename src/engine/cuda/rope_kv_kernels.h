@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "engine/cuda/launch_pdl.h"
 
 namespace tandem::engine::cuda {
 
@@ -34,6 +35,7 @@ struct RopeKvParams {
   int head_dim = 0;                       // 64, 128 or 256
   int block_tokens = 0;
   float eps = 1e-6f;                      // q/k norm epsilon
+  PdlMode pdl = PdlMode::kOff;            // launch_pdl.h: waits before reading qkv or touching the pool
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# One GPU call of the decode work (bench/NOTES.md v8..): checkpoints, ceilings, batch-1 decode A/B of the
+# binaries under .device/decode/, the full engine bench of base and new once, and the correctness checks of
+# the new binary. Logs under $OUT. Env:
+#   SHAPES_AB   checkpoints for the A/B (default qwen3-0.6b)   ROUNDS  alternating rounds (default 3)
+#   VARIANTS    NAME=DRIVER[:ENV=VAL,...] list for run_decode_ab.sh (default base vs new)
+#   FULL        1: also the full bench (decode throughput, prefill) of base and new on qwen3-0.6b
+#   CHECK       1: run tests/gpu/run_gpu_checks.py on the new binary (smollm2-135m qwen3-0.6b)
+set -uo pipefail
+d=.device/decode
+out=${OUT:-/tmp/decode-out}
+mkdir -p "$out"
+export TANDEM_RANDOM_CHECKPOINT=$PWD/$d/random_checkpoint.py
+work=/tmp/tandem-gpu-checks
+mkdir -p $work
+nvidia-smi --query-gpu=name,clocks.sm,clocks.mem --format=csv,noheader
+for shape in ${SHAPES_AB:-qwen3-0.6b}; do
+  if [ ! -f $work/$shape/config.json ]; then
+    python3 $d/random_checkpoint.py --shape $shape --out $work/$shape >/dev/null 2>&1 || echo "checkpoint $shape failed"
+  fi
+  # Legacy rope keys, as bench/gpu/run_cuda_bench.sh does.
+  python3 - $work/$shape/config.json <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p)); rp = c.get("rope_parameters")
+if isinstance(rp, dict) and "rope_theta" not in c:
+    c["rope_theta"] = rp["rope_theta"]
+    if rp.get("rope_type", "default") != "default":
+        c["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
+    json.dump(c, open(p, "w"), indent=1)
+PY
+  $d/new_driver ceilings 2>&1 | tail -1
+  LOG_DIR=$out/ab-$shape bench/decode/run_decode_ab.sh $work/$shape ${ROUNDS:-3} \
+    ${VARIANTS:-base=$d/base_driver new=$d/new_driver} 2>&1 | tee $out/ab-$shape.txt
+done
+if [ "${FULL:-0}" = 1 ]; then
+  for v in base new; do
+    $d/${v}_driver bench --model $work/qwen3-0.6b --skip-ceilings 1 >$out/full-$v.txt 2>&1
+    echo "full $v:"; grep -E '"decode_throughput"|"prefill"' $out/full-$v.txt | sed -E 's/.*"(batch|tokens)":([0-9]+).*"(ms_per_step|ms)":([0-9.]+).*/\1 \2 ms \4/'
+  done
+fi
+if [ "${CHECK:-0}" = 1 ]; then
+  python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes smollm2-135m qwen3-0.6b \
+    --cpu-shapes smollm2-135m --json $out/checks.json >$out/checks.txt 2>&1
+  echo "checks rc=$?"; tail -12 $out/checks.txt
+fi
