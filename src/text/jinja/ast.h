@@ -110,4 +110,13 @@ struct Stmt {
   std::vector<std::pair<Target, ExprPtr>> assignments;
 };
 
+// A new node (Expr or Stmt) of `kind` at source line `line`; the Parser's only way to make one.
+template <typename Node, typename Kind>
+std::unique_ptr<Node> make_node(Kind kind, int line) {
+  auto node = std::make_unique<Node>();
+  node->kind = kind;
+  node->line = line;
+  return node;
+}
+
 }  // namespace tandem::text::jinja::ast

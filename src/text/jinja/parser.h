@@ -7,8 +7,12 @@
 // Failure: a TemplateError "syntax error on line N: ..." naming what was
 // expected. Nesting deeper than kMaxNesting fails instead of overflowing the
 // stack.
+//
+// One type, three files: parser.cpp (token cursor, errors, limits),
+// parser_statements.cpp, parser_expressions.cpp.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "text/jinja/ast.h"
@@ -49,6 +53,7 @@ class Parser {
   void expect(TokenType type);
   [[noreturn]] void fail_here(const std::string& message) const;
   [[noreturn]] void fail_unexpected(const std::string& expected) const;
+  static std::string quoted(const std::string& s);  // 'text', as Jinja's messages quote
 
   ast::Body subparse(const std::vector<const char*>& end_tokens);
   ast::Body parse_statements(const std::vector<const char*>& end_tokens, bool drop_needle);
