@@ -4,7 +4,13 @@
 The file is committed data (not vendored code): per code point, the general
 category, the White_Space property and a "may change under NFC" flag, the
 canonical combining class, the full canonical decompositions and the
-canonical composition pairs that NFC uses. Regenerate with
+canonical composition pairs that NFC uses; and Python's str character model
+for the Jinja interpreter: the flags behind str.isdecimal / isdigit /
+isnumeric / isspace / islower / isupper plus Cased and Case_Ignorable (final
+sigma), and the full case mappings of str.upper / lower / title / casefold
+(SpecialCasing's unconditional entries, up to 3 code points). Every value is
+read from Python's own str methods, so the tables agree with the Python
+whose jinja2 is the reference. Regenerate with
 
     python3 scripts/gen_unicode_tables.py > src/text/unicode_tables.cpp
 
@@ -33,6 +39,23 @@ FLAG_WHITE_SPACE = 0x20
 FLAG_NFC_MAYBE = 0x40  # the code point may change, or change its neighbour, under NFC
 
 HANGUL_S_BASE, HANGUL_S_COUNT = 0xAC00, 11172
+
+# Python str flags (kPython tables); bit order must match text/unicode.cpp.
+PY_DECIMAL = 0x01         # str.isdecimal
+PY_DIGIT = 0x02           # str.isdigit
+PY_NUMERIC = 0x04         # str.isnumeric
+PY_SPACE = 0x08           # str.isspace (includes U+001C..U+001F, unlike White_Space)
+PY_LOWER = 0x10           # Lowercase property (str.islower of one character)
+PY_UPPER = 0x20           # Uppercase property (str.isupper of one character)
+PY_CASED = 0x40           # Cased property (str.title's "previous is cased")
+PY_CASE_IGNORABLE = 0x80  # Case_Ignorable property (final sigma context)
+
+# A case mapping longer than one code point is stored in kSpecialCasingPool
+# and its table value is CASE_MULTI | length << 16 | offset.
+CASE_MULTI = 0x80000000
+
+ALPHA_CATEGORIES = {"Lu", "Ll", "Lt", "Lm", "Lo"}
+UNPRINTABLE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"}
 
 
 def canonical_decomposition(cp):
@@ -63,6 +86,83 @@ def two_level(values, name, ctype):
         out.append("    " + ",".join(str(x) for x in stage2[i:i + 32]) + ",")
     out.append("};")
     return out
+
+
+def code_point_array(name, values):
+    """A char32_t array, 12 values a line."""
+    out = [f"const char32_t {name}[{len(values)}] = {{"]
+    for i in range(0, len(values), 12):
+        out.append("    " + " ".join(f"0x{c:X}," for c in values[i:i + 12]))
+    out.append("};")
+    return out
+
+
+def python_flags(cp):
+    """Python's per-character flags, read from str methods (no UCD files needed).
+
+    Cased and Case_Ignorable are not exposed by Python; they are read from
+    str.title() and from str.lower()'s final-sigma rule, which use them."""
+    ch = chr(cp)
+    cat = unicodedata.category(ch)
+    f = 0
+    f |= PY_DECIMAL if ch.isdecimal() else 0
+    f |= PY_DIGIT if ch.isdigit() else 0
+    f |= PY_NUMERIC if ch.isnumeric() else 0
+    f |= PY_SPACE if ch.isspace() else 0
+    f |= PY_LOWER if ch.islower() else 0
+    f |= PY_UPPER if ch.isupper() else 0
+    cased = (ch + "a").title()[-1] == "a"
+    assert cased == (ch.islower() or ch.isupper() or cat == "Lt"), hex(cp)
+    f |= PY_CASED if cased else 0
+    # U+03A3 lowers to final sigma when preceded (ignoring case-ignorables)
+    # by a cased character and not followed by one.
+    if cased:
+        ignorable = (ch + "\u03a3").lower()[-1] == "\u03c3"
+    else:
+        ignorable = ("A" + ch + "\u03a3").lower()[-1] == "\u03c2"
+    f |= PY_CASE_IGNORABLE if ignorable else 0
+    # What text/unicode.cpp derives from the general category instead.
+    assert ch.isalpha() == (cat in ALPHA_CATEGORIES), hex(cp)
+    assert ch.isprintable() == (cp == 0x20 or cat not in UNPRINTABLE_CATEGORIES), hex(cp)
+    title_char = not ("a" + ch).islower() and not ch.isupper()
+    assert title_char == (cat == "Lt"), hex(cp)
+    return f
+
+
+def case_mappings():
+    """[(cp, upper, lower, title, fold)] for every code point that any of them changes."""
+    entries = []
+    for cp in range(MAX_CP):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        m = (ch.upper(), ch.lower(), ch.title(), ch.casefold())
+        if any(x != ch for x in m):
+            assert all(1 <= len(x) <= 3 for x in m), hex(cp)
+            entries.append((cp,) + m)
+    return entries
+
+
+def emit_case_mappings(out):
+    pool = []
+    rows = []
+    for cp, *maps in case_mappings():
+        values = []
+        for m in maps:
+            if len(m) == 1:
+                values.append(ord(m))
+            else:
+                values.append(CASE_MULTI | len(m) << 16 | len(pool))
+                pool.extend(ord(c) for c in m)
+        rows.append((cp, values))
+    assert len(pool) < 0x10000
+    out.append(f"const CaseMappingEntry kCaseMappings[{len(rows)}] = {{")
+    for i in range(0, len(rows), 3):
+        out.append("    " + " ".join(
+            f"{{0x{cp:X}, 0x{u:X}, 0x{lo:X}, 0x{t:X}, 0x{f:X}}}," for cp, (u, lo, t, f) in rows[i:i + 3]))
+    out.append("};")
+    out.append(f"const size_t kCaseMappingCount = {len(rows)};")
+    out += code_point_array("kSpecialCasingPool", pool)
 
 
 def main():
@@ -122,16 +222,19 @@ def main():
         out.append("    " + " ".join(f"{{0x{c:X}, {o}, {n}}}," for c, o, n in entries[i:i + 6]))
     out.append("};")
     out.append(f"const size_t kDecompositionCount = {len(entries)};")
-    out.append(f"const char32_t kDecompositionPool[{len(pool)}] = {{")
-    for i in range(0, len(pool), 12):
-        out.append("    " + " ".join(f"0x{c:X}," for c in pool[i:i + 12]))
-    out.append("};")
+    out += code_point_array("kDecompositionPool", pool)
     comp = sorted(pairs.items())
     out.append(f"const CompositionEntry kCompositions[{len(comp)}] = {{")
     for i in range(0, len(comp), 4):
         out.append("    " + " ".join(f"{{0x{a:X}, 0x{b:X}, 0x{c:X}}}," for (a, b), c in comp[i:i + 4]))
     out.append("};")
     out.append(f"const size_t kCompositionCount = {len(comp)};")
+    py = [0] * MAX_CP
+    for cp in range(MAX_CP):
+        if not 0xD800 <= cp <= 0xDFFF:
+            py[cp] = python_flags(cp)
+    out += two_level(py, "Python", "uint8_t")
+    emit_case_mappings(out)
     out.append("")
     out.append("}  // namespace tandem::text::unicode_data")
     print("\n".join(out))

@@ -14,6 +14,19 @@ constexpr uint8_t kCategoryMask = 0x1F;
 constexpr uint8_t kWhiteSpaceBit = 0x20;
 constexpr uint8_t kNfcMaybeBit = 0x40;
 
+// kPython flag bits (scripts/gen_unicode_tables.py, PY_*).
+constexpr uint8_t kPyDecimal = 0x01;
+constexpr uint8_t kPyDigit = 0x02;
+constexpr uint8_t kPyNumeric = 0x04;
+constexpr uint8_t kPySpace = 0x08;
+constexpr uint8_t kPyLower = 0x10;
+constexpr uint8_t kPyUpper = 0x20;
+constexpr uint8_t kPyCased = 0x40;
+constexpr uint8_t kPyCaseIgnorable = 0x80;
+
+// A case-mapping value with this bit is (length << 16 | offset) into kSpecialCasingPool.
+constexpr uint32_t kCaseMulti = 0x80000000u;
+
 constexpr char32_t kHangulSBase = 0xAC00;
 constexpr char32_t kHangulLBase = 0x1100;
 constexpr char32_t kHangulVBase = 0x1161;
@@ -109,6 +122,41 @@ void decompose(char32_t cp, std::vector<char32_t>& out) {
   out.push_back(cp);
 }
 
+uint8_t python_flags(char32_t cp) {
+  if (cp > kMaxCodePoint) return 0;
+  return ud::kPythonStage2[ud::kPythonStage1[cp >> 8] * 256 + (cp & 0xFF)];
+}
+
+bool has_python_flag(char32_t cp, uint8_t flag) { return (python_flags(cp) & flag) != 0; }
+
+const ud::CaseMappingEntry* find_case_mapping(char32_t cp) {
+  const auto* begin = ud::kCaseMappings;
+  const auto* end = ud::kCaseMappings + ud::kCaseMappingCount;
+  const auto* it =
+      std::lower_bound(begin, end, cp, [](const ud::CaseMappingEntry& e, char32_t v) { return e.cp < v; });
+  return (it != end && it->cp == cp) ? it : nullptr;
+}
+
+CaseMapping single(char32_t cp) { return CaseMapping{{cp, 0, 0}, 1}; }
+
+CaseMapping expand(uint32_t value) {
+  if ((value & kCaseMulti) == 0) return single(value);
+  CaseMapping m{{0, 0, 0}, static_cast<uint8_t>((value >> 16) & 0x3)};
+  const uint32_t offset = value & 0xFFFF;
+  for (uint8_t i = 0; i < m.size; ++i) m.cps[i] = ud::kSpecialCasingPool[offset + i];
+  return m;
+}
+
+// One of cp's mappings; ASCII (where every mapping is the plain upper or lower one) skips the table.
+CaseMapping case_mapping(char32_t cp, uint32_t ud::CaseMappingEntry::*which, bool ascii_upper) {
+  if (cp < 0x80) {
+    if (ascii_upper) return single((cp >= 'a' && cp <= 'z') ? cp - 32 : cp);
+    return single((cp >= 'A' && cp <= 'Z') ? cp + 32 : cp);
+  }
+  const auto* e = find_case_mapping(cp);
+  return e != nullptr ? expand(e->*which) : single(cp);
+}
+
 }  // namespace
 
 uint8_t raw_props(char32_t cp) {
@@ -130,6 +178,49 @@ bool is_white_space(char32_t cp) { return (raw_props(cp) & kWhiteSpaceBit) != 0;
 uint8_t combining_class(char32_t cp) {
   if (cp > kMaxCodePoint) return 0;
   return ud::kCccStage2[ud::kCccStage1[cp >> 8] * 256 + (cp & 0xFF)];
+}
+
+bool py_is_alpha(char32_t cp) { return is_letter(cp); }
+bool py_is_decimal(char32_t cp) { return has_python_flag(cp, kPyDecimal); }
+bool py_is_digit(char32_t cp) { return has_python_flag(cp, kPyDigit); }
+bool py_is_numeric(char32_t cp) { return has_python_flag(cp, kPyNumeric); }
+bool py_is_alnum(char32_t cp) {
+  return is_letter(cp) || (python_flags(cp) & (kPyDecimal | kPyDigit | kPyNumeric)) != 0;
+}
+bool py_is_space(char32_t cp) { return has_python_flag(cp, kPySpace); }
+
+bool py_is_printable(char32_t cp) {
+  // Python escapes "Other" (Cc Cf Cs Co Cn) and "Separator" (Zl Zp Zs) characters, except ' '.
+  constexpr auto bit = [](GeneralCategory c) { return uint32_t{1} << static_cast<uint8_t>(c); };
+  constexpr uint32_t kUnprintable = bit(GeneralCategory::kCc) | bit(GeneralCategory::kCf) |
+                                    bit(GeneralCategory::kCs) | bit(GeneralCategory::kCo) |
+                                    bit(GeneralCategory::kCn) | bit(GeneralCategory::kZl) |
+                                    bit(GeneralCategory::kZp) | bit(GeneralCategory::kZs);
+  return cp == ' ' || (kUnprintable & bit(general_category(cp))) == 0;
+}
+
+bool is_lowercase(char32_t cp) { return has_python_flag(cp, kPyLower); }
+bool is_uppercase(char32_t cp) { return has_python_flag(cp, kPyUpper); }
+bool is_titlecase(char32_t cp) { return general_category(cp) == GeneralCategory::kLt; }
+bool is_cased(char32_t cp) { return has_python_flag(cp, kPyCased); }
+bool is_case_ignorable(char32_t cp) { return has_python_flag(cp, kPyCaseIgnorable); }
+
+CaseMapping to_upper_full(char32_t cp) { return case_mapping(cp, &ud::CaseMappingEntry::upper, true); }
+CaseMapping to_lower_full(char32_t cp) { return case_mapping(cp, &ud::CaseMappingEntry::lower, false); }
+CaseMapping to_title_full(char32_t cp) { return case_mapping(cp, &ud::CaseMappingEntry::title, true); }
+CaseMapping case_fold_full(char32_t cp) { return case_mapping(cp, &ud::CaseMappingEntry::fold, false); }
+
+char32_t decode_utf8(std::string_view s, size_t& pos) {
+  const auto b0 = static_cast<unsigned char>(s[pos]);
+  if (b0 < 0x80) {
+    ++pos;
+    return b0;
+  }
+  const auto [len, ok] = scan_sequence(s, pos);
+  char32_t cp = kReplacementChar;
+  if (ok) decode_valid(s, pos, &cp);
+  pos += static_cast<size_t>(len);
+  return cp;
 }
 
 int valid_sequence_length(std::string_view s, size_t pos) {

@@ -1,8 +1,10 @@
-// text::unicode: the Unicode facts the tokenizers need, over UTF-8 text:
-// general categories (for the pre-tokenizer scanners' \p{L}, \p{N}, ...),
-// White_Space (regex \s), UTF-8 decoding/encoding, the handling of invalid
-// UTF-8 and NFC normalization. Tables are generated from Python's unicodedata
-// by scripts/gen_unicode_tables.py (text/unicode_tables.cpp).
+// text::unicode: the Unicode facts the tokenizers and the Jinja interpreter
+// need, over UTF-8 text: general categories (for the pre-tokenizer scanners'
+// \p{L}, \p{N}, ...), White_Space (regex \s), UTF-8 decoding/encoding, the
+// handling of invalid UTF-8, NFC normalization, and Python's str character
+// model (str.isalpha/isdigit/... predicates, full case mappings). Tables are
+// generated from Python's unicodedata and str methods by
+// scripts/gen_unicode_tables.py (text/unicode_tables.cpp).
 //
 // Invalid UTF-8: to_valid_utf8() replaces every maximal invalid subsequence
 // with U+FFFD (the Unicode "maximal subpart" practice, the same as Rust's
@@ -67,6 +69,11 @@ inline int decode_valid(std::string_view s, size_t pos, char32_t* cp) {
 // not a complete, shortest-form, non-surrogate sequence.
 int valid_sequence_length(std::string_view s, size_t pos);
 
+// Decodes the code point at s[pos] (pos < s.size()) of any bytes and moves
+// pos past it. An invalid sequence reads as U+FFFD and pos moves past its
+// maximal subpart, exactly as to_valid_utf8() replaces it.
+char32_t decode_utf8(std::string_view s, size_t& pos);
+
 // Appends the UTF-8 encoding of cp (U+FFFD for surrogates / out of range).
 void append_utf8(std::string& out, char32_t cp);
 
@@ -78,6 +85,34 @@ std::string to_valid_utf8(std::string_view s);
 bool may_need_nfc(std::string_view s);
 // Canonical composition (NFC) of valid UTF-8 text.
 std::string nfc(std::string_view s);
+
+// Python's str character model (CPython's unicodectype.c over the same
+// Unicode version). One code point each; string-level rules (final sigma,
+// "at least one cased character") are the caller's.
+bool py_is_alpha(char32_t cp);      // str.isalpha: Lu, Ll, Lt, Lm, Lo
+bool py_is_decimal(char32_t cp);    // str.isdecimal (Nd)
+bool py_is_digit(char32_t cp);      // str.isdigit (decimal + digits like U+00B2)
+bool py_is_numeric(char32_t cp);    // str.isnumeric (digit + fractions, CJK numerals, ...)
+bool py_is_alnum(char32_t cp);      // str.isalnum; regex \w is this or '_'
+bool py_is_space(char32_t cp);      // str.isspace (White_Space plus U+001C..U+001F)
+bool py_is_printable(char32_t cp);  // str.isprintable (repr() escapes the others)
+bool is_lowercase(char32_t cp);     // Lowercase property
+bool is_uppercase(char32_t cp);     // Uppercase property
+bool is_titlecase(char32_t cp);     // general category Lt
+bool is_cased(char32_t cp);         // Cased property
+bool is_case_ignorable(char32_t cp);  // Case_Ignorable property
+
+// A full case mapping (SpecialCasing's unconditional entries): 1..3 code points.
+struct CaseMapping {
+  char32_t cps[3];
+  uint8_t size;
+};
+// Python's ch.upper(), ch.lower() (U+03A3 -> U+03C3: final sigma is the
+// caller's), ch.title() and ch.casefold() of one code point.
+CaseMapping to_upper_full(char32_t cp);
+CaseMapping to_lower_full(char32_t cp);
+CaseMapping to_title_full(char32_t cp);
+CaseMapping case_fold_full(char32_t cp);
 
 // The Unicode version of the tables ("14.0.0").
 const char* tables_version();

@@ -9,6 +9,11 @@
 // combining class. Decompositions: full canonical (NFD) expansions, sorted
 // by code point (Hangul syllables excluded: algorithmic). Compositions:
 // primary composite pairs (first, second) -> composite, sorted by pair.
+// kPython: Python's str flags (bits named in text/unicode.cpp, read from
+// Python's str methods). Case mappings: Python's full str.upper / lower /
+// title / casefold of each code point that any of them changes, sorted by
+// code point; a value with bit 31 set is (length << 16 | offset) into
+// kSpecialCasingPool (SpecialCasing's multi-code-point results, length <= 3).
 #pragma once
 
 #include <cstddef>
@@ -20,6 +25,14 @@ struct DecompositionEntry {
   char32_t cp;
   uint32_t offset;  // into kDecompositionPool
   uint32_t length;
+};
+
+struct CaseMappingEntry {
+  char32_t cp;
+  uint32_t upper;
+  uint32_t lower;
+  uint32_t title;
+  uint32_t fold;
 };
 
 struct CompositionEntry {
@@ -38,5 +51,10 @@ extern const size_t kDecompositionCount;
 extern const char32_t kDecompositionPool[];
 extern const CompositionEntry kCompositions[];
 extern const size_t kCompositionCount;
+extern const uint16_t kPythonStage1[4352];
+extern const uint8_t kPythonStage2[];
+extern const CaseMappingEntry kCaseMappings[];
+extern const size_t kCaseMappingCount;
+extern const char32_t kSpecialCasingPool[];
 
 }  // namespace tandem::text::unicode_data

@@ -13,6 +13,7 @@
 #include "text/jinja/template_error.h"
 #include "text/jinja/test_functions.h"
 #include "text/jinja/utf8.h"
+#include "text/unicode.h"
 
 namespace tandem::text::jinja {
 
@@ -275,7 +276,7 @@ std::string jinja_title(const std::string& s) {
   // re.split(r"([-\s({\[<]+)") keeps separator runs; each piece gets
   // piece[0].upper() + piece[1:].lower().
   auto is_sep = [](char32_t c) {
-    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || utf8::is_space(c);
+    return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || unicode::py_is_space(c);
   };
   const auto cps = utf8::to_code_points(s);
   std::string out;
@@ -686,7 +687,8 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     bool in_word = false;
     size_t pos = 0;
     while (pos < s.size()) {
-      const bool w = utf8::is_word(utf8::decode(s, pos));
+      const char32_t cp = unicode::decode_utf8(s, pos);
+      const bool w = cp == '_' || unicode::py_is_alnum(cp);  // re's \w
       if (w && !in_word) ++n;
       in_word = w;
     }

@@ -9,7 +9,7 @@
 #include <boost/json/string.hpp>
 
 #include "text/jinja/template_error.h"
-#include "text/jinja/utf8.h"
+#include "text/unicode.h"
 
 namespace tandem::text::jinja {
 
@@ -94,7 +94,7 @@ void dump_string(std::string& out, const std::string& s, bool ensure_ascii) {
       continue;
     }
     const size_t start = pos;
-    const char32_t cp = utf8::decode(s, pos);
+    const char32_t cp = unicode::decode_utf8(s, pos);
     if (!ensure_ascii) {
       out.append(s, start, pos - start);
       continue;

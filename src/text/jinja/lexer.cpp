@@ -6,7 +6,7 @@
 #include <cstdlib>
 
 #include "text/jinja/template_error.h"
-#include "text/jinja/utf8.h"
+#include "text/unicode.h"
 
 namespace tandem::text::jinja {
 
@@ -58,8 +58,8 @@ std::string_view rstrip_py(std::string_view s) {
     size_t start = end - 1;
     while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
     size_t probe = start;
-    const char32_t cp = utf8::decode(s, probe);
-    if (probe != end || !utf8::is_space(cp)) break;
+    const char32_t cp = unicode::decode_utf8(s, probe);
+    if (probe != end || !unicode::py_is_space(cp)) break;
     end = start;
   }
   return s.substr(0, end);
@@ -70,7 +70,7 @@ bool all_space(std::string_view s) {
   if (s.empty()) return false;
   size_t pos = 0;
   while (pos < s.size()) {
-    if (!utf8::is_space(utf8::decode(s, pos))) return false;
+    if (!unicode::py_is_space(unicode::decode_utf8(s, pos))) return false;
   }
   return true;
 }
@@ -84,7 +84,7 @@ size_t skip_space(std::string_view s, size_t pos) {
       continue;
     }
     size_t probe = pos;
-    if (!utf8::is_space(utf8::decode(s, probe))) break;
+    if (!unicode::py_is_space(unicode::decode_utf8(s, probe))) break;
     pos = probe;
   }
   return pos;
@@ -248,7 +248,7 @@ std::string unescape(std::string_view body, int line) {
         }
         if (cp > 0x10FFFF) fail_syntax(line, "illegal Unicode character in string literal");
         i += n;
-        utf8::append(out, cp);
+        unicode::append_utf8(out, cp);
         break;
       }
       case 'N':
@@ -259,12 +259,12 @@ std::string unescape(std::string_view body, int line) {
           for (int k = 0; k < 2 && i < body.size() && body[i] >= '0' && body[i] <= '7'; ++k, ++i) {
             cp = cp * 8 + static_cast<char32_t>(body[i] - '0');
           }
-          utf8::append(out, cp);
+          unicode::append_utf8(out, cp);
         } else if (static_cast<unsigned char>(e) >= 0x80) {
           // backslashreplace turned the character into an escape whose own
           // backslash was consumed by this one: the text "\xe9" remains.
           size_t pos = i - 1;
-          const char32_t cp = utf8::decode(body, pos);
+          const char32_t cp = unicode::decode_utf8(body, pos);
           i = pos;
           char buf[16];
           if (cp < 0x100) {
@@ -565,7 +565,7 @@ class Scanner {
       if (op.empty()) {
         std::string shown;
         size_t probe = pos_;
-        utf8::append(shown, utf8::decode(src_, probe));
+        unicode::append_utf8(shown, unicode::decode_utf8(src_, probe));
         fail_syntax(line_, "unexpected char " + repr_char(shown) + " at " + std::to_string(pos_));
       }
       if (op == "{" || op == "(" || op == "[") {

@@ -8,17 +8,19 @@
 #include "text/jinja/operators.h"
 #include "text/jinja/template_error.h"
 #include "text/jinja/utf8.h"
+#include "text/unicode.h"
 
 namespace tandem::text::jinja {
 
 namespace {
 
-constexpr std::array<std::string_view, 38> kStrMethods = {
+constexpr std::array<std::string_view, 40> kStrMethods = {
     "startswith", "endswith",  "split",      "rsplit",     "strip",     "lstrip",    "rstrip",   "upper",
     "lower",      "title",     "capitalize", "swapcase",   "casefold",  "replace",   "find",     "rfind",
     "index",      "rindex",    "count",      "join",       "format",    "splitlines", "isdigit", "isalpha",
     "isalnum",    "isspace",   "islower",    "isupper",    "isnumeric", "isdecimal", "removeprefix",
-    "removesuffix", "center",  "ljust",      "rjust",      "zfill",     "partition", "rpartition"};
+    "removesuffix", "center",  "ljust",      "rjust",      "zfill",     "partition", "rpartition", "isprintable",
+    "istitle"};
 constexpr std::array<std::string_view, 5> kDictMethods = {"items", "keys", "values", "get", "copy"};
 constexpr std::array<std::string_view, 5> kDictUnsafe = {"clear", "pop", "popitem", "setdefault", "update"};
 constexpr std::array<std::string_view, 2> kSeqMethods = {"index", "count"};
@@ -56,7 +58,7 @@ size_t byte_offset(const std::string& s, int64_t i) {
   size_t pos = 0;
   int64_t n = 0;
   while (pos < s.size() && n < i) {
-    utf8::decode(s, pos);
+    unicode::decode_utf8(s, pos);
     ++n;
   }
   return pos;
@@ -92,14 +94,14 @@ std::vector<Value> split_whitespace(const std::string& s, int64_t maxsplit) {
   size_t i = 0;
   const size_t n = cps.size();
   while (i < n) {
-    while (i < n && utf8::is_space(cps[i])) ++i;
+    while (i < n && unicode::py_is_space(cps[i])) ++i;
     if (i >= n) break;
     if (maxsplit >= 0 && static_cast<int64_t>(out.size()) >= maxsplit) {
       out.push_back(Value::string(utf8::from_code_points(cps, i, n)));
       return out;
     }
     size_t j = i;
-    while (j < n && !utf8::is_space(cps[j])) ++j;
+    while (j < n && !unicode::py_is_space(cps[j])) ++j;
     out.push_back(Value::string(utf8::from_code_points(cps, i, j)));
     i = j;
   }
@@ -111,14 +113,14 @@ std::vector<Value> rsplit_whitespace(const std::string& s, int64_t maxsplit) {
   const auto cps = utf8::to_code_points(s);
   size_t i = cps.size();
   while (i > 0) {
-    while (i > 0 && utf8::is_space(cps[i - 1])) --i;
+    while (i > 0 && unicode::py_is_space(cps[i - 1])) --i;
     if (i == 0) break;
     if (maxsplit >= 0 && static_cast<int64_t>(out.size()) >= maxsplit) {
       out.push_back(Value::string(utf8::from_code_points(cps, 0, i)));
       break;
     }
     size_t j = i;
-    while (j > 0 && !utf8::is_space(cps[j - 1])) --j;
+    while (j > 0 && !unicode::py_is_space(cps[j - 1])) --j;
     out.push_back(Value::string(utf8::from_code_points(cps, j, i)));
     i = j;
   }
@@ -154,28 +156,6 @@ std::vector<Value> rsplit_sep(const std::string& s, const std::string& sep, int6
   out.push_back(Value::string(s.substr(0, end)));
   std::reverse(out.begin(), out.end());
   return out;
-}
-
-bool all_cps(const std::string& s, bool (*pred)(char32_t)) {
-  if (s.empty()) return false;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    if (!pred(utf8::decode(s, pos))) return false;
-  }
-  return true;
-}
-
-bool cased_check(const std::string& s, bool want_lower) {
-  bool any_cased = false;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const char32_t cp = utf8::decode(s, pos);
-    const bool up = utf8::is_cased_upper(cp);
-    const bool low = utf8::is_cased_lower(cp);
-    if (want_lower ? up : low) return false;
-    if (up || low) any_cased = true;
-  }
-  return any_cased;
 }
 
 std::string pad(const std::string& s, int64_t width, const std::string& fill, int where /*-1 left,0 center,1 right*/) {
@@ -248,32 +228,29 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
   }
   if (!args.positional.empty() || !args.keyword.empty()) {
     // Methods below that take no arguments.
-    static constexpr std::array<std::string_view, 14> kNoArgs = {
-        "upper",   "lower",   "title",   "capitalize", "swapcase",  "casefold",  "isdigit",
-        "isalpha", "isalnum", "isspace", "islower",    "isupper",   "isnumeric", "isdecimal"};
+    static constexpr std::array<std::string_view, 16> kNoArgs = {
+        "upper",   "lower",   "title",   "capitalize", "swapcase",  "casefold",  "isdigit",     "isalpha",
+        "isalnum", "isspace", "islower", "isupper",    "isnumeric", "isdecimal", "isprintable", "istitle"};
     if (in(kNoArgs, name)) fail("str." + name + "() takes no arguments (" + std::to_string(args.positional.size()) + " given)");
   }
   if (name == "upper") return Value::string(utf8::upper(s));
-  if (name == "lower" || name == "casefold") return Value::string(utf8::lower(s));
+  if (name == "lower") return Value::string(utf8::lower(s));
+  if (name == "casefold") return Value::string(utf8::casefold(s));
   if (name == "title") return Value::string(utf8::python_title(s));
   if (name == "capitalize") return Value::string(utf8::capitalize(s));
-  if (name == "swapcase") {
-    std::string out;
-    size_t pos = 0;
-    while (pos < s.size()) {
-      const char32_t cp = utf8::decode(s, pos);
-      utf8::append(out, utf8::is_cased_upper(cp) ? utf8::to_lower(cp) : utf8::to_upper(cp));
-    }
-    return Value::string(std::move(out));
+  if (name == "swapcase") return Value::string(utf8::swapcase(s));
+  if (name == "isdigit") return Value::boolean(utf8::all_code_points(s, unicode::py_is_digit));
+  if (name == "isnumeric") return Value::boolean(utf8::all_code_points(s, unicode::py_is_numeric));
+  if (name == "isdecimal") return Value::boolean(utf8::all_code_points(s, unicode::py_is_decimal));
+  if (name == "isalpha") return Value::boolean(utf8::all_code_points(s, unicode::py_is_alpha));
+  if (name == "isalnum") return Value::boolean(utf8::all_code_points(s, unicode::py_is_alnum));
+  if (name == "isspace") return Value::boolean(utf8::all_code_points(s, unicode::py_is_space));
+  if (name == "islower") return Value::boolean(utf8::is_lower(s));
+  if (name == "isupper") return Value::boolean(utf8::is_upper(s));
+  if (name == "istitle") return Value::boolean(utf8::is_title(s));
+  if (name == "isprintable") {
+    return Value::boolean(s.empty() || utf8::all_code_points(s, unicode::py_is_printable));
   }
-  if (name == "isdigit" || name == "isnumeric" || name == "isdecimal") return Value::boolean(all_cps(s, utf8::is_digit));
-  if (name == "isalpha") return Value::boolean(all_cps(s, utf8::is_alpha));
-  if (name == "isalnum") {
-    return Value::boolean(all_cps(s, [](char32_t c) { return utf8::is_alpha(c) || utf8::is_digit(c); }));
-  }
-  if (name == "isspace") return Value::boolean(all_cps(s, utf8::is_space));
-  if (name == "islower") return Value::boolean(cased_check(s, true));
-  if (name == "isupper") return Value::boolean(cased_check(s, false));
   if (name == "replace") {
     ArgBinder b(name, {"old", "new", "count"}, args);
     if (!b.has(0) || !b.has(1)) fail("replace expected at least 2 arguments, got " + std::to_string(args.positional.size()));
@@ -291,7 +268,7 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
         out += to;
         if (pos == s.size()) break;
         const size_t start = pos;
-        utf8::decode(s, pos);
+        unicode::decode_utf8(s, pos);
         out.append(s, start, pos - start);
         interp.check_size(out.size());
       }

@@ -6,6 +6,7 @@
 
 #include "text/jinja/template_error.h"
 #include "text/jinja/utf8.h"
+#include "text/unicode.h"
 
 namespace tandem::text::jinja {
 
@@ -321,7 +322,7 @@ Value slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
       if (ascii) {
         out.push_back(s[static_cast<size_t>(i)]);
       } else {
-        utf8::append(out, cps[static_cast<size_t>(i)]);
+        unicode::append_utf8(out, cps[static_cast<size_t>(i)]);
       }
     }
     return Value::string(std::move(out));
@@ -413,7 +414,7 @@ std::string format_one(char type, const Spec& spec, const Value& v) {
       if (v.is_string() && utf8::length(v.as_string()) == 1) return apply_width(v.as_string(), spec, false);
       if (v.is_int() && v.as_int() >= 0 && v.as_int() <= 0x10FFFF) {
         std::string s;
-        utf8::append(s, static_cast<char32_t>(v.as_int()));
+        unicode::append_utf8(s, static_cast<char32_t>(v.as_int()));
         return apply_width(s, spec, false);
       }
       fail("%c requires an int or a unicode character");
@@ -540,7 +541,7 @@ std::string format_spec(const Value& v, const std::string& spec_text) {
     size_t probe = 0;
     std::string first;
     if (!spec_text.empty()) {
-      utf8::decode(spec_text, probe);
+      unicode::decode_utf8(spec_text, probe);
       first = spec_text.substr(0, probe);
     }
     if (probe < spec_text.size() && is_align(spec_text[probe])) {

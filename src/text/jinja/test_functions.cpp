@@ -23,20 +23,6 @@ const Value& arg(const std::string& name, const CallArgs& args, size_t i) {
   return args.positional[i];
 }
 
-bool cased(const Value& v, bool lower) {
-  const std::string s = to_str(v);
-  bool any = false;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const char32_t cp = utf8::decode(s, pos);
-    const bool up = utf8::is_cased_upper(cp);
-    const bool low = utf8::is_cased_lower(cp);
-    if (lower ? up : low) return false;
-    any = any || up || low;
-  }
-  return any;
-}
-
 }  // namespace
 
 bool is_test(std::string_view name) {
@@ -74,8 +60,8 @@ bool apply_test(Interpreter& interp, const std::string& name, const Value& v, co
     return v.kind() == K::kUndefined || v.kind() == K::kString || v.kind() == K::kDict;
   }
   if (name == "callable") return v.is_callable() || v.is_undefined() || v.is_loop();
-  if (name == "lower") return cased(v, true);
-  if (name == "upper") return cased(v, false);
+  if (name == "lower") return utf8::is_lower(to_str(v));
+  if (name == "upper") return utf8::is_upper(to_str(v));
   if (name == "odd" || name == "even") {
     const Value r = binary_op(ast::BinaryOp::kMod, v, Value::integer(2), 1u << 20);
     return equals(r, Value::integer(name == "odd" ? 1 : 0));

@@ -4,65 +4,71 @@
 
 namespace tandem::text::jinja::utf8 {
 
-char32_t decode(std::string_view s, size_t& pos) {
-  const auto b0 = static_cast<unsigned char>(s[pos]);
-  if (b0 < 0x80) {
-    ++pos;
-    return b0;
-  }
-  int extra = 0;
-  char32_t cp = 0;
-  char32_t min = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    extra = 1;
-    cp = b0 & 0x1F;
-    min = 0x80;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    extra = 2;
-    cp = b0 & 0x0F;
-    min = 0x800;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    extra = 3;
-    cp = b0 & 0x07;
-    min = 0x10000;
-  } else {
-    ++pos;
-    return 0xFFFD;
-  }
-  if (pos + extra >= s.size()) {
-    ++pos;
-    return 0xFFFD;
-  }
-  for (int i = 1; i <= extra; ++i) {
-    const auto b = static_cast<unsigned char>(s[pos + i]);
-    if ((b & 0xC0) != 0x80) {
-      ++pos;
-      return 0xFFFD;
-    }
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-    ++pos;
-    return 0xFFFD;
-  }
-  pos += extra + 1;
-  return cp;
+namespace {
+
+constexpr char32_t kCapitalSigma = 0x3A3;
+constexpr char32_t kSmallSigma = 0x3C3;
+constexpr char32_t kFinalSigma = 0x3C2;
+
+void append_mapping(std::string& out, const unicode::CaseMapping& m) {
+  for (uint8_t i = 0; i < m.size; ++i) unicode::append_utf8(out, m.cps[i]);
 }
 
-void append(std::string& out, char32_t cp) { unicode::append_utf8(out, cp); }
+// CPython's handle_capital_sigma: cps[i] is U+03A3 in the Final_Sigma
+// context \p{cased}\p{case-ignorable}* U+03A3 !(\p{case-ignorable}* \p{cased}).
+bool final_sigma(const std::vector<char32_t>& cps, size_t i) {
+  size_t j = i;
+  while (j > 0 && unicode::is_case_ignorable(cps[j - 1])) --j;
+  if (j == 0 || !unicode::is_cased(cps[j - 1])) return false;
+  size_t k = i + 1;
+  while (k < cps.size() && unicode::is_case_ignorable(cps[k])) ++k;
+  return k == cps.size() || !unicode::is_cased(cps[k]);
+}
+
+// CPython's lower_ucs4: the full lower-case mapping of cps[i], final sigma included.
+void append_lower(std::string& out, const std::vector<char32_t>& cps, size_t i) {
+  if (cps[i] == kCapitalSigma) {
+    unicode::append_utf8(out, final_sigma(cps, i) ? kFinalSigma : kSmallSigma);
+    return;
+  }
+  append_mapping(out, unicode::to_lower_full(cps[i]));
+}
+
+// CPython's islower/isupper: at least one `want` character, no `other` or title-case one.
+bool cased_only_as(std::string_view s, bool (*want)(char32_t), bool (*other)(char32_t)) {
+  bool any_cased = false;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const char32_t cp = unicode::decode_utf8(s, pos);
+    if (other(cp) || unicode::is_titlecase(cp)) return false;
+    any_cased = any_cased || want(cp);
+  }
+  return any_cased;
+}
+
+template <typename Map>
+std::string map_each(std::string_view s, Map map) {
+  std::string out;
+  out.reserve(s.size());
+  size_t pos = 0;
+  while (pos < s.size()) append_mapping(out, map(unicode::decode_utf8(s, pos)));
+  return out;
+}
+
+}  // namespace
 
 std::vector<char32_t> to_code_points(std::string_view s) {
   std::vector<char32_t> out;
   out.reserve(s.size());
   size_t pos = 0;
-  while (pos < s.size()) out.push_back(decode(s, pos));
+  while (pos < s.size()) out.push_back(unicode::decode_utf8(s, pos));
   return out;
 }
 
 std::string from_code_points(const std::vector<char32_t>& cps, size_t begin, size_t end) {
   std::string out;
   out.reserve(end - begin);
-  for (size_t i = begin; i < end; ++i) append(out, cps[i]);
+  for (size_t i = begin; i < end; ++i) unicode::append_utf8(out, cps[i]);
   return out;
 }
 
@@ -78,183 +84,107 @@ size_t length(std::string_view s) {
   size_t pos = 0;
   size_t n = 0;
   while (pos < s.size()) {
-    decode(s, pos);
+    unicode::decode_utf8(s, pos);
     ++n;
   }
   return n;
 }
 
-bool is_space(char32_t cp) {
-  return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
-         cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-         cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
+std::string upper(std::string_view s) { return map_each(s, unicode::to_upper_full); }
 
-bool is_digit(char32_t cp) {
-  return (cp >= '0' && cp <= '9') || (cp >= 0x0660 && cp <= 0x0669) || (cp >= 0x06F0 && cp <= 0x06F9) ||
-         (cp >= 0x0966 && cp <= 0x096F) || (cp >= 0xFF10 && cp <= 0xFF19);
-}
+std::string casefold(std::string_view s) { return map_each(s, unicode::case_fold_full); }
 
-bool is_cased_upper(char32_t cp) { return to_lower(cp) != cp; }
-bool is_cased_lower(char32_t cp) {
-  return to_upper(cp) != cp || cp == 0xDF || cp == 0x138 || cp == 0x149;
-}
-
-bool is_alpha(char32_t cp) {
-  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
-  if (cp == 0xAA || cp == 0xB5 || cp == 0xBA) return true;
-  if (cp >= 0xC0 && cp <= 0x24F) return cp != 0xD7 && cp != 0xF7;
-  if (cp >= 0x370 && cp <= 0x3FF) return cp != 0x375 && cp != 0x37E && cp != 0x384 && cp != 0x385 && cp != 0x387;
-  if (cp >= 0x400 && cp <= 0x52F) return !(cp >= 0x482 && cp <= 0x489);
-  if (cp >= 0x531 && cp <= 0x587) return true;              // Armenian
-  if (cp >= 0x5D0 && cp <= 0x5EA) return true;              // Hebrew
-  if (cp >= 0x620 && cp <= 0x64A) return true;              // Arabic
-  if (cp >= 0x904 && cp <= 0x939) return true;              // Devanagari letters
-  if (cp >= 0xE01 && cp <= 0xE30) return true;              // Thai
-  if (cp >= 0x1E00 && cp <= 0x1FFF) return true;            // Latin/Greek extended
-  if (cp >= 0x3041 && cp <= 0x3096) return true;            // Hiragana
-  if (cp >= 0x30A1 && cp <= 0x30FA) return true;            // Katakana
-  if (cp >= 0x3400 && cp <= 0x4DBF) return true;            // CJK ext A
-  if (cp >= 0x4E00 && cp <= 0x9FFF) return true;            // CJK
-  if (cp >= 0xAC00 && cp <= 0xD7A3) return true;            // Hangul
-  if ((cp >= 0xFF21 && cp <= 0xFF3A) || (cp >= 0xFF41 && cp <= 0xFF5A)) return true;
-  return false;
-}
-
-bool is_word(char32_t cp) { return cp == '_' || is_alpha(cp) || is_digit(cp); }
-
-bool is_printable(char32_t cp) {
-  if (cp < 0x20 || cp == 0x7F) return false;
-  if (cp >= 0x80 && cp <= 0xA0) return false;
-  if (cp == 0xAD) return false;
-  if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F)) return false;
-  if ((cp >= 0x205F && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F)) return false;
-  if (cp == 0x3000 || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB)) return false;
-  if (cp >= 0xD800 && cp <= 0xF8FF) return false;  // surrogates + private use
-  if (cp == 0xFFFE || cp == 0xFFFF || cp >= 0xF0000) return false;
-  return true;
-}
-
-namespace {
-// Pairs where the upper-case letter is even (or odd) and its lower case is +1.
-bool in_pair_range_even_upper(char32_t cp) {
-  return (cp >= 0x100 && cp <= 0x12F) || (cp >= 0x132 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177) ||
-         (cp >= 0x460 && cp <= 0x481) || (cp >= 0x48A && cp <= 0x4BF) || (cp >= 0x4D0 && cp <= 0x52F) ||
-         (cp >= 0x1E00 && cp <= 0x1E95) || (cp >= 0x1EA0 && cp <= 0x1EFF);
-}
-bool in_pair_range_odd_upper(char32_t cp) {
-  return (cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E) || (cp >= 0x4C1 && cp <= 0x4CE);
-}
-}  // namespace
-
-char32_t to_upper(char32_t cp) {
-  if (cp < 0x80) return (cp >= 'a' && cp <= 'z') ? cp - 32 : cp;
-  if (cp >= 0xE0 && cp <= 0xFE && cp != 0xF7) return cp - 32;
-  if (cp == 0xFF) return 0x178;
-  if (cp == 0xB5) return 0x39C;
-  if (cp == 0x131) return 'I';
-  if (cp == 0x17F) return 'S';
-  if (in_pair_range_even_upper(cp)) return (cp % 2 == 1) ? cp - 1 : cp;
-  if (in_pair_range_odd_upper(cp)) return (cp % 2 == 0) ? cp - 1 : cp;
-  if (cp >= 0x3B1 && cp <= 0x3C9 && cp != 0x3C2) return cp - 32;
-  if (cp == 0x3C2) return 0x3A3;
-  if (cp == 0x3AC) return 0x386;
-  if (cp >= 0x3AD && cp <= 0x3AF) return cp - 37;
-  if (cp == 0x3CC) return 0x38C;
-  if (cp == 0x3CD || cp == 0x3CE) return cp - 63;
-  if (cp >= 0x430 && cp <= 0x44F) return cp - 32;
-  if (cp >= 0x450 && cp <= 0x45F) return cp - 80;
-  if (cp >= 0xFF41 && cp <= 0xFF5A) return cp - 32;
-  return cp;
-}
-
-char32_t to_lower(char32_t cp) {
-  if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
-  if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) return cp + 32;
-  if (cp == 0x178) return 0xFF;
-  if (cp == 0x130) return 'i';
-  if (in_pair_range_even_upper(cp)) return (cp % 2 == 0) ? cp + 1 : cp;
-  if (in_pair_range_odd_upper(cp)) return (cp % 2 == 1) ? cp + 1 : cp;
-  if (cp >= 0x391 && cp <= 0x3A9 && cp != 0x3A2) return cp + 32;
-  if (cp == 0x386) return 0x3AC;
-  if (cp >= 0x388 && cp <= 0x38A) return cp + 37;
-  if (cp == 0x38C) return 0x3CC;
-  if (cp == 0x38E || cp == 0x38F) return cp + 63;
-  if (cp >= 0x410 && cp <= 0x42F) return cp + 32;
-  if (cp >= 0x400 && cp <= 0x40F) return cp + 80;
-  if (cp >= 0xFF21 && cp <= 0xFF3A) return cp + 32;
-  return cp;
-}
-
-std::string upper(std::string_view s) {
+std::string lower(std::string_view s) {
+  const auto cps = to_code_points(s);
   std::string out;
   out.reserve(s.size());
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const char32_t cp = decode(s, pos);
-    if (cp == 0xDF) {
-      out += "SS";
+  for (size_t i = 0; i < cps.size(); ++i) append_lower(out, cps, i);
+  return out;
+}
+
+std::string swapcase(std::string_view s) {
+  const auto cps = to_code_points(s);
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (unicode::is_uppercase(cps[i])) {
+      append_lower(out, cps, i);
+    } else if (unicode::is_lowercase(cps[i])) {
+      append_mapping(out, unicode::to_upper_full(cps[i]));
     } else {
-      append(out, to_upper(cp));
+      unicode::append_utf8(out, cps[i]);
     }
   }
   return out;
 }
 
-std::string lower(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  size_t pos = 0;
-  while (pos < s.size()) append(out, to_lower(decode(s, pos)));
-  return out;
-}
-
 std::string capitalize(std::string_view s) {
+  const auto cps = to_code_points(s);
   std::string out;
   out.reserve(s.size());
-  size_t pos = 0;
-  bool first = true;
-  while (pos < s.size()) {
-    const char32_t cp = decode(s, pos);
-    if (first) {
-      if (cp == 0xDF) {
-        out += "Ss";
-      } else {
-        append(out, to_upper(cp));
-      }
-      first = false;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (i == 0) {
+      append_mapping(out, unicode::to_title_full(cps[i]));
     } else {
-      append(out, to_lower(cp));
+      append_lower(out, cps, i);
     }
   }
   return out;
 }
 
 std::string python_title(std::string_view s) {
+  const auto cps = to_code_points(s);
   std::string out;
   out.reserve(s.size());
-  size_t pos = 0;
   bool previous_cased = false;
-  while (pos < s.size()) {
-    const char32_t cp = decode(s, pos);
-    const bool cased = is_cased_upper(cp) || is_cased_lower(cp);
+  for (size_t i = 0; i < cps.size(); ++i) {
     if (previous_cased) {
-      append(out, to_lower(cp));
-    } else if (cp == 0xDF) {
-      out += "Ss";
+      append_lower(out, cps, i);
     } else {
-      append(out, to_upper(cp));
+      append_mapping(out, unicode::to_title_full(cps[i]));
     }
-    previous_cased = cased;
+    previous_cased = unicode::is_cased(cps[i]);
   }
   return out;
+}
+
+bool is_lower(std::string_view s) { return cased_only_as(s, unicode::is_lowercase, unicode::is_uppercase); }
+
+bool is_upper(std::string_view s) { return cased_only_as(s, unicode::is_uppercase, unicode::is_lowercase); }
+
+bool is_title(std::string_view s) {
+  bool any_cased = false;
+  bool previous_cased = false;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const char32_t cp = unicode::decode_utf8(s, pos);
+    if (unicode::is_uppercase(cp) || unicode::is_titlecase(cp)) {
+      if (previous_cased) return false;
+      previous_cased = any_cased = true;
+    } else if (unicode::is_lowercase(cp)) {
+      if (!previous_cased) return false;
+      previous_cased = any_cased = true;
+    } else {
+      previous_cased = false;
+    }
+  }
+  return any_cased;
+}
+
+bool all_code_points(std::string_view s, bool (*pred)(char32_t)) {
+  if (s.empty()) return false;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    if (!pred(unicode::decode_utf8(s, pos))) return false;
+  }
+  return true;
 }
 
 std::string strip(std::string_view s, const std::string* chars, bool left, bool right) {
   std::vector<char32_t> set;
   if (chars != nullptr) set = to_code_points(*chars);
   auto strippable = [&](char32_t cp) {
-    if (chars == nullptr) return is_space(cp);
+    if (chars == nullptr) return unicode::py_is_space(cp);
     for (char32_t c : set) {
       if (c == cp) return true;
     }
@@ -265,7 +195,7 @@ std::string strip(std::string_view s, const std::string* chars, bool left, bool 
   if (left) {
     while (begin < end) {
       size_t next = begin;
-      const char32_t cp = decode(s, next);
+      const char32_t cp = unicode::decode_utf8(s, next);
       if (!strippable(cp)) break;
       begin = next;
     }
@@ -275,12 +205,12 @@ std::string strip(std::string_view s, const std::string* chars, bool left, bool 
       size_t start = end - 1;
       while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
       size_t probe = start;
-      const char32_t cp = decode(s, probe);
+      const char32_t cp = unicode::decode_utf8(s, probe);
       if (probe != end) {
         // A malformed tail: treat the last byte on its own.
         start = end - 1;
         probe = start;
-        if (!strippable(decode(s, probe))) break;
+        if (!strippable(unicode::decode_utf8(s, probe))) break;
         end = start;
         continue;
       }

@@ -8,6 +8,7 @@
 #include "text/jinja/callable.h"
 #include "text/jinja/template_error.h"
 #include "text/jinja/utf8.h"
+#include "text/unicode.h"
 
 namespace tandem::text::jinja {
 
@@ -504,7 +505,7 @@ std::string repr_string(std::string_view s) {
   out.push_back(quote);
   size_t pos = 0;
   while (pos < s.size()) {
-    const char32_t cp = utf8::decode(s, pos);
+    const char32_t cp = unicode::decode_utf8(s, pos);
     if (cp == static_cast<char32_t>(quote) || cp == '\\') {
       out.push_back('\\');
       out.push_back(static_cast<char>(cp));
@@ -514,7 +515,7 @@ std::string repr_string(std::string_view s) {
       out += "\\r";
     } else if (cp == '\t') {
       out += "\\t";
-    } else if (!utf8::is_printable(cp)) {
+    } else if (!unicode::py_is_printable(cp)) {
       char buf[16];
       if (cp < 0x100) {
         std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned>(cp));
@@ -525,7 +526,7 @@ std::string repr_string(std::string_view s) {
       }
       out += buf;
     } else {
-      utf8::append(out, cp);
+      unicode::append_utf8(out, cp);
     }
   }
   out.push_back(quote);
@@ -734,7 +735,7 @@ std::vector<Value> iterate(const Value& v) {
       size_t pos = 0;
       while (pos < s.size()) {
         const size_t start = pos;
-        utf8::decode(s, pos);
+        unicode::decode_utf8(s, pos);
         out.push_back(Value::string(s.substr(start, pos - start)));
       }
       return out;

@@ -1,8 +1,13 @@
-// text::unicode: categories, UTF-8 repair and NFC. Expected values come from
-// Python's unicodedata / bytes.decode("utf-8", "replace") (see comments).
+// text::unicode: categories, UTF-8 repair and NFC, Python's str character
+// model. Expected values come from Python's unicodedata / str methods /
+// bytes.decode("utf-8", "replace") (see comments); the exhaustive comparison
+// with Python is tests/reference/jinja/test_unicode_differential.py.
 #include "text/unicode.h"
 
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 namespace tandem::text::unicode {
 namespace {
@@ -71,6 +76,72 @@ TEST(UnicodeTest, AppendUtf8RejectsSurrogates) {
   append_utf8(s, 0xD800);
   append_utf8(s, 0x1F600);
   EXPECT_EQ(s, "\xEF\xBF\xBD\xF0\x9F\x98\x80");
+}
+
+std::u32string decode_all(std::string_view s) {
+  std::u32string out;
+  size_t pos = 0;
+  while (pos < s.size()) out.push_back(decode_utf8(s, pos));
+  return out;
+}
+
+std::u32string cps(const CaseMapping& m) { return std::u32string(m.cps, m.cps + m.size); }
+
+TEST(UnicodeTest, DecodeUtf8ReadsInvalidBytesAsToValidUtf8Does) {
+  EXPECT_EQ(decode_all("a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80"), U"a\u00e9\u4e2d\U0001F600");
+  EXPECT_EQ(decode_all("\xe2\x82 x"), U"\uFFFD x");          // one U+FFFD for the maximal subpart E2 82
+  EXPECT_EQ(decode_all("\xc0\xaf"), U"\uFFFD\uFFFD");        // overlong: two
+  EXPECT_EQ(decode_all("\xed\xa0\x80"), U"\uFFFD\uFFFD\uFFFD");  // surrogate: three
+  EXPECT_EQ(decode_all("\xf0\x9f\x98"), U"\uFFFD");          // truncated at the end
+  for (std::string_view bad : {"\xff\xfe\xc3", "ok\xf4\x90\x80\x80!", "\x80\xbf\xe0\x80\x80", "\xef\xbf"}) {
+    EXPECT_EQ(decode_all(bad), decode_all(to_valid_utf8(bad))) << bad;
+  }
+}
+
+TEST(UnicodeTest, PythonPredicates) {
+  // Python: c.isalpha(), c.isdecimal(), c.isdigit(), c.isnumeric()
+  EXPECT_TRUE(py_is_alpha(U'ß') && py_is_alpha(U'ª') && py_is_alpha(U'一') && py_is_alpha(0x2B0));
+  EXPECT_FALSE(py_is_alpha(U'Ⅻ') || py_is_alpha(0x345) || py_is_alpha(U'٣') || py_is_alpha(U'_'));
+  EXPECT_TRUE(py_is_decimal(U'٣') && py_is_digit(U'٣') && py_is_numeric(U'٣'));
+  EXPECT_TRUE(!py_is_decimal(U'²') && py_is_digit(U'²') && py_is_numeric(U'²'));
+  EXPECT_TRUE(!py_is_digit(U'½') && py_is_numeric(U'½') && py_is_numeric(U'Ⅻ') && py_is_numeric(U'一'));
+  EXPECT_TRUE(py_is_alnum(U'½') && py_is_alnum(U'ж') && !py_is_alnum(U'_') && !py_is_alnum(0x2019));
+  // str.isspace includes U+001C..U+001F (not White_Space); U+200B is not space.
+  EXPECT_TRUE(py_is_space(0x1C) && py_is_space(0xA0) && py_is_space(0x2028) && !py_is_space(0x200B));
+  // str.isprintable: Other and Separator categories are not, except ' '.
+  EXPECT_TRUE(py_is_printable(U' ') && py_is_printable(U'é') && py_is_printable(0x2019));
+  EXPECT_FALSE(py_is_printable(0xAD) || py_is_printable(0xA0) || py_is_printable(0x2028) ||
+               py_is_printable(0x378) || py_is_printable(0x1C) || py_is_printable(0xE000));
+  // Lowercase / Uppercase properties (not only Ll / Lu): ª and ʰ are lower, Ⅻ upper, ǅ neither.
+  EXPECT_TRUE(is_lowercase(U'ª') && is_lowercase(0x2B0) && is_lowercase(0x345) && is_uppercase(U'Ⅻ'));
+  EXPECT_TRUE(!is_lowercase(0x1C5) && !is_uppercase(0x1C5) && is_titlecase(0x1C5) && is_cased(0x1C5));
+  EXPECT_TRUE(is_case_ignorable(0x2019) && is_case_ignorable(0x301) && is_case_ignorable(0xAD));
+  EXPECT_FALSE(is_cased(U'一') || is_case_ignorable(U'a') || is_case_ignorable(U' '));
+}
+
+TEST(UnicodeTest, FullCaseMappingsArePythons) {
+  // Python: c.upper(), c.lower(), c.title(), c.casefold()
+  EXPECT_EQ(cps(to_upper_full(U'ß')), U"SS");
+  EXPECT_EQ(cps(to_title_full(U'ß')), U"Ss");
+  EXPECT_EQ(cps(case_fold_full(U'ß')), U"ss");
+  EXPECT_EQ(cps(to_lower_full(U'ß')), U"ß");
+  EXPECT_EQ(cps(to_lower_full(U'İ')), U"i\u0307");
+  EXPECT_EQ(cps(to_upper_full(U'ŉ')), U"\u02BCN");
+  EXPECT_EQ(cps(to_upper_full(U'ǆ')), U"Ǆ");
+  EXPECT_EQ(cps(to_title_full(U'ǆ')), U"ǅ");
+  EXPECT_EQ(cps(to_upper_full(U'ﬁ')), U"FI");
+  EXPECT_EQ(cps(to_title_full(U'ﬁ')), U"Fi");
+  EXPECT_EQ(cps(to_upper_full(U'ᾳ')), U"ΑΙ");
+  EXPECT_EQ(cps(to_title_full(U'ᾳ')), U"ᾼ");
+  EXPECT_EQ(cps(to_lower_full(U'Σ')), U"σ");  // final sigma is the string-level caller's
+  EXPECT_EQ(cps(case_fold_full(U'ς')), U"σ");
+  EXPECT_EQ(cps(to_upper_full(U'ς')), U"Σ");
+  EXPECT_EQ(cps(to_lower_full(U'Ⅻ')), U"ⅻ");
+  EXPECT_EQ(cps(to_upper_full(0x10428)), U"\U00010400");  // Deseret
+  EXPECT_EQ(cps(to_upper_full(U'q')), U"Q");
+  EXPECT_EQ(cps(to_lower_full(U'Q')), U"q");
+  EXPECT_EQ(cps(to_upper_full(U'一')), U"一");
+  EXPECT_EQ(cps(to_upper_full(0x110000)), std::u32string(1, char32_t{0x110000}));
 }
 
 }  // namespace
