@@ -20,19 +20,14 @@ fixtures/smollm2_q4_1.npz (float arrays), a few hundred KB to ~2 MB.
 
 Usage: .venv/bin/python tests/reference/llamacpp/make_fixtures.py [--model PATH] [--threads N]
 """
-import argparse
-import hashlib
-import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
-TOP_K = 10
-GENERATE = 32
+sys.path.insert(0, os.path.dirname(HERE))
+from fixture_common import GENERATE, TOP_K, model_path, parse_args, sha256, summarize, write_fixture  # noqa: E402
 
 LONG_TEXT = (
     "The history of computing is a story of layers. At the bottom are transistors, switching on and off "
@@ -69,28 +64,9 @@ PROMPTS = [
 ]
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def summarize(rows):
-    """Top-K ids/logits (best first) and L2 norm of each row of [n, vocab]."""
-    idx = np.argsort(-rows, axis=1, kind="stable")[:, :TOP_K].astype(np.int32)
-    vals = np.take_along_axis(rows, idx, axis=1).astype(np.float32)
-    norms = np.linalg.norm(rows.astype(np.float64), axis=1).astype(np.float32)
-    return idx, vals, norms
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    args = ap.parse_args()
-    model = args.model or subprocess.check_output([os.path.join(ROOT, "scripts", "fetch_model")], text=True).strip()
+    args = parse_args()
+    model = model_path(args.model)
 
     import llama_cpp
     from llama_cpp import Llama
@@ -143,12 +119,7 @@ def main():
         print(f"{name}: {n} tokens, continuation {llm.detokenize(gen)[:60]!r}, "
               f"exact continuation {'same' if exact_gen == gen else 'differs'}", file=sys.stderr)
 
-    out = os.path.join(HERE, "fixtures")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "smollm2_q4_1.json"), "w") as f:
-        json.dump(meta, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    np.savez_compressed(os.path.join(out, "smollm2_q4_1.npz"), **arrays)
+    write_fixture(os.path.join(HERE, "fixtures"), "smollm2_q4_1", meta, arrays)
 
 
 if __name__ == "__main__":

@@ -21,46 +21,23 @@ Output: fixtures/smollm2_q4_1_hf.json and fixtures/smollm2_q4_1_hf.npz (~200 KB)
 
 Usage: .venv/bin/python tests/reference/transformers/make_fixtures.py [--model PATH] [--threads N]
 """
-import argparse
-import hashlib
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+sys.path.insert(0, os.path.dirname(HERE))
+from fixture_common import (GENERATE, ROOT, TOP_K, model_path, parse_args, sha256, summarize,  # noqa: E402
+                            write_fixture)
+
 LLAMACPP_FIXTURE = os.path.join(ROOT, "tests", "reference", "llamacpp", "fixtures", "smollm2_q4_1.json")
-TOP_K = 10
-GENERATE = 32
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def summarize(rows):
-    """Top-K ids/logits (best first, stable on ties) and L2 norm of each row of [n, vocab]."""
-    idx = np.argsort(-rows, axis=1, kind="stable")[:, :TOP_K].astype(np.int32)
-    vals = np.take_along_axis(rows, idx, axis=1).astype(np.float32)
-    norms = np.linalg.norm(rows.astype(np.float64), axis=1).astype(np.float32)
-    return idx, vals, norms
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    args = ap.parse_args()
-    model_path = args.model or subprocess.check_output(
-        [os.path.join(ROOT, "scripts", "fetch_model")], text=True).strip().splitlines()[-1]
-    model_path = os.path.abspath(model_path)
+    args = parse_args()
+    model_file = model_path(args.model)
 
     import gguf
     import torch
@@ -69,7 +46,7 @@ def main():
 
     torch.set_num_threads(args.threads)
     # transformers >= 4.56 calls it `dtype` (`torch_dtype` is the deprecated alias).
-    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(model_path), gguf_file=os.path.basename(model_path),
+    model = AutoModelForCausalLM.from_pretrained(os.path.dirname(model_file), gguf_file=os.path.basename(model_file),
                                                  dtype=torch.float32)
     model.eval()
     assert next(model.parameters()).dtype == torch.float32
@@ -82,8 +59,8 @@ def main():
     with open(LLAMACPP_FIXTURE) as f:
         llama_meta = json.load(f)
     meta = {
-        "model_file": os.path.basename(model_path),
-        "model_sha256": sha256(model_path),
+        "model_file": os.path.basename(model_file),
+        "model_sha256": sha256(model_file),
         "prompts_from": os.path.relpath(LLAMACPP_FIXTURE, ROOT),
         "versions": {"transformers": transformers.__version__, "torch": torch.__version__,
                      "gguf": getattr(gguf, "__version__", None) or _dist_version("gguf"), "numpy": np.__version__,
@@ -113,12 +90,7 @@ def main():
         same = "same as" if gen == p.get("exact_generated") else "differs from"
         print(f"{p['name']}: {len(ids)} tokens, continuation {same} the float64 gguf pass", file=sys.stderr)
 
-    out = os.path.join(HERE, "fixtures")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "smollm2_q4_1_hf.json"), "w") as f:
-        json.dump(meta, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    np.savez_compressed(os.path.join(out, "smollm2_q4_1_hf.npz"), **arrays)
+    write_fixture(os.path.join(HERE, "fixtures"), "smollm2_q4_1_hf", meta, arrays)
 
 
 def _dist_version(name):
