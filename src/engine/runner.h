@@ -21,6 +21,7 @@
 
 #include "common/status.h"
 #include "engine/model_spec.h"
+#include "engine/sampling.h"
 
 namespace tandem::engine {
 
@@ -34,6 +35,17 @@ struct SequenceStep {
 
 struct StepBatch {
   std::vector<SequenceStep> seqs;
+};
+
+// One want_logits sequence's sampling inputs for step_and_sample: a
+// SampleInput without the logits (the runner supplies them). Spans must stay
+// valid for the duration of the call.
+struct SampleRow {
+  const SamplingParams* params = nullptr;
+  std::span<const int32_t> prompt;      // prompt tokens (repetition penalty)
+  std::span<const int32_t> output;      // tokens generated so far
+  uint64_t seed = 0;                    // the request's seed
+  std::span<const int32_t> suppressed;  // ids that must not be sampled now
 };
 
 class Runner {
@@ -53,8 +65,27 @@ class Runner {
   // touched blocks is then unspecified but other blocks are untouched.
   virtual Status step(const StepBatch& batch, std::vector<float>& logits) = 0;
 
+  // step() followed by sampling: `rows` holds one SampleRow per want_logits
+  // sequence, in batch order; `out` is resized to rows.size() and out[i] is
+  // what engine::sample returns for row i's logits (same seeded semantics; a
+  // device sampler may differ only where float rounding of a cumulative sum
+  // decides the draw). Fails like step(), and with kInvalidRequest when
+  // rows.size() differs from the want_logits count (nothing is run then).
+  // The default runs step() into a runner-owned buffer and engine::sample on
+  // the host (runner.cpp); a device backend overrides it to sample without
+  // copying logits back.
+  virtual Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
+                                 std::vector<SampledToken>& out);
+
   // Copies whole blocks (src[i] -> dst[i]) within this pool.
   virtual Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) = 0;
+
+ protected:
+  // Checks rows.size() against the batch's want_logits count (step_and_sample).
+  static Status check_sample_rows(const StepBatch& batch, std::span<const SampleRow> rows);
+
+ private:
+  std::vector<float> sample_logits_;  // the default step_and_sample's logits
 };
 
 }  // namespace tandem::engine

@@ -31,7 +31,6 @@ StepScheduler::StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Samp
   TANDEM_CHECK(options_.max_running >= 1);
   TANDEM_CHECK(options_.max_context >= 1);
   TANDEM_CHECK(options_.vocab >= 1);
-  TANDEM_CHECK(static_cast<bool>(sampler_));
   update_metrics();
 }
 
@@ -228,8 +227,8 @@ void StepScheduler::store_full_blocks(Sequence& seq) {
   }
 }
 
-void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
-  const size_t vocab = static_cast<size_t>(options_.vocab);
+template <class NextToken>
+size_t StepScheduler::apply_rows(const StepPlan& plan, NextToken&& next_token) {
   size_t row = 0;
   for (const ScheduledChunk& c : plan.chunks) {
     Sequence& s = *c.seq;
@@ -237,17 +236,8 @@ void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
     s.num_computed += c.count;
     store_full_blocks(s);
     if (!c.want_logits) continue;
-    TANDEM_CHECK((row + 1) * vocab <= logits.size());
-    const std::vector<int32_t> suppressed = suppressed_tokens(s.request.stop, s.num_output());
-    engine::SampleInput in;
-    in.logits = logits.subspan(row * vocab, vocab);
-    in.params = &s.request.sampling;
-    in.prompt = s.prompt();
-    in.output = s.output();
-    in.seed = s.seed;
-    in.suppressed = suppressed;
+    SampledToken tok = next_token(s, row);
     ++row;
-    SampledToken tok = sampler_(in);
     TANDEM_CHECK_MSG(tok.token >= 0 && tok.token < options_.vocab, "sampler returned an id outside the vocabulary");
     const int32_t id = tok.token;
     s.tokens.push_back(id);
@@ -257,7 +247,56 @@ void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
         check_stop(s.request.stop, id, s.num_output(), s.num_tokens(), options_.max_context);
     if (d.reason != FinishReason::kNone) finish(s, d.reason, {}, d.stop_token);
   }
-  TANDEM_CHECK(row * vocab == logits.size());
+  return row;
+}
+
+void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
+  TANDEM_CHECK(static_cast<bool>(sampler_));
+  const size_t vocab = static_cast<size_t>(options_.vocab);
+  const size_t rows = apply_rows(plan, [&](const Sequence& s, size_t row) {
+    TANDEM_CHECK((row + 1) * vocab <= logits.size());
+    const std::vector<int32_t> suppressed = suppressed_tokens(s.request.stop, s.num_output());
+    engine::SampleInput in;
+    in.logits = logits.subspan(row * vocab, vocab);
+    in.params = &s.request.sampling;
+    in.prompt = s.prompt();
+    in.output = s.output();
+    in.seed = s.seed;
+    in.suppressed = suppressed;
+    return sampler_(in);
+  });
+  TANDEM_CHECK(rows * vocab == logits.size());
+}
+
+void StepScheduler::apply(const StepPlan& plan, std::span<SampledToken> tokens) {
+  const size_t rows = apply_rows(plan, [&](const Sequence&, size_t row) {
+    TANDEM_CHECK(row < tokens.size());
+    return std::move(tokens[row]);
+  });
+  TANDEM_CHECK(rows == tokens.size());
+}
+
+std::vector<engine::SampleRow> StepScheduler::sample_rows(const StepPlan& plan,
+                                                          std::vector<std::vector<int32_t>>& suppressed) {
+  size_t n = 0;
+  for (const ScheduledChunk& c : plan.chunks) n += c.want_logits ? 1 : 0;
+  suppressed.resize(n);  // sized before any span into it is taken
+  std::vector<engine::SampleRow> rows;
+  rows.reserve(n);
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!c.want_logits) continue;
+    const Sequence& s = *c.seq;
+    std::vector<int32_t>& sup = suppressed[rows.size()];
+    sup = suppressed_tokens(s.request.stop, s.num_output());
+    engine::SampleRow r;
+    r.params = &s.request.sampling;
+    r.prompt = s.prompt();
+    r.output = s.output();
+    r.seed = s.seed;
+    r.suppressed = sup;
+    rows.push_back(r);
+  }
+  return rows;
 }
 
 void StepScheduler::fail(const StepPlan& plan, const Status& error) {
@@ -332,20 +371,32 @@ void StepScheduler::publish() {
 Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
   TANDEM_CHECK(!plan.empty());
   const engine::StepBatch batch = build_batch(plan);
+  size_t rows = 0;
+  for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
   const auto t0 = Clock::now();
-  Status status = runner.step(batch, logits_);
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (status.ok()) {
-    size_t rows = 0;
-    for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
-    if (logits_.size() != rows * static_cast<size_t>(options_.vocab)) {
+  Status status;
+  if (sampler_) {
+    status = runner.step(batch, logits_);
+    if (status.ok() && logits_.size() != rows * static_cast<size_t>(options_.vocab)) {
       status = Status(ErrorKind::kInternal,
                       "runner returned " + std::to_string(logits_.size()) + " logits, expected " +
                           std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
     }
+  } else {
+    const std::vector<engine::SampleRow> sample_in = sample_rows(plan, suppressed_);
+    status = runner.step_and_sample(batch, sample_in, sampled_);
+    if (status.ok() && sampled_.size() != rows) {
+      status = Status(ErrorKind::kInternal, "runner sampled " + std::to_string(sampled_.size()) +
+                                                " tokens, expected " + std::to_string(rows));
+    }
   }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (status.ok()) {
-    apply(plan, logits_);
+    if (sampler_) {
+      apply(plan, std::span<const float>(logits_));
+    } else {
+      apply(plan, std::span<SampledToken>(sampled_));
+    }
   } else {
     fail(plan, status);
   }

@@ -1,9 +1,12 @@
 // scheduler::StepScheduler: the continuous-batching logic of one worker,
 // without threads, so every part is testable with plain data. One iteration is
 //   reap (cancel / deadline) -> schedule (capacity, running, admit; preempt
-//   when blocks run out) -> build_batch -> Runner::step -> apply (advance,
-//   cache full blocks, sample, stop checks) or fail -> publish (events, free)
-// and iterate() runs exactly that chain.
+//   when blocks run out) -> build_batch -> Runner::step_and_sample (or
+//   Runner::step + the injected Sampler) -> apply (advance, cache full
+//   blocks, append the sampled token, stop checks) or fail -> publish
+//   (events, free)
+// and iterate() runs exactly that chain. Without an injected Sampler the
+// runner samples (on the device for CUDA), so logits never reach the host.
 //
 // Scheduling policy (like vLLM's): a step holds at most max_batch_tokens
 // tokens. Running decodes go first (1 token each, oldest first), then running
@@ -41,6 +44,7 @@
 namespace tandem::scheduler {
 
 // engine::sample, or a stand-in with the same contract (pure in its inputs).
+// Empty: the runner samples (Runner::step_and_sample, engine::sample semantics).
 using Sampler = std::function<SampledToken(const engine::SampleInput&)>;
 
 struct SchedulerOptions {
@@ -55,7 +59,8 @@ class StepScheduler {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `pool` and `metrics` must outlive the scheduler; `sampler` must be set.
+  // `pool` and `metrics` must outlive the scheduler; an empty `sampler` means
+  // Runner::step_and_sample samples.
   StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler,
                 WorkerMetrics* metrics);
   ~StepScheduler();
@@ -84,6 +89,14 @@ class StepScheduler {
   // with want_logits, in plan order. Advances num_computed, stores newly full
   // blocks in the prefix cache, samples, appends, checks stop conditions.
   void apply(const StepPlan& plan, std::span<const float> logits);
+  // The same with tokens already sampled (Runner::step_and_sample): one per
+  // chunk with want_logits, in plan order; they are moved from.
+  void apply(const StepPlan& plan, std::span<SampledToken> tokens);
+  // The runner's sampling inputs for a plan (one row per want_logits chunk,
+  // plan order); spans point into the sequences and into `suppressed`, which
+  // receives each row's suppressed ids and must outlive the rows' use.
+  static std::vector<engine::SampleRow> sample_rows(const StepPlan& plan,
+                                                    std::vector<std::vector<int32_t>>& suppressed);
   // After a failed Runner::step: every sequence of the plan finishes with
   // kError carrying `error`.
   void fail(const StepPlan& plan, const Status& error);
@@ -125,6 +138,10 @@ class StepScheduler {
   // of at most `budget` tokens; false when its blocks do not fit.
   bool admit_front(StepPlan& plan, int& budget, Clock::time_point now);
   void store_full_blocks(Sequence& seq);
+  // apply()'s common part; `next_token(seq, row)` gives the token of the
+  // row-th want_logits chunk.
+  template <class NextToken>
+  size_t apply_rows(const StepPlan& plan, NextToken&& next_token);
   void finish(Sequence& seq, FinishReason reason, Status error, std::optional<int32_t> stop_token);
   void update_metrics();
 
@@ -138,7 +155,9 @@ class StepScheduler {
   std::unordered_map<std::string, Sequence*> by_id_;
   uint64_t next_admit_order_ = 0;
   uint64_t preemptions_ = 0;
-  std::vector<float> logits_;                       // reused by iterate()
+  std::vector<float> logits_;                       // reused by run() (injected sampler)
+  std::vector<SampledToken> sampled_;               // reused by run() (runner samples)
+  std::vector<std::vector<int32_t>> suppressed_;    // reused by run(): rows' suppressed ids
 };
 
 }  // namespace tandem::scheduler

@@ -47,7 +47,7 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
       kv::BlockPoolOptions{options_.name, limits_.num_blocks, limits_.block_tokens,
                            options_.enable_prefix_caching},
       [this](const kv::KvEvent& e) { emit_kv_event(e); });
-  Sampler sampler = options_.sampler ? options_.sampler : Sampler(&engine::sample);
+  Sampler sampler = options_.sampler;  // empty: the runner samples (Runner::step_and_sample)
   scheduler_ = std::make_unique<StepScheduler>(
       SchedulerOptions{options_.name, options_.max_batch_tokens, options_.max_running,
                        limits_.max_context, limits_.vocab},

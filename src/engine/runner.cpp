@@ -1,0 +1,52 @@
+// engine::Runner's default step_and_sample (runner.h): step() into a buffer
+// the runner owns, then engine::sample per row on the host. Backends that can
+// sample where the logits are (CUDA) override it.
+#include "engine/runner.h"
+
+#include <string>
+
+namespace tandem::engine {
+
+Status Runner::check_sample_rows(const StepBatch& batch, std::span<const SampleRow> rows) {
+  size_t want = 0;
+  for (const SequenceStep& s : batch.seqs) want += s.want_logits ? 1 : 0;
+  if (rows.size() != want) {
+    return Status(ErrorKind::kInvalidRequest, "step_and_sample: " + std::to_string(rows.size()) +
+                                                  " sample rows for " + std::to_string(want) +
+                                                  " sequences that want logits");
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].params == nullptr) {
+      return Status(ErrorKind::kInvalidRequest,
+                    "step_and_sample: sample row " + std::to_string(i) + " has no sampling parameters");
+    }
+  }
+  return {};
+}
+
+Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
+                               std::vector<SampledToken>& out) {
+  if (Status s = check_sample_rows(batch, rows); !s.ok()) return s;
+  if (Status s = step(batch, sample_logits_); !s.ok()) return s;
+  const size_t vocab = static_cast<size_t>(spec().vocab);
+  if (sample_logits_.size() != rows.size() * vocab) {
+    return Status(ErrorKind::kInternal, "step_and_sample: the runner returned " +
+                                            std::to_string(sample_logits_.size()) + " logits, expected " +
+                                            std::to_string(rows.size()) + " rows of " + std::to_string(vocab));
+  }
+  out.clear();
+  out.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) {
+    SampleInput in;
+    in.logits = std::span<const float>(sample_logits_).subspan(i * vocab, vocab);
+    in.params = rows[i].params;
+    in.prompt = rows[i].prompt;
+    in.output = rows[i].output;
+    in.seed = rows[i].seed;
+    in.suppressed = rows[i].suppressed;
+    out.push_back(sample(in));
+  }
+  return {};
+}
+
+}  // namespace tandem::engine
