@@ -13,6 +13,7 @@
 
 #include "frontend/http_errors.h"
 #include "frontend/http_response.h"
+#include "frontend/readiness.h"
 #include "frontend/request_id.h"
 
 namespace tandem::frontend {
@@ -246,10 +247,13 @@ void HttpSession::dispatch(Request& req) {
     case Route::kReady:
       if (core_.draining.load()) {
         respond_error(Status(ErrorKind::kUnavailable, "The server is draining"));
-      } else if (!core_.service.ready()) {
-        respond_error(Status(ErrorKind::kUnavailable, "The model is not ready"));
       } else {
-        respond(200, "{\"status\":\"ready\"}");
+        const Readiness r = readiness(core_.service.ready(), core_.service.stats());
+        if (r.ready) {
+          respond(200, r.body);
+        } else {
+          respond_error(Status(ErrorKind::kUnavailable, r.message));
+        }
       }
       return;
     case Route::kMetrics:

@@ -72,9 +72,17 @@ struct GenerationRequest {
   TokenSink sink;
 };
 
+// One worker as /ready reports it.
+struct WorkerStatus {
+  std::string name;     // e.g. "cuda0", "cpu1"
+  std::string state;    // "running", "draining", "failed", "stopped"
+  bool healthy = false; // accepting work
+};
+
 struct ServiceStats {
   int running = 0;   // requests being stepped
   int waiting = 0;   // requests queued, not yet scheduled
+  std::vector<WorkerStatus> workers;  // empty when the service has no workers to report
 };
 
 // Thread-safe entry point to the engine side.

@@ -139,6 +139,8 @@ ServiceStats Router::stats() const {
     const WorkerLoad l = w->load();
     s.running += l.running;
     s.waiting += l.waiting;
+    const WorkerState state = w->state();
+    s.workers.push_back({w->name(), worker_state_name(state), state == WorkerState::kRunning});
   }
   return s;
 }

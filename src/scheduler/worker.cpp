@@ -53,6 +53,7 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
                        limits_.max_context, limits_.vocab},
       *pool_, std::move(sampler), &metrics_);
   published_.healthy = true;
+  metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
   metrics_.set_kv(0, limits_.num_blocks);  // counts this pool in the process-wide total now
   spdlog::info("[scheduler] worker={} started: {} KV blocks of {} tokens, max_batch_tokens={}, "
@@ -217,6 +218,7 @@ Status Worker::step() {
 void Worker::mark_failed(const Status& cause) {
   spdlog::error("[scheduler] worker={} step failed, marking the worker unhealthy: {}", options_.name,
                 cause.to_string());
+  metrics_.set_healthy(false);
   std::lock_guard<std::mutex> lock(mu_);
   state_ = WorkerState::kFailed;
   failure_ = Status(ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy: " + cause.message());

@@ -5,6 +5,9 @@ namespace tandem::scheduler {
 WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   if (r == nullptr) return;
   const metrics::Labels labels = {{"worker", worker}};
+  healthy_ = &r->gauge("tandem_worker_healthy",
+                       "1 while the worker serves, 0 after a step failed (device fault): it takes no more work.",
+                       labels);
   running_ = &r->gauge("tandem_worker_requests_running", "Requests in the worker's step batch.", labels);
   waiting_ = &r->gauge("tandem_worker_requests_waiting",
                        "Requests queued at the worker, preempted ones included.", labels);
@@ -32,6 +35,10 @@ WorkerMetrics::~WorkerMetrics() { set_kv(0, 0); }
 void WorkerMetrics::set_queue(int running, int waiting) {
   if (running_) running_->set(running);
   if (waiting_) waiting_->set(waiting);
+}
+
+void WorkerMetrics::set_healthy(bool healthy) {
+  if (healthy_) healthy_->set(healthy ? 1 : 0);
 }
 
 void WorkerMetrics::set_kv(int used_blocks, int total_blocks) {

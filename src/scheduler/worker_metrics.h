@@ -24,6 +24,8 @@ class WorkerMetrics {
   WorkerMetrics& operator=(const WorkerMetrics&) = delete;
 
   void set_queue(int running, int waiting);
+  // 1 while the worker accepts work, 0 once it failed (a device fault).
+  void set_healthy(bool healthy);
   void set_kv(int used_blocks, int total_blocks);
   void add_preemption();
   void observe_step(double seconds, int tokens);
@@ -31,6 +33,7 @@ class WorkerMetrics {
   void add_prefix_lookup(int prompt, int hit);
 
  private:
+  metrics::Gauge* healthy_ = nullptr;       // tandem_worker_healthy
   metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
   metrics::Gauge* waiting_ = nullptr;       // tandem_worker_requests_waiting
   metrics::Gauge* kv_used_ = nullptr;       // tandem_kv_blocks_used

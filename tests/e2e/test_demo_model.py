@@ -24,6 +24,12 @@ def test_models_lists_the_demo_model(demo):
     assert [m.id for m in models] == [MODEL_NAME]
     r = requests.get(demo.url("/ready"), timeout=5)
     assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ready"
+    assert body["workers"] and all(w["state"] == "running" for w in body["workers"]), body
+    metrics = requests.get(demo.url("/metrics"), timeout=5).text
+    for w in body["workers"]:
+        assert f'tandem_worker_healthy{{worker="{w["name"]}"}} 1' in metrics
 
 
 def test_chat_gives_a_sensible_answer(demo):

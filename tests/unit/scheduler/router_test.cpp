@@ -258,6 +258,9 @@ TEST(Router, WorkerQueueFullFallsBackToAnotherWorker) {
 TEST(Router, NotReadyWhenEveryWorkerFailed) {
   Router router(RouterOptions{"least_loaded", 64}, make_workers({{nullptr, 1}, {nullptr, 1}}));
   EXPECT_TRUE(router.ready());
+  ASSERT_EQ(router.stats().workers.size(), 2u);
+  EXPECT_EQ(router.stats().workers[0].state, "running");
+  EXPECT_TRUE(router.stats().workers[1].healthy);
   for (int i = 0; i < 2; ++i) {
     Collector c;
     GenerationRequest r = request("r" + std::to_string(i), 5, 5, i);
@@ -268,6 +271,10 @@ TEST(Router, NotReadyWhenEveryWorkerFailed) {
     EXPECT_EQ(c.events().back().error.kind(), ErrorKind::kDevice);
   }
   EXPECT_FALSE(router.ready());
+  for (const WorkerStatus& w : router.stats().workers) {
+    EXPECT_EQ(w.state, "failed");
+    EXPECT_FALSE(w.healthy);
+  }
   Collector c;
   GenerationRequest r = request("late", 5, 5, 9);
   r.sink = c.sink();

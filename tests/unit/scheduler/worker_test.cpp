@@ -246,7 +246,10 @@ TEST(Worker, DeadlineCancels) {
 TEST(Worker, RunnerFailureMarksUnhealthyAndFailsRequests) {
   Gate gate;
   gate.close();
-  auto s = start_worker(options(), 64, 4, nullptr, &gate, /*fail_at_step=*/3);
+  metrics::Registry registry;
+  auto s = start_worker(options(), 64, 4, &registry, &gate, /*fail_at_step=*/3);
+  const std::string healthy_line = "tandem_worker_healthy{worker=\"" + s.worker->name() + "\"} ";
+  EXPECT_NE(registry.render().find(healthy_line + "1"), std::string::npos) << registry.render();
   Collector a, b;
   GenerationRequest ra = request("a", 5, 50, 1);
   ra.sink = a.sink();
@@ -266,6 +269,7 @@ TEST(Worker, RunnerFailureMarksUnhealthyAndFailsRequests) {
   EXPECT_TRUE(any_device);
   EXPECT_FALSE(s.worker->healthy());
   EXPECT_EQ(s.worker->state(), WorkerState::kFailed);
+  EXPECT_NE(registry.render().find(healthy_line + "0"), std::string::npos) << registry.render();
   Collector c;
   GenerationRequest rc = request("c", 5, 5, 3);
   rc.sink = c.sink();
