@@ -19,6 +19,7 @@
 #include "engine/model_loader.h"
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
+#include "main/cuda_worker_plan.h"
 #include "main/systemd_notify.h"
 #include "scheduler/router.h"
 #include "scheduler/worker.h"
@@ -122,29 +123,37 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
 }
 
 #ifdef TANDEM_HAVE_CUDA
-// One worker per CUDA device, each with its own runner (bf16 weights, KV pool,
-// graphs) and stream.
+// One worker per entry of `devices` (a device listed k times gets k workers),
+// each with its own runner (bf16 weights, KV pool, graphs) and stream; names
+// and KV memory shares from main::plan_cuda_workers.
 std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
     const Config& config, engine::LoadedModel& loaded, const std::vector<int>& devices,
     int max_context, uint64_t salt, metrics::Registry& registry) {
+  const std::vector<main::CudaWorkerPlan> plan =
+      main::plan_cuda_workers(devices, config.engine.gpu_memory_fraction);
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
-  for (size_t i = 0; i < devices.size(); ++i) {
-    // Copy the host weights for all but the last device; each runner uploads
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const main::CudaWorkerPlan& p = plan[i];
+    // Copy the host weights for all but the last worker; each runner uploads
     // and drops its copy before the next one is made.
-    engine::ModelWeights weights = i + 1 < devices.size() ? loaded.weights : std::move(loaded.weights);
+    engine::ModelWeights weights = i + 1 < plan.size() ? loaded.weights : std::move(loaded.weights);
     engine::cuda::CudaRunnerOptions ro;
-    ro.device = devices[i];
+    ro.device = p.device;
     ro.block_tokens = config.engine.kv_block_tokens;
-    ro.gpu_memory_fraction = config.engine.gpu_memory_fraction;
+    ro.gpu_memory_fraction = p.kv_memory_fraction;
     ro.max_batch_tokens = config.engine.max_batch_tokens;
     ro.max_running = config.engine.max_running;
+    if (p.workers_on_device > 1) {
+      spdlog::info("[main] worker {}: {} of {} on CUDA device {}, KV pool from {:.3f} of the free memory",
+                   p.name, p.index_on_device + 1, p.workers_on_device, p.device, p.kv_memory_fraction);
+    }
     auto runner = engine::cuda::make_cuda_runner(loaded.spec, std::move(weights), ro);
     if (!runner.ok()) {
-      throw std::runtime_error("cannot start the worker on CUDA device " + std::to_string(devices[i]) +
+      throw std::runtime_error("cannot start worker " + p.name + " on CUDA device " + std::to_string(p.device) +
                                ": " + runner.status().message());
     }
     scheduler::WorkerOptions wo;
-    wo.name = "cuda" + std::to_string(devices[i]);
+    wo.name = p.name;
     wo.max_batch_tokens = config.engine.max_batch_tokens;
     wo.max_running = config.engine.max_running;
     wo.max_queue = config.scheduler.max_queue;
