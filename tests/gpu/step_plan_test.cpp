@@ -104,11 +104,38 @@ TEST(StepPlanTest, PrefillUsesWideTilesLongestFirst) {
   StepPlan plan;
   ASSERT_TRUE(plan.build(batch_of({s}), spec, limits(), 0, false).ok());
   EXPECT_FALSE(plan.attention_key_split());
-  EXPECT_EQ(plan.layout().n_tiles, 3 * 2);  // ceil(160 / 64) tiles x 2 kv heads
+  EXPECT_EQ(plan.prefill_tiling(), PrefillTiling::kWarps4Rows32);
+  EXPECT_EQ(prefill_tile_rows(plan.prefill_tiling()), 128);
+  EXPECT_EQ(plan.layout().n_tiles, 2 * 2);  // ceil(160 / 128) tiles x 2 kv heads
   const AttnTile* t = reinterpret_cast<const AttnTile*>(plan.packed().data() + plan.layout().tiles);
-  EXPECT_EQ(t[0].row_begin, 128);
-  EXPECT_EQ(t[5].row_begin, 0);
+  for (int i = 0; i < 2; ++i) {  // the longer (later) row tile first, one per kv head
+    EXPECT_EQ(t[i].row_begin, 128);
+    EXPECT_EQ(t[i].kv_head, i);
+    EXPECT_EQ(t[2 + i].row_begin, 0);
+    EXPECT_EQ(t[2 + i].kv_head, i);
+  }
   EXPECT_EQ(plan.n_splits(), 1);  // 40 positions: one chunk, nothing to split
+}
+
+TEST(StepPlanTest, LongPrefillUses256RowTilesWhenTheyFillTwoWaves) {
+  Seq s;
+  s.tokens.assign(500, 1);  // group 4: 2000 query rows per kv head
+  for (int i = 0; i < 32; ++i) s.table.push_back(i);
+  ModelSpec spec = tiny_spec();
+  spec.n_heads = 8;
+  StepPlanLimits l = limits();
+  l.sms = 4;  // ceil(2000 / 256) x 2 kv heads = 16 tiles >= 2 waves of 4
+  StepPlan plan;
+  ASSERT_TRUE(plan.build(batch_of({s}), spec, l, 0, false).ok());
+  EXPECT_EQ(plan.prefill_tiling(), PrefillTiling::kWarps8Rows32);
+  EXPECT_EQ(plan.layout().n_tiles, 8 * 2);
+  const AttnTile* t = reinterpret_cast<const AttnTile*>(plan.packed().data() + plan.layout().tiles);
+  EXPECT_EQ(t[0].row_begin, 7 * 256);
+  EXPECT_EQ(t[15].row_begin, 0);
+  l.sms = 9;  // 16 < 18: two waves of 256-row tiles would not be full
+  ASSERT_TRUE(plan.build(batch_of({s}), spec, l, 0, false).ok());
+  EXPECT_EQ(plan.prefill_tiling(), PrefillTiling::kWarps4Rows32);
+  EXPECT_EQ(plan.layout().n_tiles, 16 * 2);  // ceil(2000 / 128) x 2
 }
 
 TEST(StepPlanTest, SplitsKvForFewTilesAndLongContext) {

@@ -333,6 +333,305 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   }
 }
 
+__device__ __forceinline__ float fast_exp2(float x) {  // MUFU.EX2; -inf -> 0, no denormal fix-ups
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
+// Multi-row (prefill) tiles: WARPS warps x MT m16 row blocks each; every warp
+// sees every key of every chunk. K/V chunks are double-buffered (cp.async of
+// chunk c + 1 in flight while chunk c is computed). Q fragments live in
+// registers (MT == 1) or, for MT > 1, the tile's Q sits in shared memory and
+// each 16-dim step's fragments are reloaded by ldmatrix, so one K/V fragment
+// load feeds MT tensor-core products. Scores stay unscaled until the softmax,
+// where the scale and log2(e) fold into one FFMA before ex2. A warp whose rows
+// are all past the sequence, or whose last row sees no key of a chunk
+// (causal), skips that chunk's arithmetic but still loads and syncs.
+template <int HD, int WARPS, int MT>
+__global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAttentionParams p) {
+  constexpr int kWarpRows = 16 * MT;
+  constexpr int kTileRows = WARPS * kWarpRows;
+  constexpr bool kQSmem = MT > 1;
+  constexpr int kStride = HD + 8;  // padded smem row: ldmatrix rows land in distinct banks
+  constexpr int kThreads = WARPS * 32;
+  constexpr int kPieces = HD / 8;  // 16-byte pieces per row
+  constexpr int kRowsPerPass = kThreads / kPieces;
+  constexpr int kPasses = kChunk / kRowsPerPass;
+  constexpr int kKSteps = HD / 16;
+  constexpr int kNT = kChunk / 8;
+  static_assert(kChunk % kRowsPerPass == 0, "whole load passes per chunk");
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
+  __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
+  __nv_bfloat16* q_smem = v_smem + 2 * kChunk * kStride;                // [kTileRows][kStride] when kQSmem
+
+  const AttnTile tile = p.tiles[blockIdx.x];
+  const AttnSeq seq = p.seqs[tile.seq];
+  const int split = blockIdx.y;
+  const int group = p.n_heads / p.n_kv_heads;
+  const int n_rows = seq.n_q * group;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int tile_last_row = min(tile.row_begin + kTileRows, n_rows) - 1;
+  const int tile_min_qpos = seq.start_pos + tile.row_begin / group;  // keys <= it are visible to every row
+  const int kv_end = seq.start_pos + tile_last_row / group + 1;      // causal bound of the tile
+  const int n_chunks = (kv_end + kChunk - 1) / kChunk;
+  const int per_split = (n_chunks + p.n_splits - 1) / p.n_splits;
+  const int c_begin = split * per_split;
+  const int c_end = min(n_chunks, c_begin + per_split);
+  const int warp_row_begin = tile.row_begin + warp * kWarpRows;
+  const int warp_last_row = min(warp_row_begin + kWarpRows, n_rows) - 1;
+  // Keys [0, warp_kv_end) matter to this warp; 0 when it has no rows.
+  const int warp_kv_end = warp_row_begin < n_rows ? seq.start_pos + warp_last_row / group + 1 : 0;
+
+  // This thread's rows: lane / 4 and lane / 4 + 8 of each of the warp's m16
+  // blocks; their query positions (-1 masks every key of a row past the end).
+  auto thread_row = [&](int mt, int i) { return warp_row_begin + mt * 16 + lane / 4 + 8 * i; };
+  int row_qpos[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const int r = thread_row(mt, i);
+      row_qpos[mt][i] = r < n_rows ? seq.start_pos + r / group : -1;
+    }
+  }
+
+  const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * HD;
+  const int64_t layer_off = static_cast<int64_t>(p.layer) * 2 * p.block_tokens * kv_row + tile.kv_head * HD;
+  const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
+  const int32_t* table = p.block_tables + seq.table_offset;
+  const int load_row = threadIdx.x / kPieces, load_piece = threadIdx.x % kPieces;
+
+  auto load_chunk = [&](int chunk, int stage) {
+    __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
+    __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
+    // All table reads first (independent loads in flight), then the copies.
+    int32_t block[kPasses];
+#pragma unroll
+    for (int pass = 0; pass < kPasses; ++pass) {
+      const int pos = chunk * kChunk + pass * kRowsPerPass + load_row;
+      const int bi = p.block_shift >= 0 ? pos >> p.block_shift : pos / p.block_tokens;
+      block[pass] = pos < kv_end ? table[bi] : -1;
+    }
+#pragma unroll
+    for (int pass = 0; pass < kPasses; ++pass) {
+      const int row = pass * kRowsPerPass + load_row;
+      const int pos = chunk * kChunk + row;
+      const int slot = p.block_shift >= 0 ? pos & (p.block_tokens - 1) : pos % p.block_tokens;
+      const bool valid = block[pass] >= 0;
+      const __nv_bfloat16* src =
+          valid ? p.kv_pool + static_cast<int64_t>(block[pass]) * p.block_elems + layer_off + slot * kv_row + load_piece * 8
+                : p.kv_pool;
+      const int off = row * kStride + load_piece * 8;
+      cp_async16(ks + off, src, valid);
+      cp_async16(vs + off, valid ? src + v_off : src, valid);
+    }
+  };
+
+  // Q: registers (MT == 1) or shared memory (MT > 1, loaded with the first chunk).
+  uint32_t qa[kQSmem ? 1 : kKSteps][4];
+  if constexpr (!kQSmem) {
+#pragma unroll
+    for (int ks = 0; ks < kKSteps; ++ks) {
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        const int r = thread_row(0, j & 1);  // a0, a2: row lane/4; a1, a3: row + 8
+        const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
+        qa[ks][j] = 0;
+        if (r < n_rows) {
+          const int64_t q_row = static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group;
+          qa[ks][j] = *reinterpret_cast<const uint32_t*>(p.q + q_row * HD + col);
+        }
+      }
+    }
+  }
+  auto load_q_smem = [&]() {
+    for (int idx = threadIdx.x; idx < kTileRows * kPieces; idx += kThreads) {
+      const int row = idx / kPieces, piece = idx % kPieces;
+      const int r = tile.row_begin + row;
+      const bool ok = r < n_rows;
+      const __nv_bfloat16* src = p.q;
+      if (ok) {
+        src = p.q + (static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group) * HD +
+              piece * 8;
+      }
+      cp_async16(q_smem + row * kStride + piece * 8, src, ok);
+    }
+  };
+
+  float o[MT][HD / 8][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int d = 0; d < HD / 8; ++d) o[mt][d][0] = o[mt][d][1] = o[mt][d][2] = o[mt][d][3] = 0.0f;
+  }
+  float m_run[MT][2], l_run[MT][2];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+    m_run[mt][0] = m_run[mt][1] = kNegBig;
+    l_run[mt][0] = l_run[mt][1] = 0.0f;
+  }
+  const float scale_log2 = p.scale * kLog2e;
+
+  if (c_begin < c_end) {
+    if constexpr (kQSmem) load_q_smem();
+    load_chunk(c_begin, 0);
+  }
+  cp_async_commit();
+  for (int c = c_begin; c < c_end; ++c) {
+    const int stage = (c - c_begin) & 1;
+    if (c + 1 < c_end) {
+      load_chunk(c + 1, stage ^ 1);
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    if (c * kChunk < warp_kv_end) {
+      const __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
+      const __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
+
+      // S = Q K^T: [MT][16 rows] x 64 keys, unscaled.
+      float s[MT][kNT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt) s[mt][nt][0] = s[mt][nt][1] = s[mt][nt][2] = s[mt][nt][3] = 0.0f;
+      }
+#pragma unroll
+      for (int kk = 0; kk < kKSteps; ++kk) {
+        uint32_t qf[MT][4];
+        if constexpr (kQSmem) {
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            ldmatrix_x4(qf[mt], q_smem + (warp * kWarpRows + mt * 16 + lane % 16) * kStride + (lane / 16) * 8 + kk * 16);
+          }
+        } else {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) qf[0][j] = qa[kQSmem ? 0 : kk][j];
+        }
+#pragma unroll
+        for (int nt = 0; nt < kNT; nt += 2) {
+          // ldmatrix x4: keys nt*8 .. +16 x dims kk*16 .. +16 -> B fragments of key groups nt and nt + 1.
+          uint32_t b[4];
+          ldmatrix_x4(b, ks + (nt * 8 + (lane / 16) * 8 + lane % 8) * kStride + kk * 16 + ((lane / 8) & 1) * 8);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            mma_bf16(s[mt][nt], qf[mt], b[0], b[1]);
+            mma_bf16(s[mt][nt + 1], qf[mt], b[2], b[3]);
+          }
+        }
+      }
+      // Causal mask only where the chunk reaches past the tile's first query.
+      const bool need_mask = (c + 1) * kChunk - 1 > tile_min_qpos;
+      uint32_t pa[MT][kChunk / 16][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        float row_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const int i = j >> 1;
+            const int key = c * kChunk + nt * 8 + (lane % 4) * 2 + (j & 1);
+            if (need_mask && key > row_qpos[mt][i]) s[mt][nt][j] = -INFINITY;
+            row_max[i] = fmaxf(row_max[i], s[mt][nt][j]);
+          }
+        }
+        float m_scaled[2], alpha[2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+          row_max[i] = fmaxf(row_max[i], __shfl_xor_sync(0xffffffffu, row_max[i], 1));
+          row_max[i] = fmaxf(row_max[i], __shfl_xor_sync(0xffffffffu, row_max[i], 2));
+          const float m_new = fmaxf(m_run[mt][i], row_max[i] * scale_log2);  // -inf * scale stays -inf
+          alpha[i] = fast_exp2(m_run[mt][i] - m_new);
+          m_run[mt][i] = m_new;
+          m_scaled[i] = m_new;
+          l_run[mt][i] *= alpha[i];
+        }
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const int i = j >> 1;
+            const float e = fast_exp2(fmaf(s[mt][nt][j], scale_log2, -m_scaled[i]));
+            s[mt][nt][j] = e;
+            l_run[mt][i] += e;
+          }
+        }
+#pragma unroll
+        for (int d = 0; d < HD / 8; ++d) {
+          o[mt][d][0] *= alpha[0];
+          o[mt][d][1] *= alpha[0];
+          o[mt][d][2] *= alpha[1];
+          o[mt][d][3] *= alpha[1];
+        }
+#pragma unroll
+        for (int kk = 0; kk < kChunk / 16; ++kk) {
+          pa[mt][kk][0] = pack_bf16(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+          pa[mt][kk][1] = pack_bf16(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+          pa[mt][kk][2] = pack_bf16(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+          pa[mt][kk][3] = pack_bf16(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+        }
+      }
+      // O += P V: one V fragment load feeds the MT row blocks.
+#pragma unroll
+      for (int kk = 0; kk < kChunk / 16; ++kk) {
+        const int m = lane / 8;
+        const __nv_bfloat16* vrow = vs + (kk * 16 + (m & 1) * 8 + lane % 8) * kStride + (m >> 1) * 8;
+#pragma unroll
+        for (int dt = 0; dt < HD / 8; dt += 2) {
+          uint32_t b[4];
+          ldmatrix_x4_trans(b, vrow + dt * 8);
+#pragma unroll
+          for (int mt = 0; mt < MT; ++mt) {
+            mma_bf16(o[mt][dt], pa[mt][kk], b[0], b[1]);
+            mma_bf16(o[mt][dt + 1], pa[mt][kk], b[2], b[3]);
+          }
+        }
+      }
+    }
+    __syncthreads();  // the next iteration's load overwrites this stage
+  }
+
+  const int64_t rows_total = static_cast<int64_t>(p.n_tokens) * p.n_heads;
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      float l = l_run[mt][i];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int r = thread_row(mt, i);
+      if (r >= n_rows) continue;
+      const int64_t row = static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group;
+      if (p.n_splits == 1) {
+        const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+        __nv_bfloat16* dst = p.out + row * HD;
+#pragma unroll
+        for (int d = 0; d < HD / 8; ++d) {
+          const int col = d * 8 + (lane % 4) * 2;
+          *reinterpret_cast<__nv_bfloat162*>(dst + col) =
+              __floats2bfloat162_rn(o[mt][d][2 * i] * inv, o[mt][d][2 * i + 1] * inv);
+        }
+      } else {
+        float* dst = p.partial_o + (split * rows_total + row) * HD;
+#pragma unroll
+        for (int d = 0; d < HD / 8; ++d) {
+          const int col = d * 8 + (lane % 4) * 2;
+          *reinterpret_cast<float2*>(dst + col) = make_float2(o[mt][d][2 * i], o[mt][d][2 * i + 1]);
+        }
+        if (lane % 4 == 0) {
+          *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + row) * 2) =
+              make_float2(m_run[mt][i], l);
+        }
+      }
+    }
+  }
+}
+
 // One block per (token, head) row: merges the splits' partials.
 template <int HD>
 __global__ void combine_kernel(PagedAttentionParams p) {
@@ -356,28 +655,66 @@ __global__ void combine_kernel(PagedAttentionParams p) {
   for (int c = 0; c < HD / 32; ++c) dst[threadIdx.x + 32 * c] = __float2bfloat16_rn(acc[c] * inv);
 }
 
-template <int HD, bool KEY_SPLIT>
-Status launch_main(const PagedAttentionParams& p, cudaStream_t stream) {
-  constexpr int WARPS = 4;
-  constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
-  static_assert(!KEY_SPLIT || WARPS * 16 * (HD + 2) * sizeof(float) <= smem, "merge buffer fits the stages");
-  auto kernel = paged_attention_kernel<HD, WARPS, KEY_SPLIT>;
-  // The shared-memory opt-in is per device: once per (instantiation, device).
+// The shared-memory opt-in is per (kernel, device): done once for each.
+template <auto Kernel>
+Status allow_dynamic_smem(size_t smem) {
   static std::atomic<uint64_t> configured{0};
   int device = 0;
   TANDEM_CUDA_TRY(cudaGetDevice(&device));
   const uint64_t bit = uint64_t{1} << (device & 63);
   if ((configured.load() & bit) == 0) {
-    TANDEM_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    TANDEM_CUDA_TRY(cudaFuncSetAttribute(Kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
     configured.fetch_or(bit);
   }
+  return {};
+}
+
+template <int HD>
+Status launch_combine(const PagedAttentionParams& p, cudaStream_t stream) {
+  if (p.n_splits == 1) return {};
+  combine_kernel<HD><<<p.n_tokens * p.n_heads, 32, 0, stream>>>(p);
+  return last_launch_status("paged_attention_combine_kernel");
+}
+
+// Decode (16-row tiles, key split across the warps).
+template <int HD>
+Status launch_decode(const PagedAttentionParams& p, cudaStream_t stream) {
+  constexpr int WARPS = 4;
+  constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
+  static_assert(WARPS * 16 * (HD + 2) * sizeof(float) <= smem, "merge buffer fits the stages");
+  constexpr auto kernel = paged_attention_kernel<HD, WARPS, true>;
+  TANDEM_STATUS_TRY(allow_dynamic_smem<kernel>(smem));
   kernel<<<dim3(p.n_tiles, p.n_splits), WARPS * 32, smem, stream>>>(p);
   TANDEM_STATUS_TRY(last_launch_status("paged_attention_kernel"));
-  if (p.n_splits > 1) {
-    combine_kernel<HD><<<p.n_tokens * p.n_heads, 32, 0, stream>>>(p);
-    TANDEM_STATUS_TRY(last_launch_status("paged_attention_combine_kernel"));
+  return launch_combine<HD>(p, stream);
+}
+
+template <int HD, int WARPS, int MT>
+Status launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
+  constexpr size_t kv_bytes = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
+  constexpr size_t q_bytes = MT > 1 ? WARPS * 16 * MT * (HD + 8) * sizeof(__nv_bfloat16) : 0;
+  constexpr size_t smem = kv_bytes + q_bytes;
+  constexpr auto kernel = prefill_attention_kernel<HD, WARPS, MT>;
+  TANDEM_STATUS_TRY(allow_dynamic_smem<kernel>(smem));
+  kernel<<<dim3(p.n_tiles, p.n_splits), WARPS * 32, smem, stream>>>(p);
+  TANDEM_STATUS_TRY(last_launch_status("prefill_attention_kernel"));
+  return launch_combine<HD>(p, stream);
+}
+
+template <int HD>
+Status launch_hd(const PagedAttentionParams& p, cudaStream_t stream) {
+  if (p.key_split) return launch_decode<HD>(p, stream);
+  switch (p.prefill_tiling) {
+    case PrefillTiling::kWarps4Rows16:
+      return launch_prefill<HD, 4, 1>(p, stream);
+    case PrefillTiling::kWarps8Rows16:
+      return launch_prefill<HD, 8, 1>(p, stream);
+    case PrefillTiling::kWarps4Rows32:
+      return launch_prefill<HD, 4, 2>(p, stream);
+    case PrefillTiling::kWarps8Rows32:
+      return launch_prefill<HD, 8, 2>(p, stream);
   }
-  return {};
+  return Status(ErrorKind::kInternal, "paged_attention: unknown prefill tiling");
 }
 
 }  // namespace
@@ -393,10 +730,24 @@ Status PagedAttentionParams::check() const {
   if (n_splits > 1 && (partial_o == nullptr || partial_ml == nullptr)) return bad("split-KV needs its workspace");
   if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) return bad("bad head counts");
   if (n_tiles < 0 || n_tiles > 0x7fffffff || block_tokens < 1 || block_elems < 1) return bad("bad shape");
+  if (!key_split && prefill_tile_rows(prefill_tiling) == 0) return bad("unknown prefill tiling");
   if (block_shift >= 31 || (block_shift >= 0 && (1 << block_shift) != block_tokens)) {
     return bad("block_shift does not match block_tokens");
   }
   return {};
+}
+
+int prefill_tile_rows(PrefillTiling tiling) {
+  switch (tiling) {
+    case PrefillTiling::kWarps4Rows16:
+      return 64;
+    case PrefillTiling::kWarps8Rows16:
+    case PrefillTiling::kWarps4Rows32:
+      return 128;
+    case PrefillTiling::kWarps8Rows32:
+      return 256;
+  }
+  return 0;
 }
 
 size_t PagedAttentionParams::workspace_bytes() const {
@@ -408,10 +759,7 @@ size_t PagedAttentionParams::workspace_bytes() const {
 Status launch(const PagedAttentionParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
   if (p.n_tiles == 0) return {};
-  if (p.head_dim == 64) {
-    return p.key_split ? launch_main<64, true>(p, stream) : launch_main<64, false>(p, stream);
-  }
-  return p.key_split ? launch_main<128, true>(p, stream) : launch_main<128, false>(p, stream);
+  return p.head_dim == 64 ? launch_hd<64>(p, stream) : launch_hd<128>(p, stream);
 }
 
 }  // namespace tandem::engine::cuda

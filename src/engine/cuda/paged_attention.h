@@ -4,9 +4,11 @@
 // Work decomposition (planned once per step on the host, read by every layer):
 // the query rows of one sequence and one KV head are its new tokens times the
 // G = n_heads / n_kv_heads query heads sharing that KV head, row r = token
-// r / G, head kv_head * G + r % G. A tile is 16 * warps consecutive rows of one
-// (sequence, kv head); each K/V chunk (64 positions) is loaded once into shared
-// memory per tile and used by all its query heads (GQA sharing). Scores and
+// r / G, head kv_head * G + r % G. A tile is a run of consecutive rows of one
+// (sequence, kv head): 16 rows for decode (key_split), else the prefill
+// tiling's rows (64, 128 or 256, see PrefillTiling); each K/V chunk (64 positions)
+// is loaded once into shared memory per tile and used by all its rows (GQA
+// sharing: every query head of the KV head). Scores and
 // P.V run on tensor cores (mma.sync m16n8k16 bf16, fp32 accumulate) with an
 // online softmax (FlashAttention-2 style); causal masking per row; a tile
 // reads positions [0, start_pos + its last token] through the block table, so
@@ -41,6 +43,19 @@ struct AttnTile {
   int32_t reserved = 0;
 };
 
+// Multi-row (prefill) kernel shapes: warps per CTA x rows per warp. Each K/V
+// chunk in shared memory serves every row of the tile, so 128-row tiles move
+// half the K/V bytes per FLOP of 64-row tiles. kWarps4Rows32 keeps the tile's
+// Q in shared memory (its 32-row fragments would not fit in registers).
+enum class PrefillTiling : int32_t {
+  kWarps4Rows16 = 0,  // 64-row tiles, Q fragments in registers
+  kWarps8Rows16 = 1,  // 128-row tiles, Q fragments in registers
+  kWarps4Rows32 = 2,  // 128-row tiles, Q in shared memory
+  kWarps8Rows32 = 3,  // 256-row tiles, Q in shared memory
+};
+// Rows of one tile of that tiling (64, 128 or 256).
+int prefill_tile_rows(PrefillTiling tiling);
+
 struct PagedAttentionParams {
   const __nv_bfloat16* q = nullptr;        // [n_tokens, n_heads, head_dim]
   const __nv_bfloat16* kv_pool = nullptr;  // block b at b * block_elems
@@ -53,8 +68,9 @@ struct PagedAttentionParams {
   int64_t block_elems = 0;
   int n_tiles = 0;
   int n_splits = 1;                        // 1..kMaxSplits
-  bool key_split = false;                  // false: 64-row tiles, 4 warps x 16 rows, every warp sees every key;
+  bool key_split = false;                  // false: prefill_tiling's tiles, every warp sees every key;
                                            // true (decode): 16-row tiles, the 4 warps split each chunk's keys
+  PrefillTiling prefill_tiling = PrefillTiling::kWarps4Rows16;  // when !key_split; tiles hold its rows
   int n_tokens = 0;
   int n_heads = 0;
   int n_kv_heads = 0;

@@ -14,6 +14,15 @@ int64_t align4(int64_t words) { return (words + 3) / 4 * 4; }  // 16-byte region
 // contexts split, since one CTA walking many chunks in turn is latency-bound.
 constexpr int kNoSplitChunks = 4;
 
+// Multi-row tiles (bench/NOTES.md, v8-attn; per Llama-3.1-8B layer at 8K on
+// an H200: 64-row tiles 2.70 ms, 4 warps x 32 rows 1.82 ms, 8 warps x 32
+// rows 1.76 ms; at 2K the last two tie). 256-row tiles only when they still
+// fill two waves of CTAs; 128-row ones otherwise.
+PrefillTiling choose_prefill_tiling(int64_t tiles_of_256_rows, int sms) {
+  return tiles_of_256_rows >= 2 * static_cast<int64_t>(sms) ? PrefillTiling::kWarps8Rows32
+                                                            : PrefillTiling::kWarps4Rows32;
+}
+
 }  // namespace
 
 bool is_pure_decode(const StepBatch& batch) {
@@ -99,12 +108,17 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
   }
   if (n_pad > 0) max_rows_per_seq = std::max(max_rows_per_seq, group);
   key_split_ = max_rows_per_seq <= 16;
-  const int tile_rows = key_split_ ? 16 : 64;
-  int64_t n_tiles = 0;
-  for (int i = 0; i < n_seqs; ++i) {
-    const int n_q = i < n_real ? static_cast<int>(batch.seqs[i].tokens.size()) : 1;
-    n_tiles += static_cast<int64_t>(spec.n_kv_heads) * ((n_q * group + tile_rows - 1) / tile_rows);
-  }
+  auto count_tiles = [&](int tile_rows) {
+    int64_t n = 0;
+    for (int i = 0; i < n_seqs; ++i) {
+      const int n_q = i < n_real ? static_cast<int>(batch.seqs[i].tokens.size()) : 1;
+      n += static_cast<int64_t>(spec.n_kv_heads) * ((n_q * group + tile_rows - 1) / tile_rows);
+    }
+    return n;
+  };
+  prefill_tiling_ = choose_prefill_tiling(count_tiles(256), limits.sms);
+  const int tile_rows = key_split_ ? 16 : prefill_tile_rows(prefill_tiling_);
+  const int64_t n_tiles = count_tiles(tile_rows);
 
   StepLayout& L = layout_;
   L.n_tokens = static_cast<int>(n_tokens);

@@ -53,6 +53,10 @@ class StepPlan {
   const StepLayout& layout() const { return layout_; }
   int n_real_rows() const { return n_real_rows_; }  // logits rows to return (no padding)
   bool attention_key_split() const { return key_split_; }  // 16-row tiles (see paged_attention.h)
+  // Tile shape when !attention_key_split(): 256-row tiles when the step has
+  // at least two waves of them (2 x limits.sms), else 128-row tiles; tiles
+  // hold prefill_tile_rows() of it.
+  PrefillTiling prefill_tiling() const { return prefill_tiling_; }
   int n_splits() const { return splits_; }
   bool pure_decode() const { return pure_decode_; }
 
@@ -61,6 +65,7 @@ class StepPlan {
   StepLayout layout_;
   int n_real_rows_ = 0;
   bool key_split_ = false;
+  PrefillTiling prefill_tiling_ = PrefillTiling::kWarps4Rows32;
   int splits_ = 1;
   bool pure_decode_ = false;
 };

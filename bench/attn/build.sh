@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds bench/attn/attn_bench.cu against src/engine/cuda/paged_attention.cu
+# (or against another copy of that file, e.g. an older commit's, given as $2).
+#   bench/attn/build.sh OUT_BINARY [PAGED_ATTENTION_CU]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+out=$1
+kernel=${2:-$repo/src/engine/cuda/paged_attention.cu}
+nvcc=${NVCC:-/usr/local/cuda/bin/nvcc}
+"$nvcc" -O3 -std=c++20 --expt-relaxed-constexpr -gencode=arch=compute_90a,code=sm_90a -I"$repo/src" \
+  -Xcompiler=-Wall,-Wextra -cudart static -o "$out" "$repo/bench/attn/attn_bench.cu" "$kernel" "$repo/src/common/status.cpp"
