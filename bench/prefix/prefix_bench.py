@@ -192,7 +192,9 @@ def main():
     ap.add_argument("--ignore-eos", action="store_true", help="every answer exactly --max-tokens tokens")
     ap.add_argument("--system-repeat", type=int, default=3, help="system prompt = the base text N times")
     ap.add_argument("--doc-words", type=int, default=0, help="per-conversation document in the first turn (words)")
-    ap.add_argument("--routers", default="round_robin,kv", help="comma-separated; the last is the ratio's denominator")
+    ap.add_argument("--routers", default="round_robin,kv",
+                    help="comma-separated, run in this order; the last is the ratios' denominator (add least_loaded "
+                         "to separate load balancing from cache reuse)")
     ap.add_argument("--start-timeout", type=float, default=600)
     ap.add_argument("--request-timeout", type=float, default=600)
     ap.add_argument("--log-dir", default="/tmp")
@@ -222,10 +224,11 @@ def main():
             json.dump({"args": vars(args), "results": results, "same_answers": same, "answers_total": total},
                       f, indent=1)
     first, last = results[0], results[-1]
-    print(f"same answers: {first['answers'] == last['answers']} ({same}/{total} turns identical)")
-    if len(results) > 1:
-        print(f"TTFT p50 {first['router']} / {last['router']}: {first['p50'] / last['p50']:.2f}x; "
-              f"turn>1 p50: {first['later_p50'] / last['later_p50']:.2f}x")
+    print(f"same answers ({first['router']} vs {last['router']}): {first['answers'] == last['answers']} "
+          f"({same}/{total} turns identical)")
+    for r in results[:-1]:
+        print(f"TTFT p50 {r['router']} / {last['router']}: {r['p50'] / last['p50']:.2f}x; "
+              f"turn>1 p50: {r['later_p50'] / last['later_p50']:.2f}x")
 
 
 if __name__ == "__main__":
