@@ -20,7 +20,6 @@
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv_kernels.h"
 #include "engine/cuda/launch_pdl.h"
-#include "engine/cuda/launch_prefetch.h"
 #include "engine/cuda/paged_attention.h"
 #include "engine/cuda/rope_kv_kernels.h"
 #include "engine/cuda/step_plan.h"
@@ -300,7 +299,6 @@ Status CudaRunner::forward(const StepPlan& plan) {
   attn.n_tiles = L.n_tiles;
   attn.n_splits = plan.n_splits();
   attn.key_split = plan.attention_key_split();
-  attn.prefill_tiling = plan.prefill_tiling();
   attn.n_tokens = T;
   attn.n_heads = spec_.n_heads;
   attn.n_kv_heads = spec_.n_kv_heads;
@@ -322,31 +320,10 @@ Status CudaRunner::forward(const StepPlan& plan) {
   // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
   // of this path except attention is launched with programmatic dependent
   // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
-  // first weights, then waits. Each GEMV also prefetches the weights of the
-  // products after it into L2 (WeightStream), so the HBM keeps streaming
-  // through the small kernels; only where every layer matrix fits in a
-  // quarter of L2 (decode_lookahead_bytes()).
+  // first weights, then waits (bench/NOTES.md v8).
   const bool fused = gemm_.uses_gemv(T);
   const PdlMode pdl = fused ? decode_pdl_mode(opt_.device) : PdlMode::kOff;
   const bool head_gemv = fused && spec_.vocab % GemvParams::kRows == 0 && L.n_rows <= GemvParams::kMaxN;
-  WeightStream stream_order;
-  int64_t lookahead = 0;
-  if (fused) {
-    const int64_t b = sizeof(__nv_bfloat16);
-    int64_t largest = 0;
-    for (const DeviceLayer& w : weights_.layers()) {
-      for (auto [ptr, bytes] : {std::pair<const void*, int64_t>{w.wqkv, b * qkv_dim * hidden},
-                                {w.wo, b * hidden * q_dim},
-                                {w.w_gate_up, b * 2 * inter * hidden},
-                                {w.w_down, b * hidden * inter}}) {
-        stream_order.add(ptr, bytes);
-        largest = std::max(largest, bytes);
-      }
-    }
-    if (head_gemv && L.n_rows > 0) stream_order.add(weights_.lm_head(), b * spec_.vocab * hidden);
-    lookahead = decode_lookahead_bytes(opt_.device, largest);
-  }
-  int stream_index = 0;  // the matrix the next GEMV reads, in stream_order
   auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
                         void* y, bool y_f32, bool accumulate, int m, int k) {
     GemvParams g;
@@ -363,9 +340,6 @@ Status CudaRunner::forward(const StepPlan& plan) {
     g.n = T;
     g.k = k;
     g.pdl = pdl;
-    // The LM head (the last matrix) prefetches nothing: no product follows.
-    if (stream_index < 4 * spec_.n_layers) stream_order.ranges_for(stream_index, lookahead, g.prefetch);
-    ++stream_index;
     return launch(g, stream_);
   };
   rope.pdl = pdl;

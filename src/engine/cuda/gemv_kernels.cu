@@ -1,7 +1,5 @@
 #include "engine/cuda/gemv_kernels.h"
 
-#include <algorithm>
-#include <cstdint>
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -20,36 +18,13 @@ __device__ __forceinline__ void unpack8(const uint4& v, float f[8]) {
   }
 }
 
-// This block's even share of each prefetch range, issued by one thread as
-// bulk L2 prefetches (whole 128-byte lines where the range allows).
-__device__ __forceinline__ void prefetch_share(const GemvParams& p) {
-  if (threadIdx.x != 0) return;
-#pragma unroll
-  for (int r = 0; r < GemvParams::kMaxPrefetch; ++r) {
-    const int64_t bytes = p.prefetch[r].bytes;
-    if (bytes <= 0) continue;
-    const int64_t share = ((bytes + gridDim.x - 1) / gridDim.x + 127) / 128 * 128;
-    const int64_t begin = static_cast<int64_t>(blockIdx.x) * share;
-    if (begin >= bytes) continue;
-    int64_t left = std::min(share, bytes - begin);
-    const char* at = static_cast<const char*>(p.prefetch[r].ptr) + begin;
-    while (left > 0) {
-      const uint32_t chunk = static_cast<uint32_t>(std::min<int64_t>(left, int64_t{1} << 30));
-      prefetch_l2(at, chunk);
-      at += chunk;
-      left -= chunk;
-    }
-  }
-}
-
 template <GemvInput IN, int N, int THREADS>
 __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   const int row0 = blockIdx.x * kRows;
   const int pieces = p.k / 8;
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
-  // Before the wait: weights only (prefetch hints, first pieces to registers).
-  prefetch_share(p);
+  // Before the wait: weights only (first pieces to registers).
   int i = threadIdx.x;
   uint4 wv[kRows];
   if (i < pieces) {
@@ -193,11 +168,6 @@ Status GemvParams::check() const {
   if (k < 8 || k % 8 != 0) return bad("k must be a positive multiple of 8");
   if (n < 1 || n > kMaxN) return bad("n must be in [1, 8]");
   if (accumulate && !y_f32) return bad("accumulate needs a float32 y");
-  for (const PrefetchRange& r : prefetch) {
-    if (r.bytes < 0 || r.bytes % 16 != 0 || (r.bytes > 0 && (r.ptr == nullptr || reinterpret_cast<uintptr_t>(r.ptr) % 16 != 0))) {
-      return bad("prefetch ranges must be 16-byte aligned multiples of 16 bytes");
-    }
-  }
   return {};
 }
 

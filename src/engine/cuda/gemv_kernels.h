@@ -8,20 +8,15 @@
 // rows. One family, one .cu (gemv_kernels.cu).
 //
 // Decode pipelining (launch_pdl.h): with pdl != kOff the kernel may start
-// while the previous kernel runs; before its pdl_wait() it only issues the L2
-// prefetches below and loads its first weight pieces into registers (weights
-// are never written by a step), then waits, then reads x and writes y.
-// prefetch[] names weight ranges of LATER kernels (a hint; any range may be
-// empty); the ranges are split evenly over this launch's blocks, so the HBM
-// keeps streaming the next matrices while this product and the small kernels
-// between them finish.
+// while the previous kernel runs; before its pdl_wait() it only loads its
+// first weight pieces into registers (weights are never written by a step),
+// then waits, then reads x and writes y.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
-#include <cstdint>
 
 #include "common/status.h"
 #include "engine/cuda/launch_pdl.h"
@@ -34,12 +29,6 @@ enum class GemvInput {
   kBf16,     // x: bf16 [round_up(n), k]
   kRmsNorm,  // x_f32: float32 residual stream [round_up(n), k]; x_t = x_f32_t * rsqrt(mean(x_f32_t^2) + eps) * norm_weight
   kSiluMul,  // x: bf16 [round_up(n), 2k] gate | up; x_t = silu(gate_t) * up_t
-};
-
-// A byte range to prefetch into L2 (16-byte aligned start, bytes a multiple of 16).
-struct PrefetchRange {
-  const void* ptr = nullptr;
-  int64_t bytes = 0;
 };
 
 struct GemvParams {
@@ -56,8 +45,6 @@ struct GemvParams {
   int n = 0;                         // 1..kMaxN
   int k = 0;                         // multiple of 8
   PdlMode pdl = PdlMode::kOff;
-  static constexpr int kMaxPrefetch = 4;
-  PrefetchRange prefetch[kMaxPrefetch];  // later kernels' weights (hint), unused entries empty
 
   static constexpr int kRows = 4;
   static constexpr int kMaxN = 8;

@@ -1,5 +1,4 @@
-// Programmatic dependent launch (PDL, sm_90+) for the decode path's kernels,
-// and the L2 prefetch hint the GEMV uses ahead of its weights.
+// Programmatic dependent launch (PDL, sm_90+) for the decode path's kernels.
 //
 // A kernel launched with PdlMode other than kOff may start while the kernel
 // before it in the stream is still running (cudaLaunchAttribute
@@ -93,14 +92,6 @@ __device__ __forceinline__ void pdl_enter(PdlMode mode) {
   if (mode == PdlMode::kTriggerAtStart) pdl_launch_dependents();
   pdl_wait();
   if (mode == PdlMode::kTriggerAfterWait) pdl_launch_dependents();
-}
-
-// Hint: bring [p, p + bytes) into L2 (bulk copy engine, no registers, no
-// completion to wait for). p 16-byte aligned, bytes a multiple of 16.
-__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
-#endif
 }
 
 #endif  // __CUDACC__
