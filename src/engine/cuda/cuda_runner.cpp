@@ -299,6 +299,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   attn.n_tiles = L.n_tiles;
   attn.n_splits = plan.n_splits();
   attn.key_split = plan.attention_key_split();
+  attn.prefill_tiling = plan.prefill_tiling();
   attn.n_tokens = T;
   attn.n_heads = spec_.n_heads;
   attn.n_kv_heads = spec_.n_kv_heads;
