@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/cuda_sampler.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/device_weights.h"
 #include "engine/cuda/elementwise_kernels.h"
@@ -138,6 +139,10 @@ class CudaRunner final : public Runner {
   int num_blocks() const override { return num_blocks_; }
   size_t block_bytes() const override { return static_cast<size_t>(block_elems_) * sizeof(__nv_bfloat16); }
   Status step(const StepBatch& batch, std::vector<float>& logits) override;
+  // step() without the logits copy: CudaSampler samples from logits_ on the
+  // device (host fallback for rows it does not support, logprobs > 20).
+  Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
+                         std::vector<SampledToken>& out) override;
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override;
 
  private:
@@ -148,6 +153,9 @@ class CudaRunner final : public Runner {
   };
   Status forward(const StepPlan& plan);
   Status run_graph(int bucket, const StepPlan& plan);
+  // Plans `batch`, uploads the metadata and enqueues the forward pass (graph
+  // or eager) on stream_; logits_ then holds plan_.n_real_rows() rows.
+  Status enqueue_step(const StepBatch& batch);
 
   ModelSpec spec_;
   CudaRunnerOptions opt_;
@@ -166,6 +174,7 @@ class CudaRunner final : public Runner {
 
   DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
   PinnedBuffer meta_host_;
+  CudaSampler sampler_;
   StepPlan plan_;
 };
 
@@ -202,6 +211,7 @@ Status CudaRunner::init(ModelWeights weights) {
   TANDEM_STATUS_TRY(act_.allocate(T * spec_.intermediate * 2, "MLP activations"));
   TANDEM_STATUS_TRY(final_xn_.allocate(R * hidden * 2, "final norm rows"));
   TANDEM_STATUS_TRY(logits_.allocate(R * spec_.vocab * 4, "logits"));
+  TANDEM_STATUS_TRY(sampler_.init(opt_.max_running, spec_.vocab));
   TANDEM_STATUS_TRY(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4, "split-KV workspace"));
 
   // KV pool: a fraction of what is free now.
@@ -449,7 +459,7 @@ Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
   return {};
 }
 
-Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
+Status CudaRunner::enqueue_step(const StepBatch& batch) {
   TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
   StepPlanLimits limits;
   limits.max_tokens = max_tokens_;
@@ -470,10 +480,7 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
     }
   }
   TANDEM_STATUS_TRY(plan_.build(batch, spec_, limits, bucket, bucket > 0));
-  if (batch.seqs.empty()) {
-    logits.clear();
-    return {};
-  }
+  if (batch.seqs.empty()) return {};
   const std::vector<int32_t>& packed = plan_.packed();
   std::memcpy(meta_host_.get<int32_t>(), packed.data(), packed.size() * sizeof(int32_t));
   TANDEM_CUDA_TRY(cudaMemcpyAsync(meta_.get(), meta_host_.get<int32_t>(), packed.size() * sizeof(int32_t),
@@ -482,6 +489,15 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
     TANDEM_STATUS_TRY(run_graph(bucket, plan_));
   } else {
     TANDEM_STATUS_TRY(forward(plan_));
+  }
+  return {};
+}
+
+Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
+  TANDEM_STATUS_TRY(enqueue_step(batch));
+  if (batch.seqs.empty()) {
+    logits.clear();
+    return {};
   }
   // Straight into the caller's vector (no staging copy; resize is free when
   // the row count repeats, as in decode).
@@ -492,6 +508,23 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
   }
   TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
   return {};
+}
+
+Status CudaRunner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
+                                   std::vector<SampledToken>& out) {
+  if (!CudaSampler::supports(rows)) return Runner::step_and_sample(batch, rows, out);
+  TANDEM_STATUS_TRY(check_sample_rows(batch, rows));
+  TANDEM_STATUS_TRY(enqueue_step(batch));
+  if (rows.empty()) {
+    out.clear();
+    TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
+    return {};
+  }
+  if (plan_.n_real_rows() != static_cast<int>(rows.size())) {
+    return Status(ErrorKind::kInternal, "cuda runner: " + std::to_string(plan_.n_real_rows()) +
+                                            " logits rows for " + std::to_string(rows.size()) + " sample rows");
+  }
+  return sampler_.sample(logits_.get<float>(), rows, stream_, out);
 }
 
 Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {

@@ -8,11 +8,11 @@
 // embedding, RMSNorm, RoPE (+ bias, q/k norm) fused with the KV write, SwiGLU
 // and paged attention (tensor cores, GQA-shared K/V loads, split-KV); decode
 // steps (every sequence one token, all want logits) replay a CUDA graph
-// captured per batch-size bucket; logits come back to the host as float32.
+// captured per batch-size bucket; step() returns logits to the host as float32.
 //
-// Sampling stays on the host for now (Runner returns float32 logits); a
-// device-side sampling entry point can be added beside step(), reading the
-// logits buffer on the device, without changing the step plan.
+// step_and_sample() runs the same step and samples on the device from the
+// logits buffer (cuda_sampler.h: engine::sample's semantics), so only tokens
+// and logprobs come back; rows asking more than 20 logprobs use the host path.
 //
 // Memory plan at construction: weights, activations for max_batch_tokens
 // tokens and max_running logits rows, then the KV pool = gpu_memory_fraction

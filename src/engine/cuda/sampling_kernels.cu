@@ -1,0 +1,588 @@
+#include "engine/cuda/sampling_kernels.h"
+
+#include <climits>
+#include <string>
+
+#include "engine/cuda/cuda_check.h"
+
+namespace tandem::engine::cuda {
+namespace {
+
+constexpr int kThreads = 512;
+constexpr int kWarps = kThreads / 32;
+constexpr int kBins = 256;           // 8-bit radix digits, 4 passes over 32-bit keys
+constexpr int kItems = 8;            // ids per thread per tile of the id-order scan
+constexpr float kGreedyEpsilon = 1e-5f;
+constexpr unsigned kFull = 0xffffffffu;
+
+struct Shared {
+  union {
+    uint32_t cnt[kWarps][kBins];     // per-warp count histograms (top_k, logprobs)
+    double mass[kWarps][kBins];      // per-warp mass histograms (top_p)
+  } h;
+  uint32_t tot_cnt[kBins];
+  double tot_mass[kBins];
+  double red_d[kWarps];
+  double red_d2[kWarps];
+  float red_f[kWarps];
+  int32_t red_i[kWarps];
+  int32_t red_i2[kWarps];
+  uint32_t sel_key;                  // radix results broadcast by thread 0
+  int32_t sel_rem;
+  double sel_above;
+  int32_t found;
+  float raw_token_value;
+  int32_t top_ids[kMaxDeviceLogprobs];
+};
+
+__device__ __forceinline__ float no_nan(float x) { return x != x ? -__int_as_float(0x7f800000) : x; }
+
+// Order-preserving key: a > b (as floats, NaN as -inf, -0 == +0) <=> key(a) > key(b).
+__device__ __forceinline__ uint32_t order_key(float x) {
+  x = no_nan(x);
+  if (x == 0.0f) x = 0.0f;
+  const uint32_t b = __float_as_uint(x);
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+__device__ __forceinline__ float key_value(uint32_t k) {
+  return __uint_as_float((k & 0x80000000u) ? (k & 0x7fffffffu) : ~k);
+}
+
+__device__ __forceinline__ bool better(float a, int32_t ia, float b, int32_t ib) {
+  return a > b || (a == b && ia < ib);
+}
+
+// Block reductions; every thread gets the result. All threads must call.
+__device__ double block_sum(double v, Shared& s) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFull, v, o);
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) s.red_d[warp] = v;
+  __syncthreads();
+  double t = 0.0;
+  for (int w = 0; w < kWarps; ++w) t += s.red_d[w];
+  __syncthreads();
+  return t;
+}
+
+__device__ int32_t block_min_int(int32_t v, Shared& s) {
+  for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(kFull, v, o));
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) s.red_i[warp] = v;
+  __syncthreads();
+  int32_t t = s.red_i[0];
+  for (int w = 1; w < kWarps; ++w) t = min(t, s.red_i[w]);
+  __syncthreads();
+  return t;
+}
+
+// (value, id) with the `better` order; ids INT_MAX mean "none".
+__device__ void block_argmax(float& v, int32_t& id, Shared& s) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(kFull, v, o);
+    const int32_t oi = __shfl_xor_sync(kFull, id, o);
+    if (better(ov, oi, v, id)) {
+      v = ov;
+      id = oi;
+    }
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane == 0) {
+    s.red_f[warp] = v;
+    s.red_i[warp] = id;
+  }
+  __syncthreads();
+  v = s.red_f[0];
+  id = s.red_i[0];
+  for (int w = 1; w < kWarps; ++w) {
+    if (better(s.red_f[w], s.red_i[w], v, id)) {
+      v = s.red_f[w];
+      id = s.red_i[w];
+    }
+  }
+  __syncthreads();
+}
+
+// Exclusive block scan of (mass, count) in thread order; also returns totals.
+__device__ void block_scan(double m, int32_t c, double& m_excl, int32_t& c_excl, double& m_total, int32_t& c_total,
+                           Shared& s) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  double mi = m;
+  int32_t ci = c;
+  for (int o = 1; o < 32; o <<= 1) {
+    const double om = __shfl_up_sync(kFull, mi, o);
+    const int32_t oc = __shfl_up_sync(kFull, ci, o);
+    if (lane >= o) {
+      mi += om;
+      ci += oc;
+    }
+  }
+  if (lane == 31) {
+    s.red_d2[warp] = mi;
+    s.red_i2[warp] = ci;
+  }
+  __syncthreads();
+  double wm = 0.0, tm = 0.0;
+  int32_t wc = 0, tc = 0;
+  for (int w = 0; w < kWarps; ++w) {
+    if (w == warp) {
+      wm = tm;
+      wc = tc;
+    }
+    tm += s.red_d2[w];
+    tc += s.red_i2[w];
+  }
+  __syncthreads();
+  m_excl = wm + mi - m;
+  c_excl = wc + ci - c;
+  m_total = tm;
+  c_total = tc;
+}
+
+// The k-th largest key (1-based) among ids where key_of(i) returns true; k <= count.
+// `total` receives the count of such ids (from the first pass).
+template <class KeyOf>
+__device__ uint32_t radix_select(int vocab, int32_t k, KeyOf key_of, int32_t& total, Shared& s) {
+  uint32_t prefix = 0, prefix_mask = 0;
+  int32_t rem = k;
+  const int warp = threadIdx.x / 32;
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int i = threadIdx.x; i < kWarps * kBins; i += kThreads) (&s.h.cnt[0][0])[i] = 0;
+    __syncthreads();
+    for (int i = threadIdx.x; i < vocab; i += kThreads) {
+      uint32_t key;
+      if (key_of(i, key) && (key & prefix_mask) == prefix) atomicAdd(&s.h.cnt[warp][(key >> shift) & 255u], 1u);
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < kBins; b += kThreads) {
+      uint32_t t = 0;
+      for (int w = 0; w < kWarps; ++w) t += s.h.cnt[w][b];
+      s.tot_cnt[b] = t;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      int32_t above = 0, chosen = 0;
+      for (int b = kBins - 1; b >= 0; --b) {
+        const int32_t c = static_cast<int32_t>(s.tot_cnt[b]);
+        if (above + c >= rem) {
+          chosen = b;
+          break;
+        }
+        above += c;
+      }
+      if (shift == 24) {
+        int32_t t = 0;
+        for (int b = 0; b < kBins; ++b) t += static_cast<int32_t>(s.tot_cnt[b]);
+        s.red_i2[0] = t;
+      }
+      s.sel_key = static_cast<uint32_t>(chosen);
+      s.sel_rem = rem - above;
+    }
+    __syncthreads();
+    if (shift == 24) total = s.red_i2[0];
+    prefix |= s.sel_key << shift;
+    prefix_mask |= 255u << shift;
+    rem = s.sel_rem;
+    __syncthreads();
+    if (shift == 24 && total <= k) return 0;  // caller checks total
+  }
+  return prefix;
+}
+
+__global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) {
+  __shared__ Shared s;
+  const int row = blockIdx.x;
+  const int tid = threadIdx.x;
+  const int vocab = p.vocab;
+  const SampleRowSpec r = p.rows[row];
+  float* L = p.logits + static_cast<int64_t>(row) * vocab;
+  SampleRowResult& res = p.results[row];
+  const float kNegInf = -__int_as_float(0x7f800000);
+  auto in_range = [vocab](int32_t id) { return id >= 0 && id < vocab; };
+
+  const bool need_rep = r.repetition != 1.0f && (r.prompt_count > 0 || r.output_count > 0);
+  const bool need_fp = (r.frequency != 0.0f || r.presence != 0.0f) && r.output_count > 0;
+  const bool has_mods = r.bias_count > 0 || r.suppressed_count > 0 || need_rep || need_fp;
+  const int32_t list_begin = r.bias_begin;  // lists are packed contiguously: bias, suppressed, prompt, output
+  const int32_t list_end = r.output_begin + r.output_count;
+
+  // ---- 1. raw stats (before anything is modified) ----------------------------
+  double lse = 0.0;
+  int32_t raw_argmax = 0;  // host semantics: argmax of the raw row, NaN at 0 sticks
+  if (r.logprobs >= 0 || has_mods) {
+    float v = kNegInf;
+    int32_t id = INT_MAX;
+    for (int i = tid; i < vocab; i += kThreads) {
+      const float x = L[i];
+      if (x == x && better(x, i, v, id)) {
+        v = x;
+        id = i;
+      }
+    }
+    block_argmax(v, id, s);
+    const float m_raw = v;
+    raw_argmax = (L[0] != L[0] || id == INT_MAX) ? 0 : id;
+    if (r.logprobs >= 0) {
+      double z = 0.0;
+      for (int i = tid; i < vocab; i += kThreads) {
+        const float x = L[i];
+        if (x > kNegInf) z += exp(static_cast<double>(x) - m_raw);
+      }
+      z = block_sum(z, s);
+      lse = static_cast<double>(m_raw) + log(z);
+      int32_t k = min(r.logprobs, vocab);
+      if (k > 0) {
+        int32_t total = 0;
+        const uint32_t kth = radix_select(
+            vocab, k, [&](int i, uint32_t& key) { key = order_key(L[i]); return true; }, total, s);
+        // Ids strictly above the k-th key, then the lowest ids equal to it.
+        __shared__ int32_t n_above;
+        if (tid == 0) n_above = 0;
+        __syncthreads();
+        for (int i = tid; i < vocab; i += kThreads) {
+          if (order_key(L[i]) > kth) s.top_ids[atomicAdd(&n_above, 1)] = i;
+        }
+        __syncthreads();
+        int32_t n = n_above, last = -1;
+        while (n < k) {
+          int32_t cand = INT_MAX;
+          for (int i = tid; i < vocab; i += kThreads) {
+            if (i > last && order_key(L[i]) == kth) {
+              cand = i;
+              break;
+            }
+          }
+          last = block_min_int(cand, s);
+          if (last == INT_MAX) break;  // cannot happen: k keys are >= the k-th
+          if (tid == 0) s.top_ids[n] = last;
+          ++n;
+        }
+        __syncthreads();
+        k = n;
+        if (tid == 0) {
+          // At most 20 entries: insertion sort by (desc value, asc id).
+          for (int a = 1; a < k; ++a) {
+            const int32_t ia = s.top_ids[a];
+            const float va = no_nan(L[ia]);
+            int b = a - 1;
+            while (b >= 0 && better(va, ia, no_nan(L[s.top_ids[b]]), s.top_ids[b])) {
+              s.top_ids[b + 1] = s.top_ids[b];
+              --b;
+            }
+            s.top_ids[b + 1] = ia;
+          }
+          for (int a = 0; a < k; ++a) {
+            const int32_t ia = s.top_ids[a];
+            const float x = L[ia];
+            res.top_ids[a] = ia;
+            res.top_logprobs[a] = x != x ? kNegInf : static_cast<float>(static_cast<double>(x) - lse);
+          }
+        }
+        __syncthreads();
+      }
+      if (tid == 0) res.n_top = k;
+    }
+  }
+  if (tid == 0 && r.logprobs < 0) res.n_top = 0;
+
+  // ---- 2. bias, suppressed, penalties (in place) -----------------------------
+  if (has_mods) {
+    for (int32_t j = list_begin + tid; j < list_end; j += kThreads) {
+      const int32_t id = p.tokens[j];
+      if (in_range(id)) p.saved[j] = L[id];
+    }
+    __syncthreads();
+    if (tid == 0) {
+      for (int32_t j = r.bias_begin; j < r.bias_begin + r.bias_count; ++j) {
+        const int32_t id = p.tokens[j];
+        if (in_range(id)) L[id] = __fadd_rn(L[id], p.bias_values[j]);
+      }
+    }
+    __syncthreads();
+    for (int32_t j = r.suppressed_begin + tid; j < r.suppressed_begin + r.suppressed_count; j += kThreads) {
+      const int32_t id = p.tokens[j];
+      if (in_range(id)) L[id] = kNegInf;
+    }
+    __syncthreads();
+    if (need_rep || need_fp) {
+      uint32_t* C = p.counts + static_cast<int64_t>(row) * vocab;
+      if (need_rep) {
+        for (int32_t j = r.prompt_begin + tid; j < r.prompt_begin + r.prompt_count; j += kThreads) {
+          const int32_t id = p.tokens[j];
+          if (in_range(id)) atomicOr(&C[id], 0x80000000u);
+        }
+      }
+      for (int32_t j = r.output_begin + tid; j < r.output_begin + r.output_count; j += kThreads) {
+        const int32_t id = p.tokens[j];
+        if (in_range(id)) atomicAdd(&C[id], 1u);
+      }
+      __syncthreads();
+      // Each distinct id is claimed by exactly one thread (the exchange also
+      // clears the scratch for the next step).
+      for (int32_t j = r.prompt_begin + tid; j < r.output_begin + r.output_count; j += kThreads) {
+        const int32_t id = p.tokens[j];
+        if (!in_range(id)) continue;
+        const uint32_t c = atomicExch(&C[id], 0u);
+        if (c == 0) continue;
+        float v = L[id];
+        if (need_rep) v = v > 0.0f ? __fdiv_rn(v, r.repetition) : __fmul_rn(v, r.repetition);
+        const uint32_t n = c & 0x7fffffffu;
+        if (need_fp && n > 0) {
+          v = __fsub_rn(v, __fadd_rn(__fmul_rn(static_cast<float>(n), r.frequency), r.presence));
+        }
+        L[id] = v;
+      }
+    }
+    __syncthreads();
+  }
+
+  // ---- 3. processed max; greedy -------------------------------------------
+  float best_v = kNegInf;
+  int32_t best = INT_MAX;
+  for (int i = tid; i < vocab; i += kThreads) {
+    const float x = no_nan(L[i]);
+    if (better(x, i, best_v, best)) {
+      best_v = x;
+      best = i;
+    }
+  }
+  block_argmax(best_v, best, s);
+  int32_t token = 0;
+  if (!(best_v > kNegInf)) {
+    token = raw_argmax;  // everything filtered out
+  } else if (!(r.temperature >= kGreedyEpsilon)) {
+    token = best;
+  } else {
+    // ---- 4. temperature, min_p, top_k, top_p, draw ---------------------------
+    const float inv_t = __fdiv_rn(1.0f, r.temperature);
+    const float m = __fmul_rn(best_v, inv_t);
+    const double min_p = r.min_p;
+    auto scaled = [&](int i) { return __fmul_rn(no_nan(L[i]), inv_t); };
+    auto pass_min_p = [&](float x) {
+      return x > kNegInf && (r.min_p <= 0.0f || x >= m || !(exp(static_cast<double>(x) - m) < min_p));
+    };
+    bool use_k = false;
+    uint32_t kth = 0;
+    if (r.top_k > 0) {
+      int32_t total = 0;
+      kth = radix_select(
+          vocab, r.top_k,
+          [&](int i, uint32_t& key) {
+            const float x = scaled(i);
+            key = order_key(x);
+            return pass_min_p(x);
+          },
+          total, s);
+      use_k = total > r.top_k;
+    }
+    auto candidate = [&](int i, float& x, uint32_t& key) {
+      x = scaled(i);
+      key = order_key(x);
+      return pass_min_p(x) && (!use_k || key >= kth);
+    };
+
+    bool use_p = false;
+    uint32_t pkey = 0;       // key of the boundary value
+    int64_t keep_ties = 0;   // ids with key == pkey kept, lowest first
+    double z_kept = 0.0;
+    if (r.top_p < 1.0f) {
+      // Radix descent over mass: the boundary is the value of the first item
+      // (in desc order) at which the cumulative mass reaches top_p * z.
+      const int warp = tid / 32;
+      uint32_t prefix = 0, prefix_mask = 0;
+      double above = 0.0, z = 0.0;
+      uint32_t tie_count = 0;
+      for (int shift = 24; shift >= 0; shift -= 8) {
+        for (int i = tid; i < kWarps * kBins; i += kThreads) (&s.h.mass[0][0])[i] = 0.0;
+        for (int i = tid; i < kBins; i += kThreads) s.tot_cnt[i] = 0;
+        __syncthreads();
+        for (int i = tid; i < vocab; i += kThreads) {
+          float x;
+          uint32_t key;
+          if (candidate(i, x, key) && (key & prefix_mask) == prefix) {
+            const uint32_t b = (key >> shift) & 255u;
+            atomicAdd(&s.h.mass[warp][b], exp(static_cast<double>(x) - m));
+            if (shift == 0) atomicAdd(&s.tot_cnt[b], 1u);
+          }
+        }
+        __syncthreads();
+        for (int b = tid; b < kBins; b += kThreads) {
+          double t = 0.0;
+          for (int w = 0; w < kWarps; ++w) t += s.h.mass[w][b];
+          s.tot_mass[b] = t;
+        }
+        __syncthreads();
+        if (tid == 0) {
+          if (shift == 24) {
+            double t = 0.0;
+            for (int b = 0; b < kBins; ++b) t += s.tot_mass[b];
+            s.red_d2[0] = t;
+          }
+          const double zz = shift == 24 ? s.red_d2[0] : z;
+          const double tgt = static_cast<double>(r.top_p) * zz;
+          double a = above;
+          int chosen = -1, lowest = -1;
+          for (int b = kBins - 1; b >= 0; --b) {
+            const double mb = s.tot_mass[b];
+            if (mb > 0.0) lowest = b;
+            if (mb > 0.0 && a + mb >= tgt) {
+              chosen = b;
+              break;
+            }
+            if (mb > 0.0) a += mb;
+          }
+          if (chosen < 0) {  // rounding: the whole range is kept; descend into its lowest bucket
+            chosen = lowest < 0 ? 0 : lowest;
+            a -= lowest < 0 ? 0.0 : s.tot_mass[chosen];
+          }
+          s.sel_key = static_cast<uint32_t>(chosen);
+          s.sel_above = a;
+          s.red_d2[1] = zz;
+          s.red_i2[1] = static_cast<int32_t>(s.tot_cnt[chosen]);
+        }
+        __syncthreads();
+        prefix |= s.sel_key << shift;
+        prefix_mask |= 255u << shift;
+        above = s.sel_above;
+        z = s.red_d2[1];
+        if (shift == 0) tie_count = static_cast<uint32_t>(s.red_i2[1]);
+        __syncthreads();
+      }
+      use_p = true;
+      pkey = prefix;
+      const double e = exp(static_cast<double>(key_value(pkey)) - m);
+      // Tie j (0-based, ascending id) stays while (above + j * e) / z < top_p;
+      // the first tie always stays (it is the first item, or above / z < top_p).
+      int64_t n = 1;
+      if (e > 0.0) {
+        const double guess = ((static_cast<double>(r.top_p) * z) - above) / e;
+        n = guess > 1.0 ? static_cast<int64_t>(ceil(guess)) : 1;
+        if (n > static_cast<int64_t>(tie_count)) n = tie_count;
+        while (n > 1 && (above + static_cast<double>(n - 1) * e) / z >= r.top_p) --n;
+        while (n < static_cast<int64_t>(tie_count) && (above + static_cast<double>(n) * e) / z < r.top_p) ++n;
+      } else {
+        n = tie_count;
+      }
+      keep_ties = n < 1 ? 1 : n;
+      z_kept = above + static_cast<double>(keep_ties) * e;
+    } else {
+      double zl = 0.0;
+      for (int i = tid; i < vocab; i += kThreads) {
+        float x;
+        uint32_t key;
+        if (candidate(i, x, key)) zl += exp(static_cast<double>(x) - m);
+      }
+      z_kept = block_sum(zl, s);
+    }
+
+    // The draw: first kept id (ascending) whose cumulative mass exceeds u * z.
+    const double target = r.u * z_kept;
+    if (tid == 0) s.found = INT_MAX;
+    double carry = 0.0;
+    int32_t tie_carry = 0, last_kept = -1;
+    for (int base = 0; base < vocab; base += kThreads * kItems) {
+      const int first = base + tid * kItems;
+      double local = 0.0;
+      int32_t ties = 0;
+      float xs[kItems];
+      uint8_t state[kItems];  // 0 out, 1 kept, 2 tie at the top_p boundary
+      for (int t = 0; t < kItems; ++t) {
+        const int i = first + t;
+        state[t] = 0;
+        xs[t] = 0.0f;
+        if (i >= vocab) continue;
+        uint32_t key;
+        if (!candidate(i, xs[t], key)) continue;
+        if (use_p && key < pkey) continue;
+        state[t] = use_p && key == pkey ? 2 : 1;
+        ties += state[t] == 2 ? 1 : 0;
+      }
+      double m_excl, m_total;
+      int32_t c_excl, c_total, tie_total;
+      // Tie ranks first (a kept tie's mass counts only if its rank is kept).
+      block_scan(0.0, ties, m_excl, c_excl, m_total, tie_total, s);
+      int32_t rank = tie_carry + c_excl;
+      for (int t = 0; t < kItems; ++t) {
+        if (state[t] == 2) {
+          if (rank >= keep_ties) state[t] = 0;
+          ++rank;
+        }
+        if (state[t] != 0) {
+          local += exp(static_cast<double>(xs[t]) - m);
+          last_kept = first + t;
+        }
+      }
+      block_scan(local, 0, m_excl, c_excl, m_total, c_total, s);
+      if (carry + m_excl + local > target) {
+        double cum = carry + m_excl;
+        for (int t = 0; t < kItems; ++t) {
+          if (state[t] == 0) continue;
+          cum += exp(static_cast<double>(xs[t]) - m);
+          if (cum > target) {
+            atomicMin(&s.found, first + t);
+            break;
+          }
+        }
+      }
+      __syncthreads();
+      if (s.found != INT_MAX) break;
+      carry += m_total;
+      tie_carry += tie_total;
+    }
+    const int32_t found = s.found;
+    if (found != INT_MAX) {
+      token = found;
+    } else {
+      // u * z beyond the summed mass (rounding): the last kept id, as the host.
+      const int32_t lk = -block_min_int(-last_kept, s);
+      token = lk >= 0 ? lk : best;
+    }
+  }
+
+  // ---- 5. result ------------------------------------------------------------
+  if (r.logprobs >= 0) {
+    if (tid == 0) s.raw_token_value = L[token];
+    __syncthreads();
+    if (has_mods) {
+      // The row holds modified values at listed ids: take the saved raw one.
+      for (int32_t j = list_begin + tid; j < list_end; j += kThreads) {
+        if (p.tokens[j] == token) s.raw_token_value = p.saved[j];  // all equal: raw value of `token`
+      }
+    }
+    __syncthreads();
+  }
+  if (tid == 0) {
+    res.token = token;
+    if (r.logprobs >= 0) {
+      const float x = s.raw_token_value;
+      res.logprob = x != x ? kNegInf : static_cast<float>(static_cast<double>(x) - lse);
+    } else {
+      res.logprob = 0.0f;
+    }
+  }
+}
+
+Status bad(const std::string& what) { return Status(ErrorKind::kInternal, "sample kernel: " + what); }
+
+}  // namespace
+
+Status SampleKernelParams::check() const {
+  if (n_rows < 0 || vocab < 1 || n_tokens < 0) return bad("n_rows >= 0, vocab >= 1 and n_tokens >= 0 required");
+  if (n_rows == 0) return {};
+  if (logits == nullptr || rows == nullptr || counts == nullptr || results == nullptr) {
+    return bad("logits, rows, counts and results must be set");
+  }
+  if (n_tokens > 0 && (tokens == nullptr || bias_values == nullptr || saved == nullptr)) {
+    return bad("tokens, bias_values and saved must be set when lists are present");
+  }
+  return {};
+}
+
+Status launch(const SampleKernelParams& p, cudaStream_t stream) {
+  TANDEM_STATUS_TRY(p.check());
+  if (p.n_rows == 0) return {};
+  sample_kernel<<<p.n_rows, kThreads, 0, stream>>>(p);
+  return last_launch_status("sample_kernel");
+}
+
+}  // namespace tandem::engine::cuda
