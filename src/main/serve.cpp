@@ -78,10 +78,14 @@ size_t kv_block_bytes_f32(const engine::ModelSpec& spec, int block_tokens) {
          sizeof(float);
 }
 
+std::unique_ptr<engine::Runner> wrap(const ServeHooks& hooks, std::unique_ptr<engine::Runner> runner) {
+  return hooks.wrap_runner ? hooks.wrap_runner(std::move(runner)) : std::move(runner);
+}
+
 // CPU workers, each with its own runner (weights converted per worker) and pool.
 std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     const Config& config, engine::LoadedModel& loaded, int max_context, uint64_t salt,
-    metrics::Registry& registry) {
+    metrics::Registry& registry, const ServeHooks& hooks) {
   const int n = config.engine.workers;
   int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int threads = config.engine.cpu_threads > 0 ? config.engine.cpu_threads : std::max(1, hw / n);
@@ -117,7 +121,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     wo.enable_prefix_caching = config.engine.enable_prefix_caching;
     wo.model_salt = salt;
     wo.max_context = max_context;
-    workers.push_back(scheduler::Worker::start(std::move(wo), std::move(runner).value(), &registry));
+    workers.push_back(scheduler::Worker::start(std::move(wo), wrap(hooks, std::move(runner).value()), &registry));
   }
   return workers;
 }
@@ -128,7 +132,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
 // and KV memory shares from main::plan_cuda_workers.
 std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
     const Config& config, engine::LoadedModel& loaded, const std::vector<int>& devices,
-    int max_context, uint64_t salt, metrics::Registry& registry) {
+    int max_context, uint64_t salt, metrics::Registry& registry, const ServeHooks& hooks) {
   const std::vector<main::CudaWorkerPlan> plan =
       main::plan_cuda_workers(devices, config.engine.gpu_memory_fraction);
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
@@ -160,7 +164,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
     wo.enable_prefix_caching = config.engine.enable_prefix_caching;
     wo.model_salt = salt;
     wo.max_context = max_context;
-    workers.push_back(scheduler::Worker::start(std::move(wo), std::move(runner).value(), &registry));
+    workers.push_back(scheduler::Worker::start(std::move(wo), wrap(hooks, std::move(runner).value()), &registry));
   }
   return workers;
 }
@@ -215,7 +219,7 @@ int wait_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
 
 }  // namespace
 
-int run_serve(const Config& config) {
+int run_serve(const Config& config, const ServeHooks& hooks) {
   // Every thread started from here on inherits the blocked signals; only the
   // main loop below receives them (sigtimedwait).
   sigset_t signals;
@@ -284,11 +288,11 @@ int run_serve(const Config& config) {
 #ifdef TANDEM_HAVE_CUDA
   if (!cuda_devices.empty()) {
     workers = start_cuda_workers(config, loaded.value(), cuda_devices, max_context,
-                                 model_salt(config, spec), registry);
+                                 model_salt(config, spec), registry, hooks);
   }
 #endif
   if (cuda_devices.empty()) {
-    workers = start_cpu_workers(config, loaded.value(), max_context, model_salt(config, spec), registry);
+    workers = start_cpu_workers(config, loaded.value(), max_context, model_salt(config, spec), registry, hooks);
   }
   scheduler::RouterOptions router_options;
   router_options.policy = config.scheduler.router;
@@ -323,7 +327,21 @@ int run_serve(const Config& config) {
   auto tick = ping ? std::chrono::duration_cast<std::chrono::milliseconds>(*ping)
                    : std::chrono::milliseconds(1000);
   int sig = 0;
-  while ((sig = wait_signal(signals, tick)) == 0) notifier.watchdog();
+  // Once no worker is healthy (every GPU hit a device fault: its context is
+  // lost for this process) the pings stop, so systemd's WatchdogSec restarts
+  // the service; /ready answers 503 meanwhile and /health stays 200.
+  bool reported_dead = false;
+  while ((sig = wait_signal(signals, tick)) == 0) {
+    if (router.ready()) {
+      notifier.watchdog();
+      reported_dead = false;
+    } else if (!reported_dead) {
+      reported_dead = true;
+      spdlog::critical("[main] no healthy worker left; stopping systemd watchdog pings so that systemd restarts "
+                       "the service (when WatchdogSec is set)");
+      notifier.status("no healthy worker");
+    }
+  }
 
   spdlog::info("[main] {} received: draining ({} request(s) in flight, up to {} s)",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", server.in_flight(),

@@ -8,10 +8,21 @@
 // exits 0; a second signal exits at once (status 1).
 #pragma once
 
+#include <functional>
+#include <memory>
+
 #include "common/config.h"
+#include "engine/runner.h"
 
 namespace tandem {
 
-int run_serve(const Config& config);
+// Test seams (tests/gpu/cuda_fault_serve): empty members change nothing.
+struct ServeHooks {
+  // Wraps each worker's runner before its worker starts (e.g. to inject a
+  // device fault); returns the runner the worker uses.
+  std::function<std::unique_ptr<engine::Runner>(std::unique_ptr<engine::Runner>)> wrap_runner;
+};
+
+int run_serve(const Config& config, const ServeHooks& hooks = {});
 
 }  // namespace tandem
