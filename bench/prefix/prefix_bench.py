@@ -14,7 +14,7 @@ CPU (default; session 1's design, documented in docs/benchmarks.md): 4 CPU worke
 GPU: a Hugging Face checkpoint, CUDA workers (a repeated ordinal = several workers on one GPU):
 
     python3 bench/prefix/prefix_bench.py --binary BIN --model DIR --backend cuda --devices 0,0,0,0 \\
-        --system-repeat 30 --doc-words 1500 --conversations 32 --concurrency 16 --turns 4 \\
+        --system-repeat 15 --doc-words 1500 --conversations 32 --concurrency 16 --turns 6 \\
         --max-tokens 64 --ignore-eos
 
 --doc-words N gives every conversation its own document of N random words in its first user turn (the
