@@ -53,6 +53,32 @@ __device__ __forceinline__ bool better(float a, int32_t ia, float b, int32_t ib)
   return a > b || (a == b && ia < ib);
 }
 
+// Calls f(i, row[i]) for the ids this thread owns, with 16-byte loads (two in
+// flight) when the row is 16-byte aligned.
+template <class F>
+__device__ __forceinline__ void for_row(const float* row, int vocab, F&& f) {
+  int start = 0;
+  if ((reinterpret_cast<uintptr_t>(row) & 15u) == 0) {
+    const int n4 = vocab >> 2;
+    const float4* r4 = reinterpret_cast<const float4*>(row);
+    int j = threadIdx.x;
+    for (; j + kThreads < n4; j += 2 * kThreads) {
+      const float4 a = r4[j];
+      const float4 b = r4[j + kThreads];
+      const int ia = 4 * j, ib = 4 * (j + kThreads);
+      f(ia, a.x), f(ia + 1, a.y), f(ia + 2, a.z), f(ia + 3, a.w);
+      f(ib, b.x), f(ib + 1, b.y), f(ib + 2, b.z), f(ib + 3, b.w);
+    }
+    if (j < n4) {
+      const float4 a = r4[j];
+      const int ia = 4 * j;
+      f(ia, a.x), f(ia + 1, a.y), f(ia + 2, a.z), f(ia + 3, a.w);
+    }
+    start = 4 * n4;
+  }
+  for (int i = start + static_cast<int>(threadIdx.x); i < vocab; i += kThreads) f(i, row[i]);
+}
+
 // Block reductions; every thread gets the result. All threads must call.
 __device__ double block_sum(double v, Shared& s) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFull, v, o);
@@ -139,20 +165,21 @@ __device__ void block_scan(double m, int32_t c, double& m_excl, int32_t& c_excl,
   c_total = tc;
 }
 
-// The k-th largest key (1-based) among ids where key_of(i) returns true; k <= count.
-// `total` receives the count of such ids (from the first pass).
+// The k-th largest key (1-based) among ids where key_of(i, row[i], key) returns
+// true. `total` receives the count of such ids (from the first pass); when it
+// is <= k the selection stops there (the result is then meaningless).
 template <class KeyOf>
-__device__ uint32_t radix_select(int vocab, int32_t k, KeyOf key_of, int32_t& total, Shared& s) {
+__device__ uint32_t radix_select(const float* row, int vocab, int32_t k, KeyOf key_of, int32_t& total, Shared& s) {
   uint32_t prefix = 0, prefix_mask = 0;
   int32_t rem = k;
   const int warp = threadIdx.x / 32;
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (int i = threadIdx.x; i < kWarps * kBins; i += kThreads) (&s.h.cnt[0][0])[i] = 0;
     __syncthreads();
-    for (int i = threadIdx.x; i < vocab; i += kThreads) {
+    for_row(row, vocab, [&](int i, float v) {
       uint32_t key;
-      if (key_of(i, key) && (key & prefix_mask) == prefix) atomicAdd(&s.h.cnt[warp][(key >> shift) & 255u], 1u);
-    }
+      if (key_of(i, v, key) && (key & prefix_mask) == prefix) atomicAdd(&s.h.cnt[warp][(key >> shift) & 255u], 1u);
+    });
     __syncthreads();
     for (int b = threadIdx.x; b < kBins; b += kThreads) {
       uint32_t t = 0;
@@ -212,36 +239,34 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
   if (r.logprobs >= 0 || has_mods) {
     float v = kNegInf;
     int32_t id = INT_MAX;
-    for (int i = tid; i < vocab; i += kThreads) {
-      const float x = L[i];
+    for_row(L, vocab, [&](int i, float x) {
       if (x == x && better(x, i, v, id)) {
         v = x;
         id = i;
       }
-    }
+    });
     block_argmax(v, id, s);
     const float m_raw = v;
     raw_argmax = (L[0] != L[0] || id == INT_MAX) ? 0 : id;
     if (r.logprobs >= 0) {
       double z = 0.0;
-      for (int i = tid; i < vocab; i += kThreads) {
-        const float x = L[i];
+      for_row(L, vocab, [&](int, float x) {
         if (x > kNegInf) z += exp(static_cast<double>(x) - m_raw);
-      }
+      });
       z = block_sum(z, s);
       lse = static_cast<double>(m_raw) + log(z);
       int32_t k = min(r.logprobs, vocab);
       if (k > 0) {
         int32_t total = 0;
         const uint32_t kth = radix_select(
-            vocab, k, [&](int i, uint32_t& key) { key = order_key(L[i]); return true; }, total, s);
+            L, vocab, k, [](int, float v, uint32_t& key) { key = order_key(v); return true; }, total, s);
         // Ids strictly above the k-th key, then the lowest ids equal to it.
         __shared__ int32_t n_above;
         if (tid == 0) n_above = 0;
         __syncthreads();
-        for (int i = tid; i < vocab; i += kThreads) {
-          if (order_key(L[i]) > kth) s.top_ids[atomicAdd(&n_above, 1)] = i;
-        }
+        for_row(L, vocab, [&](int i, float v) {
+          if (order_key(v) > kth) s.top_ids[atomicAdd(&n_above, 1)] = i;
+        });
         __syncthreads();
         int32_t n = n_above, last = -1;
         while (n < k) {
@@ -339,13 +364,13 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
   // ---- 3. processed max; greedy -------------------------------------------
   float best_v = kNegInf;
   int32_t best = INT_MAX;
-  for (int i = tid; i < vocab; i += kThreads) {
-    const float x = no_nan(L[i]);
+  for_row(L, vocab, [&](int i, float v) {
+    const float x = no_nan(v);
     if (better(x, i, best_v, best)) {
       best_v = x;
       best = i;
     }
-  }
+  });
   block_argmax(best_v, best, s);
   int32_t token = 0;
   if (!(best_v > kNegInf)) {
@@ -357,26 +382,35 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
     const float inv_t = __fdiv_rn(1.0f, r.temperature);
     const float m = __fmul_rn(best_v, inv_t);
     const double min_p = r.min_p;
-    auto scaled = [&](int i) { return __fmul_rn(no_nan(L[i]), inv_t); };
+    auto scaled = [&](float v) { return __fmul_rn(no_nan(v), inv_t); };
+    // min_p as the host decides it (exp in double), with a float pre-test:
+    // only values whose float exp is within 1e-5 of the bound pay for it.
     auto pass_min_p = [&](float x) {
-      return x > kNegInf && (r.min_p <= 0.0f || x >= m || !(exp(static_cast<double>(x) - m) < min_p));
+      if (!(x > kNegInf)) return false;
+      if (r.min_p <= 0.0f || x >= m) return true;
+      const float e = expf(x - m);
+      if (fabsf(e - r.min_p) > 1e-5f * r.min_p) return e > r.min_p;
+      return !(exp(static_cast<double>(x) - m) < min_p);
     };
+    // Probability mass exp(x - m): float exp (sums in double). It only feeds
+    // cumulative sums, whose rounding may already differ from the host's.
+    auto mass = [&](float x) { return static_cast<double>(expf(x - m)); };
     bool use_k = false;
     uint32_t kth = 0;
     if (r.top_k > 0) {
       int32_t total = 0;
       kth = radix_select(
-          vocab, r.top_k,
-          [&](int i, uint32_t& key) {
-            const float x = scaled(i);
+          L, vocab, r.top_k,
+          [&](int, float v, uint32_t& key) {
+            const float x = scaled(v);
             key = order_key(x);
             return pass_min_p(x);
           },
           total, s);
       use_k = total > r.top_k;
     }
-    auto candidate = [&](int i, float& x, uint32_t& key) {
-      x = scaled(i);
+    auto candidate = [&](float v, float& x, uint32_t& key) {
+      x = scaled(v);
       key = order_key(x);
       return pass_min_p(x) && (!use_k || key >= kth);
     };
@@ -396,15 +430,15 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
         for (int i = tid; i < kWarps * kBins; i += kThreads) (&s.h.mass[0][0])[i] = 0.0;
         for (int i = tid; i < kBins; i += kThreads) s.tot_cnt[i] = 0;
         __syncthreads();
-        for (int i = tid; i < vocab; i += kThreads) {
+        for_row(L, vocab, [&](int, float v) {
           float x;
           uint32_t key;
-          if (candidate(i, x, key) && (key & prefix_mask) == prefix) {
+          if (candidate(v, x, key) && (key & prefix_mask) == prefix) {
             const uint32_t b = (key >> shift) & 255u;
-            atomicAdd(&s.h.mass[warp][b], exp(static_cast<double>(x) - m));
+            atomicAdd(&s.h.mass[warp][b], mass(x));
             if (shift == 0) atomicAdd(&s.tot_cnt[b], 1u);
           }
-        }
+        });
         __syncthreads();
         for (int b = tid; b < kBins; b += kThreads) {
           double t = 0.0;
@@ -450,7 +484,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
       }
       use_p = true;
       pkey = prefix;
-      const double e = exp(static_cast<double>(key_value(pkey)) - m);
+      const double e = mass(key_value(pkey));
       // Tie j (0-based, ascending id) stays while (above + j * e) / z < top_p;
       // the first tie always stays (it is the first item, or above / z < top_p).
       int64_t n = 1;
@@ -467,11 +501,11 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
       z_kept = above + static_cast<double>(keep_ties) * e;
     } else {
       double zl = 0.0;
-      for (int i = tid; i < vocab; i += kThreads) {
+      for_row(L, vocab, [&](int, float v) {
         float x;
         uint32_t key;
-        if (candidate(i, x, key)) zl += exp(static_cast<double>(x) - m);
-      }
+        if (candidate(v, x, key)) zl += mass(x);
+      });
       z_kept = block_sum(zl, s);
     }
 
@@ -492,7 +526,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
         xs[t] = 0.0f;
         if (i >= vocab) continue;
         uint32_t key;
-        if (!candidate(i, xs[t], key)) continue;
+        if (!candidate(L[i], xs[t], key)) continue;
         if (use_p && key < pkey) continue;
         state[t] = use_p && key == pkey ? 2 : 1;
         ties += state[t] == 2 ? 1 : 0;
@@ -508,7 +542,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
           ++rank;
         }
         if (state[t] != 0) {
-          local += exp(static_cast<double>(xs[t]) - m);
+          local += mass(xs[t]);
           last_kept = first + t;
         }
       }
@@ -517,7 +551,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
         double cum = carry + m_excl;
         for (int t = 0; t < kItems; ++t) {
           if (state[t] == 0) continue;
-          cum += exp(static_cast<double>(xs[t]) - m);
+          cum += mass(xs[t]);
           if (cum > target) {
             atomicMin(&s.found, first + t);
             break;
