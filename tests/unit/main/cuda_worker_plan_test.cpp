@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/config.h"
+
 namespace tandem::main {
 namespace {
 
@@ -81,6 +83,16 @@ TEST(CudaWorkerPlanTest, DevicesAreSplitIndependently) {
   ASSERT_EQ(taken[1].size(), 2u);
   for (double t : taken[0]) EXPECT_NEAR(t, 0.3, 1e-12);
   for (double t : taken[1]) EXPECT_NEAR(t, 0.45, 1e-12);
+}
+
+TEST(CudaWorkerPlanTest, ConfigWithRepeatedOrdinalsPlansOneWorkerPerEntry) {
+  Config c = parse_config("[engine]\ndevices = [0, 0, 0, 0]\ngpu_memory_fraction = 0.8\n", "t.toml");
+  ASSERT_EQ(c.engine.devices, (std::vector<int>{0, 0, 0, 0}));
+  auto plan = plan_cuda_workers(c.engine.devices, c.engine.gpu_memory_fraction);
+  EXPECT_EQ(names(plan), (std::vector<std::string>{"cuda0", "cuda0.1", "cuda0.2", "cuda0.3"}));
+  auto taken = simulate(plan);
+  ASSERT_EQ(taken[0].size(), 4u);
+  for (double t : taken[0]) EXPECT_NEAR(t, 0.2, 1e-12);
 }
 
 TEST(CudaWorkerPlanTest, EmptyListGivesEmptyPlan) {
