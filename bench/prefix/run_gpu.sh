@@ -29,8 +29,9 @@ source "$repo/bench/serving/gpu_env.sh"
 shape=${SHAPE:-qwen3-0.6b}
 model=${MODEL_DIR:-/tmp/tandem-prefix/$shape}
 t_start=$SECONDS
-ensure_openai || exit 1
+# The checkpoint first: random_checkpoint.py (torch, transformers) must not see the wheels in /tmp/site.
 if [ ! -f "$model" ]; then ensure_checkpoint "$shape" "$model" || exit 1; fi
+ensure_openai || exit 1
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader 2>/dev/null || true
 
 PYTHONUNBUFFERED=1 python3 "$here/prefix_bench.py" --binary "$bin" --model "$model" --backend "${BACKEND:-cuda}" \

@@ -24,8 +24,9 @@ shape=${SHAPE:-llama3.1-8b}
 model=${MODEL_DIR:-/tmp/tandem-serving/$shape}
 port=${PORT:-18000}
 t_start=$SECONDS
-ensure_openai || exit 1
+# The checkpoint first: random_checkpoint.py (torch, transformers) must not see the wheels in /tmp/site.
 if [ ! -f "$model" ]; then ensure_checkpoint "$shape" "$model" || exit 1; fi
+ensure_openai || exit 1
 nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader 2>/dev/null || true
 
 cat > "$out/tandem.toml" <<EOF
