@@ -51,7 +51,7 @@ struct WorkerOptions {
   bool enable_prefix_caching = true;
   uint64_t model_salt = 0;          // separates prefix caches of different models/weights
   int max_context = 0;              // 0: the runner's spec().max_position
-  Sampler sampler;                  // empty: engine::sample
+  Sampler sampler;                  // empty: the runner samples (Runner::step_and_sample)
 };
 
 enum class WorkerState {

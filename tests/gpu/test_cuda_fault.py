@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -57,23 +58,33 @@ def test_device_fault_fails_requests_and_marks_the_worker_unhealthy(tmp_path):
                    'gpu_memory_fraction = 0.2\n')
     log_path = tmp_path / "serve.log"
     log = open(log_path, "w")
-    # Stand in for systemd: the watchdog pings (every 0.5 s here) must stop once no worker is healthy.
+    # Stand in for systemd: the watchdog pings (every 0.5 s here) must stop once no worker is healthy. A thread
+    # reads the socket all the time, as systemd does (an unread datagram queue would block the server's sends).
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(tmp_path / "notify.sock"))
     notify.settimeout(0.1)
+    received = []  # (time, message)
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                received.append((time.time(), notify.recv(4096).decode()))
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
     env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
     env.pop("WATCHDOG_PID", None)
     proc = subprocess.Popen([str(TOOL), "--config", str(cfg), "--fail-at-step", str(FAIL_AT_STEP)],
                             stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 
     def notifications(seconds):
-        got, end = [], time.time() + seconds
-        while time.time() < end:
-            try:
-                got.append(notify.recv(4096).decode())
-            except socket.timeout:
-                pass
-        return "\n".join(got)
+        start = time.time()
+        time.sleep(seconds)
+        return "\n".join(m for t, m in list(received) if t >= start)
 
     try:
         url = None
@@ -121,4 +132,5 @@ def test_device_fault_fails_requests_and_marks_the_worker_unhealthy(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+        stop.set()
         notify.close()
