@@ -1,6 +1,7 @@
 #include "text/jinja/interpreter.h"
 
 #include <ctime>
+#include <optional>
 
 #include "text/jinja/filters.h"
 #include "text/jinja/methods.h"
@@ -64,6 +65,21 @@ Value bound_method(const Value& self, const std::string& name) {
   c->name = name;
   c->self = self;
   return Value::callable(std::move(c));
+}
+
+// The attribute `name` as a method of `obj` (bound, or the unsafe-access
+// undefined for unsafe methods and dunders); nullopt when it names no method.
+std::optional<Value> method_attr(const Value& obj, const std::string& name) {
+  switch (method_kind(obj, name)) {
+    case MethodKind::kSafe:
+      return bound_method(obj, name);
+    case MethodKind::kUnsafe:
+      return unsafe(obj, name);
+    case MethodKind::kNone:
+      break;
+  }
+  if (is_dunder(name)) return unsafe(obj, name);
+  return std::nullopt;
 }
 
 std::string strftime_python(const std::string& format, std::chrono::system_clock::time_point now) {
@@ -741,15 +757,7 @@ Value Interpreter::loop_attr(const Value& loop, const std::string& name) {
 
 Value Interpreter::getattr(const Value& obj, const std::string& name) {
   if (obj.is_undefined()) fail_undefined(obj);
-  switch (method_kind(obj, name)) {
-    case MethodKind::kSafe:
-      return bound_method(obj, name);
-    case MethodKind::kUnsafe:
-      return unsafe(obj, name);
-    case MethodKind::kNone:
-      break;
-  }
-  if (is_dunder(name)) return unsafe(obj, name);
+  if (std::optional<Value> m = method_attr(obj, name)) return *std::move(m);
   switch (obj.kind()) {
     case Value::Kind::kDict:
       if (const Value* v = obj.as_dict().find(std::string_view(name))) return *v;
@@ -808,15 +816,7 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
   }
   if (key.is_string()) {
     const std::string& name = key.as_string();
-    switch (method_kind(obj, name)) {
-      case MethodKind::kSafe:
-        return bound_method(obj, name);
-      case MethodKind::kUnsafe:
-        return unsafe(obj, name);
-      case MethodKind::kNone:
-        break;
-    }
-    if (is_dunder(name)) return unsafe(obj, name);
+    if (std::optional<Value> m = method_attr(obj, name)) return *std::move(m);
     if (obj.is_namespace()) {
       if (const Value* v = obj.as_namespace().find(name)) return *v;
     }

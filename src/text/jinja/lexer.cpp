@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "text/jinja/template_error.h"
+#include "text/jinja/utf8.h"
 #include "text/unicode.h"
 
 namespace tandem::text::jinja {
@@ -266,15 +267,7 @@ std::string unescape(std::string_view body, int line) {
           size_t pos = i - 1;
           const char32_t cp = unicode::decode_utf8(body, pos);
           i = pos;
-          char buf[16];
-          if (cp < 0x100) {
-            std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned>(cp));
-          } else if (cp < 0x10000) {
-            std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(cp));
-          } else {
-            std::snprintf(buf, sizeof(buf), "\\U%08x", static_cast<unsigned>(cp));
-          }
-          out += buf;
+          utf8::append_python_escape(out, cp);
         } else {
           out.push_back('\\');
           out.push_back(e);

@@ -1,5 +1,7 @@
 #include "text/jinja/utf8.h"
 
+#include <cstdio>
+
 #include "text/unicode.h"
 
 namespace tandem::text::jinja::utf8 {
@@ -178,6 +180,19 @@ bool all_code_points(std::string_view s, bool (*pred)(char32_t)) {
     if (!pred(unicode::decode_utf8(s, pos))) return false;
   }
   return true;
+}
+
+void append_python_escape(std::string& out, char32_t cp) {
+  char buf[16];
+  const unsigned v = static_cast<unsigned>(cp);
+  if (cp < 0x100) {
+    std::snprintf(buf, sizeof(buf), "\\x%02x", v);
+  } else if (cp < 0x10000) {
+    std::snprintf(buf, sizeof(buf), "\\u%04x", v);
+  } else {
+    std::snprintf(buf, sizeof(buf), "\\U%08x", v);
+  }
+  out += buf;
 }
 
 std::string strip(std::string_view s, const std::string* chars, bool left, bool right) {

@@ -36,6 +36,10 @@ bool is_title(std::string_view s);             // str.istitle
 // s is non-empty and pred holds for each code point (str.isalpha, isdigit, ...).
 bool all_code_points(std::string_view s, bool (*pred)(char32_t));
 
+// Appends Python's escape of one code point as repr() writes it:
+// \xNN below U+0100, \uNNNN below U+10000, else \UNNNNNNNN.
+void append_python_escape(std::string& out, char32_t cp);
+
 // Python str.strip family: `chars` null means whitespace (str.isspace).
 std::string strip(std::string_view s, const std::string* chars, bool left, bool right);
 

@@ -516,15 +516,7 @@ std::string repr_string(std::string_view s) {
     } else if (cp == '\t') {
       out += "\\t";
     } else if (!unicode::py_is_printable(cp)) {
-      char buf[16];
-      if (cp < 0x100) {
-        std::snprintf(buf, sizeof(buf), "\\x%02x", static_cast<unsigned>(cp));
-      } else if (cp < 0x10000) {
-        std::snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(cp));
-      } else {
-        std::snprintf(buf, sizeof(buf), "\\U%08x", static_cast<unsigned>(cp));
-      }
-      out += buf;
+      utf8::append_python_escape(out, cp);
     } else {
       unicode::append_utf8(out, cp);
     }
