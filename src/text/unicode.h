@@ -4,7 +4,7 @@
 // handling of invalid UTF-8, NFC normalization, and Python's str character
 // model (str.isalpha/isdigit/... predicates, full case mappings). Tables are
 // generated from Python's unicodedata and str methods by
-// scripts/gen_unicode_tables.py (text/unicode_tables.cpp).
+// scripts/gen_unicode_tables.py (text/unicode_tables.cpp, text/unicode_python_tables.cpp).
 //
 // Invalid UTF-8: to_valid_utf8() replaces every maximal invalid subsequence
 // with U+FFFD (the Unicode "maximal subpart" practice, the same as Rust's

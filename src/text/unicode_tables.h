@@ -1,5 +1,6 @@
-// Generated Unicode property tables (src/text/unicode_tables.cpp, written by
-// scripts/gen_unicode_tables.py from Python's unicodedata). Read them through
+// Generated Unicode property tables (src/text/unicode_tables.cpp: the
+// tokenizer's model; src/text/unicode_python_tables.cpp: Python's str model),
+// written by scripts/gen_unicode_tables.py from Python's unicodedata. Read them through
 // text/unicode.h; this header only declares the data.
 //
 // Layout: a two-level lookup per property. For code point cp < 0x110000,
