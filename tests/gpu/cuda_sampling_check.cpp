@@ -2,10 +2,12 @@
 // oracle engine::sample on the same logits, plus an empirical distribution
 // check, batch independence, and a timing table.
 //
-//   cuda_sampling_check [check|bench|all]   (default all)
+//   cuda_sampling_check [check|bench [CLUSTER]|all]   (default all; CLUSTER: CTAs per row, 0 = automatic)
 //   cuda_sampling_check runner MODEL_DIR     (CudaRunner::step_and_sample vs step() + engine::sample)
 //
-// check: random logits (vocab 151936, 49152, 1000, 7; Gaussian rows of several
+// check: random logits (vocab 151936, 128256, 49152, 1000, 7; batches 1, 3, 8,
+//   64, 256; each batch sampled with the automatic cluster size, one CTA per
+//   row and 16 CTAs per row; Gaussian rows of several
 //   scales, quantized rows with many ties, NaN entries, all -inf rows, rows
 //   whose every finite id is suppressed) with random parameter mixes (greedy,
 //   temperature, top_k, top_p, min_p, repetition/frequency/presence penalties
@@ -17,8 +19,9 @@
 //   sampling_distribution (chi-square). Batch independence: one row's result
 //   is bitwise the same alone and among 255 other rows at several positions.
 // bench: sampling time per step (upload + kernel + download, median of 20)
-//   at batch 1, 8, 64, 256 over vocab 151936, against engine::sample on the
-//   host over the same rows (median of 3).
+//   at batch 1, 8, 64, 256 over vocab 151936 (greedy, top_p, top_k, penalties
+//   and Qwen3's defaults t 0.6 / top_k 20 / top_p 0.95), against engine::sample on the
+//   host over the same rows (median of 3; TANDEM_BENCH_NO_HOST=1 skips the host column).
 // runner: 8 sequences (greedy, top_p, top_k with penalties, logprobs) through a
 //   real CudaRunner: prefill, then 24 decode steps (graph buckets); each step
 //   runs step() (logits to the host, engine::sample) and then step_and_sample()
@@ -30,6 +33,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -182,64 +186,95 @@ bool lp_close(float a, float b) {
   return std::fabs(a - b) <= 1e-4f;
 }
 
+// Device cluster settings compared with the host: 0 = automatic (by batch
+// size), 1 = one CTA per row, 16 = 16 CTAs per row (also over tiny vocabularies,
+// so most slices are empty there).
+const int kClusterModes[] = {0, 1, 16};
+
 void check_against_host() {
   std::mt19937_64 rng(12345);
-  constexpr int kRows = 64;
-  std::printf("== tokens vs engine::sample ==\n");
-  std::printf("%8s %6s %8s %10s %10s %10s %12s\n", "vocab", "rows", "greedy", "sampled", "mismatch", "lp_bad", "max_lp_err");
-  for (int vocab : {151936, 49152, 1000, 7}) {
+  std::printf("== tokens vs engine::sample (cluster 0 = automatic) ==\n");
+  std::printf("%8s %7s %6s %8s %10s %10s %10s %12s %10s\n", "vocab", "cluster", "rows", "greedy", "sampled",
+              "mismatch", "lp_bad", "max_lp_err", "vs_c1");
+  const std::vector<int> big_batches = {1, 3, 8, 64, 256, 64, 64, 8, 3, 1};
+  for (int vocab : {151936, 128256, 49152, 1000, 7}) {
+    constexpr int kMaxRows = 256;
+    std::vector<int> batches = big_batches;
+    if (vocab < 49152) {
+      for (int rep = 0; rep < 3; ++rep) batches.insert(batches.end(), big_batches.begin(), big_batches.end());
+    }
     CudaSampler s;
-    if (!s.init(kRows, vocab).ok()) {
+    if (!s.init(kMaxRows, vocab).ok()) {
       fail("init");
       return;
     }
     float* d = nullptr;
-    CHECK_CUDA(cudaMalloc(&d, static_cast<size_t>(kRows) * vocab * sizeof(float)));
-    const int batches = vocab >= 49152 ? 12 : 40;
-    int n = 0, greedy = 0, sampled = 0, mismatch = 0, greedy_mismatch = 0, lp_bad = 0, top_bad = 0;
-    double max_err = 0.0;
-    std::map<std::string, int> mismatch_kinds;
-    for (int b = 0; b < batches; ++b) {
+    CHECK_CUDA(cudaMalloc(&d, static_cast<size_t>(kMaxRows) * vocab * sizeof(float)));
+    struct Tally {
+      int n = 0, greedy = 0, sampled = 0, mismatch = 0, greedy_mismatch = 0, lp_bad = 0, top_bad = 0, vs_c1 = 0;
+      double max_err = 0.0;
+      std::map<std::string, int> mismatch_kinds;
+    };
+    std::map<int, Tally> tally;
+    for (int batch : batches) {
       std::vector<Case> cases;
-      for (int i = 0; i < kRows; ++i) cases.push_back(random_case(vocab, rng));
+      for (int i = 0; i < batch; ++i) cases.push_back(random_case(vocab, rng));
       std::vector<const Case*> ptrs;
       for (const Case& c : cases) ptrs.push_back(&c);
-      const std::vector<SampledToken> dev = device_sample(s, d, ptrs, vocab);
-      for (int i = 0; i < kRows; ++i) {
-        const Case& c = cases[i];
-        const SampledToken h = host_sample(c);
-        const bool is_greedy = !(c.params.temperature >= 1e-5f);
-        ++n;
-        (is_greedy ? greedy : sampled)++;
-        if (h.token != dev[i].token) {
-          if (is_greedy) {
-            ++greedy_mismatch;
-            std::printf("  greedy mismatch vocab %d kind %s: host %d device %d\n", vocab, c.kind.c_str(), h.token,
-                        dev[i].token);
-          } else {
-            ++mismatch;
-            ++mismatch_kinds[c.kind];
+      std::vector<SampledToken> host;
+      for (const Case& c : cases) host.push_back(host_sample(c));
+      std::map<int, std::vector<SampledToken>> by_mode;
+      for (int mode : kClusterModes) {
+        s.set_cluster(mode);
+        by_mode[mode] = device_sample(s, d, ptrs, vocab);
+      }
+      s.set_cluster(0);
+      for (int mode : kClusterModes) {
+        const std::vector<SampledToken>& dev = by_mode[mode];
+        Tally& t = tally[mode];
+        for (int i = 0; i < batch; ++i) {
+          const Case& c = cases[i];
+          const SampledToken& h = host[i];
+          const bool is_greedy = !(c.params.temperature >= 1e-5f);
+          ++t.n;
+          (is_greedy ? t.greedy : t.sampled)++;
+          if (dev[i].token != by_mode[1][i].token ||
+              std::memcmp(&dev[i].logprob, &by_mode[1][i].logprob, sizeof(float)) != 0) {
+            ++t.vs_c1;
           }
-          continue;
-        }
-        if (c.params.logprobs >= 0) {
-          if (!lp_close(h.logprob, dev[i].logprob)) {
-            ++lp_bad;
-            if (lp_bad <= 5) std::printf("  logprob host %g device %g (%s)\n", h.logprob, dev[i].logprob, c.kind.c_str());
-          } else if (std::isfinite(h.logprob)) {
-            max_err = std::max(max_err, static_cast<double>(std::fabs(h.logprob - dev[i].logprob)));
+          if (h.token != dev[i].token) {
+            if (is_greedy) {
+              ++t.greedy_mismatch;
+              std::printf("  greedy mismatch vocab %d cluster %d kind %s: host %d device %d\n", vocab, mode,
+                          c.kind.c_str(), h.token, dev[i].token);
+            } else {
+              ++t.mismatch;
+              ++t.mismatch_kinds[c.kind];
+            }
+            continue;
           }
-          if (h.top.size() != dev[i].top.size()) {
-            ++top_bad;
-          } else {
-            for (size_t k = 0; k < h.top.size(); ++k) {
-              if (h.top[k].token != dev[i].top[k].token || !lp_close(h.top[k].logprob, dev[i].top[k].logprob)) {
-                ++top_bad;
-                if (top_bad <= 5) {
-                  std::printf("  top[%zu] host (%d, %g) device (%d, %g) (%s)\n", k, h.top[k].token, h.top[k].logprob,
-                              dev[i].top[k].token, dev[i].top[k].logprob, c.kind.c_str());
+          if (c.params.logprobs >= 0) {
+            if (!lp_close(h.logprob, dev[i].logprob)) {
+              ++t.lp_bad;
+              if (t.lp_bad <= 5) {
+                std::printf("  logprob host %g device %g (%s, cluster %d)\n", h.logprob, dev[i].logprob,
+                            c.kind.c_str(), mode);
+              }
+            } else if (std::isfinite(h.logprob)) {
+              t.max_err = std::max(t.max_err, static_cast<double>(std::fabs(h.logprob - dev[i].logprob)));
+            }
+            if (h.top.size() != dev[i].top.size()) {
+              ++t.top_bad;
+            } else {
+              for (size_t k = 0; k < h.top.size(); ++k) {
+                if (h.top[k].token != dev[i].top[k].token || !lp_close(h.top[k].logprob, dev[i].top[k].logprob)) {
+                  ++t.top_bad;
+                  if (t.top_bad <= 5) {
+                    std::printf("  top[%zu] host (%d, %g) device (%d, %g) (%s, cluster %d)\n", k, h.top[k].token,
+                                h.top[k].logprob, dev[i].top[k].token, dev[i].top[k].logprob, c.kind.c_str(), mode);
+                  }
+                  break;
                 }
-                break;
               }
             }
           }
@@ -247,17 +282,21 @@ void check_against_host() {
       }
     }
     CHECK_CUDA(cudaFree(d));
-    std::printf("%8d %6d %8d %10d %10d %10d %12.3g\n", vocab, n, greedy, sampled, mismatch + greedy_mismatch,
-                lp_bad + top_bad, max_err);
-    for (const auto& [k, v] : mismatch_kinds) std::printf("  sampled mismatches of kind %s: %d\n", k.c_str(), v);
-    if (greedy_mismatch > 0) fail("greedy mismatches at vocab " + std::to_string(vocab));
-    if (mismatch > sampled * 0.005) fail("sampled mismatches above 0.5% at vocab " + std::to_string(vocab));
-    if (lp_bad > 0 || top_bad > 0) fail("logprob or top-logprob differences at vocab " + std::to_string(vocab));
+    for (int mode : kClusterModes) {
+      const Tally& t = tally[mode];
+      std::printf("%8d %7d %6d %8d %10d %10d %10d %12.3g %10d\n", vocab, mode, t.n, t.greedy, t.sampled,
+                  t.mismatch + t.greedy_mismatch, t.lp_bad + t.top_bad, t.max_err, t.vs_c1);
+      for (const auto& [k, v] : t.mismatch_kinds) std::printf("  sampled mismatches of kind %s: %d\n", k.c_str(), v);
+      const std::string where = " at vocab " + std::to_string(vocab) + ", cluster " + std::to_string(mode);
+      if (t.greedy_mismatch > 0) fail("greedy mismatches" + where);
+      if (t.mismatch > t.sampled * 0.005) fail("sampled mismatches above 0.5%" + where);
+      if (t.lp_bad > 0 || t.top_bad > 0) fail("logprob or top-logprob differences" + where);
+    }
   }
 }
 
-void check_distribution() {
-  std::printf("== distribution (20000 seeds) ==\n");
+void check_distribution(int cluster) {
+  std::printf("== distribution (20000 seeds, cluster setting %d) ==\n", cluster);
   const int vocab = 151936;
   constexpr int kRows = 256;
   Case base;
@@ -277,6 +316,7 @@ void check_distribution() {
   const std::vector<tandem::engine::TokenProb> dist = tandem::engine::sampling_distribution(in);
   CudaSampler s;
   if (!s.init(kRows, vocab).ok()) return fail("init");
+  s.set_cluster(cluster);
   float* d = nullptr;
   CHECK_CUDA(cudaMalloc(&d, static_cast<size_t>(kRows) * vocab * sizeof(float)));
   std::map<int32_t, int> counts;
@@ -347,8 +387,8 @@ void check_batch_independence() {
   if (differ > 0) fail("a row's result depends on its batch");
 }
 
-void bench() {
-  std::printf("== timing: microseconds per step, vocab 151936 ==\n");
+void bench(int cluster) {
+  std::printf("== timing: microseconds per step, vocab 151936, cluster setting %d (0 = automatic) ==\n", cluster);
   const int vocab = 151936;
   constexpr int kMax = 256;
   std::mt19937_64 rng(99);
@@ -357,6 +397,7 @@ void bench() {
   for (float& x : logits) x = N(rng);
   CudaSampler s;
   if (!s.init(kMax, vocab).ok()) return fail("init");
+  s.set_cluster(cluster);
   float *d = nullptr, *pristine = nullptr;
   CHECK_CUDA(cudaMalloc(&d, logits.size() * sizeof(float)));
   CHECK_CUDA(cudaMalloc(&pristine, logits.size() * sizeof(float)));
@@ -368,7 +409,7 @@ void bench() {
     const char* name;
     SamplingParams p;
   };
-  std::vector<Mode> modes(4);
+  std::vector<Mode> modes(5);
   modes[0].name = "greedy";
   modes[0].p.temperature = 0.0f;
   modes[1].name = "top_p0.9_t0.8";
@@ -380,7 +421,11 @@ void bench() {
   modes[3].p.repetition_penalty = 1.1f;
   modes[3].p.frequency_penalty = 0.2f;
   modes[3].p.presence_penalty = 0.1f;
-  std::printf("%-16s %6s %12s %12s %9s\n", "mode", "batch", "gpu_us", "host_us", "speedup");
+  modes[4].name = "qwen3_t.6k20p.95";  // Qwen3's generation_config defaults
+  modes[4].p.temperature = 0.6f;
+  modes[4].p.top_k = 20;
+  modes[4].p.top_p = 0.95f;
+  std::printf("%-16s %6s %7s %12s %12s %9s\n", "mode", "batch", "cluster", "gpu_us", "host_us", "speedup");
   for (const Mode& m : modes) {
     for (int batch : {1, 8, 64, 256}) {
       std::vector<SampleRow> rows;
@@ -396,7 +441,8 @@ void bench() {
         if (it >= 3) gpu.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
       }
       std::vector<double> host;
-      for (int it = 0; it < 3; ++it) {
+      const bool skip_host = std::getenv("TANDEM_BENCH_NO_HOST") != nullptr;  // GPU column only
+      for (int it = 0; it < (skip_host ? 0 : 3); ++it) {
         const auto t0 = std::chrono::steady_clock::now();
         for (int i = 0; i < batch; ++i) {
           SampleInput in;
@@ -411,8 +457,13 @@ void bench() {
       }
       std::sort(gpu.begin(), gpu.end());
       std::sort(host.begin(), host.end());
-      const double g = gpu[gpu.size() / 2], h = host[1];
-      std::printf("%-16s %6d %12.1f %12.1f %8.1fx\n", m.name, batch, g, h, h / g);
+      const double g = gpu[gpu.size() / 2], h = skip_host ? 0.0 : host[1];
+      tandem::engine::cuda::SampleKernelParams kp;
+      kp.n_rows = batch;
+      kp.vocab = vocab;
+      kp.cluster = cluster;
+      auto used = tandem::engine::cuda::sample_cluster_size(kp);
+      std::printf("%-16s %6d %7d %12.1f %12.1f %8.1fx\n", m.name, batch, used.ok() ? *used : -1, g, h, h / g);
     }
   }
   CHECK_CUDA(cudaFree(d));
@@ -514,10 +565,11 @@ int main(int argc, char** argv) {
   }
   if (mode == "check" || mode == "all") {
     check_against_host();
-    check_distribution();
+    check_distribution(0);
+    check_distribution(16);
     check_batch_independence();
   }
-  if (mode == "bench" || mode == "all") bench();
+  if (mode == "bench" || mode == "all") bench(argc > 2 && mode == "bench" ? std::atoi(argv[2]) : 0);
   std::printf(g_fail ? "SOME CHECKS FAILED\n" : "ALL PASS\n");
   return g_fail ? 1 : 0;
 }

@@ -144,6 +144,7 @@ Status CudaSampler::sample(float* logits, std::span<const SampleRow> rows, cudaS
   p.n_rows = n;
   p.vocab = vocab_;
   p.n_tokens = n_tokens;
+  p.cluster = cluster_;
   TANDEM_STATUS_TRY(launch(p, stream));
   TANDEM_CUDA_TRY(cudaMemcpyAsync(host_results_.get(), results_.get(), static_cast<size_t>(n) * sizeof(SampleRowResult),
                                   cudaMemcpyDeviceToHost, stream));

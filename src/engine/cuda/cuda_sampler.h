@@ -3,8 +3,8 @@
 // how and where results may differ by rounding). Per call it packs each row's
 // parameters and token lists (bias ids, suppressed, prompt only when a
 // repetition penalty needs it, output only when a penalty needs it) into one
-// pinned upload, launches one CTA per row on the caller's stream, and copies
-// back only the tokens and logprobs.
+// pinned upload, launches one CTA (or a cluster of CTAs, small batches) per
+// row on the caller's stream, and copies back only the tokens and logprobs.
 //
 // Ownership: owns its device buffers (the [max_rows, vocab] penalty-count
 // scratch, 4 bytes per entry, is the big one) and pinned staging buffers;
@@ -49,6 +49,10 @@ class CudaSampler {
   Status sample(float* logits, std::span<const SampleRow> rows, cudaStream_t stream,
                 std::vector<SampledToken>& out);
 
+  // CTAs per row for later calls: 0 (default) lets the kernel pick by batch
+  // size (sampling_kernels.h); 1, 2, 4, 8 or 16 force it (tests, benchmarks).
+  void set_cluster(int cluster) { cluster_ = cluster; }
+
  private:
   struct PinnedFree {
     void operator()(void* p) const;
@@ -60,6 +64,7 @@ class CudaSampler {
   int max_rows_ = 0;
   int vocab_ = 0;
   int64_t token_capacity_ = 0;
+  int cluster_ = 0;
   DeviceBuffer counts_;        // [max_rows, vocab] uint32, kept all zero between calls
   DeviceBuffer results_;       // [max_rows] SampleRowResult
   DeviceBuffer upload_;        // rows | tokens | bias values (one copy per call)

@@ -1,6 +1,9 @@
 #include "engine/cuda/sampling_kernels.h"
 
+#include <cooperative_groups.h>
+
 #include <climits>
+#include <mutex>
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -14,14 +17,31 @@ constexpr int kBins = 256;           // 8-bit radix digits, 4 passes over 32-bit
 constexpr int kItems = 8;            // ids per thread per tile of the id-order scan
 constexpr float kGreedyEpsilon = 1e-5f;
 constexpr unsigned kFull = 0xffffffffu;
+constexpr int kMaxCluster = 16;      // CTAs per row at most (a non-portable cluster size on sm_90)
+constexpr int kMinSlice = 4096;      // automatic cluster size: at least this many ids per CTA
+
+namespace cg = cooperative_groups;
+
+// One CTA's contribution to a cluster exchange (small reductions).
+struct Part {
+  double d;
+  float f;
+  int32_t i0;
+};
 
 struct Shared {
   union {
     uint32_t cnt[kWarps][kBins];     // per-warp count histograms (top_k, logprobs)
     double mass[kWarps][kBins];      // per-warp mass histograms (top_p)
   } h;
-  uint32_t tot_cnt[kBins];
+  uint32_t tot_cnt[kBins];            // histograms of the whole row (merged over the cluster)
   double tot_mass[kBins];
+  uint32_t loc_cnt[kBins];            // this CTA's boundary-bucket counts (top_p, last digit)
+  uint32_t x_cnt[2][kBins];           // this CTA's histograms, read by the cluster (two by parity)
+  double x_mass[2][kBins];
+  Part x_part[2];
+  int32_t n_above;
+  int32_t loc_ids[kMaxDeviceLogprobs];  // this CTA's ids above the k-th raw key (fewer than k)
   double red_d[kWarps];
   double red_d2[kWarps];
   float red_f[kWarps];
@@ -53,30 +73,32 @@ __device__ __forceinline__ bool better(float a, int32_t ia, float b, int32_t ib)
   return a > b || (a == b && ia < ib);
 }
 
-// Calls f(i, row[i]) for the ids this thread owns, with 16-byte loads (two in
-// flight) when the row is 16-byte aligned.
+// Calls f(i, row[i]) for the ids in [lo, hi) this thread owns, with 16-byte
+// loads (two in flight) when row + lo is 16-byte aligned.
 template <class F>
-__device__ __forceinline__ void for_row(const float* row, int vocab, F&& f) {
+__device__ __forceinline__ void for_slice(const float* row, int lo, int hi, F&& f) {
+  const float* base = row + lo;
+  const int n = hi - lo;
   int start = 0;
-  if ((reinterpret_cast<uintptr_t>(row) & 15u) == 0) {
-    const int n4 = vocab >> 2;
-    const float4* r4 = reinterpret_cast<const float4*>(row);
+  if ((reinterpret_cast<uintptr_t>(base) & 15u) == 0) {
+    const int n4 = n >> 2;
+    const float4* r4 = reinterpret_cast<const float4*>(base);
     int j = threadIdx.x;
     for (; j + kThreads < n4; j += 2 * kThreads) {
       const float4 a = r4[j];
       const float4 b = r4[j + kThreads];
-      const int ia = 4 * j, ib = 4 * (j + kThreads);
+      const int ia = lo + 4 * j, ib = lo + 4 * (j + kThreads);
       f(ia, a.x), f(ia + 1, a.y), f(ia + 2, a.z), f(ia + 3, a.w);
       f(ib, b.x), f(ib + 1, b.y), f(ib + 2, b.z), f(ib + 3, b.w);
     }
     if (j < n4) {
       const float4 a = r4[j];
-      const int ia = 4 * j;
+      const int ia = lo + 4 * j;
       f(ia, a.x), f(ia + 1, a.y), f(ia + 2, a.z), f(ia + 3, a.w);
     }
     start = 4 * n4;
   }
-  for (int i = start + static_cast<int>(threadIdx.x); i < vocab; i += kThreads) f(i, row[i]);
+  for (int i = start + static_cast<int>(threadIdx.x); i < n; i += kThreads) f(lo + i, base[i]);
 }
 
 // Block reductions; every thread gets the result. All threads must call.
@@ -165,37 +187,157 @@ __device__ void block_scan(double m, int32_t c, double& m_excl, int32_t& c_excl,
   c_total = tc;
 }
 
-// The k-th largest key (1-based) among ids where key_of(i, row[i], key) returns
-// true. `total` receives the count of such ids (from the first pass); when it
-// is <= k the selection stops there (the result is then meaningless).
+// This CTA's place in its row: the row's ids are split into `size` slices of
+// consecutive ids (a cluster of `size` CTAs, rank order = id order).
+struct Ctx {
+  int rank = 0, size = 1;
+  int lo = 0, hi = 0;   // this CTA's ids
+  int parity = 0;       // exchange buffer in use; flips after each exchange
+};
+
+// Cluster barrier (a block barrier when the row has one CTA). Release/acquire:
+// shared and global writes before it are visible to the cluster after it.
+__device__ __forceinline__ void cl_sync(const Ctx& c) {
+  if (c.size > 1) {
+    cg::this_cluster().sync();
+  } else {
+    __syncthreads();
+  }
+}
+
+template <class T>
+__device__ __forceinline__ T* at_rank(const Ctx& c, T* p, int rank) {
+  return c.size > 1 ? cg::this_cluster().map_shared_rank(p, rank) : p;
+}
+
+// Every CTA publishes `mine` (block-uniform); each(rank, part) then sees every
+// CTA's part in rank order, in every thread. Exchanges alternate between two
+// buffers, so one barrier per exchange suffices: a buffer is rewritten two
+// exchanges later, after every CTA passed the barrier that follows its reads.
+// All CTAs of the cluster make the same sequence of exchanges (control flow
+// depends only on the row's spec and on exchanged values).
+template <class F>
+__device__ void exchange(Ctx& c, Shared& s, const Part& mine, F&& each) {
+  if (threadIdx.x == 0) s.x_part[c.parity] = mine;
+  cl_sync(c);
+  for (int q = 0; q < c.size; ++q) each(q, *at_rank(c, &s.x_part[c.parity], q));
+  c.parity ^= 1;
+}
+
+__device__ double cluster_sum(double v, Ctx& c, Shared& s) {
+  v = block_sum(v, s);
+  if (c.size == 1) return v;
+  double t = 0.0;
+  exchange(c, s, Part{v, 0.0f, 0}, [&](int, const Part& q) { t += q.d; });
+  return t;
+}
+
+__device__ int32_t cluster_min_int(int32_t v, Ctx& c, Shared& s) {
+  v = block_min_int(v, s);
+  if (c.size == 1) return v;
+  int32_t t = INT_MAX;
+  exchange(c, s, Part{0.0, 0.0f, v}, [&](int, const Part& q) { t = min(t, q.i0); });
+  return t;
+}
+
+__device__ void cluster_argmax(float& v, int32_t& id, Ctx& c, Shared& s) {
+  block_argmax(v, id, s);
+  if (c.size == 1) return;
+  float bv = -__int_as_float(0x7f800000);
+  int32_t bi = INT_MAX;
+  exchange(c, s, Part{0.0, v, id}, [&](int, const Part& q) {
+    if (better(q.f, q.i0, bv, bi)) {
+      bv = q.f;
+      bi = q.i0;
+    }
+  });
+  v = bv;
+  id = bi;
+}
+
+// Per-warp count histograms (s.h.cnt) -> the row's totals in s.tot_cnt.
+__device__ void merge_counts(Ctx& c, Shared& s) {
+  uint32_t* mine = c.size == 1 ? s.tot_cnt : s.x_cnt[c.parity];
+  for (int b = threadIdx.x; b < kBins; b += kThreads) {
+    uint32_t t = 0;
+    for (int w = 0; w < kWarps; ++w) t += s.h.cnt[w][b];
+    mine[b] = t;
+  }
+  if (c.size > 1) {
+    cl_sync(c);
+    for (int b = threadIdx.x; b < kBins; b += kThreads) {
+      uint32_t v[kMaxCluster];
+#pragma unroll
+      for (int q = 0; q < kMaxCluster; ++q) v[q] = q < c.size ? at_rank(c, s.x_cnt[c.parity], q)[b] : 0u;
+      uint32_t t = 0;
+#pragma unroll
+      for (int q = 0; q < kMaxCluster; ++q) t += v[q];
+      s.tot_cnt[b] = t;
+    }
+    c.parity ^= 1;
+  }
+  __syncthreads();
+}
+
+// Per-warp mass histograms (s.h.mass) and, when `counts`, s.loc_cnt -> the
+// row's totals in s.tot_mass (sums in rank order) and s.tot_cnt.
+__device__ void merge_mass(Ctx& c, Shared& s, bool counts) {
+  double* mine = c.size == 1 ? s.tot_mass : s.x_mass[c.parity];
+  uint32_t* mine_cnt = c.size == 1 ? s.tot_cnt : s.x_cnt[c.parity];
+  for (int b = threadIdx.x; b < kBins; b += kThreads) {
+    double t = 0.0;
+    for (int w = 0; w < kWarps; ++w) t += s.h.mass[w][b];
+    mine[b] = t;
+    if (counts) mine_cnt[b] = s.loc_cnt[b];
+  }
+  if (c.size > 1) {
+    cl_sync(c);
+    for (int b = threadIdx.x; b < kBins; b += kThreads) {
+      double v[kMaxCluster];
+#pragma unroll
+      for (int q = 0; q < kMaxCluster; ++q) v[q] = q < c.size ? at_rank(c, s.x_mass[c.parity], q)[b] : 0.0;
+      double t = 0.0;
+#pragma unroll
+      for (int q = 0; q < kMaxCluster; ++q) t += v[q];
+      s.tot_mass[b] = t;
+      if (counts) {
+        uint32_t n = 0;
+        for (int q = 0; q < c.size; ++q) n += at_rank(c, s.x_cnt[c.parity], q)[b];
+        s.tot_cnt[b] = n;
+      }
+    }
+    c.parity ^= 1;
+  }
+  __syncthreads();
+}
+
+// The k-th largest key (1-based) among the row's ids where key_of(i, row[i],
+// key) returns true. `total` receives the count of such ids (from the first
+// pass); when it is <= k the selection stops there (the result is then
+// meaningless). Each CTA histograms its slice; histograms merge per pass.
 template <class KeyOf>
-__device__ uint32_t radix_select(const float* row, int vocab, int32_t k, KeyOf key_of, int32_t& total, Shared& s) {
+__device__ uint32_t radix_select(const float* row, int32_t k, KeyOf key_of, int32_t& total, Ctx& c, Shared& s) {
   uint32_t prefix = 0, prefix_mask = 0;
   int32_t rem = k;
   const int warp = threadIdx.x / 32;
   for (int shift = 24; shift >= 0; shift -= 8) {
     for (int i = threadIdx.x; i < kWarps * kBins; i += kThreads) (&s.h.cnt[0][0])[i] = 0;
     __syncthreads();
-    for_row(row, vocab, [&](int i, float v) {
+    for_slice(row, c.lo, c.hi, [&](int i, float v) {
       uint32_t key;
       if (key_of(i, v, key) && (key & prefix_mask) == prefix) atomicAdd(&s.h.cnt[warp][(key >> shift) & 255u], 1u);
     });
     __syncthreads();
-    for (int b = threadIdx.x; b < kBins; b += kThreads) {
-      uint32_t t = 0;
-      for (int w = 0; w < kWarps; ++w) t += s.h.cnt[w][b];
-      s.tot_cnt[b] = t;
-    }
-    __syncthreads();
+    merge_counts(c, s);
     if (threadIdx.x == 0) {
       int32_t above = 0, chosen = 0;
       for (int b = kBins - 1; b >= 0; --b) {
-        const int32_t c = static_cast<int32_t>(s.tot_cnt[b]);
-        if (above + c >= rem) {
+        const int32_t n = static_cast<int32_t>(s.tot_cnt[b]);
+        if (above + n >= rem) {
           chosen = b;
           break;
         }
-        above += c;
+        above += n;
       }
       if (shift == 24) {
         int32_t t = 0;
@@ -216,16 +358,95 @@ __device__ uint32_t radix_select(const float* row, int vocab, int32_t k, KeyOf k
   return prefix;
 }
 
-__global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) {
+// Inverse-CDF scan of ids [lo, hi) in ascending order, starting at cumulative
+// mass `carry` and tie rank `tie_carry`: the first kept id whose cumulative
+// mass exceeds `target`, or INT_MAX (every thread gets it). `last_kept`: this
+// thread's last kept id seen, or -1. Block-level: the whole CTA calls it.
+template <class Cand, class Mass>
+__device__ int32_t draw_scan(const float* L, int lo, int hi, double carry, int32_t tie_carry, double target,
+                             bool use_p, uint32_t pkey, int64_t keep_ties, Cand candidate, Mass mass,
+                             int32_t& last_kept, Shared& s) {
+  const int tid = threadIdx.x;
+  if (tid == 0) s.found = INT_MAX;
+  __syncthreads();
+  last_kept = -1;
+  for (int base = lo; base < hi; base += kThreads * kItems) {
+    const int first = base + tid * kItems;
+    double local = 0.0;
+    int32_t ties = 0;
+    float xs[kItems];
+    uint8_t state[kItems];  // 0 out, 1 kept, 2 tie at the top_p boundary
+#pragma unroll
+    for (int t = 0; t < kItems; ++t) {
+      const int i = first + t;
+      state[t] = 0;
+      xs[t] = 0.0f;
+      if (i >= hi) continue;
+      uint32_t key;
+      if (!candidate(L[i], xs[t], key)) continue;
+      if (use_p && key < pkey) continue;
+      state[t] = use_p && key == pkey ? 2 : 1;
+      ties += state[t] == 2 ? 1 : 0;
+    }
+    double m_excl, m_total;
+    int32_t c_excl, c_total, tie_total;
+    // Tie ranks first (a kept tie's mass counts only if its rank is kept).
+    block_scan(0.0, ties, m_excl, c_excl, m_total, tie_total, s);
+    int32_t rank = tie_carry + c_excl;
+#pragma unroll
+    for (int t = 0; t < kItems; ++t) {
+      if (state[t] == 2) {
+        if (rank >= keep_ties) state[t] = 0;
+        ++rank;
+      }
+      if (state[t] != 0) {
+        local += mass(xs[t]);
+        last_kept = first + t;
+      }
+    }
+    block_scan(local, 0, m_excl, c_excl, m_total, c_total, s);
+    if (carry + m_excl + local > target) {
+      double cum = carry + m_excl;
+      for (int t = 0; t < kItems; ++t) {
+        if (state[t] == 0) continue;
+        cum += mass(xs[t]);
+        if (cum > target) {
+          atomicMin(&s.found, first + t);
+          break;
+        }
+      }
+    }
+    __syncthreads();
+    if (s.found != INT_MAX) break;
+    carry += m_total;
+    tie_carry += tie_total;
+  }
+  const int32_t found = s.found;
+  __syncthreads();
+  return found;
+}
+
+// Grid: n_rows * size CTAs; CTAs [row * size, row * size + size) form one
+// cluster (when size > 1) and sample row `row` together.
+__global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, int cluster) {
   __shared__ Shared s;
-  const int row = blockIdx.x;
+  Ctx c;
+  c.size = cluster;
+  c.rank = cluster > 1 ? static_cast<int>(cg::this_cluster().block_rank()) : 0;
+  const int row = blockIdx.x / cluster;
   const int tid = threadIdx.x;
   const int vocab = p.vocab;
+  {
+    const int chunk = ((vocab + cluster - 1) / cluster + 3) & ~3;
+    c.lo = min(vocab, c.rank * chunk);
+    c.hi = min(vocab, c.lo + chunk);
+  }
+  const bool lead = c.rank == 0;
   const SampleRowSpec r = p.rows[row];
   float* L = p.logits + static_cast<int64_t>(row) * vocab;
   SampleRowResult& res = p.results[row];
   const float kNegInf = -__int_as_float(0x7f800000);
-  auto in_range = [vocab](int32_t id) { return id >= 0 && id < vocab; };
+  auto mine = [&c](int32_t id) { return id >= c.lo && id < c.hi; };  // implies id in [0, vocab)
 
   const bool need_rep = r.repetition != 1.0f && (r.prompt_count > 0 || r.output_count > 0);
   const bool need_fp = (r.frequency != 0.0f || r.presence != 0.0f) && r.output_count > 0;
@@ -237,54 +458,69 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
   double lse = 0.0;
   int32_t raw_argmax = 0;  // host semantics: argmax of the raw row, NaN at 0 sticks
   if (r.logprobs >= 0 || has_mods) {
+    const bool nan_at_0 = L[0] != L[0];  // read before the barrier: rank 0 may modify L[0] after it
     float v = kNegInf;
     int32_t id = INT_MAX;
-    for_row(L, vocab, [&](int i, float x) {
+    for_slice(L, c.lo, c.hi, [&](int i, float x) {
       if (x == x && better(x, i, v, id)) {
         v = x;
         id = i;
       }
     });
-    block_argmax(v, id, s);
+    cluster_argmax(v, id, c, s);
     const float m_raw = v;
-    raw_argmax = (L[0] != L[0] || id == INT_MAX) ? 0 : id;
+    raw_argmax = (nan_at_0 || id == INT_MAX) ? 0 : id;
     if (r.logprobs >= 0) {
       double z = 0.0;
-      for_row(L, vocab, [&](int, float x) {
+      for_slice(L, c.lo, c.hi, [&](int, float x) {
         if (x > kNegInf) z += exp(static_cast<double>(x) - m_raw);
       });
-      z = block_sum(z, s);
+      z = cluster_sum(z, c, s);
       lse = static_cast<double>(m_raw) + log(z);
       int32_t k = min(r.logprobs, vocab);
       if (k > 0) {
         int32_t total = 0;
         const uint32_t kth = radix_select(
-            L, vocab, k, [](int, float v, uint32_t& key) { key = order_key(v); return true; }, total, s);
-        // Ids strictly above the k-th key, then the lowest ids equal to it.
-        __shared__ int32_t n_above;
-        if (tid == 0) n_above = 0;
+            L, k, [](int, float v, uint32_t& key) { key = order_key(v); return true; }, total, c, s);
+        // Ids strictly above the k-th key (fewer than k), then the lowest ids equal to it.
+        if (tid == 0) s.n_above = 0;
         __syncthreads();
-        for_row(L, vocab, [&](int i, float v) {
-          if (order_key(v) > kth) s.top_ids[atomicAdd(&n_above, 1)] = i;
+        for_slice(L, c.lo, c.hi, [&](int i, float v) {
+          if (order_key(v) > kth) s.loc_ids[atomicAdd(&s.n_above, 1)] = i;
         });
         __syncthreads();
-        int32_t n = n_above, last = -1;
+        int32_t n = 0;
+        {
+          int32_t counts[kMaxCluster];
+          exchange(c, s, Part{0.0, 0.0f, s.n_above}, [&](int q, const Part& x) {
+            counts[q] = x.i0;
+            n += x.i0;
+          });
+          if (lead && tid == 0) {
+            int32_t at = 0;
+            for (int q = 0; q < c.size; ++q) {
+              const int32_t* ids = at_rank(c, s.loc_ids, q);
+              for (int32_t j = 0; j < counts[q]; ++j) s.top_ids[at++] = ids[j];
+            }
+          }
+        }
+        int32_t last = -1;
         while (n < k) {
           int32_t cand = INT_MAX;
-          for (int i = tid; i < vocab; i += kThreads) {
+          for (int i = c.lo + tid; i < c.hi; i += kThreads) {
             if (i > last && order_key(L[i]) == kth) {
               cand = i;
               break;
             }
           }
-          last = block_min_int(cand, s);
+          last = cluster_min_int(cand, c, s);
           if (last == INT_MAX) break;  // cannot happen: k keys are >= the k-th
-          if (tid == 0) s.top_ids[n] = last;
+          if (lead && tid == 0) s.top_ids[n] = last;
           ++n;
         }
         __syncthreads();
         k = n;
-        if (tid == 0) {
+        if (lead && tid == 0) {
           // At most 20 entries: insertion sort by (desc value, asc id).
           for (int a = 1; a < k; ++a) {
             const int32_t ia = s.top_ids[a];
@@ -303,30 +539,31 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
             res.top_logprobs[a] = x != x ? kNegInf : static_cast<float>(static_cast<double>(x) - lse);
           }
         }
-        __syncthreads();
+        // The lead read raw values from every slice: nobody modifies its slice before that.
+        if (has_mods && c.size > 1) cl_sync(c);
       }
-      if (tid == 0) res.n_top = k;
+      if (lead && tid == 0) res.n_top = k;
     }
   }
-  if (tid == 0 && r.logprobs < 0) res.n_top = 0;
+  if (lead && tid == 0 && r.logprobs < 0) res.n_top = 0;
 
-  // ---- 2. bias, suppressed, penalties (in place) -----------------------------
+  // ---- 2. bias, suppressed, penalties (in place, each CTA in its slice) -------
   if (has_mods) {
     for (int32_t j = list_begin + tid; j < list_end; j += kThreads) {
       const int32_t id = p.tokens[j];
-      if (in_range(id)) p.saved[j] = L[id];
+      if (mine(id)) p.saved[j] = L[id];
     }
     __syncthreads();
     if (tid == 0) {
       for (int32_t j = r.bias_begin; j < r.bias_begin + r.bias_count; ++j) {
         const int32_t id = p.tokens[j];
-        if (in_range(id)) L[id] = __fadd_rn(L[id], p.bias_values[j]);
+        if (mine(id)) L[id] = __fadd_rn(L[id], p.bias_values[j]);
       }
     }
     __syncthreads();
     for (int32_t j = r.suppressed_begin + tid; j < r.suppressed_begin + r.suppressed_count; j += kThreads) {
       const int32_t id = p.tokens[j];
-      if (in_range(id)) L[id] = kNegInf;
+      if (mine(id)) L[id] = kNegInf;
     }
     __syncthreads();
     if (need_rep || need_fp) {
@@ -334,26 +571,26 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
       if (need_rep) {
         for (int32_t j = r.prompt_begin + tid; j < r.prompt_begin + r.prompt_count; j += kThreads) {
           const int32_t id = p.tokens[j];
-          if (in_range(id)) atomicOr(&C[id], 0x80000000u);
+          if (mine(id)) atomicOr(&C[id], 0x80000000u);
         }
       }
       for (int32_t j = r.output_begin + tid; j < r.output_begin + r.output_count; j += kThreads) {
         const int32_t id = p.tokens[j];
-        if (in_range(id)) atomicAdd(&C[id], 1u);
+        if (mine(id)) atomicAdd(&C[id], 1u);
       }
       __syncthreads();
       // Each distinct id is claimed by exactly one thread (the exchange also
       // clears the scratch for the next step).
       for (int32_t j = r.prompt_begin + tid; j < r.output_begin + r.output_count; j += kThreads) {
         const int32_t id = p.tokens[j];
-        if (!in_range(id)) continue;
-        const uint32_t c = atomicExch(&C[id], 0u);
-        if (c == 0) continue;
+        if (!mine(id)) continue;
+        const uint32_t n = atomicExch(&C[id], 0u);
+        if (n == 0) continue;
         float v = L[id];
         if (need_rep) v = v > 0.0f ? __fdiv_rn(v, r.repetition) : __fmul_rn(v, r.repetition);
-        const uint32_t n = c & 0x7fffffffu;
-        if (need_fp && n > 0) {
-          v = __fsub_rn(v, __fadd_rn(__fmul_rn(static_cast<float>(n), r.frequency), r.presence));
+        const uint32_t outs = n & 0x7fffffffu;
+        if (need_fp && outs > 0) {
+          v = __fsub_rn(v, __fadd_rn(__fmul_rn(static_cast<float>(outs), r.frequency), r.presence));
         }
         L[id] = v;
       }
@@ -364,14 +601,14 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
   // ---- 3. processed max; greedy -------------------------------------------
   float best_v = kNegInf;
   int32_t best = INT_MAX;
-  for_row(L, vocab, [&](int i, float v) {
+  for_slice(L, c.lo, c.hi, [&](int i, float v) {
     const float x = no_nan(v);
     if (better(x, i, best_v, best)) {
       best_v = x;
       best = i;
     }
   });
-  block_argmax(best_v, best, s);
+  cluster_argmax(best_v, best, c, s);
   int32_t token = 0;
   if (!(best_v > kNegInf)) {
     token = raw_argmax;  // everything filtered out
@@ -400,13 +637,13 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
     if (r.top_k > 0) {
       int32_t total = 0;
       kth = radix_select(
-          L, vocab, r.top_k,
+          L, r.top_k,
           [&](int, float v, uint32_t& key) {
             const float x = scaled(v);
             key = order_key(x);
             return pass_min_p(x);
           },
-          total, s);
+          total, c, s);
       use_k = total > r.top_k;
     }
     auto candidate = [&](float v, float& x, uint32_t& key) {
@@ -419,6 +656,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
     uint32_t pkey = 0;       // key of the boundary value
     int64_t keep_ties = 0;   // ids with key == pkey kept, lowest first
     double z_kept = 0.0;
+    double e_tie = 0.0;      // mass of one boundary tie
     if (r.top_p < 1.0f) {
       // Radix descent over mass: the boundary is the value of the first item
       // (in desc order) at which the cumulative mass reaches top_p * z.
@@ -428,24 +666,19 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
       uint32_t tie_count = 0;
       for (int shift = 24; shift >= 0; shift -= 8) {
         for (int i = tid; i < kWarps * kBins; i += kThreads) (&s.h.mass[0][0])[i] = 0.0;
-        for (int i = tid; i < kBins; i += kThreads) s.tot_cnt[i] = 0;
+        for (int i = tid; i < kBins; i += kThreads) s.loc_cnt[i] = 0;
         __syncthreads();
-        for_row(L, vocab, [&](int, float v) {
+        for_slice(L, c.lo, c.hi, [&](int, float v) {
           float x;
           uint32_t key;
           if (candidate(v, x, key) && (key & prefix_mask) == prefix) {
             const uint32_t b = (key >> shift) & 255u;
             atomicAdd(&s.h.mass[warp][b], mass(x));
-            if (shift == 0) atomicAdd(&s.tot_cnt[b], 1u);
+            if (shift == 0) atomicAdd(&s.loc_cnt[b], 1u);
           }
         });
         __syncthreads();
-        for (int b = tid; b < kBins; b += kThreads) {
-          double t = 0.0;
-          for (int w = 0; w < kWarps; ++w) t += s.h.mass[w][b];
-          s.tot_mass[b] = t;
-        }
-        __syncthreads();
+        merge_mass(c, s, shift == 0);
         if (tid == 0) {
           if (shift == 24) {
             double t = 0.0;
@@ -472,7 +705,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
           s.sel_key = static_cast<uint32_t>(chosen);
           s.sel_above = a;
           s.red_d2[1] = zz;
-          s.red_i2[1] = static_cast<int32_t>(s.tot_cnt[chosen]);
+          s.red_i2[1] = shift == 0 ? static_cast<int32_t>(s.tot_cnt[chosen]) : 0;
         }
         __syncthreads();
         prefix |= s.sel_key << shift;
@@ -485,6 +718,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
       use_p = true;
       pkey = prefix;
       const double e = mass(key_value(pkey));
+      e_tie = e;
       // Tie j (0-based, ascending id) stays while (above + j * e) / z < top_p;
       // the first tie always stays (it is the first item, or above / z < top_p).
       int64_t n = 1;
@@ -499,109 +733,184 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p) 
       }
       keep_ties = n < 1 ? 1 : n;
       z_kept = above + static_cast<double>(keep_ties) * e;
-    } else {
-      double zl = 0.0;
-      for_row(L, vocab, [&](int, float v) {
-        float x;
-        uint32_t key;
-        if (candidate(v, x, key)) zl += mass(x);
-      });
-      z_kept = block_sum(zl, s);
     }
 
-    // The draw: first kept id (ascending) whose cumulative mass exceeds u * z.
-    const double target = r.u * z_kept;
-    if (tid == 0) s.found = INT_MAX;
-    double carry = 0.0;
-    int32_t tie_carry = 0, last_kept = -1;
-    for (int base = 0; base < vocab; base += kThreads * kItems) {
-      const int first = base + tid * kItems;
-      double local = 0.0;
-      int32_t ties = 0;
-      float xs[kItems];
-      uint8_t state[kItems];  // 0 out, 1 kept, 2 tie at the top_p boundary
-      for (int t = 0; t < kItems; ++t) {
-        const int i = first + t;
-        state[t] = 0;
-        xs[t] = 0.0f;
-        if (i >= vocab) continue;
+    if (c.size == 1) {
+      if (!use_p) {
+        double zl = 0.0;
+        for_slice(L, c.lo, c.hi, [&](int, float v) {
+          float x;
+          uint32_t key;
+          if (candidate(v, x, key)) zl += mass(x);
+        });
+        z_kept = block_sum(zl, s);
+      }
+      // The draw: first kept id (ascending) whose cumulative mass exceeds u * z.
+      int32_t last_kept = -1;
+      const int32_t found = draw_scan(L, c.lo, c.hi, 0.0, 0, r.u * z_kept, use_p, pkey, keep_ties, candidate, mass,
+                                      last_kept, s);
+      if (found != INT_MAX) {
+        token = found;
+      } else {
+        // u * z beyond the summed mass (rounding): the last kept id, as the host.
+        const int32_t lk = -block_min_int(-last_kept, s);
+        token = lk >= 0 ? lk : best;
+      }
+    } else {
+      // Each slice's kept mass (boundary ties apart) and tie count; then the
+      // slice holding u * z scans its ids.
+      double ml = 0.0;
+      int32_t tl = 0;
+      for_slice(L, c.lo, c.hi, [&](int, float v) {
+        float x;
         uint32_t key;
-        if (!candidate(L[i], xs[t], key)) continue;
-        if (use_p && key < pkey) continue;
-        state[t] = use_p && key == pkey ? 2 : 1;
-        ties += state[t] == 2 ? 1 : 0;
-      }
+        if (!candidate(v, x, key) || (use_p && key < pkey)) return;
+        if (use_p && key == pkey) {
+          ++tl;
+        } else {
+          ml += mass(x);
+        }
+      });
       double m_excl, m_total;
-      int32_t c_excl, c_total, tie_total;
-      // Tie ranks first (a kept tie's mass counts only if its rank is kept).
-      block_scan(0.0, ties, m_excl, c_excl, m_total, tie_total, s);
-      int32_t rank = tie_carry + c_excl;
-      for (int t = 0; t < kItems; ++t) {
-        if (state[t] == 2) {
-          if (rank >= keep_ties) state[t] = 0;
-          ++rank;
-        }
-        if (state[t] != 0) {
-          local += mass(xs[t]);
-          last_kept = first + t;
-        }
-      }
-      block_scan(local, 0, m_excl, c_excl, m_total, c_total, s);
-      if (carry + m_excl + local > target) {
-        double cum = carry + m_excl;
-        for (int t = 0; t < kItems; ++t) {
-          if (state[t] == 0) continue;
-          cum += mass(xs[t]);
-          if (cum > target) {
-            atomicMin(&s.found, first + t);
-            break;
+      int32_t c_excl, c_total;
+      block_scan(ml, tl, m_excl, c_excl, m_total, c_total, s);
+      double slice_mass[kMaxCluster];
+      int32_t tie_before[kMaxCluster];
+      double total = 0.0;
+      int32_t ties_seen = 0;
+      exchange(c, s, Part{m_total, 0.0f, c_total}, [&](int q, const Part& x) {
+        int64_t kept = keep_ties - ties_seen;
+        kept = kept < 0 ? 0 : (kept > x.i0 ? x.i0 : kept);
+        slice_mass[q] = x.d + static_cast<double>(kept) * e_tie;
+        tie_before[q] = ties_seen;
+        ties_seen += x.i0;
+        total += slice_mass[q];
+      });
+      const double target = r.u * total;
+      int chosen = -1, last_nonzero = 0;
+      double before = 0.0, before_chosen = 0.0, before_last = 0.0;
+      for (int q = 0; q < c.size; ++q) {
+        if (slice_mass[q] > 0.0) {
+          if (chosen < 0 && before + slice_mass[q] > target) {
+            chosen = q;
+            before_chosen = before;
           }
+          last_nonzero = q;
+          before_last = before;
+        }
+        before += slice_mass[q];
+      }
+      if (chosen < 0) {  // rounding: u * z beyond the summed mass; the last kept id
+        chosen = last_nonzero;
+        before_chosen = before_last;
+      }
+      int32_t mine_token = INT_MAX;
+      if (c.rank == chosen) {
+        int32_t last_kept = -1;
+        const int32_t found = draw_scan(L, c.lo, c.hi, before_chosen, tie_before[chosen], target, use_p, pkey,
+                                        keep_ties, candidate, mass, last_kept, s);
+        mine_token = found != INT_MAX ? found : -block_min_int(-last_kept, s);
+        if (mine_token < 0) mine_token = best;
+      }
+      token = cluster_min_int(mine_token, c, s);
+    }
+  }
+
+  // ---- 5. result (by the CTA whose slice holds the token) ----------------------
+  if (mine(token)) {
+    if (r.logprobs >= 0) {
+      if (tid == 0) s.raw_token_value = L[token];
+      __syncthreads();
+      if (has_mods) {
+        // The row holds modified values at listed ids: take the saved raw one.
+        for (int32_t j = list_begin + tid; j < list_end; j += kThreads) {
+          if (p.tokens[j] == token) s.raw_token_value = p.saved[j];  // all equal: raw value of `token`
         }
       }
       __syncthreads();
-      if (s.found != INT_MAX) break;
-      carry += m_total;
-      tie_carry += tie_total;
     }
-    const int32_t found = s.found;
-    if (found != INT_MAX) {
-      token = found;
-    } else {
-      // u * z beyond the summed mass (rounding): the last kept id, as the host.
-      const int32_t lk = -block_min_int(-last_kept, s);
-      token = lk >= 0 ? lk : best;
-    }
-  }
-
-  // ---- 5. result ------------------------------------------------------------
-  if (r.logprobs >= 0) {
-    if (tid == 0) s.raw_token_value = L[token];
-    __syncthreads();
-    if (has_mods) {
-      // The row holds modified values at listed ids: take the saved raw one.
-      for (int32_t j = list_begin + tid; j < list_end; j += kThreads) {
-        if (p.tokens[j] == token) s.raw_token_value = p.saved[j];  // all equal: raw value of `token`
+    if (tid == 0) {
+      res.token = token;
+      if (r.logprobs >= 0) {
+        const float x = s.raw_token_value;
+        res.logprob = x != x ? kNegInf : static_cast<float>(static_cast<double>(x) - lse);
+      } else {
+        res.logprob = 0.0f;
       }
     }
-    __syncthreads();
   }
-  if (tid == 0) {
-    res.token = token;
-    if (r.logprobs >= 0) {
-      const float x = s.raw_token_value;
-      res.logprob = x != x ? kNegInf : static_cast<float>(static_cast<double>(x) - lse);
-    } else {
-      res.logprob = 0.0f;
-    }
-  }
+  if (c.size > 1) cl_sync(c);  // no CTA leaves while another may still read its shared memory
 }
 
 Status bad(const std::string& what) { return Status(ErrorKind::kInternal, "sample kernel: " + what); }
+
+// What this device allows: SM count and the largest cluster the kernel can
+// be launched with (1 without cluster support). Queried once per device.
+struct DeviceLimits {
+  int sms = 0;
+  int max_cluster = 1;
+};
+
+Status device_limits(DeviceLimits& out) {
+  static std::mutex mu;
+  static DeviceLimits cache[64];
+  static bool known[64] = {};
+  int dev = 0;
+  TANDEM_CUDA_TRY(cudaGetDevice(&dev));
+  if (dev < 0 || dev >= 64) return bad("device ordinal out of range");
+  std::lock_guard<std::mutex> lock(mu);
+  if (!known[dev]) {
+    DeviceLimits d;
+    TANDEM_CUDA_TRY(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
+    int cluster_ok = 0;
+    TANDEM_CUDA_TRY(cudaDeviceGetAttribute(&cluster_ok, cudaDevAttrClusterLaunch, dev));
+    if (cluster_ok != 0) {
+      if (cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess) {
+        (void)cudaGetLastError();
+      }
+      for (int size = kMaxCluster; size > 1; size /= 2) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(static_cast<unsigned>(size));
+        cfg.blockDim = dim3(kThreads);
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = static_cast<unsigned>(size);
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        int n = 0;
+        if (cudaOccupancyMaxActiveClusters(&n, sample_kernel, &cfg) == cudaSuccess && n >= 1) {
+          d.max_cluster = size;
+          break;
+        }
+        (void)cudaGetLastError();
+      }
+    }
+    cache[dev] = d;
+    known[dev] = true;
+  }
+  out = cache[dev];
+  return {};
+}
+
+int pick_cluster(const SampleKernelParams& p, const DeviceLimits& d) {
+  if (p.cluster > 0) return p.cluster;
+  int size = d.max_cluster;
+  while (size > 1 && (static_cast<int64_t>(p.n_rows) * size > 2 * static_cast<int64_t>(d.sms) ||
+                      p.vocab < size * kMinSlice)) {
+    size /= 2;
+  }
+  return size;
+}
 
 }  // namespace
 
 Status SampleKernelParams::check() const {
   if (n_rows < 0 || vocab < 1 || n_tokens < 0) return bad("n_rows >= 0, vocab >= 1 and n_tokens >= 0 required");
+  if (cluster != 0 && cluster != 1 && cluster != 2 && cluster != 4 && cluster != 8 && cluster != 16) {
+    return bad("cluster must be 0 (automatic), 1, 2, 4, 8 or 16, got " + std::to_string(cluster));
+  }
   if (n_rows == 0) return {};
   if (logits == nullptr || rows == nullptr || counts == nullptr || results == nullptr) {
     return bad("logits, rows, counts and results must be set");
@@ -612,10 +921,45 @@ Status SampleKernelParams::check() const {
   return {};
 }
 
+Result<int> sample_cluster_size(const SampleKernelParams& p) {
+  TANDEM_STATUS_TRY(p.check());
+  DeviceLimits d;
+  TANDEM_STATUS_TRY(device_limits(d));
+  const int size = pick_cluster(p, d);
+  if (size > d.max_cluster) {
+    return Status(ErrorKind::kInvalidRequest, "sample kernel: cluster of " + std::to_string(size) +
+                                                  " CTAs not launchable here (at most " +
+                                                  std::to_string(d.max_cluster) + ")");
+  }
+  return size;
+}
+
 Status launch(const SampleKernelParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
   if (p.n_rows == 0) return {};
-  sample_kernel<<<p.n_rows, kThreads, 0, stream>>>(p);
+  auto size = sample_cluster_size(p);
+  if (!size.ok()) return size.status();
+  const int cluster = *size;
+  if (cluster == 1) {
+    sample_kernel<<<p.n_rows, kThreads, 0, stream>>>(p, 1);
+    return last_launch_status("sample_kernel");
+  }
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(static_cast<unsigned>(p.n_rows * cluster));
+  cfg.blockDim = dim3(kThreads);
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = static_cast<unsigned>(cluster);
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  const cudaError_t e = cudaLaunchKernelEx(&cfg, sample_kernel, p, cluster);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return cuda_error(e, "sample_kernel (cluster launch)");
+  }
   return last_launch_status("sample_kernel");
 }
 

@@ -1,5 +1,8 @@
-// Sampling on the device: one CTA per logits row turns the row into one token
-// with engine::sample's exact semantics (sampler.cpp, vLLM order):
+// Sampling on the device: one CTA per logits row, or a cluster of 2-16 CTAs
+// per row at small batch (each CTA owns a slice of consecutive ids; partial
+// maxima, sums and radix histograms merge through distributed shared memory),
+// turns the row into one token with engine::sample's exact semantics
+// (sampler.cpp, vLLM order):
 //   1. raw log-softmax stats (max, log-sum-exp in double) and the top
 //      `logprobs` raw alternatives, when asked;
 //   2. logit_bias (in list order), suppressed ids -> -inf, repetition
@@ -18,6 +21,8 @@
 // NaN counts as -inf; ids outside [0, vocab) in any list are ignored.
 // Results equal the host's except where float rounding of a cumulative sum
 // decides (the top_p boundary, the draw): sums run in another order there.
+// The cluster size changes only the order of double sums (log-sum-exp, masses),
+// so a row's result can depend on its batch only at that rounding level.
 //
 // One family, one .cu (sampling_kernels.cu). Threads: launch() from the
 // runner's thread on its stream; the kernel reads and writes only the buffers
@@ -73,9 +78,16 @@ struct SampleKernelParams {
   int n_rows = 0;                        // >= 0
   int vocab = 0;                         // >= 1
   int64_t n_tokens = 0;                  // >= 0
+  int cluster = 0;                       // CTAs per row: 0 picks (sample_cluster_size); else 1, 2, 4, 8, 16
   Status check() const;
   size_t workspace_bytes() const { return 0; }  // scratch is passed in (saved, counts)
 };
 Status launch(const SampleKernelParams& p, cudaStream_t stream);
+
+// CTAs per row that launch() uses for `p` on the current device: p.cluster when
+// set (kInvalidRequest if the device cannot launch that cluster), else the
+// largest of 16, 8, 4, 2 that the device launches with n_rows * size <= 2 x
+// SMs and >= 4096 ids per CTA, else 1.
+Result<int> sample_cluster_size(const SampleKernelParams& p);
 
 }  // namespace tandem::engine::cuda
