@@ -250,6 +250,10 @@ int main(int argc, char** argv) {
       {"smollm_gqa3_hd64", 9, 3, 64, 16, {{31, 257}, {0, 5}}, 1},
       {"smollm_hd64_block12_split2", 9, 3, 64, 12, {{100, 190}}, 2},
       {"llama8b_block32_chunk", 32, 8, 128, 32, {{1024, 512}}, 1},
+      {"mha_gqa1_chunked_multi", 8, 8, 128, 16, {{300, 200}, {0, 64}, {129, 1}}, 1},
+      {"gqa8_block12_multi", 32, 4, 128, 12, {{129, 77}, {0, 300}, {1000, 3}}, 1},
+      {"llama8b_split4_chunk", 32, 8, 128, 16, {{2000, 100}, {0, 33}}, 4},
+      {"qwen3_gqa2_prefill4100", 16, 8, 128, 16, {{0, 4100}}, 1},
   };
   bool ok = true;
   for (const Case& c : checks) {

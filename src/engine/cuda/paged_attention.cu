@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/prefill_attention_sm90.h"
 
 namespace tandem::engine::cuda {
 namespace {
