@@ -705,6 +705,10 @@ Status launch_prefill(const PagedAttentionParams& p, cudaStream_t stream) {
 template <int HD>
 Status launch_hd(const PagedAttentionParams& p, cudaStream_t stream) {
   if (p.key_split) return launch_decode<HD>(p, stream);
+  if (prefill_sm90_applies(p)) {  // wgmma kernel (prefill_attention_sm90.h): head_dim 128, 128/256-row tiles
+    TANDEM_STATUS_TRY(launch_prefill_sm90(p, stream));
+    return launch_combine<HD>(p, stream);
+  }
   switch (p.prefill_tiling) {
     case PrefillTiling::kWarps4Rows16:
       return launch_prefill<HD, 4, 1>(p, stream);
