@@ -5,7 +5,8 @@
 #   SHAPES_AB   checkpoints for the A/B (default qwen3-0.6b)   ROUNDS  alternating rounds (default 3)
 #   VARIANTS    NAME=DRIVER[:ENV=VAL,...] list for run_decode_ab.sh (default base vs new)
 #   FULL        1: also the full bench (decode throughput, prefill) of base and new on qwen3-0.6b
-#   CHECK       1: run tests/gpu/run_gpu_checks.py on the new binary (smollm2-135m qwen3-0.6b)
+#   CHECK       1: run tests/gpu/run_gpu_checks.py on the new binary (CHECK_SHAPES, default smollm2-135m
+#               qwen3-0.6b; CHECK_LIMIT seconds, default 200)
 set -uo pipefail
 d=.device/decode
 out=${OUT:-/tmp/decode-out}
@@ -34,12 +35,12 @@ PY
 done
 if [ "${FULL:-0}" = 1 ]; then
   for v in base new; do
-    $d/${v}_driver bench --model $work/qwen3-0.6b --skip-ceilings 1 >$out/full-$v.txt 2>&1
+    timeout 150 $d/${v}_driver bench --model $work/qwen3-0.6b --skip-ceilings 1 >$out/full-$v.txt 2>&1
     echo "full $v:"; grep -E '"decode_throughput"|"prefill"' $out/full-$v.txt | sed -E 's/.*"(batch|tokens)":([0-9]+).*"(ms_per_step|ms)":([0-9.]+).*/\1 \2 ms \4/'
   done
 fi
 if [ "${CHECK:-0}" = 1 ]; then
-  python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes smollm2-135m qwen3-0.6b \
+  timeout ${CHECK_LIMIT:-200} python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes ${CHECK_SHAPES:-smollm2-135m qwen3-0.6b} \
     --cpu-shapes smollm2-135m --json $out/checks.json >$out/checks.txt 2>&1
   echo "checks rc=$?"; tail -12 $out/checks.txt
 fi

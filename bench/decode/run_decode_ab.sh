@@ -6,7 +6,8 @@
 #   bench/decode/run_decode_ab.sh CKPT_DIR ROUNDS NAME=DRIVER[:ENV=VAL[,ENV=VAL]] ...
 # e.g. run_decode_ab.sh /tmp/q06 3 base=.device/decode/base_driver new=.device/decode/new_driver \
 #        new_nopdl=.device/decode/new_driver:TANDEM_CUDA_PDL=0
-# Env: LOG_DIR (per-run logs, default /tmp/decode-ab).
+# Env: LOG_DIR (per-run logs, default /tmp/decode-ab); RUN_LIMIT (seconds a run may take before it is
+# stopped and reported as nan, default 90: a hung kernel must not eat the whole device call).
 set -uo pipefail
 ckpt=$1
 rounds=$2
@@ -22,8 +23,10 @@ run_b1() {  # name driver envs
     [ -n "$envs" ] && IFS=, read -ra kv <<<"$envs" && for e in "${kv[@]}"; do export "$e"; done
     exec "$driver" bench --model "$ckpt" --skip-ceilings 1
   ) >"$log" 2>&1 &
-  local pid=$!
-  while kill -0 $pid 2>/dev/null && ! grep -q '"decode_b1"' "$log"; do sleep 0.1; done
+  local pid=$! start=$SECONDS
+  while kill -0 $pid 2>/dev/null && ! grep -q '"decode_b1"' "$log" && ((SECONDS - start < ${RUN_LIMIT:-90})); do
+    sleep 0.1
+  done
   kill $pid 2>/dev/null
   wait $pid 2>/dev/null
   local ms
