@@ -56,6 +56,7 @@ Result<const CublasLtApi*> load_cublaslt() {
     TANDEM_BIND(cublasLtDestroy);
     TANDEM_BIND(cublasLtMatmul);
     TANDEM_BIND(cublasLtMatmulAlgoGetHeuristic);
+    TANDEM_BIND(cublasLtMatmulAlgoCheck);
     TANDEM_BIND(cublasLtMatmulDescCreate);
     TANDEM_BIND(cublasLtMatmulDescDestroy);
     TANDEM_BIND(cublasLtMatmulDescSetAttribute);

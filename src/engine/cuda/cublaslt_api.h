@@ -19,6 +19,7 @@ struct CublasLtApi {
   decltype(&::cublasLtDestroy) cublasLtDestroy = nullptr;
   decltype(&::cublasLtMatmul) cublasLtMatmul = nullptr;
   decltype(&::cublasLtMatmulAlgoGetHeuristic) cublasLtMatmulAlgoGetHeuristic = nullptr;
+  decltype(&::cublasLtMatmulAlgoCheck) cublasLtMatmulAlgoCheck = nullptr;
   decltype(&::cublasLtMatmulDescCreate) cublasLtMatmulDescCreate = nullptr;
   decltype(&::cublasLtMatmulDescDestroy) cublasLtMatmulDescDestroy = nullptr;
   decltype(&::cublasLtMatmulDescSetAttribute) cublasLtMatmulDescSetAttribute = nullptr;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numbers>
@@ -295,7 +296,15 @@ Status CudaRunner::forward(const StepPlan& plan) {
   norm.eps = spec_.rms_eps;
 
   RopeKvParams rope;
-  rope.qkv = qkv_.get<float>();
+  // The decode GEMV writes the QKV product as float32, cuBLASLt (prefill) as bf16 (below) unless
+  // TANDEM_CUDA_QKV_F32=1 (the float32 path before bench/NOTES.md v9-gemm, kept for A/B runs).
+  static const bool qkv_f32_env = [] {
+    const char* e = std::getenv("TANDEM_CUDA_QKV_F32");
+    return e != nullptr && std::string(e) == "1";
+  }();
+  const bool qkv_f32 = qkv_f32_env || gemm_.uses_gemv(T);
+  rope.qkv = qkv_f32 ? qkv_.get<float>() : nullptr;
+  rope.qkv_bf16 = qkv_f32 ? nullptr : qkv_.get<__nv_bfloat16>();
   rope.inv_freq = inv_freq_.get<float>();
   rope.positions = meta + L.positions;
   rope.kv_slots = meta + L.slots;
@@ -375,7 +384,9 @@ Status CudaRunner::forward(const StepPlan& plan) {
     } else {
       norm.weight = w.attn_norm;
       TANDEM_STATUS_TRY(launch(norm, stream_));
-      TANDEM_STATUS_TRY(gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kF32, qkv_dim, T, hidden, 0.0f}, stream_));
+      // bf16 QKV (as HF computes it): half the bytes of float32 for the product to write and rope_kv to read.
+      TANDEM_STATUS_TRY(gemm_.run(
+          {w.wqkv, xn, qkv_.get(), qkv_f32 ? GemmOut::kF32 : GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
     }
     rope.bias = w.bqkv;
     rope.q_norm = w.q_norm;

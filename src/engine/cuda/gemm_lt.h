@@ -1,6 +1,23 @@
 // GemmLt: matrix products through cuBLASLt, bf16 inputs, fp32 accumulation,
-// the algorithm chosen once per shape by cuBLASLt's heuristic and cached, one
-// workspace owned by the object.
+// the algorithm chosen once per shape and cached, one workspace owned by the
+// object.
+//
+// Algorithm choice (bench/NOTES.md v9-gemm): cuBLASLt's heuristic answers up
+// to kTuneCandidates algorithms; its first is 4-9% slower than the fastest of
+// them on several Llama-3.1-8B prefill products (8K tokens, H200). So for
+// n >= kTuneMinN GemmLt times the candidates once per (m, k, output, beta,
+// n bucket) with bucket = bit_width(n) (n in [2^(b-1), 2^b)): round-robin,
+// kTuneReps timed runs each on the caller's operands with the output written
+// to a scratch allocation (y is never touched), and keeps the fastest when it
+// beats the first by more than kTuneMargin. Later n in the same bucket reuse
+// that algorithm when cublasLtMatmulAlgoCheck accepts it for their shape.
+// Tuning never runs while the stream is being captured (the heuristic's first
+// is used then, and the bucket stays untuned); its cost (sum in tuning_ms(),
+// ~0.1 s per 8K-token 8B product) is paid once per bucket. Off by default
+// until measured end to end in the engine (bench/NOTES.md v9-gemm):
+// TANDEM_GEMM_TUNE=1 (read at init()) or set_tuning(true) turns it on. With it
+// on, which algorithm wins may differ between processes, so logits may differ
+// in the last bf16 bits between runs (as they already do between batch sizes).
 //
 // Shapes are row-major, as the runner stores them: y[n, m] = x[n, k] . W[m, k]^T
 // (+ beta * y), with W a linear layer's weight ([out_features, in_features]).
@@ -22,6 +39,7 @@
 #include <cstdint>
 #include <map>
 #include <tuple>
+#include <vector>
 
 #include "common/status.h"
 #include "engine/cuda/device_buffer.h"
@@ -55,6 +73,17 @@ class GemmLt {
   void set_small_n_gemv(bool on) { gemv_ = on; }
   // Whether run() with this n goes to the GEMV (so callers may fuse its prologue).
   bool uses_gemv(int n) const;
+  // Algorithm tuning by timing (above); off unless TANDEM_GEMM_TUNE=1 at init().
+  void set_tuning(bool on) { tune_ = on; }
+  bool tuning() const { return tune_; }
+  // Milliseconds spent timing candidates so far, and how many buckets were tuned.
+  double tuning_ms() const { return tune_ms_; }
+  int tuned_buckets() const { return static_cast<int>(tuned_.size()); }
+
+  static constexpr int kTuneMinN = 64;
+  static constexpr int kTuneCandidates = 8;
+  static constexpr int kTuneReps = 5;
+  static constexpr float kTuneMargin = 0.02f;
 
  private:
   struct Plan {
@@ -62,13 +91,22 @@ class GemmLt {
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  using Key = std::tuple<int, int, int, int, int>;  // m, n, k, out, beta != 0
-  Status make_plan(const GemmArgs& a, Plan& plan);
+  using Key = std::tuple<int, int, int, int, int>;      // m, n, k, out, beta != 0
+  using TuneKey = std::tuple<int, int, int, int, int>;  // m, k, out, beta != 0, bit_width(n)
+  // Fills plan (descriptors, heuristic's first algorithm) and the heuristic's candidates.
+  Status make_plan(const GemmArgs& a, Plan& plan, std::vector<cublasLtMatmulAlgo_t>& candidates);
+  // Picks plan.algo by timing `candidates` on a's operands (output to scratch).
+  Status tune(const GemmArgs& a, Plan& plan, const std::vector<cublasLtMatmulAlgo_t>& candidates,
+              cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;
   std::map<Key, Plan> plans_;
+  std::map<TuneKey, cublasLtMatmulAlgo_t> tuned_;
+  cudaEvent_t ev_[2] = {nullptr, nullptr};
   bool gemv_ = true;
+  bool tune_ = false;
+  double tune_ms_ = 0.0;
 };
 
 }  // namespace tandem::engine::cuda

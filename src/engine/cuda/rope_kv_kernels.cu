@@ -1,19 +1,31 @@
 #include "engine/cuda/rope_kv_kernels.h"
 
 #include <string>
+#include <type_traits>
 
 #include "engine/cuda/cuda_check.h"
 
 namespace tandem::engine::cuda {
 namespace {
 
-constexpr int kWarps = 4;  // heads per block (one warp each)
+constexpr int kWarps = 4;  // warps per block
 
-// Block (t, g) handles token t, heads g * kWarps .. + kWarps - 1: one warp per
-// head, so a single decode token spreads over (heads / kWarps) blocks. Lane
-// holds elements lane + 32 c, c < HD / 32. Rotation pairs are
+// Heads per warp: 1 on the float32 (decode GEMV) path, so one decode token
+// spreads over (heads / kWarps) blocks; kPrefillHeads on the bf16 (cuBLASLt)
+// path, where one warp loads several heads' values before using any (more
+// bytes in flight per warp: with one head per warp the kernel was bound by
+// load latency, ~2 TB/s of bf16 on an H200, bench/gemm elementwise_bench) and
+// computes the token's sin/cos once for all of them.
+constexpr int kPrefillHeads = 4;
+
+__device__ __forceinline__ float load_qkv(const float* row, int col) { return row[col]; }
+__device__ __forceinline__ float load_qkv(const __nv_bfloat16* row, int col) { return __bfloat162float(row[col]); }
+
+// Block (t, g) handles token t, heads (g * kWarps + warp) * HPW + j, j < HPW.
+// Lane holds elements lane + 32 c, c < HD / 32. Rotation pairs are
 // (c, c + HD / 64): element j pairs with j + HD / 2.
-template <int HD>
+// In: float (qkv) or __nv_bfloat16 (qkv_bf16), the product's output type.
+template <int HD, class In, int HPW>
 __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
   constexpr int kPer = HD / 32;
   constexpr int kHalfC = kPer / 2;
@@ -21,9 +33,27 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
   const int t = blockIdx.x;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int total_heads = p.n_heads + 2 * p.n_kv_heads;
-  const int h = blockIdx.y * kWarps + warp;
-  if (h >= total_heads) return;
+  const int h0 = (blockIdx.y * kWarps + warp) * HPW;
+  if (h0 >= total_heads) return;
   const int qkv_dim = total_heads * HD;
+  const In* src = nullptr;
+  if constexpr (std::is_same_v<In, float>) {
+    src = p.qkv;
+  } else {
+    src = p.qkv_bf16;
+  }
+  const In* src_row = src + static_cast<int64_t>(t) * qkv_dim;
+
+  // Every load of the warp's heads first.
+  float x[HPW][kPer];
+#pragma unroll
+  for (int j = 0; j < HPW; ++j) {
+#pragma unroll
+    for (int c = 0; c < kPer; ++c) {
+      const int col = (h0 + j) * HD + lane + 32 * c;
+      x[j][c] = h0 + j < total_heads ? load_qkv(src_row, col) : 0.0f;
+    }
+  }
   const float pos = static_cast<float>(p.positions[t]);
   const int32_t slot_index = p.kv_slots[t];
   const int64_t block = slot_index / p.block_tokens;
@@ -32,37 +62,41 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
   __nv_bfloat16* k_base = p.kv_pool + block * p.block_elems +
                           (static_cast<int64_t>(p.layer) * 2 * p.block_tokens + slot) * kv_row;
   __nv_bfloat16* v_base = k_base + static_cast<int64_t>(p.block_tokens) * kv_row;
-  const float* src_row = p.qkv + static_cast<int64_t>(t) * qkv_dim;
 
-  {
+  // sin/cos of this token's angles, shared by the warp's q and k heads.
+  float sn[kHalfC], cs[kHalfC];
+  if (h0 < p.n_heads + p.n_kv_heads) {
+#pragma unroll
+    for (int c = 0; c < kHalfC; ++c) sincosf(pos * p.inv_freq[lane + 32 * c], &sn[c], &cs[c]);
+  }
+
+#pragma unroll
+  for (int j = 0; j < HPW; ++j) {
+    const int h = h0 + j;
+    if (h >= total_heads) break;
     const bool is_q = h < p.n_heads;
     const bool is_v = h >= p.n_heads + p.n_kv_heads;
-    float x[kPer];
+    float* xh = x[j];
+    if (p.bias != nullptr) {
 #pragma unroll
-    for (int c = 0; c < kPer; ++c) {
-      const int col = h * HD + lane + 32 * c;
-      x[c] = src_row[col];
-      if (p.bias != nullptr) x[c] += __bfloat162float(p.bias[col]);
+      for (int c = 0; c < kPer; ++c) xh[c] += __bfloat162float(p.bias[h * HD + lane + 32 * c]);
     }
     if (!is_v) {
       const __nv_bfloat16* norm = is_q ? p.q_norm : p.k_norm;
       if (norm != nullptr) {
         float ss = 0.0f;
 #pragma unroll
-        for (int c = 0; c < kPer; ++c) ss += x[c] * x[c];
+        for (int c = 0; c < kPer; ++c) ss += xh[c] * xh[c];
         for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
         const float inv = rsqrtf(ss / HD + p.eps);
 #pragma unroll
-        for (int c = 0; c < kPer; ++c) x[c] = x[c] * inv * __bfloat162float(norm[lane + 32 * c]);
+        for (int c = 0; c < kPer; ++c) xh[c] = xh[c] * inv * __bfloat162float(norm[lane + 32 * c]);
       }
 #pragma unroll
       for (int c = 0; c < kHalfC; ++c) {
-        const int i = lane + 32 * c;  // frequency index in [0, HD / 2)
-        float s, co;
-        sincosf(pos * p.inv_freq[i], &s, &co);
-        const float a = x[c], b = x[c + kHalfC];
-        x[c] = a * co - b * s;
-        x[c + kHalfC] = b * co + a * s;
+        const float a = xh[c], b = xh[c + kHalfC];
+        xh[c] = a * cs[c] - b * sn[c];
+        xh[c + kHalfC] = b * cs[c] + a * sn[c];
       }
     }
     __nv_bfloat16* dst;
@@ -74,7 +108,7 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
       dst = v_base + static_cast<int64_t>(h - p.n_heads - p.n_kv_heads) * HD;
     }
 #pragma unroll
-    for (int c = 0; c < kPer; ++c) dst[lane + 32 * c] = __float2bfloat16_rn(x[c]);
+    for (int c = 0; c < kPer; ++c) dst[lane + 32 * c] = __float2bfloat16_rn(xh[c]);
   }
 }
 
@@ -82,7 +116,8 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
 
 Status RopeKvParams::check() const {
   auto bad = [](const std::string& what) { return Status(ErrorKind::kInternal, "rope_kv: " + what); };
-  if (qkv == nullptr || inv_freq == nullptr || positions == nullptr || kv_slots == nullptr || q_out == nullptr ||
+  if ((qkv == nullptr) == (qkv_bf16 == nullptr)) return bad("exactly one of qkv and qkv_bf16 must be set");
+  if (inv_freq == nullptr || positions == nullptr || kv_slots == nullptr || q_out == nullptr ||
       kv_pool == nullptr) {
     return bad("null pointer");
   }
@@ -99,17 +134,22 @@ Status launch(const RopeKvParams& p, cudaStream_t stream) {
   TANDEM_STATUS_TRY(p.check());
   if (p.n_tokens == 0) return {};
   const int total_heads = p.n_heads + 2 * p.n_kv_heads;
-  const dim3 grid(p.n_tokens, (total_heads + kWarps - 1) / kWarps);
+  const bool f32 = p.qkv != nullptr;
+  const int per_block = kWarps * (f32 ? 1 : kPrefillHeads);
+  const dim3 grid(p.n_tokens, (total_heads + per_block - 1) / per_block);
   cudaError_t e = cudaSuccess;
   switch (p.head_dim) {
     case 64:
-      e = launch_kernel(rope_kv_kernel<64>, grid, kWarps * 32, 0, stream, p.pdl, p);
+      e = f32 ? launch_kernel(rope_kv_kernel<64, float, 1>, grid, kWarps * 32, 0, stream, p.pdl, p)
+              : launch_kernel(rope_kv_kernel<64, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl, p);
       break;
     case 128:
-      e = launch_kernel(rope_kv_kernel<128>, grid, kWarps * 32, 0, stream, p.pdl, p);
+      e = f32 ? launch_kernel(rope_kv_kernel<128, float, 1>, grid, kWarps * 32, 0, stream, p.pdl, p)
+              : launch_kernel(rope_kv_kernel<128, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl, p);
       break;
     case 256:
-      e = launch_kernel(rope_kv_kernel<256>, grid, kWarps * 32, 0, stream, p.pdl, p);
+      e = f32 ? launch_kernel(rope_kv_kernel<256, float, 1>, grid, kWarps * 32, 0, stream, p.pdl, p)
+              : launch_kernel(rope_kv_kernel<256, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl, p);
       break;
   }
   if (e != cudaSuccess) return cuda_error(e, "rope_kv_kernel launch");

@@ -18,7 +18,10 @@
 namespace tandem::engine::cuda {
 
 struct RopeKvParams {
-  const float* qkv = nullptr;             // [n_tokens, (n_heads + 2 n_kv_heads) head_dim], q | k | v
+  // [n_tokens, (n_heads + 2 n_kv_heads) head_dim], q | k | v: exactly one of the two is set (the QKV
+  // product writes float32 on the decode GEMV path, bf16 on the cuBLASLt prefill path, as HF's bf16 does).
+  const float* qkv = nullptr;
+  const __nv_bfloat16* qkv_bf16 = nullptr;
   const __nv_bfloat16* bias = nullptr;    // [(n_heads + 2 n_kv_heads) head_dim] or null
   const __nv_bfloat16* q_norm = nullptr;  // [head_dim] or null (then k_norm is null too)
   const __nv_bfloat16* k_norm = nullptr;  // [head_dim] or null
