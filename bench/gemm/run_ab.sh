@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Engine A/B of the v9-gemm switches in ONE cuda_logits_driver binary (bench/NOTES.md v9-gemm), ABC twice,
+# Llama-3.1-8B prefill 512/2K/8K (bench/gpu/run_cuda_bench.sh), on a GPU machine:
+#   A = TANDEM_GEMM_TUNE=0 TANDEM_CUDA_QKV_F32=1   products as before v9 (heuristic's first, float32 QKV)
+#   B = TANDEM_GEMM_TUNE=0                         bf16 QKV (the committed default)
+#   C = TANDEM_GEMM_TUNE=1                         bf16 QKV + cuBLASLt algorithms picked by timing
+#
+#   bench/gemm/run_ab.sh DRIVER [SHAPE...]     (default shape llama3.1-8b; env as run_cuda_bench.sh)
+# No `timeout` around the driver runs: a killed parent leaves the driver running on the GPU and spoils the
+# next run. One 8B run takes ~30 s on an H200 (ceilings, decode figures, then prefill).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+driver=$1
+shift
+shapes=("$@")
+[ ${#shapes[@]} -gt 0 ] || shapes=(llama3.1-8b)
+for round in 1 2; do
+  for arm in A B C; do
+    case $arm in
+      A) env=(TANDEM_GEMM_TUNE=0 TANDEM_CUDA_QKV_F32=1) ;;
+      B) env=(TANDEM_GEMM_TUNE=0) ;;
+      C) env=(TANDEM_GEMM_TUNE=1) ;;
+    esac
+    echo "== arm $arm round $round (${env[*]})"
+    env "${env[@]}" "$here/../gpu/run_cuda_bench.sh" "$driver" "${shapes[@]}" | grep -E '^ceiling|"prefill"'
+  done
+done
