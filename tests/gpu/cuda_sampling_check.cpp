@@ -131,7 +131,7 @@ Case random_case(int vocab, std::mt19937_64& rng) {
     c.kind += "/greedy";
   } else {
     p.temperature = static_cast<float>(pick({0.3, 0.7, 1.0, 1.5}));
-    p.top_k = static_cast<int>(pick({0, 0, 1, 5, 50, 1000}));
+    p.top_k = static_cast<int>(pick({0, 0, 1, 5, 20, 50, 256, 1000}));
     p.top_p = static_cast<float>(pick({1.0, 1.0, 0.9, 0.5, 0.1, 0.99}));
     p.min_p = static_cast<float>(pick({0.0, 0.0, 0.05, 0.2}));
   }

@@ -19,6 +19,7 @@ constexpr float kGreedyEpsilon = 1e-5f;
 constexpr unsigned kFull = 0xffffffffu;
 constexpr int kMaxCluster = 16;      // CTAs per row at most (a non-portable cluster size on sm_90)
 constexpr int kMinSlice = 4096;      // automatic cluster size: at least this many ids per CTA
+constexpr int kListMax = 256;        // top_k rows with at most this many candidates finish in shared memory
 
 namespace cg = cooperative_groups;
 
@@ -29,8 +30,23 @@ struct Part {
   int32_t i0;
 };
 
+// Candidates of a top_k row, gathered into the lead CTA (in the histogram
+// space: no histogram is used once they are gathered).
+struct ListBufs {
+  int32_t loc_id[kListMax];   // this CTA's candidates, any order
+  float loc_x[kListMax];      // their scaled values
+  int32_t g_id[kListMax];     // lead: every CTA's, in rank order
+  float g_x[kListMax];
+  int32_t id[kListMax];       // lead: ascending id
+  float x[kListMax];
+  double e[kListMax];         // exp(x - m) in double, as the host
+  int32_t by_value[kListMax]; // indices into id/x in (desc x, asc id) order
+  uint8_t kept[kListMax];
+};
+
 struct Shared {
   union {
+    ListBufs list;
     uint32_t cnt[kWarps][kBins];     // per-warp count histograms (top_k, logprobs)
     double mass[kWarps][kBins];      // per-warp mass histograms (top_p)
   } h;
@@ -266,12 +282,9 @@ __device__ void merge_counts(Ctx& c, Shared& s) {
   if (c.size > 1) {
     cl_sync(c);
     for (int b = threadIdx.x; b < kBins; b += kThreads) {
-      uint32_t v[kMaxCluster];
-#pragma unroll
-      for (int q = 0; q < kMaxCluster; ++q) v[q] = q < c.size ? at_rank(c, s.x_cnt[c.parity], q)[b] : 0u;
       uint32_t t = 0;
-#pragma unroll
-      for (int q = 0; q < kMaxCluster; ++q) t += v[q];
+#pragma unroll 4
+      for (int q = 0; q < c.size; ++q) t += at_rank(c, s.x_cnt[c.parity], q)[b];
       s.tot_cnt[b] = t;
     }
     c.parity ^= 1;
@@ -293,12 +306,9 @@ __device__ void merge_mass(Ctx& c, Shared& s, bool counts) {
   if (c.size > 1) {
     cl_sync(c);
     for (int b = threadIdx.x; b < kBins; b += kThreads) {
-      double v[kMaxCluster];
-#pragma unroll
-      for (int q = 0; q < kMaxCluster; ++q) v[q] = q < c.size ? at_rank(c, s.x_mass[c.parity], q)[b] : 0.0;
       double t = 0.0;
-#pragma unroll
-      for (int q = 0; q < kMaxCluster; ++q) t += v[q];
+#pragma unroll 4
+      for (int q = 0; q < c.size; ++q) t += at_rank(c, s.x_mass[c.parity], q)[b];
       s.tot_mass[b] = t;
       if (counts) {
         uint32_t n = 0;
@@ -311,12 +321,120 @@ __device__ void merge_mass(Ctx& c, Shared& s, bool counts) {
   __syncthreads();
 }
 
+// Radix bucket choice over s.tot_cnt by warp 0 (lane l sums bins 255 - 8l ..
+// 248 - 8l): the highest bin b whose count plus the counts above it reaches
+// `rem` -> s.sel_key, s.sel_rem = rem - (count above b); no such bin: 0 and
+// rem - total. `want_total`: s.red_i2[0] = the total count. Same answer as a
+// serial walk from bin 255 (integer sums).
+__device__ void choose_count_bin(int32_t rem, bool want_total, Shared& s) {
+  if (threadIdx.x >= 32) return;
+  const int lane = threadIdx.x;
+  const int top = kBins - 1 - 8 * lane;
+  int32_t sum = 0;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) sum += static_cast<int32_t>(s.tot_cnt[top - j]);
+  int32_t inc = sum;
+  for (int o = 1; o < 32; o <<= 1) {
+    const int32_t y = __shfl_up_sync(kFull, inc, o);
+    if (lane >= o) inc += y;
+  }
+  const int32_t total = __shfl_sync(kFull, inc, 31);
+  const unsigned hit = __ballot_sync(kFull, inc >= rem);
+  if (hit == 0) {
+    if (lane == 0) {
+      s.sel_key = 0;
+      s.sel_rem = rem - total;
+    }
+  } else if (lane == __ffs(hit) - 1) {
+    int32_t above = inc - sum;
+    int chosen = top - 7;
+    for (int j = 0; j < 8; ++j) {
+      const int32_t n = static_cast<int32_t>(s.tot_cnt[top - j]);
+      if (above + n >= rem) {
+        chosen = top - j;
+        break;
+      }
+      above += n;
+    }
+    s.sel_key = static_cast<uint32_t>(chosen);
+    s.sel_rem = rem - above;
+  }
+  if (want_total && lane == 0) s.red_i2[0] = total;
+}
+
+// top_p bucket choice over s.tot_mass by warp 0: the first bin (from 255 down)
+// with mass > 0 at which above + cumulative mass reaches top_p * z, where z is
+// the histogram's total on the first digit (`first`) and `z_in` after.
+// Writes s.sel_key, s.sel_above (mass above the bin), s.red_d2[1] = z and
+// s.red_i2[1] = the bin's count (`counts`: the last digit). Rounding fallback
+// (no bin reaches it): the lowest bin with mass, as the serial walk did.
+__device__ void choose_mass_bin(double above0, double z_in, bool first, bool counts, float top_p, Shared& s) {
+  if (threadIdx.x >= 32) return;
+  const int lane = threadIdx.x;
+  const int top = kBins - 1 - 8 * lane;
+  double sum = 0.0;
+  int lowest = INT_MAX;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) {
+    const double mb = s.tot_mass[top - j];
+    sum += mb;
+    if (mb > 0.0) lowest = top - j;
+  }
+  double inc = sum;
+  for (int o = 1; o < 32; o <<= 1) {
+    const double y = __shfl_up_sync(kFull, inc, o);
+    if (lane >= o) inc += y;
+  }
+  const double total = __shfl_sync(kFull, inc, 31);
+  const double zz = first ? total : z_in;
+  const double tgt = static_cast<double>(top_p) * zz;
+  const unsigned hit = __ballot_sync(kFull, sum > 0.0 && above0 + inc >= tgt);
+  int low_all = lowest;
+  for (int o = 16; o > 0; o >>= 1) low_all = min(low_all, __shfl_xor_sync(kFull, low_all, o));
+  int chosen = -1;
+  double a = 0.0;
+  if (hit != 0) {
+    if (lane == __ffs(hit) - 1) {
+      a = above0 + (inc - sum);
+      double before_last = a;
+      for (int j = 0; j < 8; ++j) {
+        const double mb = s.tot_mass[top - j];
+        if (!(mb > 0.0)) continue;
+        if (a + mb >= tgt) {
+          chosen = top - j;
+          break;
+        }
+        before_last = a;
+        a += mb;
+      }
+      if (chosen < 0) {  // rounding inside the lane: descend into its lowest bin with mass
+        chosen = lowest;
+        a = before_last;
+      }
+    }
+  } else if (lane == 0) {  // rounding: the whole range is kept; descend into its lowest bucket
+    chosen = low_all == INT_MAX ? 0 : low_all;
+    a = above0 + total - (low_all == INT_MAX ? 0.0 : s.tot_mass[chosen]);
+  }
+  if (chosen >= 0) {
+    s.sel_key = static_cast<uint32_t>(chosen);
+    s.sel_above = a;
+    s.red_d2[1] = zz;
+    s.red_i2[1] = counts ? static_cast<int32_t>(s.tot_cnt[chosen]) : 0;
+  }
+}
+
 // The k-th largest key (1-based) among the row's ids where key_of(i, row[i],
 // key) returns true. `total` receives the count of such ids (from the first
 // pass); when it is <= k the selection stops there (the result is then
 // meaningless). Each CTA histograms its slice; histograms merge per pass.
+// With stop_at > 0, the descent also stops once at most stop_at ids have keys
+// >= the chosen bucket's lowest key: `early` is set and that key returned
+// (the k-th key is among those ids).
 template <class KeyOf>
-__device__ uint32_t radix_select(const float* row, int32_t k, KeyOf key_of, int32_t& total, Ctx& c, Shared& s) {
+__device__ uint32_t radix_select(const float* row, int32_t k, KeyOf key_of, int32_t& total, Ctx& c, Shared& s,
+                                 int32_t stop_at, bool& early) {
+  early = false;
   uint32_t prefix = 0, prefix_mask = 0;
   int32_t rem = k;
   const int warp = threadIdx.x / 32;
@@ -329,31 +447,19 @@ __device__ uint32_t radix_select(const float* row, int32_t k, KeyOf key_of, int3
     });
     __syncthreads();
     merge_counts(c, s);
-    if (threadIdx.x == 0) {
-      int32_t above = 0, chosen = 0;
-      for (int b = kBins - 1; b >= 0; --b) {
-        const int32_t n = static_cast<int32_t>(s.tot_cnt[b]);
-        if (above + n >= rem) {
-          chosen = b;
-          break;
-        }
-        above += n;
-      }
-      if (shift == 24) {
-        int32_t t = 0;
-        for (int b = 0; b < kBins; ++b) t += static_cast<int32_t>(s.tot_cnt[b]);
-        s.red_i2[0] = t;
-      }
-      s.sel_key = static_cast<uint32_t>(chosen);
-      s.sel_rem = rem - above;
-    }
+    choose_count_bin(rem, shift == 24, s);
     __syncthreads();
     if (shift == 24) total = s.red_i2[0];
     prefix |= s.sel_key << shift;
     prefix_mask |= 255u << shift;
     rem = s.sel_rem;
+    const int32_t at_or_above = k - rem + static_cast<int32_t>(s.tot_cnt[s.sel_key]);
     __syncthreads();
     if (shift == 24 && total <= k) return 0;  // caller checks total
+    if (at_or_above <= stop_at) {
+      early = true;
+      return prefix;
+    }
   }
   return prefix;
 }
@@ -428,7 +534,7 @@ __device__ int32_t draw_scan(const float* L, int lo, int hi, double carry, int32
 
 // Grid: n_rows * size CTAs; CTAs [row * size, row * size + size) form one
 // cluster (when size > 1) and sample row `row` together.
-__global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, int cluster) {
+__global__ void __launch_bounds__(kThreads, 2) sample_kernel(SampleKernelParams p, int cluster) {
   __shared__ Shared s;
   Ctx c;
   c.size = cluster;
@@ -480,8 +586,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
       int32_t k = min(r.logprobs, vocab);
       if (k > 0) {
         int32_t total = 0;
+        bool early = false;
         const uint32_t kth = radix_select(
-            L, k, [](int, float v, uint32_t& key) { key = order_key(v); return true; }, total, c, s);
+            L, k, [](int, float v, uint32_t& key) { key = order_key(v); return true; }, total, c, s, 0, early);
         // Ids strictly above the k-th key (fewer than k), then the lowest ids equal to it.
         if (tid == 0) s.n_above = 0;
         __syncthreads();
@@ -633,9 +740,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
     // cumulative sums, whose rounding may already differ from the host's.
     auto mass = [&](float x) { return static_cast<double>(expf(x - m)); };
     bool use_k = false;
-    uint32_t kth = 0;
+    uint32_t kth = 0;   // the k-th key, or (early) the lowest key of the candidates to gather
+    int32_t total = 0;  // ids passing min_p (when top_k is set)
+    bool early = false;
     if (r.top_k > 0) {
-      int32_t total = 0;
       kth = radix_select(
           L, r.top_k,
           [&](int, float v, uint32_t& key) {
@@ -643,7 +751,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
             key = order_key(x);
             return pass_min_p(x);
           },
-          total, c, s);
+          total, c, s, r.top_k <= kListMax ? kListMax : 0, early);
       use_k = total > r.top_k;
     }
     auto candidate = [&](float v, float& x, uint32_t& key) {
@@ -652,12 +760,118 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
       return pass_min_p(x) && (!use_k || key >= kth);
     };
 
+    // top_k rows with few candidates: gather them into the lead CTA and finish
+    // there with the host's arithmetic (double exp, sums in the host's order).
+    bool listed = false;
+    if (r.top_k > 0 && (early || (!use_k && total <= kListMax))) {
+      ListBufs& lb = s.h.list;
+      if (tid == 0) s.n_above = 0;
+      __syncthreads();
+      for_slice(L, c.lo, c.hi, [&](int i, float v) {
+        float x;
+        uint32_t key;
+        if (candidate(v, x, key)) {
+          const int32_t at = atomicAdd(&s.n_above, 1);
+          if (at < kListMax) {
+            lb.loc_id[at] = i;
+            lb.loc_x[at] = x;
+          }
+        }
+      });
+      __syncthreads();
+      int32_t counts[kMaxCluster];
+      int32_t n = 0;
+      exchange(c, s, Part{0.0, 0.0f, s.n_above}, [&](int q, const Part& x) {
+        counts[q] = x.i0;
+        n += x.i0;
+      });
+      listed = n <= kListMax;  // ties at the k-th value can make more
+      if (listed) {
+        int32_t chosen = INT_MAX;
+        if (lead) {
+          int32_t at = 0;
+          for (int q = 0; q < c.size; ++q) {
+            const ListBufs* src = at_rank(c, &lb, q);
+            for (int32_t j = tid; j < counts[q]; j += kThreads) {
+              lb.g_id[at + j] = src->loc_id[j];
+              lb.g_x[at + j] = src->loc_x[j];
+            }
+            at += counts[q];
+          }
+          __syncthreads();
+          if (tid < n) {  // ascending id (ids are distinct)
+            const int32_t my = lb.g_id[tid];
+            int32_t rank = 0;
+            for (int32_t j = 0; j < n; ++j) rank += lb.g_id[j] < my ? 1 : 0;
+            lb.id[rank] = my;
+            lb.x[rank] = lb.g_x[tid];
+            lb.e[rank] = exp(static_cast<double>(lb.g_x[tid]) - static_cast<double>(m));
+            lb.kept[rank] = 1;
+          }
+          __syncthreads();
+          if (tid < n) {  // (desc x, asc id) order
+            const int32_t my = lb.id[tid];
+            const float mx = lb.x[tid];
+            int32_t rank = 0;
+            for (int32_t j = 0; j < n; ++j) rank += better(lb.x[j], lb.id[j], mx, my) ? 1 : 0;
+            lb.by_value[rank] = tid;
+          }
+          __syncthreads();
+          if (tid == 0) {
+            // The exact top_k cut (ties with the k-th value kept: a prefix of
+            // by_value), then engine::sample's top_p (apply_top_p) and draw, in
+            // its order.
+            int32_t n_k = n;
+            if (early) {
+              const float kx = lb.x[lb.by_value[r.top_k - 1]];
+              n_k = r.top_k;
+              while (n_k < n && lb.x[lb.by_value[n_k]] >= kx) ++n_k;
+              for (int32_t t = n_k; t < n; ++t) lb.kept[lb.by_value[t]] = 0;
+            }
+            if (r.top_p < 1.0f) {
+              double z = 0.0;
+              for (int32_t j = 0; j < n; ++j) z += lb.kept[j] != 0 ? lb.e[j] : 0.0;
+              double before = 0.0;
+              for (int32_t t = 0; t < n_k; ++t) {
+                if (t > 0 && before / z >= r.top_p) {
+                  for (int32_t t2 = t; t2 < n_k; ++t2) lb.kept[lb.by_value[t2]] = 0;
+                  break;
+                }
+                before += lb.e[lb.by_value[t]];
+              }
+            }
+            double z2 = 0.0;
+            int32_t n_kept = 0;
+            for (int32_t j = 0; j < n; ++j) {
+              if (lb.kept[j] != 0) {
+                z2 += lb.e[j];
+                chosen = lb.id[j];  // the last kept id, unless the draw picks one
+                ++n_kept;
+              }
+            }
+            if (n_kept > 1) {
+              double cum = 0.0;
+              for (int32_t j = 0; j < n; ++j) {
+                if (lb.kept[j] == 0) continue;
+                cum += lb.e[j] / z2;
+                if (r.u < cum) {
+                  chosen = lb.id[j];
+                  break;
+                }
+              }
+            }
+          }
+        }
+        token = cluster_min_int(chosen, c, s);
+      }
+    }
+
     bool use_p = false;
     uint32_t pkey = 0;       // key of the boundary value
     int64_t keep_ties = 0;   // ids with key == pkey kept, lowest first
     double z_kept = 0.0;
     double e_tie = 0.0;      // mass of one boundary tie
-    if (r.top_p < 1.0f) {
+    if (!listed && r.top_p < 1.0f) {
       // Radix descent over mass: the boundary is the value of the first item
       // (in desc order) at which the cumulative mass reaches top_p * z.
       const int warp = tid / 32;
@@ -679,34 +893,7 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
         });
         __syncthreads();
         merge_mass(c, s, shift == 0);
-        if (tid == 0) {
-          if (shift == 24) {
-            double t = 0.0;
-            for (int b = 0; b < kBins; ++b) t += s.tot_mass[b];
-            s.red_d2[0] = t;
-          }
-          const double zz = shift == 24 ? s.red_d2[0] : z;
-          const double tgt = static_cast<double>(r.top_p) * zz;
-          double a = above;
-          int chosen = -1, lowest = -1;
-          for (int b = kBins - 1; b >= 0; --b) {
-            const double mb = s.tot_mass[b];
-            if (mb > 0.0) lowest = b;
-            if (mb > 0.0 && a + mb >= tgt) {
-              chosen = b;
-              break;
-            }
-            if (mb > 0.0) a += mb;
-          }
-          if (chosen < 0) {  // rounding: the whole range is kept; descend into its lowest bucket
-            chosen = lowest < 0 ? 0 : lowest;
-            a -= lowest < 0 ? 0.0 : s.tot_mass[chosen];
-          }
-          s.sel_key = static_cast<uint32_t>(chosen);
-          s.sel_above = a;
-          s.red_d2[1] = zz;
-          s.red_i2[1] = shift == 0 ? static_cast<int32_t>(s.tot_cnt[chosen]) : 0;
-        }
+        choose_mass_bin(above, z, shift == 24, shift == 0, r.top_p, s);
         __syncthreads();
         prefix |= s.sel_key << shift;
         prefix_mask |= 255u << shift;
@@ -735,7 +922,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
       z_kept = above + static_cast<double>(keep_ties) * e;
     }
 
-    if (c.size == 1) {
+    if (listed) {
+      // token chosen above
+    } else if (c.size == 1) {
       if (!use_p) {
         double zl = 0.0;
         for_slice(L, c.lo, c.hi, [&](int, float v) {
@@ -844,11 +1033,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(SampleKernelParams p, 
 
 Status bad(const std::string& what) { return Status(ErrorKind::kInternal, "sample kernel: " + what); }
 
-// What this device allows: SM count and the largest cluster the kernel can
-// be launched with (1 without cluster support). Queried once per device.
+// What this device allows: how many clusters of each size (1, 2, 4, 8, 16
+// CTAs; 0 = not launchable) can be resident at once. Queried once per device.
 struct DeviceLimits {
-  int sms = 0;
-  int max_cluster = 1;
+  int active[kMaxCluster + 1] = {};
 };
 
 Status device_limits(DeviceLimits& out) {
@@ -861,14 +1049,16 @@ Status device_limits(DeviceLimits& out) {
   std::lock_guard<std::mutex> lock(mu);
   if (!known[dev]) {
     DeviceLimits d;
-    TANDEM_CUDA_TRY(cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev));
-    int cluster_ok = 0;
+    int sms = 0, per_sm = 0, cluster_ok = 0;
+    TANDEM_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    TANDEM_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, sample_kernel, kThreads, 0));
+    d.active[1] = sms * per_sm;
     TANDEM_CUDA_TRY(cudaDeviceGetAttribute(&cluster_ok, cudaDevAttrClusterLaunch, dev));
     if (cluster_ok != 0) {
       if (cudaFuncSetAttribute(sample_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess) {
         (void)cudaGetLastError();
       }
-      for (int size = kMaxCluster; size > 1; size /= 2) {
+      for (int size = 2; size <= kMaxCluster; size *= 2) {
         cudaLaunchConfig_t cfg = {};
         cfg.gridDim = dim3(static_cast<unsigned>(size));
         cfg.blockDim = dim3(kThreads);
@@ -880,11 +1070,11 @@ Status device_limits(DeviceLimits& out) {
         cfg.attrs = attr;
         cfg.numAttrs = 1;
         int n = 0;
-        if (cudaOccupancyMaxActiveClusters(&n, sample_kernel, &cfg) == cudaSuccess && n >= 1) {
-          d.max_cluster = size;
-          break;
+        if (cudaOccupancyMaxActiveClusters(&n, sample_kernel, &cfg) == cudaSuccess) {
+          d.active[size] = n;
+        } else {
+          (void)cudaGetLastError();
         }
-        (void)cudaGetLastError();
       }
     }
     cache[dev] = d;
@@ -894,14 +1084,14 @@ Status device_limits(DeviceLimits& out) {
   return {};
 }
 
+// Automatic: the largest cluster whose n_rows clusters are all resident at
+// once (one wave) with >= kMinSlice ids per CTA; else one CTA per row.
 int pick_cluster(const SampleKernelParams& p, const DeviceLimits& d) {
   if (p.cluster > 0) return p.cluster;
-  int size = d.max_cluster;
-  while (size > 1 && (static_cast<int64_t>(p.n_rows) * size > 2 * static_cast<int64_t>(d.sms) ||
-                      p.vocab < size * kMinSlice)) {
-    size /= 2;
+  for (int size = kMaxCluster; size > 1; size /= 2) {
+    if (d.active[size] >= p.n_rows && p.vocab >= size * kMinSlice) return size;
   }
-  return size;
+  return 1;
 }
 
 }  // namespace
@@ -922,14 +1112,16 @@ Status SampleKernelParams::check() const {
 }
 
 Result<int> sample_cluster_size(const SampleKernelParams& p) {
-  TANDEM_STATUS_TRY(p.check());
+  if (p.n_rows < 0 || p.vocab < 1) return bad("n_rows >= 0 and vocab >= 1 required");
+  if (p.cluster != 0 && p.cluster != 1 && p.cluster != 2 && p.cluster != 4 && p.cluster != 8 && p.cluster != 16) {
+    return bad("cluster must be 0 (automatic), 1, 2, 4, 8 or 16, got " + std::to_string(p.cluster));
+  }
   DeviceLimits d;
   TANDEM_STATUS_TRY(device_limits(d));
   const int size = pick_cluster(p, d);
-  if (size > d.max_cluster) {
-    return Status(ErrorKind::kInvalidRequest, "sample kernel: cluster of " + std::to_string(size) +
-                                                  " CTAs not launchable here (at most " +
-                                                  std::to_string(d.max_cluster) + ")");
+  if (size > 1 && d.active[size] < 1) {
+    return Status(ErrorKind::kInvalidRequest,
+                  "sample kernel: a cluster of " + std::to_string(size) + " CTAs cannot be launched on this device");
   }
   return size;
 }

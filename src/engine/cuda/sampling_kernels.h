@@ -12,7 +12,11 @@
 //      token's logprob and the all-filtered fallback;
 //   3. greedy (temperature < 1e-5): argmax, lowest id on ties;
 //   4. else x = l * (1 / temperature); min_p; top_k by a radix select over
-//      order-preserving float keys (ties with the k-th kept); top_p by a
+//      order-preserving float keys (ties with the k-th kept). When top_k
+//      leaves at most 256 candidates they are gathered into one CTA, which
+//      applies top_p and draws with the host's arithmetic (double exp, sums
+//      in the host's order: id order for z, value order for the top_p
+//      prefix). Otherwise top_p by a
 //      radix descent over probability-mass histograms (double), then the id
 //      cutoff among ties at the boundary value; the draw is an inverse CDF
 //      over the kept ids in ASCENDING id order (block prefix sums of
@@ -84,10 +88,11 @@ struct SampleKernelParams {
 };
 Status launch(const SampleKernelParams& p, cudaStream_t stream);
 
-// CTAs per row that launch() uses for `p` on the current device: p.cluster when
-// set (kInvalidRequest if the device cannot launch that cluster), else the
-// largest of 16, 8, 4, 2 that the device launches with n_rows * size <= 2 x
-// SMs and >= 4096 ids per CTA, else 1.
+// CTAs per row that launch() uses for `p` on the current device (only
+// n_rows, vocab and cluster are read): p.cluster when set (kInvalidRequest if
+// the device cannot launch that cluster), else the largest of 16, 8, 4, 2 for
+// which n_rows clusters are resident at once and each CTA gets >= 4096 ids,
+// else 1.
 Result<int> sample_cluster_size(const SampleKernelParams& p);
 
 }  // namespace tandem::engine::cuda
