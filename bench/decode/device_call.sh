@@ -33,14 +33,14 @@ PY
   LOG_DIR=$out/ab-$shape bench/decode/run_decode_ab.sh $work/$shape ${ROUNDS:-3} \
     ${VARIANTS:-base=$d/base_driver new=$d/new_driver} 2>&1 | tee $out/ab-$shape.txt
 done
+if [ "${CHECK:-0}" = 1 ]; then
+  timeout ${CHECK_LIMIT:-200} python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes ${CHECK_SHAPES:-smollm2-135m qwen3-0.6b} \
+    --cpu-shapes smollm2-135m --json $out/checks.json >$out/checks.txt 2>&1
+  echo "checks rc=$?"; tail -12 $out/checks.txt
+fi
 if [ "${FULL:-0}" = 1 ]; then
   for v in base new; do
     timeout 150 $d/${v}_driver bench --model $work/qwen3-0.6b --skip-ceilings 1 >$out/full-$v.txt 2>&1
     echo "full $v:"; grep -E '"decode_throughput"|"prefill"' $out/full-$v.txt | sed -E 's/.*"(batch|tokens)":([0-9]+).*"(ms_per_step|ms)":([0-9.]+).*/\1 \2 ms \4/'
   done
-fi
-if [ "${CHECK:-0}" = 1 ]; then
-  timeout ${CHECK_LIMIT:-200} python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes ${CHECK_SHAPES:-smollm2-135m qwen3-0.6b} \
-    --cpu-shapes smollm2-135m --json $out/checks.json >$out/checks.txt 2>&1
-  echo "checks rc=$?"; tail -12 $out/checks.txt
 fi

@@ -377,7 +377,16 @@ Status CudaRunner::forward(const StepPlan& plan) {
   };
   rope.pdl = pdl;
 
-  for (int l = 0; l < spec_.n_layers; ++l) {
+  if (decode1) {
+    DecodeStepParams d = decode_step_;
+    d.ids = meta + L.ids;
+    d.positions = meta + L.positions;
+    d.kv_slots = meta + L.slots;
+    d.seq = reinterpret_cast<const AttnSeq*>(meta + L.seqs);
+    d.block_tables = meta + L.tables;
+    TANDEM_STATUS_TRY(launch(d, stream_));
+  }
+  for (int l = 0; l < (decode1 ? 0 : spec_.n_layers); ++l) {
     const DeviceLayer& w = weights_.layers()[l];
     if (fused) {
       TANDEM_STATUS_TRY(fused_gemv(w.wqkv, GemvInput::kRmsNorm, w.attn_norm, x, qkv_.get(), true, false, qkv_dim, hidden));

@@ -16,6 +16,8 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kCopyChunk = 32 << 10;  // bytes per cp.async.bulk
 constexpr int kAttnUnroll = 4;        // key positions in flight per warp
 constexpr int kBarrierOffset = 128;   // mbarriers at the start of shared memory
+constexpr int kMaxNormPer = 8;        // hidden <= kMaxNormPer * kThreads
+constexpr int kTableSmem = 1024;      // block-table entries kept in shared memory (longer: read from L2)
 
 // ---- small device helpers ----
 
@@ -71,24 +73,66 @@ __device__ void bulk_load(void* dst, const void* src, uint32_t bytes, uint64_t* 
 }
 
 // Grid-wide barrier over a monotonic 64-bit arrival counter: barrier k of a
-// launch completes when the counter reaches (k + 1) * grid (the counter is a
-// multiple of the grid at launch). Release: the CTA's writes (ordered before
-// thread 0 by __syncthreads) are fenced at gpu scope before the arrival;
-// acquire: ld.acquire.gpu of the counter, then a fence, then __syncthreads.
-__device__ __forceinline__ void grid_barrier(unsigned long long* counter, unsigned nblocks) {
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    const unsigned long long old = atomicAdd(counter, 1ull);
-    const unsigned long long target = (old / nblocks + 1) * nblocks;
-    unsigned long long cur = 0;
-    do {
-      asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(cur) : "l"(counter) : "memory");
-    } while (cur < target);
-    __threadfence();
+// launch completes when the counter reaches base + (k + 1) * grid, where base
+// (a multiple of the grid) is the counter rounded down at launch (no barrier
+// of this launch can complete before every CTA read it). Arrive: after
+// __syncthreads, thread 0 adds 1 with release semantics at gpu scope (the
+// CTA's earlier writes, ordered before it by the bar.sync, become visible
+// first); leave: it spins with ld.acquire.gpu until the target, then
+// __syncthreads releases the CTA.
+struct GridBarrier {
+  unsigned long long* counter;
+  unsigned long long next;  // target of the next barrier (thread 0)
+  unsigned nblocks;
+  __device__ void init(unsigned long long* c, unsigned nb) {
+    counter = c;
+    nblocks = nb;
+    if (threadIdx.x == 0) {
+      unsigned long long v;
+      asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(v) : "l"(c) : "memory");
+      next = v / nb * nb + nb;
+    }
   }
-  __syncthreads();
-}
+  __device__ void sync() {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+#ifdef TANDEM_DECODE_BARRIER_FENCED
+      __threadfence();
+      atomicAdd(counter, 1ull);
+#else
+      asm volatile("red.release.gpu.global.add.u64 [%0], 1;" ::"l"(counter) : "memory");
+#endif
+      unsigned long long cur = 0;
+      do {
+        asm volatile("ld.acquire.gpu.global.u64 %0, [%1];" : "=l"(cur) : "l"(counter) : "memory");
+      } while (cur < next);
+#ifdef TANDEM_DECODE_BARRIER_FENCED
+      __threadfence();
+#endif
+      next += nblocks;
+    }
+    __syncthreads();
+  }
+};
+
+// Phase timestamps for bench/decode/decode_step_bench.cu only (compiled in
+// under TANDEM_DECODE_STEP_PROFILE): thread 0 of each CTA writes %globaltimer
+// at slot (layer * 5 + phase) * 4 + {0 start, 1 before mbarrier wait, 2 after
+// it, 3 before the grid barrier}.
+#ifdef TANDEM_DECODE_STEP_PROFILE
+#define DECODE_STAMP(layer, phase, which)                                                                   \
+  do {                                                                                                     \
+    if (threadIdx.x == 0 && p.profile != nullptr) {                                                        \
+      unsigned long long t_;                                                                               \
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t_));                                               \
+      p.profile[static_cast<int64_t>(blockIdx.x) * p.n_layers * 20 + ((layer) * 5 + (phase)) * 4 + (which)] = t_; \
+    }                                                                                                      \
+  } while (0)
+#else
+#define DECODE_STAMP(layer, phase, which) \
+  do {                                    \
+  } while (0)
+#endif
 
 __device__ __forceinline__ int64_t slice_begin(int m, int cta, int nb) {
   return static_cast<int64_t>(m) * cta / nb;
@@ -114,10 +158,15 @@ struct Act {
 // act = RMSNorm(src) * weight, src = x (float32, L2) or the embedding row.
 __device__ void load_normed(const Act& act, const float* x, const __nv_bfloat16* emb_row, const __nv_bfloat16* w,
                             int k, float eps, float* red) {
+  // One pass: x and the norm weight in registers (k <= kMaxNormPer * kThreads).
+  float v[kMaxNormPer], wv[kMaxNormPer];
   float ss = 0.0f;
-  for (int i = threadIdx.x; i < k; i += kThreads) {
-    const float v = emb_row != nullptr ? __bfloat162float(emb_row[i]) : __ldcg(x + i);
-    ss += v * v;
+#pragma unroll
+  for (int j = 0; j < kMaxNormPer; ++j) {
+    const int i = threadIdx.x + j * kThreads;
+    v[j] = i < k ? (emb_row != nullptr ? __bfloat162float(emb_row[i]) : __ldcg(x + i)) : 0.0f;
+    wv[j] = i < k ? __bfloat162float(w[i]) : 0.0f;
+    ss += v[j] * v[j];
   }
   ss = warp_sum(ss);
   if (threadIdx.x % 32 == 0) red[threadIdx.x / 32] = ss;
@@ -126,9 +175,10 @@ __device__ void load_normed(const Act& act, const float* x, const __nv_bfloat16*
 #pragma unroll
   for (int i = 0; i < kWarps; ++i) total += red[i];
   const float inv = rsqrtf(total / static_cast<float>(k) + eps);
-  for (int i = threadIdx.x; i < k; i += kThreads) {
-    const float v = emb_row != nullptr ? __bfloat162float(emb_row[i]) : __ldcg(x + i);
-    act.set(i, v * inv * __bfloat162float(w[i]));
+#pragma unroll
+  for (int j = 0; j < kMaxNormPer; ++j) {
+    const int i = threadIdx.x + j * kThreads;
+    if (i < k) act.set(i, v[j] * inv * wv[j]);
   }
   __syncthreads();
 }
@@ -174,7 +224,7 @@ __device__ __forceinline__ int attn_splits(int ctx, int n_kv, int nb) {
 // then the per-warp partials [kWarps][G][HD + 2].
 template <int HD, int G>
 __device__ void attention_item(const P& p, const DeviceLayer& L, int layer, int h, int split, int splits, int ctx,
-                               float* s, float* part_o, float* part_ml) {
+                               const int32_t* table, float* s, float* part_o, float* part_ml) {
   constexpr int kPer = HD / 32;      // elements per lane in the rope (lane + 32 c)
   constexpr int kHalfC = kPer / 2;
   constexpr int E = HD / 32;         // elements per lane in the attention (lane * E ..)
@@ -248,7 +298,6 @@ __device__ void attention_item(const P& p, const DeviceLayer& L, int layer, int 
 #pragma unroll
     for (int e = 0; e < E; ++e) acc[g][e] = 0.0f;
   }
-  const int32_t* table = p.block_tables + p.seq->table_offset;
   const __nv_bfloat16* layer_base = p.kv_pool + static_cast<int64_t>(layer) * 2 * bt * kv_row + h * HD + lane * E;
   for (int base = p0 + kUnroll * warp; base < p1; base += kUnroll * kWarps) {
     float kf[kUnroll][E], vf[kUnroll][E];
@@ -340,6 +389,7 @@ __global__ void __launch_bounds__(kThreads, 1) decode_step_kernel(P p) {
   unsigned char* buf1 = buf0 + p.buf0_bytes;
   float* act_base = reinterpret_cast<float*>(buf1 + p.buf1_bytes);
   float* red = act_base + p.act_bytes / 4;
+  int32_t* table_s = reinterpret_cast<int32_t*>(red + p.red_floats);
   const Act act{act_base, p.act_pieces};
   const int nb = gridDim.x, cta = blockIdx.x;
   const int hd = HD;
@@ -349,6 +399,8 @@ __global__ void __launch_bounds__(kThreads, 1) decode_step_kernel(P p) {
   float* part_ml = part_o + static_cast<int64_t>(p.n_heads) * P::kMaxSplits * hd;
   auto* counter = reinterpret_cast<unsigned long long*>(part_ml + p.n_heads * P::kMaxSplits * 2);
 
+  GridBarrier barrier;
+  barrier.init(counter, nb);
   if (threadIdx.x == 0) {
     mbar_init(&bars[0], 1);
     mbar_init(&bars[1], 1);
@@ -361,6 +413,18 @@ __global__ void __launch_bounds__(kThreads, 1) decode_step_kernel(P p) {
     const int64_t r0 = slice_begin(m, cta, nb), r1 = slice_begin(m, cta + 1, nb);
     bulk_load(b == 0 ? buf0 : buf1, w + r0 * k, static_cast<uint32_t>((r1 - r0) * k * 2), &bars[b]);
   };
+  // The next weight slices start loading before this CTA arrives at the grid
+  // barrier (default) or right after it leaves (TANDEM_DECODE_PREFETCH_AFTER,
+  // bench A/B: the burst then does not queue ahead of the barrier's atomics).
+  auto prefetch_and_sync = [&](auto&& prefetch) {
+#ifdef TANDEM_DECODE_PREFETCH_AFTER
+    barrier.sync();
+    prefetch();
+#else
+    prefetch();
+    barrier.sync();
+#endif
+  };
   const DeviceLayer first = p.layers[0];
   issue(0, first.wqkv, qkv_dim, hidden);
   issue(1, first.wo, hidden, q_dim);
@@ -371,76 +435,115 @@ __global__ void __launch_bounds__(kThreads, 1) decode_step_kernel(P p) {
   for (int r = h0 + threadIdx.x; r < h1; r += kThreads) p.x[r] = __bfloat162float(emb_row[r]);
   const int ctx = p.seq->start_pos + p.seq->n_q;
   const int splits = attn_splits(ctx, p.n_kv_heads, nb);
+  // The sequence's block table, read once (every layer's attention uses it).
+  const int n_table = (ctx + p.block_tokens - 1) / p.block_tokens;
+  const int32_t* table = p.block_tables + p.seq->table_offset;
+  if (n_table <= kTableSmem) {
+    for (int i = threadIdx.x; i < n_table; i += kThreads) table_s[i] = table[i];
+    table = table_s;
+  }
 
   for (int layer = 0; layer < p.n_layers; ++layer) {
     const DeviceLayer L = p.layers[layer];
     // 1. RMSNorm + QKV rows.
     {
+      DECODE_STAMP(layer, 0, 0);
       load_normed(act, p.x, layer == 0 ? emb_row : nullptr, L.attn_norm, hidden, p.eps, red);
       const int r0 = static_cast<int>(slice_begin(qkv_dim, cta, nb));
       const int n = static_cast<int>(slice_begin(qkv_dim, cta + 1, nb)) - r0;
+      DECODE_STAMP(layer, 0, 1);
       mbar_wait(&bars[0], phase0);
       phase0 ^= 1;
+      DECODE_STAMP(layer, 0, 2);
       gemv_rows(buf0, act, n, hidden, red, [&](int row, float v) { p.qkv[r0 + row] = v; });
       __syncthreads();
-      issue(0, L.w_gate_up, 2 * inter, hidden);
-      grid_barrier(counter, nb);
+      DECODE_STAMP(layer, 0, 3);
+      prefetch_and_sync([&] { issue(0, L.w_gate_up, 2 * inter, hidden); });
     }
     // 2. Rope, KV write, attention partials.
+    DECODE_STAMP(layer, 1, 0);
     for (int item = cta; item < p.n_kv_heads * splits; item += nb) {
       const int h = item / splits, s = item % splits;
       switch (p.n_heads / p.n_kv_heads) {
-        case 1: attention_item<HD, 1>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        case 2: attention_item<HD, 2>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        case 3: attention_item<HD, 3>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        case 4: attention_item<HD, 4>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        case 5: attention_item<HD, 5>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        case 6: attention_item<HD, 6>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        case 7: attention_item<HD, 7>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
-        default: attention_item<HD, 8>(p, L, layer, h, s, splits, ctx, act_base, part_o, part_ml); break;
+        case 1: attention_item<HD, 1>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        case 2: attention_item<HD, 2>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        case 3: attention_item<HD, 3>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        case 4: attention_item<HD, 4>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        case 5: attention_item<HD, 5>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        case 6: attention_item<HD, 6>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        case 7: attention_item<HD, 7>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
+        default: attention_item<HD, 8>(p, L, layer, h, s, splits, ctx, table, act_base, part_o, part_ml); break;
       }
       __syncthreads();
     }
-    grid_barrier(counter, nb);
+    DECODE_STAMP(layer, 1, 3);
+    barrier.sync();
     // 3. Combine, o-proj rows, residual add.
     {
-      constexpr float kNone = -INFINITY;
-      for (int i = threadIdx.x; i < q_dim; i += kThreads) {
-        const int qh = i / hd, d = i % hd;
+      DECODE_STAMP(layer, 2, 0);
+      // One warp per query head: lane s holds split s's (m, l); each lane
+      // then sums its head_dim / 32 elements over the splits, every load of
+      // the loop independent (latency, not bandwidth, is the cost here).
+      constexpr int E = HD / 32;
+      const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+      for (int qh = warp; qh < p.n_heads; qh += kWarps) {
         const float* ml = part_ml + qh * P::kMaxSplits * 2;
-        float mx = kNone;
-        for (int s = 0; s < splits; ++s) mx = fmaxf(mx, __ldcg(ml + 2 * s));
-        float o = 0.0f, sum = 0.0f;
+        const float m_s = lane < splits ? __ldcg(ml + 2 * lane) : -INFINITY;
+        const float l_s = lane < splits ? __ldcg(ml + 2 * lane + 1) : 0.0f;
+        float mx = m_s;
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        const float f_s = lane < splits ? exp2f(m_s - mx) : 0.0f;
+        const float sum = warp_sum(l_s * f_s);
+        const float* po = part_o + static_cast<int64_t>(qh) * P::kMaxSplits * HD + lane * E;
+        float o[E];
+#pragma unroll
+        for (int e = 0; e < E; ++e) o[e] = 0.0f;
+#pragma unroll 8
         for (int s = 0; s < splits; ++s) {
-          const float f = exp2f(__ldcg(ml + 2 * s) - mx);
-          sum = fmaf(__ldcg(ml + 2 * s + 1), f, sum);
-          o = fmaf(__ldcg(part_o + (static_cast<int64_t>(qh) * P::kMaxSplits + s) * hd + d), f, o);
+          const float f = __shfl_sync(0xffffffffu, f_s, s);
+          if constexpr (E == 4) {
+            const float4 v = __ldcg(reinterpret_cast<const float4*>(po + s * HD));
+            o[0] = fmaf(v.x, f, o[0]), o[1] = fmaf(v.y, f, o[1]), o[2] = fmaf(v.z, f, o[2]), o[3] = fmaf(v.w, f, o[3]);
+          } else {
+            const float2 v = __ldcg(reinterpret_cast<const float2*>(po + s * HD));
+            o[0] = fmaf(v.x, f, o[0]), o[1] = fmaf(v.y, f, o[1]);
+          }
         }
-        act.set(i, __bfloat162float(__float2bfloat16_rn(o / sum)));
+#pragma unroll
+        for (int e = 0; e < E; ++e) act.set(qh * HD + lane * E + e, __bfloat162float(__float2bfloat16_rn(o[e] / sum)));
       }
       __syncthreads();
+      DECODE_STAMP(layer, 2, 1);
       mbar_wait(&bars[1], phase1);
       phase1 ^= 1;
+      DECODE_STAMP(layer, 2, 2);
       gemv_rows(buf1, act, h1 - h0, q_dim, red, [&](int row, float v) { p.x[h0 + row] += v; });
       __syncthreads();
-      issue(1, L.w_down, hidden, inter);
-      grid_barrier(counter, nb);
+      DECODE_STAMP(layer, 2, 3);
+      prefetch_and_sync([&] { issue(1, L.w_down, hidden, inter); });
     }
     // 4. RMSNorm + gate/up rows.
     {
+      DECODE_STAMP(layer, 3, 0);
       load_normed(act, p.x, nullptr, L.ffn_norm, hidden, p.eps, red);
       const int r0 = static_cast<int>(slice_begin(2 * inter, cta, nb));
       const int n = static_cast<int>(slice_begin(2 * inter, cta + 1, nb)) - r0;
+      DECODE_STAMP(layer, 3, 1);
       mbar_wait(&bars[0], phase0);
       phase0 ^= 1;
+      DECODE_STAMP(layer, 3, 2);
       gemv_rows(buf0, act, n, hidden, red,
                 [&](int row, float v) { p.gate_up[r0 + row] = __float2bfloat16_rn(v); });
       __syncthreads();
-      if (layer + 1 < p.n_layers) issue(0, p.layers[layer + 1].wqkv, qkv_dim, hidden);
-      grid_barrier(counter, nb);
+      DECODE_STAMP(layer, 3, 3);
+      prefetch_and_sync([&] {
+        if (layer + 1 < p.n_layers) issue(0, p.layers[layer + 1].wqkv, qkv_dim, hidden);
+      });
     }
     // 5. SwiGLU + down rows, residual add.
     {
+      DECODE_STAMP(layer, 4, 0);
       const unsigned short* gu = reinterpret_cast<const unsigned short*>(p.gate_up);
       for (int i = threadIdx.x; i < inter; i += kThreads) {
         const float g = __uint_as_float(static_cast<uint32_t>(__ldcg(gu + i)) << 16);
@@ -448,14 +551,14 @@ __global__ void __launch_bounds__(kThreads, 1) decode_step_kernel(P p) {
         act.set(i, g / (1.0f + __expf(-g)) * u);
       }
       __syncthreads();
+      DECODE_STAMP(layer, 4, 1);
       mbar_wait(&bars[1], phase1);
       phase1 ^= 1;
+      DECODE_STAMP(layer, 4, 2);
       gemv_rows(buf1, act, h1 - h0, inter, red, [&](int row, float v) { p.x[h0 + row] += v; });
       __syncthreads();
-      if (layer + 1 < p.n_layers) {
-        issue(1, p.layers[layer + 1].wo, hidden, q_dim);
-        grid_barrier(counter, nb);
-      }
+      DECODE_STAMP(layer, 4, 3);
+      if (layer + 1 < p.n_layers) prefetch_and_sync([&] { issue(1, p.layers[layer + 1].wo, hidden, q_dim); });
     }
   }
 }
@@ -467,7 +570,7 @@ size_t slice_bytes(int m, int k, int grid) { return static_cast<size_t>((m + gri
 bool decode_step_kernel_enabled() {
   static const bool enabled = [] {
     const char* v = std::getenv("TANDEM_CUDA_DECODE_KERNEL");
-    return v != nullptr && std::strcmp(v, "1") == 0;  // opt-in until verified on the GPU
+    return v != nullptr && std::strcmp(v, "1") == 0;  // opt-in: measured slower than the per-kernel path
   }();
   return enabled;
 }
@@ -490,6 +593,7 @@ Status DecodeStepParams::configure(int device) {
     return no("query heads per kv head must be 1.." + std::to_string(kMaxGroup));
   }
   if (hidden % 8 != 0 || intermediate % 8 != 0) return no("hidden and intermediate must be multiples of 8");
+  if (hidden > kMaxNormPer * kThreads) return no("hidden over " + std::to_string(kMaxNormPer * kThreads));
   const int q_dim = n_heads * head_dim, qkv_dim = (n_heads + 2 * n_kv_heads) * head_dim;
   grid = sms;
   buf0_bytes = static_cast<int>(std::max(slice_bytes(qkv_dim, hidden, grid), slice_bytes(2 * intermediate, hidden, grid)));
@@ -504,7 +608,9 @@ Status DecodeStepParams::configure(int device) {
   act_bytes = (act_bytes + 127) / 128 * 128;
   const int max_rows = static_cast<int>(std::max((2 * intermediate + grid - 1) / grid, (qkv_dim + grid - 1) / grid));
   red_floats = std::max({max_rows, kWarps, 16});
-  smem_bytes = kBarrierOffset + static_cast<size_t>(buf0_bytes) + buf1_bytes + act_bytes + red_floats * 4;
+  red_floats = (red_floats + 31) / 32 * 32;
+  smem_bytes = kBarrierOffset + static_cast<size_t>(buf0_bytes) + buf1_bytes + act_bytes + red_floats * 4 +
+               kTableSmem * 4;
   if (smem_bytes > static_cast<size_t>(max_smem)) {
     return no("needs " + std::to_string(smem_bytes >> 10) + " KiB of shared memory per CTA, the device has " +
               std::to_string(max_smem >> 10));

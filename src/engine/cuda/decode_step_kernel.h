@@ -79,6 +79,9 @@ struct DecodeStepParams {
   int buf0_bytes = 0, buf1_bytes = 0, act_bytes = 0, red_floats = 0;
   int act_pieces = 0;                     // 8-element pieces of the widest input vector
   size_t smem_bytes = 0;
+  // Bench only (bench/decode/decode_step_bench.cu, built with
+  // TANDEM_DECODE_STEP_PROFILE): [grid, n_layers, 5 phases, 4] timestamps, ns.
+  unsigned long long* profile = nullptr;
 
   static constexpr int kThreads = 512;
   static constexpr int kMaxSplits = 32;   // key splits per kv head
@@ -96,8 +99,11 @@ struct DecodeStepParams {
 // Enqueues the kernel (cooperative launch) on `stream`.
 Status launch(const DecodeStepParams& p, cudaStream_t stream);
 
-// False when TANDEM_CUDA_DECODE_KERNEL is "0" or "off" (A/B against the
-// per-kernel path); read once per process.
+// True only when TANDEM_CUDA_DECODE_KERNEL is "1" (read once per process).
+// Opt-in: the first version measured slower than the per-kernel PDL path
+// (bench/NOTES.md v9-decode: H200 Qwen3-0.6B 1.26 vs 0.93 ms per token), and
+// the revision after it (parallel split combine, one-pass RMSNorm, block
+// table in shared memory) has not been run on a GPU yet.
 bool decode_step_kernel_enabled();
 
 }  // namespace tandem::engine::cuda
