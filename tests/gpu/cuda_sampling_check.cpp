@@ -139,7 +139,8 @@ Case random_case(int vocab, std::mt19937_64& rng) {
     p.repetition_penalty = static_cast<float>(pick({1.0, 1.2, 0.8}));
     p.frequency_penalty = static_cast<float>(pick({0.0, 0.5, -0.5}));
     p.presence_penalty = static_cast<float>(pick({0.0, 0.3}));
-    const int range = std::max(2, std::min(vocab, 40));
+    // Low ids repeat (counts > 1); ids over the whole vocabulary land in every CTA's slice.
+    const int range = U(rng) < 0.5 ? std::max(2, std::min(vocab, 40)) : vocab;
     const int np = static_cast<int>(rng() % 300), no = static_cast<int>(rng() % 200);
     for (int i = 0; i < np; ++i) c.prompt.push_back(static_cast<int32_t>(rng() % range));
     for (int i = 0; i < no; ++i) c.output.push_back(static_cast<int32_t>(rng() % range));
