@@ -6,7 +6,7 @@
 #   VARIANTS    NAME=DRIVER[:ENV=VAL,...] list for run_decode_ab.sh (default base vs new)
 #   FULL        1: also the full bench (decode throughput, prefill) of base and new on qwen3-0.6b
 #   CHECK       1: run tests/gpu/run_gpu_checks.py on the new binary (CHECK_SHAPES, default smollm2-135m
-#               qwen3-0.6b; CHECK_LIMIT seconds, default 200)
+#               qwen3-0.6b; CHECK_LIMIT seconds, default 200; CHECK_ENV e.g. TANDEM_CUDA_DECODE_KERNEL=1)
 set -uo pipefail
 d=.device/decode
 out=${OUT:-/tmp/decode-out}
@@ -34,7 +34,8 @@ PY
     ${VARIANTS:-base=$d/base_driver new=$d/new_driver} 2>&1 | tee $out/ab-$shape.txt
 done
 if [ "${CHECK:-0}" = 1 ]; then
-  timeout ${CHECK_LIMIT:-200} python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes ${CHECK_SHAPES:-smollm2-135m qwen3-0.6b} \
+  # shellcheck disable=SC2086
+  env ${CHECK_ENV:-} timeout ${CHECK_LIMIT:-200} python3 tests/gpu/run_gpu_checks.py --driver $d/new_driver --shapes ${CHECK_SHAPES:-smollm2-135m qwen3-0.6b} \
     --cpu-shapes smollm2-135m --json $out/checks.json >$out/checks.txt 2>&1
   echo "checks rc=$?"; tail -12 $out/checks.txt
 fi
