@@ -5,7 +5,8 @@
 // and times 2K/8K causal prefill of one layer at the Llama-3.1-8B and
 // Qwen3-0.6B shapes. Build and run: bench/attn/README.md.
 //
-//   attn_bench [--tilings 0,1,2,3] [--reps 20]
+//   attn_bench [--tilings 0,1,2,3] [--reps 20] [--checks 0|1]
+// TANDEM_ATTN_SM90 (prefill_attention_sm90.h) picks the head_dim-128 kernel: 0 = mma.sync.
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -229,6 +230,7 @@ double time_case(const Case& c, int tiling, int reps, std::mt19937& rng) {
 int main(int argc, char** argv) {
   std::vector<int> tilings = {0, 1, 2, 3};
   int reps = 20;
+  bool run_checks = true;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--tilings") {
@@ -236,6 +238,8 @@ int main(int argc, char** argv) {
       for (char ch : std::string(argv[i + 1])) {
         if (ch >= '0' && ch <= '9') tilings.push_back(ch - '0');
       }
+    } else if (a == "--checks") {
+      run_checks = std::string(argv[i + 1]) != "0";
     } else if (a == "--reps") {
       reps = std::atoi(argv[i + 1]);
     } else {
@@ -257,6 +261,7 @@ int main(int argc, char** argv) {
   };
   bool ok = true;
   for (const Case& c : checks) {
+    if (!run_checks) break;
     for (int t : tilings) {
       const double err = check_case(c, t, rng);
       const bool pass = err < 1e-2;
