@@ -6,7 +6,7 @@
 #   VARIANTS    NAME=DRIVER[:ENV=VAL,...] list for run_decode_ab.sh (default base vs new)
 #   FULL        1: also the full bench (decode throughput, prefill) of base and new on qwen3-0.6b
 #   CHECK       1: run tests/gpu/run_gpu_checks.py on the new binary (CHECK_SHAPES, default smollm2-135m
-#               qwen3-0.6b; CHECK_LIMIT seconds, default 200; CHECK_ENV e.g. TANDEM_CUDA_DECODE_KERNEL=1)
+#               qwen3-0.6b; CHECK_LIMIT seconds, default 200; CHECK_ENV e.g. TANDEM_CUDA_PDL=0)
 set -uo pipefail
 d=.device/decode
 out=${OUT:-/tmp/decode-out}

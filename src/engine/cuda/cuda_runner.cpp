@@ -16,7 +16,6 @@
 
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_sampler.h"
-#include "engine/cuda/decode_step_kernel.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/device_weights.h"
 #include "engine/cuda/elementwise_kernels.h"
@@ -154,9 +153,6 @@ class CudaRunner final : public Runner {
     int splits = 0;
   };
   Status forward(const StepPlan& plan);
-  // Configures the persistent batch-1 decode kernel (decode_kernel_ stays
-  // false when the model does not fit it or TANDEM_CUDA_DECODE_KERNEL=0).
-  Status init_decode_step();
   Status run_graph(int bucket, const StepPlan& plan);
   // Plans `batch`, uploads the metadata and enqueues the forward pass (graph
   // or eager) on stream_; logits_ then holds plan_.n_real_rows() rows.
@@ -178,11 +174,6 @@ class CudaRunner final : public Runner {
   std::set<std::pair<int, int>> no_graph_;        // buckets whose capture failed: eager
 
   DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
-  // Persistent batch-1 decode kernel (decode_step_kernel.h): configured at
-  // init when the model fits its shared-memory plan; used for 1-token steps.
-  bool decode_kernel_ = false;
-  DecodeStepParams decode_step_;
-  DeviceBuffer decode_layers_, decode_ws_;
   PinnedBuffer meta_host_;
   CudaSampler sampler_;
   StepPlan plan_;
@@ -254,7 +245,6 @@ Status CudaRunner::init(ModelWeights weights) {
   TANDEM_STATUS_TRY(meta_host_.allocate(meta_words * 4, "step metadata"));
   TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
   buckets_ = opt_.cuda_graphs ? graph_buckets(opt_.max_running) : std::vector<int>{};
-  TANDEM_STATUS_TRY(init_decode_step());
 
   const int64_t longest = std::min<int64_t>(static_cast<int64_t>(num_blocks_) * bt,
                                             spec_.max_position > 0 ? spec_.max_position : INT64_MAX);
@@ -283,10 +273,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   emb.out = x;
   emb.n_tokens = T;
   emb.hidden = hidden;
-  // Batch-1 steps (one token): one persistent kernel runs the embedding and
-  // every layer (decode_step_kernel.h); the final norm and LM head follow.
-  const bool decode1 = decode_kernel_ && T == 1 && L.n_rows <= 1;
-  if (!decode1) TANDEM_STATUS_TRY(launch(emb, stream_));
+  TANDEM_STATUS_TRY(launch(emb, stream_));
 
   RmsNormParams norm;
   norm.x = x;
@@ -377,16 +364,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   };
   rope.pdl = pdl;
 
-  if (decode1) {
-    DecodeStepParams d = decode_step_;
-    d.ids = meta + L.ids;
-    d.positions = meta + L.positions;
-    d.kv_slots = meta + L.slots;
-    d.seq = reinterpret_cast<const AttnSeq*>(meta + L.seqs);
-    d.block_tables = meta + L.tables;
-    TANDEM_STATUS_TRY(launch(d, stream_));
-  }
-  for (int l = 0; l < (decode1 ? 0 : spec_.n_layers); ++l) {
+  for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
     if (fused) {
       TANDEM_STATUS_TRY(fused_gemv(w.wqkv, GemvInput::kRmsNorm, w.attn_norm, x, qkv_.get(), true, false, qkv_dim, hidden));
@@ -450,45 +428,6 @@ Status CudaRunner::forward(const StepPlan& plan) {
                                   stream_));
     }
   }
-  return {};
-}
-
-Status CudaRunner::init_decode_step() {
-  if (!decode_step_kernel_enabled()) return {};
-  DecodeStepParams& d = decode_step_;
-  d.n_layers = spec_.n_layers;
-  d.hidden = spec_.hidden;
-  d.intermediate = spec_.intermediate;
-  d.n_heads = spec_.n_heads;
-  d.n_kv_heads = spec_.n_kv_heads;
-  d.head_dim = spec_.head_dim;
-  d.block_tokens = opt_.block_tokens;
-  d.eps = spec_.rms_eps;
-  d.scale = 1.0f / std::sqrt(static_cast<float>(spec_.head_dim));
-  const Status configured = d.configure(opt_.device);
-  if (!configured.ok()) {
-    if (configured.kind() != ErrorKind::kUnsupported) return configured;
-    spdlog::info("[engine.cuda] batch-1 decode uses the per-kernel path ({})", configured.to_string());
-    return {};
-  }
-  const std::vector<DeviceLayer>& layers = weights_.layers();
-  TANDEM_STATUS_TRY(decode_layers_.allocate(layers.size() * sizeof(DeviceLayer), "decode kernel layer table"));
-  TANDEM_CUDA_TRY(cudaMemcpy(decode_layers_.get(), layers.data(), layers.size() * sizeof(DeviceLayer),
-                             cudaMemcpyHostToDevice));
-  TANDEM_STATUS_TRY(decode_ws_.allocate(d.workspace_bytes(), "decode kernel workspace"));
-  TANDEM_CUDA_TRY(cudaMemset(decode_ws_.get(), 0, d.workspace_bytes()));
-  d.layers = decode_layers_.get<DeviceLayer>();
-  d.embed = weights_.embed();
-  d.inv_freq = inv_freq_.get<float>();
-  d.x = x_.get<float>();
-  d.qkv = qkv_.get<float>();
-  d.gate_up = gate_up_.get<__nv_bfloat16>();
-  d.kv_pool = kv_.get<__nv_bfloat16>();
-  d.block_elems = block_elems_;
-  d.workspace = decode_ws_.get();
-  decode_kernel_ = true;
-  spdlog::info("[engine.cuda] batch-1 decode: persistent kernel, {} CTAs, {} KiB shared memory each", d.grid,
-               d.smem_bytes >> 10);
   return {};
 }
 
