@@ -13,8 +13,8 @@
 // that algorithm when cublasLtMatmulAlgoCheck accepts it for their shape.
 // Tuning never runs while the stream is being captured (the heuristic's first
 // is used then, and the bucket stays untuned); its cost (sum in tuning_ms(),
-// ~0.1 s per 8K-token 8B product) is paid once per bucket. Off by default
-// until measured end to end in the engine (bench/NOTES.md v9-gemm):
+// ~0.1 s per 8K-token 8B product) is paid once per bucket. Off by default:
+// end to end on an H100 it did not pay (bench/NOTES.md Run 13);
 // TANDEM_GEMM_TUNE=1 (read at init()) or set_tuning(true) turns it on. With it
 // on, which algorithm wins may differ between processes, so logits may differ
 // in the last bf16 bits between runs (as they already do between batch sizes).
