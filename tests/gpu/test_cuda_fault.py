@@ -5,10 +5,8 @@ Runs the real server (run_serve) through tests/gpu/cuda_fault_serve, which injec
 (a kernel writing to an unmapped address) before the CUDA worker's Nth step. Needs an NVIDIA GPU, a CUDA build
 (TANDEM_BUILD_DIR) and random_checkpoint.py with torch + transformers (TANDEM_RANDOM_CHECKPOINT); skips with a
 message elsewhere (CI has no GPU)."""
-import importlib.util
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,22 +15,11 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-BUILD = Path(os.environ.get("TANDEM_BUILD_DIR", REPO / "build"))
-TOOL = BUILD / "tests" / "gpu" / "cuda_fault_serve"
+from gpu_env import HERE, require_built, require_gpu, require_modules
+
 FAIL_AT_STEP = 4
-
-
-def _gpu_present():
-    smi = shutil.which("nvidia-smi")
-    if smi is None:
-        return False
-    r = subprocess.run([smi, "-L"], capture_output=True, text=True)
-    return r.returncode == 0 and "GPU" in r.stdout
 
 
 def _checkpoint(work):
@@ -43,13 +30,9 @@ def _checkpoint(work):
 
 
 def test_device_fault_fails_requests_and_marks_the_worker_unhealthy(tmp_path):
-    if not _gpu_present():
-        pytest.skip("no NVIDIA GPU on this machine: the device-fault test runs on a GPU machine")
-    for mod in ("torch", "transformers"):
-        if importlib.util.find_spec(mod) is None:
-            pytest.skip(f"python package {mod} is missing: random_checkpoint.py needs it to make the test model")
-    if not TOOL.is_file():
-        pytest.skip(f"{TOOL} not built: configure with -DTANDEM_CUDA=ON and build cuda_fault_serve")
+    require_gpu("the device-fault test runs on a GPU machine")
+    require_modules(("torch", "transformers"), "random_checkpoint.py needs it to make the test model")
+    tool = require_built("cuda_fault_serve")
     work = Path(os.environ.get("TANDEM_GPU_WORK", tmp_path))
     model = _checkpoint(work)
     cfg = tmp_path / "tandem.toml"
@@ -78,7 +61,7 @@ def test_device_fault_fails_requests_and_marks_the_worker_unhealthy(tmp_path):
     threading.Thread(target=reader, daemon=True).start()
     env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="1000000")
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen([str(TOOL), "--config", str(cfg), "--fail-at-step", str(FAIL_AT_STEP)],
+    proc = subprocess.Popen([str(tool), "--config", str(cfg), "--fail-at-step", str(FAIL_AT_STEP)],
                             stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
 
     def notifications(seconds):
