@@ -147,6 +147,45 @@ TEST(StepPlanTest, SplitsKvForFewTilesAndLongContext) {
   EXPECT_LE(plan.n_splits(), (1001 + 63) / 64);  // never more splits than chunks outside graphs
 }
 
+TEST(StepPlanTest, OneTokenPerSequenceMarksStepsThatFuseRopeIntoAttention) {
+  StepPlan plan;
+  // Decode, with graph padding: every sequence (padding too) has one token.
+  ASSERT_TRUE(plan.build(batch_of({{{5}, {3, 9}, 20}, {{7}, {11}, 0}}), tiny_spec(), limits(), 4, true).ok());
+  EXPECT_TRUE(plan.attention_key_split());
+  EXPECT_TRUE(plan.one_token_per_seq());
+  // A decode row that wants no logits is not a pure decode but still one token per sequence.
+  ASSERT_TRUE(plan.build(batch_of({{{5}, {3, 9}, 20, false}}), tiny_spec(), limits(), 0, false).ok());
+  EXPECT_FALSE(plan.pure_decode());
+  EXPECT_TRUE(plan.one_token_per_seq());
+  // Two new tokens x group 2 = 4 rows: still 16-row key_split tiles, but rope_kv must run (mixed step).
+  ASSERT_TRUE(plan.build(batch_of({{{5, 6}, {3, 9}, 20}, {{7}, {11}, 0}}), tiny_spec(), limits(), 0, false).ok());
+  EXPECT_TRUE(plan.attention_key_split());
+  EXPECT_FALSE(plan.one_token_per_seq());
+}
+
+TEST(StepPlanTest, SplitDecodeTilesNeverOutnumberTheWorkspaceRows) {
+  // The runner sizes the decode attention's per-tile arrival counters by ws_rows: a split step must have
+  // n_tiles <= ws_rows (splits are capped by ws_rows / (tokens x heads) and tiles <= tokens x kv heads).
+  std::vector<Seq> seqs;
+  for (int i = 0; i < 8; ++i) {
+    Seq s{{1}, {}, 900};
+    for (int b = 0; b < 57; ++b) s.table.push_back(b % 64);
+    s.table[900 / 16] = i;  // distinct slots for the new tokens
+    seqs.push_back(s);
+  }
+  for (int64_t ws : {int64_t{8}, int64_t{40}, int64_t{64}, int64_t{1} << 16}) {
+    StepPlanLimits l = limits();
+    l.ws_rows = ws;
+    StepPlan plan;
+    ASSERT_TRUE(plan.build(batch_of(seqs), tiny_spec(), l, 0, true).ok());
+    ASSERT_TRUE(plan.attention_key_split());
+    if (plan.n_splits() > 1) {
+      EXPECT_LE(plan.layout().n_tiles, ws);
+      EXPECT_LE(int64_t{plan.n_splits()} * plan.layout().n_tokens * tiny_spec().n_heads, ws);
+    }
+  }
+}
+
 void expect_invalid(const std::vector<Seq>& seqs, const std::string& needle, StepPlanLimits l = limits()) {
   StepPlan plan;
   const Status s = plan.build(batch_of(seqs), tiny_spec(), l, 0, false);

@@ -213,7 +213,11 @@ Status CudaRunner::init(ModelWeights weights) {
   TANDEM_STATUS_TRY(final_xn_.allocate(R * hidden * 2, "final norm rows"));
   TANDEM_STATUS_TRY(logits_.allocate(R * spec_.vocab * 4, "logits"));
   TANDEM_STATUS_TRY(sampler_.init(opt_.max_running, spec_.vocab));
-  TANDEM_STATUS_TRY(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4, "split-KV workspace"));
+  // Split-KV partials, then one arrival counter per decode tile (kWsRows bounds the tiles of any split
+  // step), zeroed once here: the decode attention kernel returns each to 0 (paged_attention.h).
+  TANDEM_STATUS_TRY(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4 + kWsRows * sizeof(unsigned),
+                                      "split-KV workspace"));
+  TANDEM_CUDA_TRY(cudaMemsetAsync(attn_ws_.get<float>() + kWsRows * (hd + 2), 0, kWsRows * sizeof(unsigned), stream_));
 
   // KV pool: a fraction of what is free now.
   const int bt = opt_.block_tokens;
@@ -314,6 +318,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
   attn.out = attn_.get<__nv_bfloat16>();
   attn.partial_o = attn_ws_.get<float>();
   attn.partial_ml = attn_ws_.get<float>() + kWsRows * hd;
+  attn.split_counters = reinterpret_cast<unsigned*>(attn_ws_.get<float>() + kWsRows * (hd + 2));
+  attn.n_split_counters = static_cast<int>(kWsRows);
   attn.block_elems = block_elems_;
   attn.n_tiles = L.n_tiles;
   attn.n_splits = plan.n_splits();
@@ -363,6 +369,27 @@ Status CudaRunner::forward(const StepPlan& plan) {
     return launch(g, stream_);
   };
   rope.pdl = pdl;
+  // Decode attention with PDL (key_split launches only; prefill attention stays an ordinary launch);
+  // TANDEM_CUDA_ATTN_PDL=0 launches it plainly (A/B runs).
+  static const bool attn_pdl_env = [] {
+    const char* e = std::getenv("TANDEM_CUDA_ATTN_PDL");
+    return e == nullptr || std::string(e) != "0";
+  }();
+  attn.pdl = attn_pdl_env ? pdl : PdlMode::kOff;
+  // TANDEM_CUDA_FUSED_ROPE=1: decode steps on the GEMV path skip rope_kv and the attention kernel does its
+  // work (paged_attention.h "Fused RoPE"). Off by default: measured slower (bench/NOTES.md v10-decode-attn).
+  static const bool fused_rope_env = [] {
+    const char* e = std::getenv("TANDEM_CUDA_FUSED_ROPE");
+    return e != nullptr && std::string(e) == "1";
+  }();
+  const bool fuse_rope = fused_rope_env && fused && rope.qkv != nullptr && plan.attention_key_split() &&
+                         plan.one_token_per_seq();
+  if (fuse_rope) {
+    attn.rope_qkv = rope.qkv;
+    attn.rope_inv_freq = rope.inv_freq;
+    attn.rope_eps = rope.eps;
+    attn.kv_pool_rw = kv_.get<__nv_bfloat16>();
+  }
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
@@ -379,7 +406,13 @@ Status CudaRunner::forward(const StepPlan& plan) {
     rope.q_norm = w.q_norm;
     rope.k_norm = w.k_norm;
     rope.layer = l;
-    TANDEM_STATUS_TRY(launch(rope, stream_));
+    if (fuse_rope) {
+      attn.rope_bias = w.bqkv;
+      attn.rope_q_norm = w.q_norm;
+      attn.rope_k_norm = w.k_norm;
+    } else {
+      TANDEM_STATUS_TRY(launch(rope, stream_));
+    }
     attn.layer = l;
     TANDEM_STATUS_TRY(launch(attn, stream_));
     if (fused) {

@@ -65,7 +65,25 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
   __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
+  // Fused RoPE (KEY_SPLIT): the tile's roped q rows, then the new K and V rows.
+  __nv_bfloat16* q_new = v_smem + 2 * kChunk * kStride;  // [16][kStride]
+  __nv_bfloat16* k_new = q_new + 16 * kStride;           // [HD]
+  __nv_bfloat16* v_new = k_new + HD;                     // [HD]
 
+  // Fused RoPE: the per-lane frequencies and q/k norm weights (weights: no kernel of the step writes
+  // them, so they load before the PDL wait); the head-dependent loads follow the wait.
+  constexpr int kRopePer = HD / 32;
+  float rope_freq[kRopePer / 2], rope_qn[kRopePer], rope_kn[kRopePer];
+  if (KEY_SPLIT && p.rope_qkv != nullptr) {
+#pragma unroll
+    for (int c = 0; c < kRopePer; ++c) {
+      const int col = threadIdx.x % 32 + 32 * c;
+      if (c < kRopePer / 2) rope_freq[c] = p.rope_inv_freq[col];
+      rope_qn[c] = p.rope_q_norm != nullptr ? __bfloat162float(p.rope_q_norm[col]) : 1.0f;
+      rope_kn[c] = p.rope_k_norm != nullptr ? __bfloat162float(p.rope_k_norm[col]) : 1.0f;
+    }
+  }
+  if constexpr (KEY_SPLIT) pdl_enter(p.pdl);  // every read below is of step data
   const AttnTile tile = p.tiles[blockIdx.x];
   const AttnSeq seq = p.seqs[tile.seq];
   const int split = blockIdx.y;
@@ -81,6 +99,9 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   const int per_split = (n_chunks + p.n_splits - 1) / p.n_splits;
   const int c_begin = split * per_split;
   const int c_end = min(n_chunks, c_begin + per_split);
+  // Decode: splits past the tile's last chunk have no keys and no partial.
+  const int n_active = (n_chunks + per_split - 1) / per_split;
+  if (KEY_SPLIT && c_begin >= c_end) return;
 
   // This thread's two rows: lane / 4 and lane / 4 + 8 of the warp's 16.
   int row_token[2], row_head[2], row_qpos[2];
@@ -98,33 +119,29 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     }
   }
 
-  // Q fragments (A operand), [HD / 16][4] registers.
-  uint32_t qa[HD / 16][4];
-#pragma unroll
-  for (int ks = 0; ks < HD / 16; ++ks) {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const int i = j & 1;          // a0, a2: row lane/4; a1, a3: row + 8
-      const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
-      qa[ks][j] = 0;
-      if (row_token[i] >= 0) {
-        const __nv_bfloat16* q = p.q + (static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i]) * HD + col;
-        qa[ks][j] = *reinterpret_cast<const uint32_t*>(q);
-      }
-    }
-  }
-
   const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * HD;
   const int64_t layer_off = static_cast<int64_t>(p.layer) * 2 * p.block_tokens * kv_row + tile.kv_head * HD;
   const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
   const int32_t* table = p.block_tables + seq.table_offset;
 
+  // Fused RoPE (one new token per sequence, so tile rows = the group's q heads): rope_kv's arithmetic, in
+  // its order (a warp per head, lane holds elements lane + 32 c).
+  const bool fused = KEY_SPLIT && p.rope_qkv != nullptr;
+  const int new_pos = fused ? seq.start_pos : -1;  // the slot this CTA takes from k_new / v_new
+  bool new_kv_ready = false;  // k_new / v_new hold the new K/V (fused RoPE)
   auto load_chunk = [&](int chunk, int stage) {
     __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
     __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
     for (int idx = threadIdx.x; idx < kChunk * kPiecesPerRow; idx += kThreads) {
       const int row = idx / kPiecesPerRow, piece = idx % kPiecesPerRow;
       const int pos = chunk * kChunk + row;
+      if (KEY_SPLIT && pos == new_pos) {  // fused RoPE: the new K/V from shared memory, not the pool
+        if (new_kv_ready) {  // else the RoPE block below fills this row once it has them
+          *reinterpret_cast<uint4*>(ks + row * kStride + piece * 8) = *reinterpret_cast<const uint4*>(k_new + piece * 8);
+          *reinterpret_cast<uint4*>(vs + row * kStride + piece * 8) = *reinterpret_cast<const uint4*>(v_new + piece * 8);
+        }
+        continue;
+      }
       const bool valid = pos < kv_end;
       const __nv_bfloat16* src = p.kv_pool;
       if (valid) {
@@ -139,6 +156,90 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     }
   };
 
+  // The first chunk's copies go out before the fused RoPE work, so they overlap it.
+  if (c_begin < c_end) load_chunk(c_begin, 0);
+  cp_async_commit();
+  if (KEY_SPLIT && fused) {
+    constexpr int kPer = HD / 32;
+    constexpr int kHalfC = kPer / 2;
+    const bool writer = split == n_active - 1;  // its key range holds new_pos
+    const int n_work = group + (writer ? 2 : 0);
+    const int total_heads = p.n_heads + 2 * p.n_kv_heads;
+    const float* src_row = p.rope_qkv + static_cast<int64_t>(seq.q_start) * total_heads * HD;
+    const float fpos = static_cast<float>(seq.start_pos);
+    const int bi = p.block_shift >= 0 ? new_pos >> p.block_shift : new_pos / p.block_tokens;
+    const int slot = new_pos - bi * p.block_tokens;
+    __nv_bfloat16* k_dst = p.kv_pool_rw + static_cast<int64_t>(table[bi]) * p.block_elems + layer_off + slot * kv_row;
+    float sn[kHalfC], cs[kHalfC];
+#pragma unroll
+    for (int c = 0; c < kHalfC; ++c) sincosf(fpos * rope_freq[c], &sn[c], &cs[c]);
+    for (int hh = warp; hh < n_work; hh += WARPS) {
+      const bool is_q = hh < group, is_v = hh == group + 1;
+      const int h = is_q ? tile.kv_head * group + hh
+                         : (is_v ? p.n_heads + p.n_kv_heads + tile.kv_head : p.n_heads + tile.kv_head);
+      float x[kPer];
+#pragma unroll
+      for (int c = 0; c < kPer; ++c) x[c] = src_row[h * HD + lane + 32 * c];
+      if (p.rope_bias != nullptr) {
+#pragma unroll
+        for (int c = 0; c < kPer; ++c) x[c] += __bfloat162float(p.rope_bias[h * HD + lane + 32 * c]);
+      }
+      if (!is_v) {
+        if (p.rope_q_norm != nullptr) {
+          float ss = 0.0f;
+#pragma unroll
+          for (int c = 0; c < kPer; ++c) ss += x[c] * x[c];
+          for (int o2 = 16; o2 > 0; o2 >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o2);
+          const float inv = rsqrtf(ss / HD + p.rope_eps);
+#pragma unroll
+          for (int c = 0; c < kPer; ++c) x[c] = x[c] * inv * (is_q ? rope_qn[c] : rope_kn[c]);
+        }
+#pragma unroll
+        for (int c = 0; c < kHalfC; ++c) {
+          const float a = x[c], b = x[c + kHalfC];
+          x[c] = a * cs[c] - b * sn[c];
+          x[c + kHalfC] = b * cs[c] + a * sn[c];
+        }
+      }
+      __nv_bfloat16* sdst = is_q ? q_new + hh * kStride : (is_v ? v_new : k_new);
+      __nv_bfloat16* gdst = is_q ? nullptr : (is_v ? k_dst + v_off : k_dst);
+#pragma unroll
+      for (int c = 0; c < kPer; ++c) {
+        const __nv_bfloat16 v = __float2bfloat16_rn(x[c]);
+        sdst[lane + 32 * c] = v;
+        if (gdst != nullptr) gdst[lane + 32 * c] = v;
+      }
+    }
+    __syncthreads();
+    new_kv_ready = true;
+    // The new position in the first chunk (already in flight, its row skipped): fill the row now; the
+    // main loop's barrier before the first chunk's use publishes it.
+    if (writer && new_pos / kChunk == c_begin && threadIdx.x < 2 * kPiecesPerRow) {
+      const int piece = threadIdx.x % kPiecesPerRow;
+      const bool is_v = threadIdx.x >= kPiecesPerRow;
+      *reinterpret_cast<uint4*>((is_v ? v_smem : k_smem) + (new_pos - c_begin * kChunk) * kStride + piece * 8) =
+          *reinterpret_cast<const uint4*>((is_v ? v_new : k_new) + piece * 8);
+    }
+  }
+
+  // Q fragments (A operand), [HD / 16][4] registers.
+  uint32_t qa[HD / 16][4];
+#pragma unroll
+  for (int ks = 0; ks < HD / 16; ++ks) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int i = j & 1;          // a0, a2: row lane/4; a1, a3: row + 8
+      const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
+      qa[ks][j] = 0;
+      if (row_token[i] >= 0) {
+        const __nv_bfloat16* q =
+            fused ? q_new + (lane / 4 + 8 * i) * kStride + col
+                  : p.q + (static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i]) * HD + col;
+        qa[ks][j] = *reinterpret_cast<const uint32_t*>(q);
+      }
+    }
+  }
+
   float o[HD / 8][4];
 #pragma unroll
   for (int d = 0; d < HD / 8; ++d) o[d][0] = o[d][1] = o[d][2] = o[d][3] = 0.0f;
@@ -146,8 +247,6 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   float l_run[2] = {0.0f, 0.0f};
   const float scale_log2 = p.scale * kLog2e;
 
-  if (c_begin < c_end) load_chunk(c_begin, 0);
-  cp_async_commit();
   for (int c = c_begin; c < c_end; ++c) {
     const int stage = (c - c_begin) & 1;
     if (c + 1 < c_end) {
@@ -270,35 +369,138 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     const int row = threadIdx.x / kThreadsPerRow;
     const int col0 = (threadIdx.x % kThreadsPerRow) * kCols;
     const int r = tile.row_begin + row;
-    if (r >= n_rows) return;
-    float m_all = kNegBig;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) m_all = fmaxf(m_all, ml_sm[(w * 16 + row) * 2]);
-    float scale_w[WARPS];
-    float l_all = 0.0f;
-#pragma unroll
-    for (int w = 0; w < WARPS; ++w) {
-      scale_w[w] = exp2f(ml_sm[(w * 16 + row) * 2] - m_all);
-      l_all += scale_w[w] * ml_sm[(w * 16 + row) * 2 + 1];
-    }
-    const int token = seq.q_start + r / group;
-    const int head = tile.kv_head * group + r % group;
-    const int64_t out_row = static_cast<int64_t>(token) * p.n_heads + head;
     const int64_t rows_total = static_cast<int64_t>(p.n_tokens) * p.n_heads;
-    const float inv = l_all > 0.0f ? 1.0f / l_all : 0.0f;
+    const int tile_rows = tile_last_row - tile.row_begin + 1;  // valid rows of the tile, 1..16
+    // Output row of tile row i (token-major, head within).
+    auto out_row_of = [&](int i) {
+      const int rr = tile.row_begin + i;
+      return static_cast<int64_t>(seq.q_start + rr / group) * p.n_heads + tile.kv_head * group + rr % group;
+    };
+    if (r < n_rows) {
+      float m_all = kNegBig;
 #pragma unroll
-    for (int c = 0; c < kCols; ++c) {
-      float acc = 0.0f;
+      for (int w = 0; w < WARPS; ++w) m_all = fmaxf(m_all, ml_sm[(w * 16 + row) * 2]);
+      float scale_w[WARPS];
+      float l_all = 0.0f;
 #pragma unroll
-      for (int w = 0; w < WARPS; ++w) acc += scale_w[w] * o_sm[(w * 16 + row) * HD + col0 + c];
-      if (p.n_splits == 1) {
-        p.out[out_row * HD + col0 + c] = __float2bfloat16_rn(acc * inv);
+      for (int w = 0; w < WARPS; ++w) {
+        scale_w[w] = exp2f(ml_sm[(w * 16 + row) * 2] - m_all);
+        l_all += scale_w[w] * ml_sm[(w * 16 + row) * 2 + 1];
+      }
+      const int64_t out_row = out_row_of(row);
+      const float inv = l_all > 0.0f ? 1.0f / l_all : 0.0f;
+      float acc[kCols];
+#pragma unroll
+      for (int c = 0; c < kCols; ++c) {
+        acc[c] = 0.0f;
+#pragma unroll
+        for (int w = 0; w < WARPS; ++w) acc[c] += scale_w[w] * o_sm[(w * 16 + row) * HD + col0 + c];
+      }
+      if (n_active == 1) {
+#pragma unroll
+        for (int c = 0; c < kCols; c += 2) {
+          *reinterpret_cast<__nv_bfloat162*>(p.out + out_row * HD + col0 + c) =
+              __floats2bfloat162_rn(acc[c] * inv, acc[c + 1] * inv);
+        }
       } else {
-        p.partial_o[(split * rows_total + out_row) * HD + col0 + c] = acc;
+        float* dst = p.partial_o + (split * rows_total + out_row) * HD + col0;
+#pragma unroll
+        for (int c = 0; c < kCols; c += 4) {
+          *reinterpret_cast<float4*>(dst + c) = make_float4(acc[c], acc[c + 1], acc[c + 2], acc[c + 3]);
+        }
+        if (threadIdx.x % kThreadsPerRow == 0) {
+          *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + out_row) * 2) = make_float2(m_all, l_all);
+        }
       }
     }
-    if (p.n_splits > 1 && threadIdx.x % kThreadsPerRow == 0) {
-      *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + out_row) * 2) = make_float2(m_all, l_all);
+    if (n_active == 1) return;
+
+    // Split merge: the last split of this tile to arrive merges them all.
+    __shared__ unsigned s_last;
+    __threadfence();  // this split's partial is visible device-wide before its arrival counts
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      const unsigned prev = atomicAdd(p.split_counters + blockIdx.x, 1u);
+      s_last = prev == static_cast<unsigned>(n_active - 1);
+    }
+    __syncthreads();
+    if (!s_last) return;
+    __threadfence();  // the other splits' partials, read below through L2 (ld.cg)
+    if (threadIdx.x == 0) p.split_counters[blockIdx.x] = 0;  // ready for the next launch (graph replay)
+
+    // Weights: warp w takes rows w, w + WARPS, ...; lane takes splits lane, lane + 32.
+    constexpr int kMaxS = PagedAttentionParams::kMaxSplits;
+    float* w_sm = ml_sm + WARPS * 16 * 2;  // [16][kMaxS] weight of split s for row i
+    float* inv_sm = w_sm + 16 * kMaxS;     // [16] 1 / total l
+    float* red_sm = inv_sm + 16;           // [kThreads] float4 partial sums
+    for (int i = warp; i < tile_rows; i += WARPS) {
+      const int64_t out_row = out_row_of(i);
+      float2 ml[kMaxS / 32];
+#pragma unroll
+      for (int k = 0; k < kMaxS / 32; ++k) {
+        const int sp = lane + 32 * k;
+        ml[k] = sp < n_active ? __ldcg(reinterpret_cast<const float2*>(p.partial_ml + (sp * rows_total + out_row) * 2))
+                              : make_float2(kNegBig, 0.0f);
+      }
+      float m = kNegBig;
+#pragma unroll
+      for (int k = 0; k < kMaxS / 32; ++k) m = fmaxf(m, ml[k].x);
+      for (int o2 = 16; o2 > 0; o2 >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o2));
+      float l = 0.0f;
+#pragma unroll
+      for (int k = 0; k < kMaxS / 32; ++k) {
+        const int sp = lane + 32 * k;
+        const float wt = sp < n_active ? exp2f(ml[k].x - m) : 0.0f;
+        l += wt * ml[k].y;
+        w_sm[i * kMaxS + sp] = wt;
+      }
+      for (int o2 = 16; o2 > 0; o2 >>= 1) l += __shfl_xor_sync(0xffffffffu, l, o2);
+      if (lane == 0) inv_sm[i] = l > 0.0f ? 1.0f / l : 0.0f;
+    }
+    __syncthreads();
+    // Sums: piece = 4 columns of one row; kThreads / pieces threads share a
+    // piece, each summing every (groups)-th split, so all loads are in flight at once.
+    constexpr int kThreads = WARPS * 32;
+    const int pieces = tile_rows * (HD / 4);
+    const int groups = max(1, kThreads / pieces);
+    for (int base = 0; base < pieces; base += kThreads) {
+      const int t = threadIdx.x;
+      const int piece = base + t % pieces;
+      const int g = pieces >= kThreads ? 0 : t / pieces;
+      float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+      const bool active = piece < pieces && g < groups;
+      const int i = piece / (HD / 4), c4 = piece % (HD / 4);
+      if (active) {
+        const float* src = p.partial_o + out_row_of(i) * HD + c4 * 4;
+#pragma unroll 4
+        for (int sp = g; sp < n_active; sp += groups) {
+          const float4 v = __ldcg(reinterpret_cast<const float4*>(src + sp * rows_total * HD));
+          const float wt = w_sm[i * kMaxS + sp];
+          acc.x += wt * v.x;
+          acc.y += wt * v.y;
+          acc.z += wt * v.z;
+          acc.w += wt * v.w;
+        }
+      }
+      if (groups > 1) {
+        reinterpret_cast<float4*>(red_sm)[t] = acc;
+        __syncthreads();
+        if (t < pieces) {
+          for (int g2 = 1; g2 < groups; ++g2) {
+            const float4 v = reinterpret_cast<const float4*>(red_sm)[g2 * pieces + t];
+            acc.x += v.x;
+            acc.y += v.y;
+            acc.z += v.z;
+            acc.w += v.w;
+          }
+        }
+      }
+      if (active && g == 0) {
+        const float inv = inv_sm[i];
+        __nv_bfloat16* dst = p.out + out_row_of(i) * HD + c4 * 4;
+        reinterpret_cast<__nv_bfloat162*>(dst)[0] = __floats2bfloat162_rn(acc.x * inv, acc.y * inv);
+        reinterpret_cast<__nv_bfloat162*>(dst)[1] = __floats2bfloat162_rn(acc.z * inv, acc.w * inv);
+      }
     }
     return;
   }
@@ -682,12 +884,17 @@ template <int HD>
 Status launch_decode(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr int WARPS = 4;
   constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
-  static_assert(WARPS * 16 * (HD + 2) * sizeof(float) <= smem, "merge buffer fits the stages");
+  constexpr size_t smem_rope = smem + (16 * (HD + 8) + 2 * HD) * sizeof(__nv_bfloat16);  // + q_new, k_new, v_new
+  // Warp merge (o, m, l per warp and row), then the split merge's weights, 1 / l and float4 sums.
+  static_assert((WARPS * 16 * (HD + 2) + 16 * PagedAttentionParams::kMaxSplits + 16 + WARPS * 32 * 4) * sizeof(float) <=
+                    smem,
+                "merge buffers fit the stages");
   constexpr auto kernel = paged_attention_kernel<HD, WARPS, true>;
-  TANDEM_STATUS_TRY(allow_dynamic_smem<kernel>(smem));
-  kernel<<<dim3(p.n_tiles, p.n_splits), WARPS * 32, smem, stream>>>(p);
-  TANDEM_STATUS_TRY(last_launch_status("paged_attention_kernel"));
-  return launch_combine<HD>(p, stream);
+  TANDEM_STATUS_TRY(allow_dynamic_smem<kernel>(smem_rope));
+  const cudaError_t e = launch_kernel(kernel, dim3(p.n_tiles, p.n_splits), dim3(WARPS * 32),
+                                      p.rope_qkv != nullptr ? smem_rope : smem, stream, p.pdl, p);
+  if (e != cudaSuccess) return cuda_error(e, "paged_attention_kernel launch");
+  return last_launch_status("paged_attention_kernel");  // splits merge in the kernel: no combine pass
 }
 
 template <int HD, int WARPS, int MT>
@@ -733,6 +940,13 @@ Status PagedAttentionParams::check() const {
   if (head_dim != 64 && head_dim != 128) return bad("head_dim must be 64 or 128");
   if (n_splits < 1 || n_splits > kMaxSplits) return bad("n_splits out of range");
   if (n_splits > 1 && (partial_o == nullptr || partial_ml == nullptr)) return bad("split-KV needs its workspace");
+  if (rope_qkv != nullptr &&
+      (!key_split || rope_inv_freq == nullptr || kv_pool_rw == nullptr || (rope_q_norm == nullptr) != (rope_k_norm == nullptr))) {
+    return bad("fused RoPE needs key_split tiles, frequencies, a writable pool and both or neither q/k norms");
+  }
+  if (key_split && n_splits > 1 && (split_counters == nullptr || n_split_counters < n_tiles)) {
+    return bad("decode split-KV needs a zeroed arrival counter per tile");
+  }
   if (n_heads < 1 || n_kv_heads < 1 || n_heads % n_kv_heads != 0) return bad("bad head counts");
   if (n_tiles < 0 || n_tiles > 0x7fffffff || block_tokens < 1 || block_elems < 1) return bad("bad shape");
   if (!key_split && prefill_tile_rows(prefill_tiling) == 0) return bad("unknown prefill tiling");

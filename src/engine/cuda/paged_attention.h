@@ -14,8 +14,14 @@
 // reads positions [0, start_pos + its last token] through the block table, so
 // chunked prefill attends to the cached blocks plus the new chunk.
 // Split-KV (flash-decoding): grid.y = n_splits; split s takes a contiguous
-// range of chunks and writes unnormalized partials that a combine kernel
-// merges. Every value a graph replay changes lives in device buffers (seqs,
+// range of chunks and writes unnormalized partials. Prefill tiles merge them
+// in a combine kernel. Decode (key_split) merges in the attention kernel
+// itself: splits whose chunk range is empty exit at once; each other split
+// writes its partial, fences, and bumps the tile's arrival counter
+// (split_counters[tile]); the last to arrive merges every split's partial
+// and resets the counter to 0, so the counters are 0 between launches (the
+// owner zeroes them once). A tile with one non-empty split writes its output
+// directly. Every value a graph replay changes lives in device buffers (seqs,
 // tiles, block tables); n_tiles and n_splits fix the grid.
 #pragma once
 
@@ -26,6 +32,7 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "engine/cuda/launch_pdl.h"
 
 namespace tandem::engine::cuda {
 
@@ -65,6 +72,8 @@ struct PagedAttentionParams {
   __nv_bfloat16* out = nullptr;            // [n_tokens, n_heads, head_dim]
   float* partial_o = nullptr;              // workspace (n_splits > 1): [n_splits, n_tokens * n_heads, head_dim]
   float* partial_ml = nullptr;             // workspace (n_splits > 1): [n_splits, n_tokens * n_heads, 2]
+  unsigned* split_counters = nullptr;      // key_split && n_splits > 1: [>= n_tiles], all 0 between launches
+  int n_split_counters = 0;                // capacity of split_counters
   int64_t block_elems = 0;
   int n_tiles = 0;
   int n_splits = 1;                        // 1..kMaxSplits
@@ -79,6 +88,19 @@ struct PagedAttentionParams {
   int block_shift = -1;                    // log2(block_tokens) when a power of two, else -1
   int layer = 0;
   float scale = 0.0f;                      // softmax scale, usually 1 / sqrt(head_dim)
+  PdlMode pdl = PdlMode::kOff;             // key_split only (launch_pdl.h): waits before reading anything
+  // Fused RoPE (key_split steps whose sequences all have ONE new token): when rope_qkv is set, q is not read;
+  // every CTA computes its tile's q heads from the QKV product exactly as rope_kv does (bias, q/k RMSNorm,
+  // rotate-half RoPE, bf16), and the last non-empty split of each tile (the one whose key range holds the new
+  // position) also computes the new K/V, writes them into the token's slot of kv_pool_rw and uses them in
+  // place of that slot; no other CTA reads the slot. rope_kv must then not run for the step.
+  const float* rope_qkv = nullptr;              // [n_tokens, (n_heads + 2 n_kv_heads) head_dim], float32
+  const __nv_bfloat16* rope_bias = nullptr;     // [(n_heads + 2 n_kv_heads) head_dim] or null
+  const __nv_bfloat16* rope_q_norm = nullptr;   // [head_dim] or null (then rope_k_norm too)
+  const __nv_bfloat16* rope_k_norm = nullptr;   // [head_dim] or null
+  const float* rope_inv_freq = nullptr;         // [head_dim / 2]
+  float rope_eps = 1e-6f;
+  __nv_bfloat16* kv_pool_rw = nullptr;          // kv_pool, writable (fused RoPE only)
 
   static constexpr int kMaxSplits = 64;
   static constexpr int kChunk = 64;        // K/V positions per shared-memory stage
