@@ -140,6 +140,25 @@ void build(Built& b, const Case& c, int tiling, std::mt19937& rng) {
       for (int h = 0; h < c.n_kv_heads; ++h) tiles.push_back({static_cast<int32_t>(i), h, rt * rows_per_tile, 0});
     }
   }
+  // Pool bytes no sequence owns are NaN (the slots past each context in its
+  // last block, in every layer, and the spare blocks): a kernel that reads
+  // them into its products poisons its output and fails the check.
+  const int64_t slot_elems = static_cast<int64_t>(c.n_kv_heads) * c.head_dim;
+  for (size_t i = 0; i < c.seqs.size(); ++i) {
+    auto [start, nq] = c.seqs[i];
+    const int ctx = start + nq, used = ctx % c.block_tokens;
+    if (used == 0) continue;
+    const int64_t blk = tables[seqs[i].table_offset + ctx / c.block_tokens];
+    for (int lkv = 0; lkv < 2 * c.layers; ++lkv) {
+      for (int slot = used; slot < c.block_tokens; ++slot) {
+        const int64_t at0 = blk * block_elems + (static_cast<int64_t>(lkv) * c.block_tokens + slot) * slot_elems;
+        std::fill(pool.begin() + at0, pool.begin() + at0 + slot_elems, __float2bfloat16(NAN));
+      }
+    }
+  }
+  for (int k = n_blocks; k < n_blocks + 3; ++k) {
+    std::fill(pool.begin() + ids[k] * block_elems, pool.begin() + (ids[k] + 1) * block_elems, __float2bfloat16(NAN));
+  }
   p.q = upload(b, q);
   p.kv_pool = upload(b, pool);
   p.block_tables = upload(b, tables);

@@ -1,9 +1,14 @@
 #include "engine/cuda/prefill_attention_sm90.h"
 
+#include <cuda.h>
+#include <cudaTypedefs.h>
+
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "engine/cuda/cuda_check.h"
 
@@ -54,6 +59,20 @@ __device__ __forceinline__ void mbar_init(uint32_t bar, int count) {
 __device__ __forceinline__ void mbar_arrive(uint32_t bar) {
   asm volatile("{\n.reg .b64 state;\nmbarrier.arrive.shared::cta.b64 state, [%0];\n}\n" ::"r"(bar) : "memory");
 }
+// Arrives once and expects `bytes` more of asynchronous (TMA) transaction before the phase completes.
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+// One TMA box of the KV pool map (see kv_tensor_map) into shared memory; completion
+// is counted on mbarrier `bar` in bytes.
+__device__ __forceinline__ void tma_load_kv(uint32_t dst, const CUtensorMap* map, uint32_t bar, int dim, int head,
+                                            int lkv, int block) {
+  asm volatile(
+      "cp.async.bulk.tensor.5d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5, "
+      "%6}], [%7];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(dim), "r"(head), "r"(0), "r"(lkv), "r"(block), "r"(bar)
+      : "memory");
+}
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
   uint32_t done = 0;
   do {
@@ -68,11 +87,17 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
+
 // wgmma shared-memory matrix descriptor, 128-byte swizzle: start address,
-// leading- and stride-dimension byte offsets (all >> 4).
-__device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo) {
-  return static_cast<uint64_t>((addr & 0x3FFFF) >> 4) | (static_cast<uint64_t>((lbo & 0x3FFFF) >> 4) << 16) |
-         (static_cast<uint64_t>((sbo & 0x3FFFF) >> 4) << 32) | (uint64_t{1} << 62);
+// leading- and stride-dimension byte offsets (all >> 4), kept as two words:
+// low = start address >> 4 | LBO >> 4 << 16, high = SBO 1024 >> 4 | 128-byte
+// swizzle (bit 62), so per-step offsets are one 32-bit add to the low word.
+__device__ __forceinline__ uint32_t desc_lo(uint32_t addr, uint32_t lbo) {
+  return ((addr & 0x3FFFF) >> 4) | (((lbo & 0x3FFFF) >> 4) << 16);
+}
+__device__ __forceinline__ uint64_t desc_from_lo(uint32_t lo) {
+  constexpr uint32_t kHi = (1024u >> 4) | (1u << 30);
+  return static_cast<uint64_t>(lo) | (static_cast<uint64_t>(kHi) << 32);
 }
 
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
@@ -130,7 +155,14 @@ __device__ __forceinline__ float fast_exp2(float x) {
   return y;
 }
 
-__global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(PagedAttentionParams p, int ctas_per_tile) {
+// use_tma: K/V chunks that lie wholly inside the causal bound come through TMA
+// (kv_map, one elected producer thread, barrier count 1); otherwise, and for
+// the CTA's last partial chunk, the producer warpgroup gathers with cp.async
+// (zero-filling positions past kv_end, so no pool bytes past the sequence are
+// read and P.V never sees garbage rows).
+__global__ void __launch_bounds__(kThreads, 1)
+    prefill_attention_sm90_kernel(PagedAttentionParams p, int ctas_per_tile, const __grid_constant__ CUtensorMap kv_map,
+                                  int use_tma) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
@@ -154,7 +186,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
 
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
-      mbar_init(full_bar + 8 * s, 128);      // every producer thread arrives
+      mbar_init(full_bar + 8 * s, use_tma ? 1 : 128);  // TMA: the elected thread; else every producer thread
       mbar_init(empty_bar + 8 * s, 256);     // every consumer thread arrives
     }
   }
@@ -162,8 +194,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
 
   const int wg = threadIdx.x / 128;
   if (wg == 0) {
-    // Producer: thread t copies 16-byte piece t % 16 of rows t / 16 + 8 i
-    // (i < 16) of each chunk, for K and V; all its rows share row % 8.
+    // cp.async gather: thread t copies 16-byte piece t % 16 of rows t / 16 + 8 i
+    // (i < 16) of a chunk, for K and V; all its rows share row % 8.
     const int t = threadIdx.x;
     const int piece = t % 16, row0 = t / 16;
     const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * kHeadDim;
@@ -172,10 +204,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
     const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
     const int32_t* table = p.block_tables + seq.table_offset;
     const uint32_t dst0 = swizzled_offset(row0, piece, kKeys);  // + i * 8 rows * 128 B
-    for (int c = c_begin; c < c_end; ++c) {
-      const int it = c - c_begin, s = it % kStages;
-      if (it >= kStages) mbar_wait(empty_bar + 8 * s, ((it / kStages) - 1) & 1);
-      const uint32_t k_dst = base + kQBytes + s * kStageBytes + dst0;
+    auto gather = [&](int c, uint32_t k_dst) {
 #pragma unroll 4
       for (int i = 0; i < kKeys / 8; ++i) {
         const int pos = c * kKeys + row0 + 8 * i;
@@ -190,6 +219,48 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
         cp_async16(k_dst + kKvBytes + i * 8 * kPanelRowBytes, valid ? src + v_off : src, valid);
       }
       cp_async_commit();
+    };
+    if (use_tma) {
+      const int full_chunks = kv_end / kKeys;  // chunks c < this lie wholly below kv_end
+      const int blocks_per_chunk = kKeys >> p.block_shift;
+      for (int c = c_begin; c < c_end; ++c) {
+        const int it = c - c_begin, s = it % kStages;
+        const uint32_t k_dst = base + kQBytes + s * kStageBytes;
+        // Every producer thread follows the ring's phases in order: a parity wait
+        // only tells the awaited phase from the one just before it.
+        if (it >= kStages) mbar_wait(empty_bar + 8 * s, ((it / kStages) - 1) & 1);
+        if (c < full_chunks) {
+          if (t == 0) {
+            mbar_arrive_expect_tx(full_bar + 8 * s, kStageBytes);
+            const int b0 = c * blocks_per_chunk;
+            const uint32_t step = p.block_tokens * kPanelRowBytes;
+            for (int j = 0; j < blocks_per_chunk; ++j) {
+              const int block = table[b0 + j];
+              const uint32_t dst = k_dst + j * step;
+#pragma unroll
+              for (int kv = 0; kv < 2; ++kv) {
+#pragma unroll
+                for (int half = 0; half < 2; ++half) {
+                  tma_load_kv(dst + kv * kKvBytes + half * (kKeys * kPanelRowBytes), &kv_map, full_bar + 8 * s,
+                              half * 64, tile.kv_head, 2 * p.layer + kv, block);
+                }
+              }
+            }
+          }
+        } else {  // the CTA's last chunk, cut by kv_end: every producer thread, zero fill
+          gather(c, k_dst + dst0);
+          cp_async_wait<0>();
+          fence_proxy_async();
+          named_barrier_sync(3, 128);
+          if (t == 0) mbar_arrive(full_bar + 8 * s);
+        }
+      }
+      return;
+    }
+    for (int c = c_begin; c < c_end; ++c) {
+      const int it = c - c_begin, s = it % kStages;
+      if (it >= kStages) mbar_wait(empty_bar + 8 * s, ((it / kStages) - 1) & 1);
+      gather(c, base + kQBytes + s * kStageBytes + dst0);
       if (it >= 1) {  // the previous chunk's copies have landed: publish its stage
         cp_async_wait<1>();
         fence_proxy_async();
@@ -243,12 +314,18 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
   float m_run[2] = {kNegBig, kNegBig}, l_run[2] = {0.0f, 0.0f};
   const float scale_log2 = p.scale * kLog2e;
 
+  // Descriptors: the low word holds address >> 4 (< 2^14 inside the 228 KB of
+  // shared memory, so adding an offset >> 4 never carries into the LBO field);
+  // the high word (SBO 1024 B, 128-byte swizzle) is the same for all three.
+  const uint32_t q_desc_lo = desc_lo(q_smem + cw * 64 * kPanelRowBytes, 16);
+  const uint32_t k_desc_lo = desc_lo(base + kQBytes, 16);
+  const uint32_t v_desc_lo = desc_lo(base + kQBytes + kKvBytes, kKeys * kPanelRowBytes);
+
   for (int c = c_begin; c < c_end; ++c) {
     const int it = c - c_begin, s = it % kStages;
     mbar_wait(full_bar + 8 * s, (it / kStages) & 1);
     if (c * kKeys < wg_kv_end) {
-      const uint32_t k_smem = base + kQBytes + s * kStageBytes;
-      const uint32_t v_smem = k_smem + kKvBytes;
+      const uint32_t stage_lo = static_cast<uint32_t>(s) * (kStageBytes >> 4);
       float sacc[64];
 #pragma unroll
       for (int i = 0; i < 64; ++i) sacc[i] = 0.0f;
@@ -257,49 +334,66 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
 #pragma unroll
       for (int kk = 0; kk < kHeadDim / 16; ++kk) {
         // 16 head dims: panel kk / 4, 32 bytes into the 128-byte row per step.
-        const uint32_t koff = (kk & 3) * 32;
-        const uint64_t da = make_desc(q_smem + (kk >> 2) * (kCtaRows * kPanelRowBytes) + cw * 64 * kPanelRowBytes + koff,
-                                      16, 1024);
-        const uint64_t db = make_desc(k_smem + (kk >> 2) * (kKeys * kPanelRowBytes) + koff, 16, 1024);
-        wgmma_ss(sacc, da, db, 1);
+        const uint32_t koff = ((kk >> 2) * (kCtaRows * kPanelRowBytes) + (kk & 3) * 32) >> 4;
+        const uint32_t kkoff = ((kk >> 2) * (kKeys * kPanelRowBytes) + (kk & 3) * 32) >> 4;
+        wgmma_ss(sacc, desc_from_lo(q_desc_lo + koff), desc_from_lo(k_desc_lo + stage_lo + kkoff), 1);
       }
       wgmma_commit();
       wgmma_wait<0>();
       fence_operands(sacc);
 
-      // Causal mask only where the chunk reaches past the warpgroup's first query.
-      const bool need_mask = (c + 1) * kKeys - 1 > wg_min_qpos;
-      float row_max[2] = {-INFINITY, -INFINITY};
+      // Causal mask only where the chunk reaches past the warpgroup's first query:
+      // column 8 j + (e & 1) of this thread is key c * kKeys + 2 (lane % 4) + that.
+      if ((c + 1) * kKeys - 1 > wg_min_qpos) {
+        const int lim0 = row_qpos[0] - c * kKeys - 2 * (lane % 4);
+        const int lim1 = row_qpos[1] - c * kKeys - 2 * (lane % 4);
 #pragma unroll
-      for (int j = 0; j < 16; ++j) {
+        for (int j = 0; j < 16; ++j) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int i = e >> 1;
-          const int key = c * kKeys + 8 * j + 2 * (lane % 4) + (e & 1);
-          if (need_mask && key > row_qpos[i]) sacc[4 * j + e] = -INFINITY;
-          row_max[i] = fmaxf(row_max[i], sacc[4 * j + e]);
+          for (int e = 0; e < 4; ++e) {
+            if (8 * j + (e & 1) > ((e >> 1) ? lim1 : lim0)) sacc[4 * j + e] = -INFINITY;
+          }
         }
       }
-      float alpha[2];
+      // Row maxima as balanced trees (short dependency chains).
+      float mx[2][8];
 #pragma unroll
       for (int i = 0; i < 2; ++i) {
-        row_max[i] = fmaxf(row_max[i], __shfl_xor_sync(0xffffffffu, row_max[i], 1));
-        row_max[i] = fmaxf(row_max[i], __shfl_xor_sync(0xffffffffu, row_max[i], 2));
-        const float m_new = fmaxf(m_run[i], row_max[i] * scale_log2);
+#pragma unroll
+        for (int q = 0; q < 8; ++q) {
+          mx[i][q] = fmaxf(fmaxf(sacc[4 * q + 2 * i], sacc[4 * q + 2 * i + 1]),
+                           fmaxf(sacc[4 * (q + 8) + 2 * i], sacc[4 * (q + 8) + 2 * i + 1]));
+        }
+#pragma unroll
+        for (int w = 4; w >= 1; w /= 2) {
+#pragma unroll
+          for (int q = 0; q < w; ++q) mx[i][q] = fmaxf(mx[i][q], mx[i][q + w]);
+        }
+      }
+      float alpha[2], neg_m[2];
+#pragma unroll
+      for (int i = 0; i < 2; ++i) {
+        float row_max = mx[i][0];
+        row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 1));
+        row_max = fmaxf(row_max, __shfl_xor_sync(0xffffffffu, row_max, 2));
+        const float m_new = fmaxf(m_run[i], row_max * scale_log2);
         alpha[i] = fast_exp2(m_run[i] - m_new);
         m_run[i] = m_new;
-        l_run[i] *= alpha[i];
+        neg_m[i] = -m_new;
       }
+      float part[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
       for (int j = 0; j < 16; ++j) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
           const int i = e >> 1;
-          const float v = fast_exp2(fmaf(sacc[4 * j + e], scale_log2, -m_run[i]));
+          const float v = fast_exp2(fmaf(sacc[4 * j + e], scale_log2, neg_m[i]));
           sacc[4 * j + e] = v;
-          l_run[i] += v;
+          part[i][(j & 1) * 2 + (e & 1)] += v;
         }
       }
+#pragma unroll
+      for (int i = 0; i < 2; ++i) l_run[i] = l_run[i] * alpha[i] + ((part[i][0] + part[i][1]) + (part[i][2] + part[i][3]));
 #pragma unroll
       for (int j = 0; j < 16; ++j) {
         o[4 * j + 0] *= alpha[0];
@@ -322,8 +416,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_attention_sm90_kernel(Pag
       for (int kk = 0; kk < kKeys / 16; ++kk) {
         // V is MN-major: 16 keys = two 8-key groups (SBO 1024 B) of 128-byte rows;
         // head dims 64..127 sit in the second panel (LBO).
-        const uint64_t db = make_desc(v_smem + kk * 16 * kPanelRowBytes, kKeys * kPanelRowBytes, 1024);
-        wgmma_rs(o, pa[kk], db);
+        wgmma_rs(o, pa[kk], desc_from_lo(v_desc_lo + stage_lo + ((kk * 16 * kPanelRowBytes) >> 4)));
       }
       wgmma_commit();
       wgmma_wait<0>();
@@ -392,6 +485,113 @@ bool device_is_sm90() {
   return (yes.load() & bit) != 0;
 }
 
+bool tma_env_enabled() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("TANDEM_ATTN_SM90_TMA");
+    return v == nullptr || std::strcmp(v, "0") != 0;
+  }();
+  return enabled;
+}
+
+// The KV pool as a 5-D tensor for TMA, innermost first: head dim (128), kv
+// head, slot in block, layer * 2 + (K|V), block; boxes of 64 dims x 1 head x
+// block_tokens slots x 1 x 1 with the 128-byte swizzle (the layout the wgmma
+// descriptors read). The block count is the pool allocation's (asked of the
+// driver on every launch, so a new pool at a freed pool's address gets its
+// own map); encoded maps are cached per (device, pool, allocation, layout).
+struct KvMapKey {
+  int device = 0;
+  const void* pool = nullptr;
+  uint64_t n_blocks = 0;
+  int64_t block_elems = 0;
+  int n_kv_heads = 0;
+  int block_tokens = 0;
+  bool operator==(const KvMapKey&) const = default;
+};
+
+bool kv_map_layout_fits(const PagedAttentionParams& p) {
+  const int64_t per_lkv = static_cast<int64_t>(p.block_tokens) * p.n_kv_heads * kHeadDim;
+  return p.block_shift >= 3 && p.block_tokens <= kKeys && (reinterpret_cast<uintptr_t>(p.kv_pool) & 15) == 0 &&
+         p.block_elems % per_lkv == 0 && p.block_elems / per_lkv >= 2 * (p.layer + 1);
+}
+
+struct DriverFns {
+  PFN_cuTensorMapEncodeTiled_v12000 encode = nullptr;
+  PFN_cuMemGetAddressRange_v3020 range = nullptr;
+};
+
+const DriverFns& driver_fns() {
+  static const DriverFns fns = [] {
+    DriverFns d;
+    cudaDriverEntryPointQueryResult q{};
+    void* fn = nullptr;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) ==
+            cudaSuccess &&
+        q == cudaDriverEntryPointSuccess) {
+      d.encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+    }
+    fn = nullptr;
+    if (cudaGetDriverEntryPointByVersion("cuMemGetAddressRange", &fn, 12000, cudaEnableDefault, &q) == cudaSuccess &&
+        q == cudaDriverEntryPointSuccess) {
+      d.range = reinterpret_cast<PFN_cuMemGetAddressRange_v3020>(fn);
+    }
+    return d;
+  }();
+  return fns;
+}
+
+bool encode_kv_map(const PagedAttentionParams& p, uint64_t n_blocks, CUtensorMap* map) {
+  const uint64_t row_bytes = static_cast<uint64_t>(p.n_kv_heads) * kHeadDim * 2;
+  const cuuint64_t dims[5] = {static_cast<cuuint64_t>(kHeadDim), static_cast<cuuint64_t>(p.n_kv_heads),
+                              static_cast<cuuint64_t>(p.block_tokens),
+                              static_cast<cuuint64_t>(p.block_elems / (p.block_tokens * p.n_kv_heads * kHeadDim)),
+                              n_blocks};
+  const cuuint64_t strides[4] = {kHeadDim * 2, row_bytes, row_bytes * p.block_tokens,
+                                 static_cast<cuuint64_t>(p.block_elems * 2)};
+  const cuuint32_t box[5] = {64, 1, static_cast<cuuint32_t>(p.block_tokens), 1, 1};
+  const cuuint32_t elem_strides[5] = {1, 1, 1, 1, 1};
+  return driver_fns().encode(map, CU_TENSOR_MAP_DATA_TYPE_BFLOAT16, 5, const_cast<__nv_bfloat16*>(p.kv_pool), dims,
+                             strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                             CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// The pool's map for this launch; false sends the launch down the cp.async path
+// (TMA off in the environment, a layout TMA cannot tile, no driver entry point,
+// or the driver does not know the pool's allocation).
+bool cached_kv_map(const PagedAttentionParams& p, int device, CUtensorMap* map) {
+  if (!tma_env_enabled() || !kv_map_layout_fits(p)) return false;
+  const DriverFns& fns = driver_fns();
+  if (fns.encode == nullptr || fns.range == nullptr) return false;
+  CUdeviceptr alloc_base = 0;
+  size_t alloc_size = 0;
+  const auto pool = reinterpret_cast<CUdeviceptr>(p.kv_pool);
+  if (fns.range(&alloc_base, &alloc_size, pool) != CUDA_SUCCESS || alloc_base > pool) return false;
+  const uint64_t n_blocks = (alloc_base + alloc_size - pool) / static_cast<uint64_t>(p.block_elems * 2);
+  if (n_blocks == 0) return false;
+  struct Entry {
+    KvMapKey key;
+    bool ok = false;
+    CUtensorMap map{};
+  };
+  static std::mutex mu;
+  static std::vector<Entry> cache;
+  const KvMapKey key{device, p.kv_pool, n_blocks, p.block_elems, p.n_kv_heads, p.block_tokens};
+  std::lock_guard<std::mutex> lock(mu);
+  for (const Entry& e : cache) {
+    if (e.key == key) {
+      *map = e.map;
+      return e.ok;
+    }
+  }
+  Entry e;
+  e.key = key;
+  e.ok = encode_kv_map(p, n_blocks, &e.map);
+  if (cache.size() >= 64) cache.erase(cache.begin());
+  cache.push_back(e);
+  *map = e.map;
+  return e.ok;
+}
+
 }  // namespace
 
 bool prefill_sm90_applies(const PagedAttentionParams& p) {
@@ -410,8 +610,10 @@ Status launch_prefill_sm90(const PagedAttentionParams& p, cudaStream_t stream) {
     configured.fetch_or(bit);
   }
   const int ctas_per_tile = prefill_tile_rows(p.prefill_tiling) / kCtaRows;
+  CUtensorMap kv_map{};
+  const bool use_tma = cached_kv_map(p, device, &kv_map);
   prefill_attention_sm90_kernel<<<dim3(p.n_tiles * ctas_per_tile, p.n_splits), kThreads, kSmemBytes, stream>>>(
-      p, ctas_per_tile);
+      p, ctas_per_tile, kv_map, use_tma ? 1 : 0);
   return last_launch_status("prefill_attention_sm90_kernel");
 }
 
