@@ -147,22 +147,6 @@ TEST(StepPlanTest, SplitsKvForFewTilesAndLongContext) {
   EXPECT_LE(plan.n_splits(), (1001 + 63) / 64);  // never more splits than chunks outside graphs
 }
 
-TEST(StepPlanTest, OneTokenPerSequenceMarksStepsThatFuseRopeIntoAttention) {
-  StepPlan plan;
-  // Decode, with graph padding: every sequence (padding too) has one token.
-  ASSERT_TRUE(plan.build(batch_of({{{5}, {3, 9}, 20}, {{7}, {11}, 0}}), tiny_spec(), limits(), 4, true).ok());
-  EXPECT_TRUE(plan.attention_key_split());
-  EXPECT_TRUE(plan.one_token_per_seq());
-  // A decode row that wants no logits is not a pure decode but still one token per sequence.
-  ASSERT_TRUE(plan.build(batch_of({{{5}, {3, 9}, 20, false}}), tiny_spec(), limits(), 0, false).ok());
-  EXPECT_FALSE(plan.pure_decode());
-  EXPECT_TRUE(plan.one_token_per_seq());
-  // Two new tokens x group 2 = 4 rows: still 16-row key_split tiles, but rope_kv must run (mixed step).
-  ASSERT_TRUE(plan.build(batch_of({{{5, 6}, {3, 9}, 20}, {{7}, {11}, 0}}), tiny_spec(), limits(), 0, false).ok());
-  EXPECT_TRUE(plan.attention_key_split());
-  EXPECT_FALSE(plan.one_token_per_seq());
-}
-
 TEST(StepPlanTest, SplitDecodeTilesNeverOutnumberTheWorkspaceRows) {
   // The runner sizes the decode attention's per-tile arrival counters by ws_rows: a split step must have
   // n_tiles <= ws_rows (splits are capped by ws_rows / (tokens x heads) and tiles <= tokens x kv heads).

@@ -376,20 +376,6 @@ Status CudaRunner::forward(const StepPlan& plan) {
     return e == nullptr || std::string(e) != "0";
   }();
   attn.pdl = attn_pdl_env ? pdl : PdlMode::kOff;
-  // TANDEM_CUDA_FUSED_ROPE=1: decode steps on the GEMV path skip rope_kv and the attention kernel does its
-  // work (paged_attention.h "Fused RoPE"). Off by default: measured slower (bench/NOTES.md v10-decode-attn).
-  static const bool fused_rope_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_FUSED_ROPE");
-    return e != nullptr && std::string(e) == "1";
-  }();
-  const bool fuse_rope = fused_rope_env && fused && rope.qkv != nullptr && plan.attention_key_split() &&
-                         plan.one_token_per_seq();
-  if (fuse_rope) {
-    attn.rope_qkv = rope.qkv;
-    attn.rope_inv_freq = rope.inv_freq;
-    attn.rope_eps = rope.eps;
-    attn.kv_pool_rw = kv_.get<__nv_bfloat16>();
-  }
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
@@ -406,13 +392,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
     rope.q_norm = w.q_norm;
     rope.k_norm = w.k_norm;
     rope.layer = l;
-    if (fuse_rope) {
-      attn.rope_bias = w.bqkv;
-      attn.rope_q_norm = w.q_norm;
-      attn.rope_k_norm = w.k_norm;
-    } else {
-      TANDEM_STATUS_TRY(launch(rope, stream_));
-    }
+    TANDEM_STATUS_TRY(launch(rope, stream_));
     attn.layer = l;
     TANDEM_STATUS_TRY(launch(attn, stream_));
     if (fused) {

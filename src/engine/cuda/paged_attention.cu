@@ -65,24 +65,6 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
   __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
-  // Fused RoPE (KEY_SPLIT): the tile's roped q rows, then the new K and V rows.
-  __nv_bfloat16* q_new = v_smem + 2 * kChunk * kStride;  // [16][kStride]
-  __nv_bfloat16* k_new = q_new + 16 * kStride;           // [HD]
-  __nv_bfloat16* v_new = k_new + HD;                     // [HD]
-
-  // Fused RoPE: the per-lane frequencies and q/k norm weights (weights: no kernel of the step writes
-  // them, so they load before the PDL wait); the head-dependent loads follow the wait.
-  constexpr int kRopePer = HD / 32;
-  float rope_freq[kRopePer / 2], rope_qn[kRopePer], rope_kn[kRopePer];
-  if (KEY_SPLIT && p.rope_qkv != nullptr) {
-#pragma unroll
-    for (int c = 0; c < kRopePer; ++c) {
-      const int col = threadIdx.x % 32 + 32 * c;
-      if (c < kRopePer / 2) rope_freq[c] = p.rope_inv_freq[col];
-      rope_qn[c] = p.rope_q_norm != nullptr ? __bfloat162float(p.rope_q_norm[col]) : 1.0f;
-      rope_kn[c] = p.rope_k_norm != nullptr ? __bfloat162float(p.rope_k_norm[col]) : 1.0f;
-    }
-  }
   if constexpr (KEY_SPLIT) pdl_enter(p.pdl);  // every read below is of step data
   const AttnTile tile = p.tiles[blockIdx.x];
   const AttnSeq seq = p.seqs[tile.seq];
@@ -124,24 +106,12 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
   const int32_t* table = p.block_tables + seq.table_offset;
 
-  // Fused RoPE (one new token per sequence, so tile rows = the group's q heads): rope_kv's arithmetic, in
-  // its order (a warp per head, lane holds elements lane + 32 c).
-  const bool fused = KEY_SPLIT && p.rope_qkv != nullptr;
-  const int new_pos = fused ? seq.start_pos : -1;  // the slot this CTA takes from k_new / v_new
-  bool new_kv_ready = false;  // k_new / v_new hold the new K/V (fused RoPE)
   auto load_chunk = [&](int chunk, int stage) {
     __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
     __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
     for (int idx = threadIdx.x; idx < kChunk * kPiecesPerRow; idx += kThreads) {
       const int row = idx / kPiecesPerRow, piece = idx % kPiecesPerRow;
       const int pos = chunk * kChunk + row;
-      if (KEY_SPLIT && pos == new_pos) {  // fused RoPE: the new K/V from shared memory, not the pool
-        if (new_kv_ready) {  // else the RoPE block below fills this row once it has them
-          *reinterpret_cast<uint4*>(ks + row * kStride + piece * 8) = *reinterpret_cast<const uint4*>(k_new + piece * 8);
-          *reinterpret_cast<uint4*>(vs + row * kStride + piece * 8) = *reinterpret_cast<const uint4*>(v_new + piece * 8);
-        }
-        continue;
-      }
       const bool valid = pos < kv_end;
       const __nv_bfloat16* src = p.kv_pool;
       if (valid) {
@@ -156,71 +126,8 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     }
   };
 
-  // The first chunk's copies go out before the fused RoPE work, so they overlap it.
   if (c_begin < c_end) load_chunk(c_begin, 0);
   cp_async_commit();
-  if (KEY_SPLIT && fused) {
-    constexpr int kPer = HD / 32;
-    constexpr int kHalfC = kPer / 2;
-    const bool writer = split == n_active - 1;  // its key range holds new_pos
-    const int n_work = group + (writer ? 2 : 0);
-    const int total_heads = p.n_heads + 2 * p.n_kv_heads;
-    const float* src_row = p.rope_qkv + static_cast<int64_t>(seq.q_start) * total_heads * HD;
-    const float fpos = static_cast<float>(seq.start_pos);
-    const int bi = p.block_shift >= 0 ? new_pos >> p.block_shift : new_pos / p.block_tokens;
-    const int slot = new_pos - bi * p.block_tokens;
-    __nv_bfloat16* k_dst = p.kv_pool_rw + static_cast<int64_t>(table[bi]) * p.block_elems + layer_off + slot * kv_row;
-    float sn[kHalfC], cs[kHalfC];
-#pragma unroll
-    for (int c = 0; c < kHalfC; ++c) sincosf(fpos * rope_freq[c], &sn[c], &cs[c]);
-    for (int hh = warp; hh < n_work; hh += WARPS) {
-      const bool is_q = hh < group, is_v = hh == group + 1;
-      const int h = is_q ? tile.kv_head * group + hh
-                         : (is_v ? p.n_heads + p.n_kv_heads + tile.kv_head : p.n_heads + tile.kv_head);
-      float x[kPer];
-#pragma unroll
-      for (int c = 0; c < kPer; ++c) x[c] = src_row[h * HD + lane + 32 * c];
-      if (p.rope_bias != nullptr) {
-#pragma unroll
-        for (int c = 0; c < kPer; ++c) x[c] += __bfloat162float(p.rope_bias[h * HD + lane + 32 * c]);
-      }
-      if (!is_v) {
-        if (p.rope_q_norm != nullptr) {
-          float ss = 0.0f;
-#pragma unroll
-          for (int c = 0; c < kPer; ++c) ss += x[c] * x[c];
-          for (int o2 = 16; o2 > 0; o2 >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o2);
-          const float inv = rsqrtf(ss / HD + p.rope_eps);
-#pragma unroll
-          for (int c = 0; c < kPer; ++c) x[c] = x[c] * inv * (is_q ? rope_qn[c] : rope_kn[c]);
-        }
-#pragma unroll
-        for (int c = 0; c < kHalfC; ++c) {
-          const float a = x[c], b = x[c + kHalfC];
-          x[c] = a * cs[c] - b * sn[c];
-          x[c + kHalfC] = b * cs[c] + a * sn[c];
-        }
-      }
-      __nv_bfloat16* sdst = is_q ? q_new + hh * kStride : (is_v ? v_new : k_new);
-      __nv_bfloat16* gdst = is_q ? nullptr : (is_v ? k_dst + v_off : k_dst);
-#pragma unroll
-      for (int c = 0; c < kPer; ++c) {
-        const __nv_bfloat16 v = __float2bfloat16_rn(x[c]);
-        sdst[lane + 32 * c] = v;
-        if (gdst != nullptr) gdst[lane + 32 * c] = v;
-      }
-    }
-    __syncthreads();
-    new_kv_ready = true;
-    // The new position in the first chunk (already in flight, its row skipped): fill the row now; the
-    // main loop's barrier before the first chunk's use publishes it.
-    if (writer && new_pos / kChunk == c_begin && threadIdx.x < 2 * kPiecesPerRow) {
-      const int piece = threadIdx.x % kPiecesPerRow;
-      const bool is_v = threadIdx.x >= kPiecesPerRow;
-      *reinterpret_cast<uint4*>((is_v ? v_smem : k_smem) + (new_pos - c_begin * kChunk) * kStride + piece * 8) =
-          *reinterpret_cast<const uint4*>((is_v ? v_new : k_new) + piece * 8);
-    }
-  }
 
   // Q fragments (A operand), [HD / 16][4] registers.
   uint32_t qa[HD / 16][4];
@@ -232,9 +139,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
       const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
       qa[ks][j] = 0;
       if (row_token[i] >= 0) {
-        const __nv_bfloat16* q =
-            fused ? q_new + (lane / 4 + 8 * i) * kStride + col
-                  : p.q + (static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i]) * HD + col;
+        const __nv_bfloat16* q = p.q + (static_cast<int64_t>(row_token[i]) * p.n_heads + row_head[i]) * HD + col;
         qa[ks][j] = *reinterpret_cast<const uint32_t*>(q);
       }
     }
@@ -884,15 +789,13 @@ template <int HD>
 Status launch_decode(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr int WARPS = 4;
   constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
-  constexpr size_t smem_rope = smem + (16 * (HD + 8) + 2 * HD) * sizeof(__nv_bfloat16);  // + q_new, k_new, v_new
   // Warp merge (o, m, l per warp and row), then the split merge's weights, 1 / l and float4 sums.
   static_assert((WARPS * 16 * (HD + 2) + 16 * PagedAttentionParams::kMaxSplits + 16 + WARPS * 32 * 4) * sizeof(float) <=
                     smem,
                 "merge buffers fit the stages");
   constexpr auto kernel = paged_attention_kernel<HD, WARPS, true>;
-  TANDEM_STATUS_TRY(allow_dynamic_smem<kernel>(smem_rope));
-  const cudaError_t e = launch_kernel(kernel, dim3(p.n_tiles, p.n_splits), dim3(WARPS * 32),
-                                      p.rope_qkv != nullptr ? smem_rope : smem, stream, p.pdl, p);
+  TANDEM_STATUS_TRY(allow_dynamic_smem<kernel>(smem));
+  const cudaError_t e = launch_kernel(kernel, dim3(p.n_tiles, p.n_splits), dim3(WARPS * 32), smem, stream, p.pdl, p);
   if (e != cudaSuccess) return cuda_error(e, "paged_attention_kernel launch");
   return last_launch_status("paged_attention_kernel");  // splits merge in the kernel: no combine pass
 }
@@ -940,10 +843,6 @@ Status PagedAttentionParams::check() const {
   if (head_dim != 64 && head_dim != 128) return bad("head_dim must be 64 or 128");
   if (n_splits < 1 || n_splits > kMaxSplits) return bad("n_splits out of range");
   if (n_splits > 1 && (partial_o == nullptr || partial_ml == nullptr)) return bad("split-KV needs its workspace");
-  if (rope_qkv != nullptr &&
-      (!key_split || rope_inv_freq == nullptr || kv_pool_rw == nullptr || (rope_q_norm == nullptr) != (rope_k_norm == nullptr))) {
-    return bad("fused RoPE needs key_split tiles, frequencies, a writable pool and both or neither q/k norms");
-  }
   if (key_split && n_splits > 1 && (split_counters == nullptr || n_split_counters < n_tiles)) {
     return bad("decode split-KV needs a zeroed arrival counter per tile");
   }

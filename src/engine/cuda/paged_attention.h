@@ -89,18 +89,6 @@ struct PagedAttentionParams {
   int layer = 0;
   float scale = 0.0f;                      // softmax scale, usually 1 / sqrt(head_dim)
   PdlMode pdl = PdlMode::kOff;             // key_split only (launch_pdl.h): waits before reading anything
-  // Fused RoPE (key_split steps whose sequences all have ONE new token): when rope_qkv is set, q is not read;
-  // every CTA computes its tile's q heads from the QKV product exactly as rope_kv does (bias, q/k RMSNorm,
-  // rotate-half RoPE, bf16), and the last non-empty split of each tile (the one whose key range holds the new
-  // position) also computes the new K/V, writes them into the token's slot of kv_pool_rw and uses them in
-  // place of that slot; no other CTA reads the slot. rope_kv must then not run for the step.
-  const float* rope_qkv = nullptr;              // [n_tokens, (n_heads + 2 n_kv_heads) head_dim], float32
-  const __nv_bfloat16* rope_bias = nullptr;     // [(n_heads + 2 n_kv_heads) head_dim] or null
-  const __nv_bfloat16* rope_q_norm = nullptr;   // [head_dim] or null (then rope_k_norm too)
-  const __nv_bfloat16* rope_k_norm = nullptr;   // [head_dim] or null
-  const float* rope_inv_freq = nullptr;         // [head_dim / 2]
-  float rope_eps = 1e-6f;
-  __nv_bfloat16* kv_pool_rw = nullptr;          // kv_pool, writable (fused RoPE only)
 
   static constexpr int kMaxSplits = 64;
   static constexpr int kChunk = 64;        // K/V positions per shared-memory stage

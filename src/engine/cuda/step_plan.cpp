@@ -179,7 +179,6 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
   }
   n_real_rows_ = static_cast<int>(n_rows) - n_pad;
   pure_decode_ = is_pure_decode(batch);
-  one_token_ = n_tokens == n_seqs;  // every sequence has >= 1 token
 
   // Split-KV: enough CTAs for two waves, within the workspace.
   int splits = static_cast<int>(std::min<int64_t>(PagedAttentionParams::kMaxSplits,

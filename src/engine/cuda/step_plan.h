@@ -59,9 +59,6 @@ class StepPlan {
   PrefillTiling prefill_tiling() const { return prefill_tiling_; }
   int n_splits() const { return splits_; }
   bool pure_decode() const { return pure_decode_; }
-  // Every sequence, padding included, has exactly one new token: with key_split tiles the decode attention
-  // kernel can do rope_kv's work itself (paged_attention.h "Fused RoPE").
-  bool one_token_per_seq() const { return one_token_; }
 
  private:
   std::vector<int32_t> packed_;
@@ -71,7 +68,6 @@ class StepPlan {
   PrefillTiling prefill_tiling_ = PrefillTiling::kWarps4Rows32;
   int splits_ = 1;
   bool pure_decode_ = false;
-  bool one_token_ = false;
 };
 
 // True when every sequence has one new token and wants logits.
