@@ -369,13 +369,20 @@ Status CudaRunner::forward(const StepPlan& plan) {
     return launch(g, stream_);
   };
   rope.pdl = pdl;
-  // Decode attention with PDL (key_split launches only; prefill attention stays an ordinary launch);
-  // TANDEM_CUDA_ATTN_PDL=0 launches it plainly (A/B runs).
-  static const bool attn_pdl_env = [] {
+  // Decode attention with PDL (key_split launches only; prefill attention stays an ordinary launch), so the
+  // o-projection's blocks start while attention runs. It pays where a layer's products are latency-bound and
+  // costs where they stream at full bandwidth (H100, bench/NOTES.md Run 17: Qwen3-0.6B batch 1 -3.5%,
+  // Llama-3.1-8B +1.5%), so by default only models whose layer weights are under kAttnPdlMaxLayerBytes get it.
+  // TANDEM_CUDA_ATTN_PDL=0 / =1 forces it off / on (A/B runs).
+  constexpr size_t kAttnPdlMaxLayerBytes = size_t{128} << 20;
+  static const int attn_pdl_env = [] {
     const char* e = std::getenv("TANDEM_CUDA_ATTN_PDL");
-    return e == nullptr || std::string(e) != "0";
+    return e == nullptr ? -1 : std::string(e) == "0" ? 0 : 1;
   }();
-  attn.pdl = attn_pdl_env ? pdl : PdlMode::kOff;
+  const size_t layer_bytes = static_cast<size_t>(2) * (static_cast<size_t>(hidden) * qkv_dim +
+                                                       static_cast<size_t>(q_dim) * hidden + 3 * static_cast<size_t>(hidden) * inter);
+  const bool attn_pdl = attn_pdl_env < 0 ? layer_bytes < kAttnPdlMaxLayerBytes : attn_pdl_env == 1;
+  attn.pdl = attn_pdl ? pdl : PdlMode::kOff;
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
