@@ -9,11 +9,6 @@ namespace {
 
 int64_t align4(int64_t words) { return (words + 3) / 4 * 4; }  // 16-byte regions
 
-// Contexts up to 4 chunks (256 positions) run unsplit: measured faster at
-// batch 1 than split-KV plus its combine pass (bench/NOTES.md, v6); longer
-// contexts split, since one CTA walking many chunks in turn is latency-bound.
-constexpr int kNoSplitChunks = 4;
-
 // Multi-row tiles (bench/NOTES.md, v8-attn; per Llama-3.1-8B layer at 8K on
 // an H200: 64-row tiles 2.70 ms, 4 warps x 32 rows 1.82 ms, 8 warps x 32
 // rows 1.76 ms; at 2K the last two tie). 256-row tiles only when they still
@@ -186,8 +181,8 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
   // Short contexts: no split (saves the combine pass). Graph steps otherwise
   // keep a split count that does not follow the context, so one graph serves
   // a growing context; the runner keys graphs by (batch bucket, splits).
-  if (!graph_splits || max_chunks <= kNoSplitChunks) splits = std::min(splits, max_chunks);
-  if (max_chunks <= kNoSplitChunks) splits = 1;
+  if (!graph_splits || max_chunks <= limits.no_split_chunks) splits = std::min(splits, max_chunks);
+  if (max_chunks <= limits.no_split_chunks) splits = 1;
   const int64_t rows_per_split = n_tokens * spec.n_heads;
   splits = static_cast<int>(std::min<int64_t>(splits, limits.ws_rows / std::max<int64_t>(1, rows_per_split)));
   splits_ = std::max(1, splits);

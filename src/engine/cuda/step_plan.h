@@ -30,6 +30,10 @@ struct StepPlanLimits {
   int block_tokens = 16;
   int sms = 132;             // multiprocessors, for the split-KV choice
   int64_t ws_rows = 0;       // split-KV workspace capacity in (split, token, head) rows
+  // Contexts up to this many attention chunks (kChunk positions each) run unsplit: measured faster at batch 1
+  // than split-KV plus its separate combine pass (bench/NOTES.md v6); longer contexts split, since one CTA
+  // walking many chunks in turn is latency-bound.
+  int no_split_chunks = 4;
 };
 
 struct StepLayout {  // offsets in int32 words into the packed array
