@@ -147,6 +147,24 @@ TEST(StepPlanTest, SplitsKvForFewTilesAndLongContext) {
   EXPECT_LE(plan.n_splits(), (1001 + 63) / 64);  // never more splits than chunks outside graphs
 }
 
+TEST(StepPlanTest, ShortContextsRunUnsplitUpToTheNoSplitBound) {
+  // 129 positions = 3 chunks of 64: unsplit under the default bound (4 chunks), split when the bound is lower,
+  // in graph steps too (where the split count then stays fixed as the context grows).
+  Seq s{{1}, {0, 1, 2, 3, 4, 5, 6, 7, 8}, 128};
+  StepPlan plan;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), limits(), 0, false).ok());
+  EXPECT_EQ(plan.n_splits(), 1);
+  StepPlanLimits low = limits();
+  low.no_split_chunks = 2;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), low, 0, false).ok());
+  EXPECT_EQ(plan.n_splits(), 3);  // never more splits than chunks outside graphs
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), low, 1, true).ok());
+  EXPECT_GT(plan.n_splits(), 3);  // graph steps: a count that does not follow the context
+  low.no_split_chunks = 3;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), low, 1, true).ok());
+  EXPECT_EQ(plan.n_splits(), 1);
+}
+
 TEST(StepPlanTest, SplitDecodeTilesNeverOutnumberTheWorkspaceRows) {
   // The runner sizes the decode attention's per-tile arrival counters by ws_rows: a split step must have
   // n_tiles <= ws_rows (splits are capped by ws_rows / (tokens x heads) and tiles <= tokens x kv heads).
