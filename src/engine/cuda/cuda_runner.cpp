@@ -379,8 +379,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
     const char* e = std::getenv("TANDEM_CUDA_ATTN_PDL");
     return e == nullptr ? -1 : std::string(e) == "0" ? 0 : 1;
   }();
-  const size_t layer_bytes = static_cast<size_t>(2) * (static_cast<size_t>(hidden) * qkv_dim +
-                                                       static_cast<size_t>(q_dim) * hidden + 3 * static_cast<size_t>(hidden) * inter);
+  const size_t layer_params = static_cast<size_t>(hidden) * (qkv_dim + q_dim + 3 * static_cast<size_t>(inter));
+  const size_t layer_bytes = 2 * layer_params;  // bf16
   const bool attn_pdl = attn_pdl_env < 0 ? layer_bytes < kAttnPdlMaxLayerBytes : attn_pdl_env == 1;
   attn.pdl = attn_pdl ? pdl : PdlMode::kOff;
 
