@@ -467,7 +467,8 @@ int run_bench(const std::map<std::string, std::string>& f) {
         // Re-decode the same position: the KV slot is rewritten with the same token.
       }
       ms.erase(ms.begin(), ms.begin() + 4);
-      std::snprintf(buf, sizeof(buf), "{\"bench\":\"decode_b1_sampled\",\"ctx\":%d,\"sampling\":\"%s\",\"ms_per_token\":%.4f}",
+      std::snprintf(buf, sizeof(buf),
+                    "{\"bench\":\"decode_b1_sampled\",\"ctx\":%d,\"sampling\":\"%s\",\"ms_per_token\":%.4f}",
                     seqs[0].pos, mode, median(ms));
       emit(buf);
     }

@@ -393,7 +393,9 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
       }
 #pragma unroll
-      for (int i = 0; i < 2; ++i) l_run[i] = l_run[i] * alpha[i] + ((part[i][0] + part[i][1]) + (part[i][2] + part[i][3]));
+      for (int i = 0; i < 2; ++i) {
+        l_run[i] = l_run[i] * alpha[i] + ((part[i][0] + part[i][1]) + (part[i][2] + part[i][3]));
+      }
 #pragma unroll
       for (int j = 0; j < 16; ++j) {
         o[4 * j + 0] *= alpha[0];
