@@ -19,16 +19,6 @@ for shape in ${SHAPES_AB:-qwen3-0.6b}; do
   if [ ! -f $work/$shape/config.json ]; then
     python3 $d/random_checkpoint.py --shape $shape --out $work/$shape >/dev/null 2>&1 || echo "checkpoint $shape failed"
   fi
-  # Legacy rope keys, as bench/gpu/run_cuda_bench.sh does.
-  python3 - $work/$shape/config.json <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p)); rp = c.get("rope_parameters")
-if isinstance(rp, dict) and "rope_theta" not in c:
-    c["rope_theta"] = rp["rope_theta"]
-    if rp.get("rope_type", "default") != "default":
-        c["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
-    json.dump(c, open(p, "w"), indent=1)
-PY
   $d/new_driver ceilings 2>&1 | tail -1
   LOG_DIR=$out/ab-$shape bench/decode/run_decode_ab.sh $work/$shape ${ROUNDS:-3} \
     ${VARIANTS:-base=$d/base_driver new=$d/new_driver} 2>&1 | tee $out/ab-$shape.txt

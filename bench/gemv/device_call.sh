@@ -45,15 +45,6 @@ if [[ $steps == *" bench "* ]]; then
   echo "($((SECONDS - t0)) s)"
 fi
 if [[ $steps == *" ab "* ]]; then
-  python3 - $work/$shape/config.json <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p)); rp = c.get("rope_parameters")
-if isinstance(rp, dict) and "rope_theta" not in c:
-    c["rope_theta"] = rp["rope_theta"]
-    if rp.get("rope_type", "default") != "default":
-        c["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
-    json.dump(c, open(p, "w"), indent=1)
-PY
   arms=${ARMS:-base=$d/base_driver new=$d/new_driver}
   for ((r = 0; r < ${ROUNDS:-3}; ++r)); do
     for spec in $arms; do

@@ -22,15 +22,5 @@ for shape in "${shapes[@]}"; do
   if [ ! -f "$work/$shape/config.json" ]; then
     python3 "$tool" --shape "$shape" --out "$work/$shape" >/dev/null
   fi
-  # Same legacy rope keys as tests/gpu/run_gpu_checks.py (speed does not depend on them).
-  python3 - "$work/$shape/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p)); rp = c.get("rope_parameters")
-if isinstance(rp, dict) and "rope_theta" not in c:
-    c["rope_theta"] = rp["rope_theta"]
-    if rp.get("rope_type", "default") != "default":
-        c["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
-    json.dump(c, open(p, "w"), indent=1)
-PY
   "$driver" bench --model "$work/$shape" --json "$json" 2>&1
 done

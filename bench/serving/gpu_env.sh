@@ -33,16 +33,6 @@ ensure_checkpoint() {
     python3 "$tool" --shape "$shape" --out "$dir" >/dev/null || return 1
     echo "checkpoint $shape written to $dir in $((SECONDS - t0)) s"
   fi
-  # Same legacy rope keys as tests/gpu/run_gpu_checks.py and bench/gpu/run_cuda_bench.sh.
-  python3 - "$dir/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p)); rp = c.get("rope_parameters")
-if isinstance(rp, dict) and "rope_theta" not in c:
-    c["rope_theta"] = rp["rope_theta"]
-    if rp.get("rope_type", "default") != "default":
-        c["rope_scaling"] = {k: v for k, v in rp.items() if k != "rope_theta"}
-    json.dump(c, open(p, "w"), indent=1)
-PY
 }
 
 start_server() {

@@ -54,9 +54,10 @@ def make_checkpoint(shape, work, legacy_rope):
 
 
 def add_legacy_rope_keys(out):
-    """transformers >= 5 writes RoPE settings as config.json 'rope_parameters'; Tandem's HF config reader (at the
-    time of writing) reads the older top-level 'rope_theta' / 'rope_scaling' keys. Write both, same values, so the
-    check compares the engines rather than that reader gap (reported to the loader's owner)."""
+    """transformers >= 5 writes RoPE settings as config.json 'rope_parameters'; older checkpoints carry top-level
+    'rope_theta' / 'rope_scaling'. Tandem's HF config reader takes either (hf_config.cpp, model_loader_test); the
+    checks write both forms, same values, as every recorded run did, and --no-legacy-rope-keys leaves the file as
+    transformers wrote it."""
     p = out / "config.json"
     cfg = json.loads(p.read_text())
     rp = cfg.get("rope_parameters")
