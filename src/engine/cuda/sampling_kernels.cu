@@ -513,6 +513,27 @@ __global__ void __launch_bounds__(kThreads, 2) sample_kernel(SampleKernelParams 
 
 Status bad(const std::string& what) { return Status(ErrorKind::kInternal, "sample kernel: " + what); }
 
+// Launch configuration of `ctas` sample_kernel CTAs in clusters of `cluster`
+// along x, for cudaOccupancyMaxActiveClusters and cudaLaunchKernelEx alike.
+// cfg.attrs points into the object, so it is neither copied nor moved.
+struct ClusterLaunch {
+  cudaLaunchAttribute attr{};
+  cudaLaunchConfig_t cfg{};
+  ClusterLaunch(int ctas, int cluster, cudaStream_t stream) {
+    attr.id = cudaLaunchAttributeClusterDimension;
+    attr.val.clusterDim.x = static_cast<unsigned>(cluster);
+    attr.val.clusterDim.y = 1;
+    attr.val.clusterDim.z = 1;
+    cfg.gridDim = dim3(static_cast<unsigned>(ctas));
+    cfg.blockDim = dim3(kThreads);
+    cfg.stream = stream;
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+  }
+  ClusterLaunch(const ClusterLaunch&) = delete;
+  ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+};
+
 // What this device allows: how many clusters of each size (1, 2, 4, 8, 16
 // CTAs; 0 = not launchable) can be resident at once. Queried once per device.
 struct DeviceLimits {
@@ -539,18 +560,9 @@ Status device_limits(DeviceLimits& out) {
         (void)cudaGetLastError();
       }
       for (int size = 2; size <= kMaxCluster; size *= 2) {
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(static_cast<unsigned>(size));
-        cfg.blockDim = dim3(kThreads);
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = static_cast<unsigned>(size);
-        attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = 1;
+        const ClusterLaunch one(size, size, nullptr);
         int n = 0;
-        if (cudaOccupancyMaxActiveClusters(&n, sample_kernel, &cfg) == cudaSuccess) {
+        if (cudaOccupancyMaxActiveClusters(&n, sample_kernel, &one.cfg) == cudaSuccess) {
           d.active[size] = n;
         } else {
           (void)cudaGetLastError();
@@ -616,18 +628,8 @@ Status launch(const SampleKernelParams& p, cudaStream_t stream) {
     sample_kernel<<<p.n_rows, kThreads, 0, stream>>>(p, 1);
     return last_launch_status("sample_kernel");
   }
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3(static_cast<unsigned>(p.n_rows * cluster));
-  cfg.blockDim = dim3(kThreads);
-  cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = static_cast<unsigned>(cluster);
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  const cudaError_t e = cudaLaunchKernelEx(&cfg, sample_kernel, p, cluster);
+  const ClusterLaunch clustered(p.n_rows * cluster, cluster, stream);
+  const cudaError_t e = cudaLaunchKernelEx(&clustered.cfg, sample_kernel, p, cluster);
   if (e != cudaSuccess) {
     (void)cudaGetLastError();
     return cuda_error(e, "sample_kernel (cluster launch)");
