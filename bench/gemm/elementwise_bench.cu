@@ -38,22 +38,15 @@ void ok(const tandem::Status& s, const char* what) {
   }
 }
 
-__global__ void fill_bf16(__nv_bfloat16* p, size_t n, unsigned seed, float scale) {
+// Deterministic pseudo-random values in [-scale/2, scale/2), converted to T (float or __nv_bfloat16).
+template <class T>
+__global__ void fill(T* p, size_t n, unsigned seed, float scale) {
   for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
     unsigned h = unsigned(i) * 2654435761u ^ seed;
     h ^= h >> 13;
     h *= 0x5bd1e995u;
     h ^= h >> 15;
-    p[i] = __float2bfloat16((float(h & 0xffff) / 65536.0f - 0.5f) * scale);
-  }
-}
-__global__ void fill_f32(float* p, size_t n, unsigned seed, float scale) {
-  for (size_t i = blockIdx.x * size_t(blockDim.x) + threadIdx.x; i < n; i += size_t(gridDim.x) * blockDim.x) {
-    unsigned h = unsigned(i) * 2654435761u ^ seed;
-    h ^= h >> 13;
-    h *= 0x5bd1e995u;
-    h ^= h >> 15;
-    p[i] = (float(h & 0xffff) / 65536.0f - 0.5f) * scale;
+    p[i] = T((float(h & 0xffff) / 65536.0f - 0.5f) * scale);
   }
 }
 __global__ void to_bf16(const float* in, __nv_bfloat16* out, size_t n) {
@@ -138,8 +131,8 @@ int main(int argc, char** argv) {
     auto* x = static_cast<float*>(alloc(size_t(T) * hidden * 4));
     auto* w = static_cast<__nv_bfloat16*>(alloc(hidden * 2));
     auto* out = static_cast<__nv_bfloat16*>(alloc(size_t(T) * hidden * 2));
-    fill_f32<<<1024, 256, 0, st>>>(x, size_t(T) * hidden, 3, 4.0f);
-    fill_bf16<<<64, 256, 0, st>>>(w, hidden, 5, 2.0f);
+    fill<float><<<1024, 256, 0, st>>>(x, size_t(T) * hidden, 3, 4.0f);
+    fill<__nv_bfloat16><<<64, 256, 0, st>>>(w, hidden, 5, 2.0f);
     tc::RmsNormParams p;
     p.x = x;
     p.weight = w;
@@ -156,7 +149,7 @@ int main(int argc, char** argv) {
   {  // SwiGLU: [T, 2 inter] -> [T, inter]
     auto* gu = static_cast<__nv_bfloat16*>(alloc(size_t(T) * 2 * inter * 2));
     auto* out = static_cast<__nv_bfloat16*>(alloc(size_t(T) * inter * 2));
-    fill_bf16<<<1024, 256, 0, st>>>(gu, size_t(T) * 2 * inter, 7, 8.0f);
+    fill<__nv_bfloat16><<<1024, 256, 0, st>>>(gu, size_t(T) * 2 * inter, 7, 8.0f);
     tc::SiluMulParams p;
     p.gate_up = gu;
     p.out = out;
@@ -177,13 +170,13 @@ int main(int argc, char** argv) {
     const int64_t block_elems = int64_t(2) * bt * kv_heads * hd;  // one layer
     const int blocks = (T + bt - 1) / bt;
     auto* pool = static_cast<__nv_bfloat16*>(alloc(size_t(blocks) * block_elems * 2));
-    fill_f32<<<1024, 256, 0, st>>>(qkv, size_t(T) * qkv_dim, 11, 4.0f);
+    fill<float><<<1024, 256, 0, st>>>(qkv, size_t(T) * qkv_dim, 11, 4.0f);
     to_bf16<<<1024, 256, 0, st>>>(qkv, qkv16, size_t(T) * qkv_dim);
     std::vector<float> hinv(hd / 2);
     for (int i = 0; i < hd / 2; ++i) hinv[i] = float(1.0 / std::pow(500000.0, 2.0 * i / hd));
     cudaMemcpy(inv, hinv.data(), hd / 2 * 4, cudaMemcpyHostToDevice);
     iota<<<(T + 255) / 256, 256, 0, st>>>(pos, T);
-    fill_bf16<<<64, 256, 0, st>>>(nw, hd, 13, 2.0f);
+    fill<__nv_bfloat16><<<64, 256, 0, st>>>(nw, hd, 13, 2.0f);
     for (int norm = 0; norm < 2; ++norm) {
       tc::RopeKvParams p;
       p.qkv = qkv;
