@@ -383,6 +383,13 @@ Status CudaRunner::forward(const StepPlan& plan) {
   const size_t layer_bytes = 2 * layer_params;  // bf16
   const bool attn_pdl = attn_pdl_env < 0 ? layer_bytes < kAttnPdlMaxLayerBytes : attn_pdl_env == 1;
   attn.pdl = attn_pdl ? pdl : PdlMode::kOff;
+  // Decode attention issues its metadata and earlier-step K/V loads before the PDL wait (paged_attention.h);
+  // TANDEM_CUDA_ATTN_EARLY=0 waits first (A/B runs).
+  static const bool attn_early_env = [] {
+    const char* e = std::getenv("TANDEM_CUDA_ATTN_EARLY");
+    return e == nullptr || std::string(e) != "0";
+  }();
+  attn.early_kv = attn_early_env;
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];

@@ -65,7 +65,11 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
   __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
-  if constexpr (KEY_SPLIT) pdl_enter(p.pdl);  // every read below is of step data
+  // Decode (key_split): the tiles, sequences and block tables are step metadata the host copied in before the
+  // step's first kernel, and K/V of positions before a sequence's start_pos were written by earlier steps; so
+  // with early_kv those loads are issued before the PDL wait, and only Q and the step's new positions after it.
+  const bool early = KEY_SPLIT && p.early_kv;
+  if (KEY_SPLIT && !early) pdl_enter(p.pdl);
   const AttnTile tile = p.tiles[blockIdx.x];
   const AttnSeq seq = p.seqs[tile.seq];
   const int split = blockIdx.y;
@@ -106,12 +110,14 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
   const int32_t* table = p.block_tables + seq.table_offset;
 
-  auto load_chunk = [&](int chunk, int stage) {
+  // Positions [pos_lo, pos_hi) of the chunk (past kv_end: zero fill).
+  auto load_chunk = [&](int chunk, int stage, int pos_lo, int pos_hi) {
     __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
     __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
     for (int idx = threadIdx.x; idx < kChunk * kPiecesPerRow; idx += kThreads) {
       const int row = idx / kPiecesPerRow, piece = idx % kPiecesPerRow;
       const int pos = chunk * kChunk + row;
+      if (pos < pos_lo || pos >= pos_hi) continue;
       const bool valid = pos < kv_end;
       const __nv_bfloat16* src = p.kv_pool;
       if (valid) {
@@ -126,7 +132,12 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
     }
   };
 
-  if (c_begin < c_end) load_chunk(c_begin, 0);
+  constexpr int kAll = 0x7fffffff;
+  if (c_begin < c_end) load_chunk(c_begin, 0, 0, early ? seq.start_pos : kAll);
+  if (early) {
+    pdl_enter(p.pdl);
+    load_chunk(c_begin, 0, seq.start_pos, kAll);  // c_begin < c_end: empty splits returned above
+  }
   cp_async_commit();
 
   // Q fragments (A operand), [HD / 16][4] registers.
@@ -155,7 +166,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   for (int c = c_begin; c < c_end; ++c) {
     const int stage = (c - c_begin) & 1;
     if (c + 1 < c_end) {
-      load_chunk(c + 1, stage ^ 1);
+      load_chunk(c + 1, stage ^ 1, 0, kAll);
       cp_async_commit();
       cp_async_wait<1>();
     } else {
