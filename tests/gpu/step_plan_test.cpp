@@ -148,20 +148,50 @@ TEST(StepPlanTest, SplitsKvForFewTilesAndLongContext) {
 }
 
 TEST(StepPlanTest, ShortContextsRunUnsplitUpToTheNoSplitBound) {
-  // 129 positions = 3 chunks of 64: unsplit under the default bound (4 chunks), split when the bound is lower,
-  // in graph steps too (where the split count then stays fixed as the context grows).
+  // 129 positions = 3 chunks of 64: unsplit under a bound of 4 chunks, split when the bound is lower, in graph
+  // steps too (where the split count then stays fixed as the context grows). A decode plan with fewer tiles
+  // than SMs uses decode_no_split_chunks, one with as many tiles as SMs no_split_chunks.
   Seq s{{1}, {0, 1, 2, 3, 4, 5, 6, 7, 8}, 128};
   StepPlan plan;
-  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), limits(), 0, false).ok());
+  StepPlanLimits l = limits();
+  l.decode_no_split_chunks = 4;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), l, 0, false).ok());
   EXPECT_EQ(plan.n_splits(), 1);
-  StepPlanLimits low = limits();
-  low.no_split_chunks = 2;
-  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), low, 0, false).ok());
+  l.decode_no_split_chunks = 2;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), l, 0, false).ok());
   EXPECT_EQ(plan.n_splits(), 3);  // never more splits than chunks outside graphs
-  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), low, 1, true).ok());
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), l, 1, true).ok());
   EXPECT_GT(plan.n_splits(), 3);  // graph steps: a count that does not follow the context
-  low.no_split_chunks = 3;
-  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), low, 1, true).ok());
+  l.decode_no_split_chunks = 3;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), l, 1, true).ok());
+  EXPECT_EQ(plan.n_splits(), 1);
+  // 2 tiles (one per kv head) on 2 SMs: the prefill bound (4 by default) applies, whatever the decode bound.
+  l.decode_no_split_chunks = 0;
+  l.sms = 2;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), l, 0, false).ok());
+  EXPECT_EQ(plan.n_splits(), 1);
+  l.no_split_chunks = 2;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), l, 0, false).ok());
+  EXPECT_EQ(plan.n_splits(), 2);  // two waves of 2 SMs over 2 tiles
+}
+
+TEST(StepPlanTest, DecodeWithFewTilesSplitsEveryChunkByDefault) {
+  // The default decode bound is 0: a 2-chunk context on 2 tiles takes one CTA per chunk; a prefill plan of the
+  // same context (no key split) stays unsplit under no_split_chunks.
+  Seq s{{1}, {0, 1, 2, 3, 4, 5, 6, 7, 8}, 100};
+  StepPlan plan;
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), limits(), 0, false).ok());
+  ASSERT_TRUE(plan.attention_key_split());
+  EXPECT_EQ(plan.n_splits(), 2);
+  ASSERT_TRUE(plan.build(batch_of({s}), tiny_spec(), limits(), 1, true).ok());
+  EXPECT_GT(plan.n_splits(), 2);  // graph step: the count for two waves, whatever the context
+  Seq p;
+  p.tokens.assign(100, 1);
+  p.table = {0, 1, 2, 3, 4, 5, 6};
+  ModelSpec spec = tiny_spec();
+  spec.n_heads = 8;  // group 4: 400 query rows, no key split
+  ASSERT_TRUE(plan.build(batch_of({p}), spec, limits(), 0, false).ok());
+  ASSERT_FALSE(plan.attention_key_split());
   EXPECT_EQ(plan.n_splits(), 1);
 }
 

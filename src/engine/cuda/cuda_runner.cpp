@@ -508,12 +508,13 @@ Status CudaRunner::enqueue_step(const StepBatch& batch) {
   limits.block_tokens = opt_.block_tokens;
   limits.sms = sms_;
   limits.ws_rows = kWsRows;
-  // TANDEM_CUDA_NOSPLIT_CHUNKS=N overrides the no-split bound (A/B runs; bench/NOTES.md Run 18).
+  // TANDEM_CUDA_NOSPLIT_CHUNKS=N sets both no-split bounds, prefill and decode (A/B runs; bench/NOTES.md Run 18,
+  // v11; N=4 is the decode rule before v11).
   static const int no_split_env = [] {
     const char* e = std::getenv("TANDEM_CUDA_NOSPLIT_CHUNKS");
     return e == nullptr ? -1 : std::max(0, std::atoi(e));
   }();
-  if (no_split_env >= 0) limits.no_split_chunks = no_split_env;
+  if (no_split_env >= 0) limits.no_split_chunks = limits.decode_no_split_chunks = no_split_env;
   int bucket = 0;
   if (!buckets_.empty() && is_pure_decode(batch)) {
     for (int b : buckets_) {

@@ -5,7 +5,9 @@
 // ProgrammaticStreamSerialization; stream capture keeps the programmatic edge
 // in a CUDA graph). The contract every such kernel keeps:
 //   - before pdl_wait() it reads only what no kernel of the step writes
-//     (weights, RoPE frequencies) and writes nothing;
+//     (weights, RoPE frequencies; the step metadata the host copied in before
+//     the step's first kernel; K/V of positions earlier steps wrote) and
+//     writes nothing;
 //   - it calls pdl_wait() before its first read of an activation, the KV pool
 //     or the step metadata, and before its first global write.
 // pdl_wait() returns once the previous kernel has completed and its writes are

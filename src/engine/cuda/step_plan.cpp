@@ -181,8 +181,9 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
   // Short contexts: no split (saves the combine pass). Graph steps otherwise
   // keep a split count that does not follow the context, so one graph serves
   // a growing context; the runner keys graphs by (batch bucket, splits).
-  if (!graph_splits || max_chunks <= limits.no_split_chunks) splits = std::min(splits, max_chunks);
-  if (max_chunks <= limits.no_split_chunks) splits = 1;
+  const int no_split = key_split_ && n_tiles < limits.sms ? limits.decode_no_split_chunks : limits.no_split_chunks;
+  if (!graph_splits || max_chunks <= no_split) splits = std::min(splits, max_chunks);
+  if (max_chunks <= no_split) splits = 1;
   const int64_t rows_per_split = n_tokens * spec.n_heads;
   splits = static_cast<int>(std::min<int64_t>(splits, limits.ws_rows / std::max<int64_t>(1, rows_per_split)));
   splits_ = std::max(1, splits);

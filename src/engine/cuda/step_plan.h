@@ -34,6 +34,10 @@ struct StepPlanLimits {
   // than split-KV plus its separate combine pass (bench/NOTES.md v6); longer contexts split, since one CTA
   // walking many chunks in turn is latency-bound.
   int no_split_chunks = 4;
+  // The same bound for decode plans (key_split) with fewer tiles than SMs. The decode kernel merges its splits
+  // itself and loads earlier steps' K/V before its PDL wait, so with 0 (every chunk its own CTA) all of them load
+  // there (bench/NOTES.md v11); with as many tiles as SMs, no_split_chunks applies.
+  int decode_no_split_chunks = 0;
 };
 
 struct StepLayout {  // offsets in int32 words into the packed array
