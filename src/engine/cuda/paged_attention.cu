@@ -114,10 +114,11 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   auto load_chunk = [&](int chunk, int stage, int pos_lo, int pos_hi) {
     __nv_bfloat16* ks = k_smem + stage * kChunk * kStride;
     __nv_bfloat16* vs = v_smem + stage * kChunk * kStride;
-    for (int idx = threadIdx.x; idx < kChunk * kPiecesPerRow; idx += kThreads) {
+    const int base = chunk * kChunk;
+    const int idx_end = min(pos_hi - base, kChunk) * kPiecesPerRow;
+    for (int idx = max(pos_lo - base, 0) * kPiecesPerRow + threadIdx.x; idx < idx_end; idx += kThreads) {
       const int row = idx / kPiecesPerRow, piece = idx % kPiecesPerRow;
-      const int pos = chunk * kChunk + row;
-      if (pos < pos_lo || pos >= pos_hi) continue;
+      const int pos = base + row;
       const bool valid = pos < kv_end;
       const __nv_bfloat16* src = p.kv_pool;
       if (valid) {
@@ -133,10 +134,13 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   };
 
   constexpr int kAll = 0x7fffffff;
-  if (c_begin < c_end) load_chunk(c_begin, 0, 0, early ? seq.start_pos : kAll);
-  if (early) {
+  if (!early) {
+    if (c_begin < c_end) load_chunk(c_begin, 0, 0, kAll);
+  } else {  // c_begin < c_end: empty splits returned above
+    load_chunk(c_begin, 0, 0, seq.start_pos);  // earlier steps' positions
+    load_chunk(c_begin, 0, kv_end, kAll);      // zero fill past the context
     pdl_enter(p.pdl);
-    load_chunk(c_begin, 0, seq.start_pos, kAll);  // c_begin < c_end: empty splits returned above
+    load_chunk(c_begin, 0, seq.start_pos, kv_end);  // this step's positions, written by rope_kv
   }
   cp_async_commit();
 
