@@ -7,7 +7,9 @@
 # e.g. run_decode_ab.sh /tmp/q06 3 base=.device/decode/base_driver new=.device/decode/new_driver \
 #        new_nopdl=.device/decode/new_driver:TANDEM_CUDA_PDL=0
 # Env: LOG_DIR (per-run logs, default /tmp/decode-ab); RUN_LIMIT (seconds a run may take before it is
-# stopped and reported as nan, default 90: a hung kernel must not eat the whole device call).
+# stopped and reported as nan, default 90: a hung kernel must not eat the whole device call); SAMPLED=1 also
+# waits for the driver's decode_b1_sampled rows (ctx 256, greedy and Qwen3 defaults: the served path) and
+# reports their medians as NAME.greedy and NAME.qwen3.
 set -uo pipefail
 ckpt=$1
 rounds=$2
@@ -24,7 +26,9 @@ run_b1() {  # name driver envs
     exec "$driver" bench --model "$ckpt" --skip-ceilings 1
   ) >"$log" 2>&1 &
   local pid=$! start=$SECONDS
-  while kill -0 $pid 2>/dev/null && ! grep -q '"decode_b1"' "$log" && ((SECONDS - start < ${RUN_LIMIT:-90})); do
+  local stop='"decode_b1"'
+  [ "${SAMPLED:-0}" = 1 ] && stop='"qwen3_defaults"'
+  while kill -0 $pid 2>/dev/null && ! grep -q "$stop" "$log" && ((SECONDS - start < ${RUN_LIMIT:-90})); do
     sleep 0.1
   done
   kill $pid 2>/dev/null
@@ -38,10 +42,20 @@ run_b1() {  # name driver envs
   fi
   echo "run $name ms_per_token $ms"
   results[$name]="${results[$name]:-} $ms"
+  if [ "${SAMPLED:-0}" = 1 ]; then
+    local mode v
+    for mode in greedy qwen3; do
+      v=$(grep "decode_b1_sampled" "$log" | grep "\"$mode" | grep -o '"ms_per_token":[0-9.]*' | head -1 | cut -d: -f2)
+      results[$name.$mode]="${results[$name.$mode]:-} ${v:-nan}"
+    done
+  fi
 }
 
 names=()
-for spec in "$@"; do names+=("${spec%%=*}"); done
+for spec in "$@"; do
+  names+=("${spec%%=*}")
+  [ "${SAMPLED:-0}" = 1 ] && names+=("${spec%%=*}.greedy" "${spec%%=*}.qwen3")
+done
 for ((r = 0; r < rounds; ++r)); do
   for spec in "$@"; do
     name=${spec%%=*}

@@ -48,11 +48,19 @@ constexpr int kRmsRegs = 4;
 
 __global__ void rms_norm_kernel(RmsNormParams p) {
   __shared__ float shared[32];
-  pdl_enter(p.pdl);
+  // Before the PDL wait: the row index (step metadata) and the first weights.
   const int r = blockIdx.x;
   const int row = p.rows != nullptr ? p.rows[r] : r;
-  const float4* x = reinterpret_cast<const float4*>(p.x + static_cast<int64_t>(row) * p.hidden);
   const int n4 = p.hidden / 4;
+  const uint2* w = reinterpret_cast<const uint2*>(p.weight);
+  uint2 wpre[kRmsRegs];
+#pragma unroll
+  for (int j = 0; j < kRmsRegs; ++j) {
+    const int i = threadIdx.x + j * blockDim.x;
+    wpre[j] = i < n4 ? w[i] : make_uint2(0, 0);
+  }
+  pdl_enter(p.pdl);
+  const float4* x = reinterpret_cast<const float4*>(p.x + static_cast<int64_t>(row) * p.hidden);
   float4 v[kRmsRegs];
   float ss = 0.0f;
 #pragma unroll
@@ -67,10 +75,8 @@ __global__ void rms_norm_kernel(RmsNormParams p) {
   }
   ss = block_sum(ss, shared);
   const float inv = rsqrtf(ss / static_cast<float>(p.hidden) + p.eps);
-  const uint2* w = reinterpret_cast<const uint2*>(p.weight);
   uint2* out = reinterpret_cast<uint2*>(p.out + static_cast<int64_t>(r) * p.hidden);
-  auto emit = [&](int i, const float4& u) {
-    const uint2 wv = w[i];
+  auto emit = [&](int i, const float4& u, const uint2& wv) {
     const float2 w0 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&wv.x));
     const float2 w1 = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&wv.y));
     const __nv_bfloat162 o0 = __floats2bfloat162_rn(u.x * inv * w0.x, u.y * inv * w0.y);
@@ -83,9 +89,9 @@ __global__ void rms_norm_kernel(RmsNormParams p) {
 #pragma unroll
   for (int j = 0; j < kRmsRegs; ++j) {
     const int i = threadIdx.x + j * blockDim.x;
-    if (i < n4) emit(i, v[j]);
+    if (i < n4) emit(i, v[j], wpre[j]);
   }
-  for (int i = threadIdx.x + kRmsRegs * blockDim.x; i < n4; i += blockDim.x) emit(i, x[i]);
+  for (int i = threadIdx.x + kRmsRegs * blockDim.x; i < n4; i += blockDim.x) emit(i, x[i], w[i]);
 }
 
 __device__ __forceinline__ uint4 silu_mul8(const uint4& g, const uint4& u) {

@@ -38,7 +38,7 @@ struct RmsNormParams {
   int n_rows = 0;
   int hidden = 0;                        // multiple of 4
   float eps = 1e-6f;
-  PdlMode pdl = PdlMode::kOff;           // launch_pdl.h: waits before reading x or rows
+  PdlMode pdl = PdlMode::kOff;           // launch_pdl.h: rows and weight before its wait, x after
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };

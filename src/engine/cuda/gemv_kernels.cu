@@ -24,14 +24,23 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   const int pieces = p.k / 8;
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
-  // Before the wait: weights only (first pieces to registers).
+  // Before the wait: weights only (first pieces, and the first norm weight
+  // piece, to registers).
   int i = threadIdx.x;
   uint4 wv[kRows];
+  uint4 nwv = make_uint4(0, 0, 0, 0);  // kRmsNorm: the norm weight piece of the first iteration
   if (i < pieces) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i);
+    if constexpr (IN == GemvInput::kRmsNorm) nwv = __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i);
   }
   pdl_enter(p.pdl);
+  // The output this thread adds to (accumulate) is read right after the wait,
+  // so its round trip overlaps the product instead of following the reduction.
+  const int out_r = threadIdx.x / N, out_t = threadIdx.x % N;
+  const bool writes = threadIdx.x < kRows * N && out_t < p.n;
+  const int64_t out_at = static_cast<int64_t>(out_t) * p.m + row0 + out_r;
+  const float y_old = writes && p.accumulate ? static_cast<const float*>(p.y)[out_at] : 0.0f;
   __shared__ float inv_rms[N];
   if constexpr (IN == GemvInput::kRmsNorm) {
     __shared__ float part[THREADS / 32][N];
@@ -78,7 +87,9 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
       for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i + THREADS);
     }
     float nw[8];
-    if constexpr (IN == GemvInput::kRmsNorm) unpack8(__ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i), nw);
+    if constexpr (IN == GemvInput::kRmsNorm) {
+      unpack8(i == static_cast<int>(threadIdx.x) ? nwv : __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i), nw);
+    }
 #pragma unroll
     for (int t = 0; t < N; ++t) {
       float xf[8];
@@ -125,18 +136,14 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
     }
   }
   __syncthreads();
-  if (threadIdx.x < kRows * N) {
-    const int r = threadIdx.x / N, t = threadIdx.x % N;
-    if (t >= p.n) return;
+  if (writes) {
     float v = 0.0f;
 #pragma unroll
     for (int w2 = 0; w2 < THREADS / 32; ++w2) v += red[w2][threadIdx.x];
-    const int64_t at = static_cast<int64_t>(t) * p.m + row0 + r;
     if (p.y_f32) {
-      float* y = static_cast<float*>(p.y);
-      y[at] = p.accumulate ? y[at] + v : v;
+      static_cast<float*>(p.y)[out_at] = y_old + v;
     } else {
-      static_cast<__nv_bfloat16*>(p.y)[at] = __float2bfloat16_rn(v);
+      static_cast<__nv_bfloat16*>(p.y)[out_at] = __float2bfloat16_rn(v);
     }
   }
 }

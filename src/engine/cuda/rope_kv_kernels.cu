@@ -29,12 +29,36 @@ template <int HD, class In, int HPW>
 __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
   constexpr int kPer = HD / 32;
   constexpr int kHalfC = kPer / 2;
-  pdl_enter(p.pdl);
   const int t = blockIdx.x;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int total_heads = p.n_heads + 2 * p.n_kv_heads;
   const int h0 = (blockIdx.y * kWarps + warp) * HPW;
   if (h0 >= total_heads) return;
+
+  // Before the PDL wait (launch_pdl.h): the step metadata (position, KV slot),
+  // the RoPE angles and the layer's bias and q/k norm weights, none of which a
+  // kernel of the step writes. Only the product's output is read after it.
+  const float pos = static_cast<float>(p.positions[t]);
+  const int32_t slot_index = p.kv_slots[t];
+  float sn[kHalfC], cs[kHalfC];
+  if (h0 < p.n_heads + p.n_kv_heads) {
+#pragma unroll
+    for (int c = 0; c < kHalfC; ++c) sincosf(pos * p.inv_freq[lane + 32 * c], &sn[c], &cs[c]);
+  }
+  float bias[HPW][kPer], norm[HPW][kPer];
+#pragma unroll
+  for (int j = 0; j < HPW; ++j) {
+    const int h = h0 + j;
+    const __nv_bfloat16* nw = h < p.n_heads ? p.q_norm : h < p.n_heads + p.n_kv_heads ? p.k_norm : nullptr;
+#pragma unroll
+    for (int c = 0; c < kPer; ++c) {
+      const int e = lane + 32 * c;
+      bias[j][c] = p.bias != nullptr && h < total_heads ? __bfloat162float(p.bias[h * HD + e]) : 0.0f;
+      norm[j][c] = nw != nullptr && h < total_heads ? __bfloat162float(nw[e]) : 1.0f;
+    }
+  }
+  pdl_enter(p.pdl);
+
   const int qkv_dim = total_heads * HD;
   const In* src = nullptr;
   if constexpr (std::is_same_v<In, float>) {
@@ -54,21 +78,12 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
       x[j][c] = h0 + j < total_heads ? load_qkv(src_row, col) : 0.0f;
     }
   }
-  const float pos = static_cast<float>(p.positions[t]);
-  const int32_t slot_index = p.kv_slots[t];
   const int64_t block = slot_index / p.block_tokens;
   const int slot = slot_index % p.block_tokens;
   const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * HD;
   __nv_bfloat16* k_base = p.kv_pool + block * p.block_elems +
                           (static_cast<int64_t>(p.layer) * 2 * p.block_tokens + slot) * kv_row;
   __nv_bfloat16* v_base = k_base + static_cast<int64_t>(p.block_tokens) * kv_row;
-
-  // sin/cos of this token's angles, shared by the warp's q and k heads.
-  float sn[kHalfC], cs[kHalfC];
-  if (h0 < p.n_heads + p.n_kv_heads) {
-#pragma unroll
-    for (int c = 0; c < kHalfC; ++c) sincosf(pos * p.inv_freq[lane + 32 * c], &sn[c], &cs[c]);
-  }
 
 #pragma unroll
   for (int j = 0; j < HPW; ++j) {
@@ -77,20 +92,17 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
     const bool is_q = h < p.n_heads;
     const bool is_v = h >= p.n_heads + p.n_kv_heads;
     float* xh = x[j];
-    if (p.bias != nullptr) {
 #pragma unroll
-      for (int c = 0; c < kPer; ++c) xh[c] += __bfloat162float(p.bias[h * HD + lane + 32 * c]);
-    }
+    for (int c = 0; c < kPer; ++c) xh[c] += bias[j][c];
     if (!is_v) {
-      const __nv_bfloat16* norm = is_q ? p.q_norm : p.k_norm;
-      if (norm != nullptr) {
+      if (p.q_norm != nullptr) {
         float ss = 0.0f;
 #pragma unroll
         for (int c = 0; c < kPer; ++c) ss += xh[c] * xh[c];
         for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
         const float inv = rsqrtf(ss / HD + p.eps);
 #pragma unroll
-        for (int c = 0; c < kPer; ++c) xh[c] = xh[c] * inv * __bfloat162float(norm[lane + 32 * c]);
+        for (int c = 0; c < kPer; ++c) xh[c] = xh[c] * inv * norm[j][c];
       }
 #pragma unroll
       for (int c = 0; c < kHalfC; ++c) {
