@@ -28,19 +28,29 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   // piece, to registers).
   int i = threadIdx.x;
   uint4 wv[kRows];
+  // Short rows (128-thread blocks, k < 4096) are latency-bound: they also take
+  // the first norm weight piece before the wait and the y they add to right
+  // after it, so neither round trip follows the reduction. Long rows (256
+  // threads) stream at bandwidth, where the registers held across the wait
+  // cost occupancy: measured 0.6-0.8% slower on the 8B (H200, bench/NOTES.md
+  // v12), so they load both where they are used.
+  constexpr bool kEarlyLoads = THREADS < 256;
   uint4 nwv = make_uint4(0, 0, 0, 0);  // kRmsNorm: the norm weight piece of the first iteration
   if (i < pieces) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) wv[r] = __ldcs(w + static_cast<int64_t>(r) * pieces + i);
-    if constexpr (IN == GemvInput::kRmsNorm) nwv = __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i);
+    if constexpr (kEarlyLoads && IN == GemvInput::kRmsNorm) {
+      nwv = __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i);
+    }
   }
   pdl_enter(p.pdl);
-  // The output this thread adds to (accumulate) is read right after the wait,
-  // so its round trip overlaps the product instead of following the reduction.
   const int out_r = threadIdx.x / N, out_t = threadIdx.x % N;
   const bool writes = threadIdx.x < kRows * N && out_t < p.n;
   const int64_t out_at = static_cast<int64_t>(out_t) * p.m + row0 + out_r;
-  const float y_old = writes && p.accumulate ? static_cast<const float*>(p.y)[out_at] : 0.0f;
+  float y_old = 0.0f;  // accumulate: the output this thread adds to
+  if constexpr (kEarlyLoads) {
+    if (writes && p.accumulate) y_old = static_cast<const float*>(p.y)[out_at];
+  }
   __shared__ float inv_rms[N];
   if constexpr (IN == GemvInput::kRmsNorm) {
     __shared__ float part[THREADS / 32][N];
@@ -88,7 +98,8 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
     }
     float nw[8];
     if constexpr (IN == GemvInput::kRmsNorm) {
-      unpack8(i == static_cast<int>(threadIdx.x) ? nwv : __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i), nw);
+      const bool first = kEarlyLoads && i == static_cast<int>(threadIdx.x);
+      unpack8(first ? nwv : __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + i), nw);
     }
 #pragma unroll
     for (int t = 0; t < N; ++t) {
@@ -141,6 +152,9 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 #pragma unroll
     for (int w2 = 0; w2 < THREADS / 32; ++w2) v += red[w2][threadIdx.x];
     if (p.y_f32) {
+      if constexpr (!kEarlyLoads) {
+        if (p.accumulate) y_old = static_cast<const float*>(p.y)[out_at];
+      }
       static_cast<float*>(p.y)[out_at] = y_old + v;
     } else {
       static_cast<__nv_bfloat16*>(p.y)[out_at] = __float2bfloat16_rn(v);
