@@ -24,8 +24,7 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   const int pieces = p.k / 8;
   const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
   const uint4* x = reinterpret_cast<const uint4*>(p.x);
-  // Before the wait: weights only (first pieces, and the first norm weight
-  // piece, to registers).
+  // Before the wait: weights only (first pieces to registers).
   int i = threadIdx.x;
   uint4 wv[kRows];
   // Short rows (128-thread blocks, k < 4096) are latency-bound: they also take

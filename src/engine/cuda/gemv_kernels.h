@@ -9,10 +9,10 @@
 //
 // Decode pipelining (launch_pdl.h): with pdl != kOff the kernel may start
 // while the previous kernel runs; before its pdl_wait() it only loads its
-// first weight pieces (and the first RMSNorm weight piece) into registers
-// (weights are never written by a step), then waits, then reads x and, with
-// accumulate, the y it adds to (at once, so that load overlaps the product),
-// and writes y.
+// first weight pieces into registers (weights are never written by a step),
+// then waits, then reads x and writes y. Blocks of 128 threads (k < 4096, the
+// latency-bound small products) also load their first RMSNorm weight piece
+// before the wait and, with accumulate, the y they add to right after it.
 #pragma once
 
 #include <cuda_bf16.h>
