@@ -1,5 +1,6 @@
 #include "engine/cuda/gemv_kernels.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -161,11 +162,145 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   }
 }
 
+// Batch-1 products with short rows (pieces <= P x 128, k < 4096: every
+// product of Qwen3-0.6B, SmolLM2 and Qwen2.5-0.5B but the LM head): a block of
+// 128 threads holds all P pieces of its 4 rows in registers, loaded before the
+// wait, so no weight byte is fetched after it. Post-wait work is one L2 round
+// trip for x and one block reduction: the dot products use x * norm_weight,
+// and the RMSNorm's sum of squares travels through the same shuffles and the
+// same barrier as the 4 row sums, so 1/rms scales the sums at the end (the
+// general kernel reduces the norm first, then re-reads x). __launch_bounds__
+// (128, 12) keeps P = 1 at <= 40 registers (no spills; SwiGLU would spill and
+// is left unbounded), 12 blocks per SM: QKV (1024 blocks) and gate_up (1536)
+// of Qwen3-0.6B fit in one wave of 132 SMs (the general kernel's 72 registers
+// allow 7 blocks per SM, 924 in a wave).
+template <GemvInput IN, int P>
+__global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 12 : 1) gemv_short_kernel(GemvParams p) {
+  constexpr int kThreads = 128;
+  const int row0 = blockIdx.x * kRows;
+  const int pieces = p.k / 8;
+  const uint4* w = reinterpret_cast<const uint4*>(p.w) + static_cast<int64_t>(row0) * pieces;
+  const int tid = threadIdx.x;
+  uint4 wv[P][kRows];
+  uint4 nwv[P];
+#pragma unroll
+  for (int j = 0; j < P; ++j) {
+    const int ii = tid + j * kThreads;
+    if (ii < pieces) {
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) wv[j][r] = __ldcs(w + static_cast<int64_t>(r) * pieces + ii);
+      if constexpr (IN == GemvInput::kRmsNorm) nwv[j] = __ldg(reinterpret_cast<const uint4*>(p.norm_weight) + ii);
+    }
+  }
+  pdl_enter(p.pdl);
+  const bool writes = tid < kRows;
+  float y_old = 0.0f;
+  if (writes && p.accumulate) y_old = static_cast<const float*>(p.y)[row0 + tid];
+  // Inputs: all loads issued before any is used.
+  uint4 xa[P], xb[P];
+#pragma unroll
+  for (int j = 0; j < P; ++j) {
+    const int ii = tid + j * kThreads;
+    if (ii < pieces) {
+      if constexpr (IN == GemvInput::kRmsNorm) {
+        const uint4* xr = reinterpret_cast<const uint4*>(p.x_f32) + 2 * ii;
+        xa[j] = __ldg(xr);
+        xb[j] = __ldg(xr + 1);
+      } else if constexpr (IN == GemvInput::kSiluMul) {
+        const uint4* x = reinterpret_cast<const uint4*>(p.x);
+        xa[j] = __ldg(x + ii);
+        xb[j] = __ldg(x + pieces + ii);
+      } else {
+        xa[j] = __ldg(reinterpret_cast<const uint4*>(p.x) + ii);
+      }
+    }
+  }
+  float acc[kRows + 1] = {};  // the 4 row sums, then (kRmsNorm) the sum of squares
+#pragma unroll
+  for (int j = 0; j < P; ++j) {
+    if (tid + j * kThreads < pieces) {
+      float xf[8];
+      if constexpr (IN == GemvInput::kRmsNorm) {
+        float nw[8];
+        unpack8(nwv[j], nw);
+        const float v[8] = {__uint_as_float(xa[j].x), __uint_as_float(xa[j].y), __uint_as_float(xa[j].z),
+                            __uint_as_float(xa[j].w), __uint_as_float(xb[j].x), __uint_as_float(xb[j].y),
+                            __uint_as_float(xb[j].z), __uint_as_float(xb[j].w)};
+#pragma unroll
+        for (int e = 0; e < 8; ++e) {
+          acc[kRows] = fmaf(v[e], v[e], acc[kRows]);
+          xf[e] = v[e] * nw[e];
+        }
+      } else if constexpr (IN == GemvInput::kSiluMul) {
+        float g[8], u[8];
+        unpack8(xa[j], g);
+        unpack8(xb[j], u);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) xf[e] = g[e] / (1.0f + __expf(-g[e])) * u[e];
+      } else {
+        unpack8(xa[j], xf);
+      }
+#pragma unroll
+      for (int r = 0; r < kRows; ++r) {
+        float wf[8];
+        unpack8(wv[j][r], wf);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[r] = fmaf(wf[e], xf[e], acc[r]);
+      }
+    }
+  }
+  constexpr int kSums = IN == GemvInput::kRmsNorm ? kRows + 1 : kRows;
+  __shared__ float red[kThreads / 32][kSums];
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+#pragma unroll
+    for (int s = 0; s < kSums; ++s) acc[s] += __shfl_xor_sync(0xffffffffu, acc[s], o);
+  }
+  if (tid % 32 == 0) {
+#pragma unroll
+    for (int s = 0; s < kSums; ++s) red[tid / 32][s] = acc[s];
+  }
+  __syncthreads();
+  if (writes) {
+    float v = 0.0f;
+#pragma unroll
+    for (int w2 = 0; w2 < kThreads / 32; ++w2) v += red[w2][tid];
+    if constexpr (IN == GemvInput::kRmsNorm) {
+      float ss = 0.0f;
+#pragma unroll
+      for (int w2 = 0; w2 < kThreads / 32; ++w2) ss += red[w2][kRows];
+      v *= rsqrtf(ss / static_cast<float>(p.k) + p.eps);
+    }
+    if (p.y_f32) {
+      static_cast<float*>(p.y)[row0 + tid] = y_old + v;
+    } else {
+      static_cast<__nv_bfloat16*>(p.y)[row0 + tid] = __float2bfloat16_rn(v);
+    }
+  }
+}
+
+// TANDEM_CUDA_GEMV_SHORT=0 sends batch-1 short rows to the general kernel (A/B runs).
+bool short_rows_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("TANDEM_CUDA_GEMV_SHORT");
+    return e == nullptr || std::string(e) != "0";
+  }();
+  return on;
+}
+
 template <GemvInput IN, int N>
 cudaError_t launch_n(const GemvParams& p, cudaStream_t stream) {
   const int blocks = p.m / kRows;
-  return p.k / 8 >= 512 ? launch_kernel(gemv_kernel<IN, N, 256>, blocks, 256, 0, stream, p.pdl, p)
-                        : launch_kernel(gemv_kernel<IN, N, 128>, blocks, 128, 0, stream, p.pdl, p);
+  const int pieces = p.k / 8;
+  if (N == 1 && pieces < 4 * 128 && short_rows_enabled()) {
+    const int per_thread = (pieces + 127) / 128;
+    if (per_thread == 1) return launch_kernel(gemv_short_kernel<IN, 1>, blocks, 128, 0, stream, p.pdl, p);
+    if (per_thread == 2) return launch_kernel(gemv_short_kernel<IN, 2>, blocks, 128, 0, stream, p.pdl, p);
+    if (per_thread == 3) return launch_kernel(gemv_short_kernel<IN, 3>, blocks, 128, 0, stream, p.pdl, p);
+    return launch_kernel(gemv_short_kernel<IN, 4>, blocks, 128, 0, stream, p.pdl, p);
+  }
+  return pieces >= 512 ? launch_kernel(gemv_kernel<IN, N, 256>, blocks, 256, 0, stream, p.pdl, p)
+                       : launch_kernel(gemv_kernel<IN, N, 128>, blocks, 128, 0, stream, p.pdl, p);
 }
 
 template <GemvInput IN>

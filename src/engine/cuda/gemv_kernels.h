@@ -13,6 +13,11 @@
 // then waits, then reads x and writes y. Blocks of 128 threads (k < 4096, the
 // latency-bound small products) also load their first RMSNorm weight piece
 // before the wait and, with accumulate, the y they add to right after it.
+// Batch 1 with k < 4096 takes a short-row kernel instead: every weight piece
+// of the block's rows in registers before the wait, x read once, the RMSNorm
+// sum of squares reduced together with the row sums (one barrier), at most 40
+// registers for k <= 1024 (bench/NOTES.md v13; TANDEM_CUDA_GEMV_SHORT=0 uses
+// the general kernel, for A/B runs).
 #pragma once
 
 #include <cuda_bf16.h>
