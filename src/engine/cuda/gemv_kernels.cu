@@ -163,9 +163,10 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 }
 
 // Batch-1 products with short rows (pieces <= P x 128, k < 4096: every
-// product of Qwen3-0.6B, SmolLM2 and Qwen2.5-0.5B but the LM head): a block of
-// 128 threads holds all P pieces of its 4 rows in registers, loaded before the
-// wait, so no weight byte is fetched after it. Post-wait work is one L2 round
+// product of Qwen3-0.6B and SmolLM2, LM heads included, and all of
+// Qwen2.5-0.5B's but its down projection, k = 4864): a block of 128 threads
+// holds all P pieces of its 4 rows in registers, loaded before the wait, so
+// no weight byte is fetched after it. Post-wait work is one L2 round
 // trip for x and one block reduction: the dot products use x * norm_weight,
 // and the RMSNorm's sum of squares travels through the same shuffles and the
 // same barrier as the 4 row sums, so 1/rms scales the sums at the end (the
@@ -175,7 +176,8 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 // of Qwen3-0.6B fit in one wave of 132 SMs (the general kernel's 72 registers
 // allow 7 blocks per SM, 924 in a wave).
 template <GemvInput IN, int P>
-__global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 12 : 1) gemv_short_kernel(GemvParams p) {
+__global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 12 : 1)
+    gemv_short_kernel(GemvParams p) {
   constexpr int kThreads = 128;
   const int row0 = blockIdx.x * kRows;
   const int pieces = p.k / 8;
