@@ -19,6 +19,15 @@ __device__ __forceinline__ void unpack8(const uint4& v, float f[8]) {
   }
 }
 
+// SwiGLU input of one piece: out = silu(gate) * up, 8 values from 16-byte gate and up pieces.
+__device__ __forceinline__ void silu_mul8(const uint4& gate, const uint4& up, float out[8]) {
+  float g[8], u[8];
+  unpack8(gate, g);
+  unpack8(up, u);
+#pragma unroll
+  for (int j = 0; j < 8; ++j) out[j] = g[j] / (1.0f + __expf(-g[j])) * u[j];
+}
+
 template <GemvInput IN, int N, int THREADS>
 __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   const int row0 = blockIdx.x * kRows;
@@ -107,11 +116,8 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
       if constexpr (IN == GemvInput::kBf16) {
         unpack8(__ldg(x + static_cast<int64_t>(t) * pieces + i), xf);
       } else if constexpr (IN == GemvInput::kSiluMul) {
-        float g[8], u[8];
-        unpack8(__ldg(x + static_cast<int64_t>(t) * 2 * pieces + i), g);
-        unpack8(__ldg(x + static_cast<int64_t>(t) * 2 * pieces + pieces + i), u);
-#pragma unroll
-        for (int j = 0; j < 8; ++j) xf[j] = g[j] / (1.0f + __expf(-g[j])) * u[j];
+        silu_mul8(__ldg(x + static_cast<int64_t>(t) * 2 * pieces + i),
+                  __ldg(x + static_cast<int64_t>(t) * 2 * pieces + pieces + i), xf);
       } else {
         const float4* xr = reinterpret_cast<const float4*>(p.x_f32) + static_cast<int64_t>(t) * (p.k / 4) + 2 * i;
         const float4 a = __ldg(xr), b = __ldg(xr + 1);
@@ -234,11 +240,7 @@ __global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 1
           xf[e] = v[e] * nw[e];
         }
       } else if constexpr (IN == GemvInput::kSiluMul) {
-        float g[8], u[8];
-        unpack8(xa[j], g);
-        unpack8(xb[j], u);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) xf[e] = g[e] / (1.0f + __expf(-g[e])) * u[e];
+        silu_mul8(xa[j], xb[j], xf);
       } else {
         unpack8(xa[j], xf);
       }
@@ -294,12 +296,14 @@ template <GemvInput IN, int N>
 cudaError_t launch_n(const GemvParams& p, cudaStream_t stream) {
   const int blocks = p.m / kRows;
   const int pieces = p.k / 8;
-  if (N == 1 && pieces < 4 * 128 && short_rows_enabled()) {
-    const int per_thread = (pieces + 127) / 128;
-    if (per_thread == 1) return launch_kernel(gemv_short_kernel<IN, 1>, blocks, 128, 0, stream, p.pdl, p);
-    if (per_thread == 2) return launch_kernel(gemv_short_kernel<IN, 2>, blocks, 128, 0, stream, p.pdl, p);
-    if (per_thread == 3) return launch_kernel(gemv_short_kernel<IN, 3>, blocks, 128, 0, stream, p.pdl, p);
-    return launch_kernel(gemv_short_kernel<IN, 4>, blocks, 128, 0, stream, p.pdl, p);
+  if constexpr (N == 1) {
+    if (pieces < 4 * 128 && short_rows_enabled()) {
+      const int per_thread = (pieces + 127) / 128;
+      if (per_thread == 1) return launch_kernel(gemv_short_kernel<IN, 1>, blocks, 128, 0, stream, p.pdl, p);
+      if (per_thread == 2) return launch_kernel(gemv_short_kernel<IN, 2>, blocks, 128, 0, stream, p.pdl, p);
+      if (per_thread == 3) return launch_kernel(gemv_short_kernel<IN, 3>, blocks, 128, 0, stream, p.pdl, p);
+      return launch_kernel(gemv_short_kernel<IN, 4>, blocks, 128, 0, stream, p.pdl, p);
+    }
   }
   return pieces >= 512 ? launch_kernel(gemv_kernel<IN, N, 256>, blocks, 256, 0, stream, p.pdl, p)
                        : launch_kernel(gemv_kernel<IN, N, 128>, blocks, 128, 0, stream, p.pdl, p);
