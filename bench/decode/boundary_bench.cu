@@ -1,6 +1,6 @@
 // Kernel-boundary microbenchmark (bench/NOTES.md v13): how long the batch-1 decode chain's kernel-to-kernel
 // hand-off costs under each way of ordering dependent kernels, on synthetic kernels of the Qwen3-0.6B layer's
-// shapes (no model, no engine code).
+// shapes (no model; of the engine only launch_pdl.h).
 //
 // One layer is six kernels, as the runner launches them: qkv GEMV (4096 x 1024, with an RMSNorm-like
 // reduction of its input), rope (8 blocks), attention (24 blocks, each with a 32 KiB chunk loaded before its
@@ -16,7 +16,7 @@
 //   flag   - PDL; triggered at start; instead of griddepcontrol.wait each block waits (acquire) for the
 //            previous kernel's completion counter to reach its block count, and every block bumps its own
 //            kernel's counter (release) after its stores. Counters are zeroed by a memset node per replay.
-// Usage: boundary_bench MODE [LAYERS=28] [REPLAYS=50]
+// Usage: boundary_bench MODE [LAYERS=28] [REPLAYS=50]. Build: see bench/decode/README.md (needs -I src).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -26,6 +26,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "engine/cuda/launch_pdl.h"
+
+using tandem::engine::cuda::launch_kernel;
+using tandem::engine::cuda::pdl_launch_dependents;
+using tandem::engine::cuda::pdl_wait;
+using tandem::engine::cuda::PdlMode;
 
 #define CK(x)                                                                                  \
   do {                                                                                         \
@@ -46,7 +53,7 @@ struct Sync {
 };
 
 __device__ __forceinline__ void enter(const Sync& s) {
-  if (s.mode == kEarly || s.mode == kFlag) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if (s.mode == kEarly || s.mode == kFlag) pdl_launch_dependents();
   if (s.mode == kFlag && s.wait_on != nullptr) {
     if (threadIdx.x == 0) {
       unsigned v;
@@ -56,9 +63,9 @@ __device__ __forceinline__ void enter(const Sync& s) {
     }
     __syncthreads();
   } else if (s.mode != kPlain) {
-    asm volatile("griddepcontrol.wait;" ::: "memory");
+    pdl_wait();
   }
-  if (s.mode == kPdl) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if (s.mode == kPdl) pdl_launch_dependents();
 }
 
 __device__ __forceinline__ void leave(const Sync& s) {
@@ -184,16 +191,8 @@ __global__ void __launch_bounds__(128) attn(const uint4* kv, const float* q, flo
 
 template <class... P, class... A>
 void launch(void (*k)(P...), int blocks, cudaStream_t st, int mode, A... a) {
-  cudaLaunchConfig_t cfg{};
-  cfg.gridDim = dim3(blocks);
-  cfg.blockDim = dim3(128);
-  cfg.stream = st;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = attr;
-  cfg.numAttrs = mode == kPlain ? 0 : 1;
-  CK(cudaLaunchKernelEx(&cfg, k, a...));
+  CK(launch_kernel(k, dim3(blocks), dim3(128), 0, st, mode == kPlain ? PdlMode::kOff : PdlMode::kTriggerAfterWait,
+                   a...));
 }
 
 int main(int argc, char** argv) {
