@@ -147,6 +147,9 @@ const std::vector<KeySpec>& schema() {
       {"model", "max_context", [](auto& n, auto& w, Config& c) {
          c.model.max_context = get_int(n, w, 0, kMaxInt);
        }},
+      {"model", "tool_call_parser", [](auto& n, auto& w, Config& c) {
+         c.model.tool_call_parser = get_choice(n, w, {"auto", "none", "hermes", "mistral", "llama3_json"});
+       }},
       {"engine", "backend", [](auto& n, auto& w, Config& c) {
          c.engine.backend = get_choice(n, w, {"auto", "cpu", "cuda"});
        }},

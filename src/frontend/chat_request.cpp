@@ -18,6 +18,79 @@ Status message_error(size_t index, const std::string& what) {
                 "messages");
 }
 
+bool is_json_object_text(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(text, ec);
+  return !ec && v.is_object();
+}
+
+// An assistant turn's tool_calls: [{"function": {"name", "arguments"}}, ...].
+Status validate_tool_calls(size_t index, const boost::json::value& calls) {
+  if (calls.is_null()) return {};
+  if (!calls.is_array()) return message_error(index, ".tool_calls must be an array");
+  const auto& arr = calls.get_array();
+  for (size_t k = 0; k < arr.size(); ++k) {
+    const std::string where = ".tool_calls[" + std::to_string(k) + "]";
+    if (!arr[k].is_object()) return message_error(index, where + " must be an object");
+    const auto* fn = arr[k].get_object().if_contains("function");
+    if (fn == nullptr || !fn->is_object()) return message_error(index, where + ".function must be an object");
+    const auto* name = fn->get_object().if_contains("name");
+    if (name == nullptr || !name->is_string()) {
+      return message_error(index, where + ".function.name must be a string");
+    }
+    const auto* args = fn->get_object().if_contains("arguments");
+    if (args == nullptr || args->is_object()) continue;
+    if (!args->is_string() || !is_json_object_text(args->get_string())) {
+      return message_error(index, where + ".function.arguments must be a JSON object or a string holding one");
+    }
+  }
+  return {};
+}
+
+Status tool_error(size_t index, const std::string& what) {
+  return Status(ErrorKind::kInvalidRequest, "tools[" + std::to_string(index) + "]" + what, "tools");
+}
+
+Status parse_tool_choice(const boost::json::object& o, ChatRequest& req) {
+  const bool has_tools = req.tools && !req.tools->empty();
+  req.tool_choice = has_tools ? ToolChoice::kAuto : ToolChoice::kNone;
+  auto it = o.find("tool_choice");
+  if (it == o.end() || it->value().is_null()) return {};
+  if (!req.tools) return invalid_field("tool_choice", "needs `tools`: when using `tool_choice`, `tools` must be set");
+  const auto& v = it->value();
+  const auto forced = [](const std::string& what) {
+    return Status(ErrorKind::kUnsupported,
+                  "tool_choice " + what +
+                      " is not supported: forcing a call needs constrained decoding, which Tandem does not "
+                      "have; use \"auto\" (or \"none\")",
+                  "tool_choice");
+  };
+  if (v.is_string()) {
+    const std::string_view choice = v.get_string();
+    if (choice == "none") {
+      req.tool_choice = ToolChoice::kNone;
+    } else if (choice == "auto") {
+      req.tool_choice = has_tools ? ToolChoice::kAuto : ToolChoice::kNone;
+    } else if (choice == "required") {
+      return forced("\"required\"");
+    } else {
+      return invalid_field("tool_choice", "must be \"none\", \"auto\", \"required\" or a function object, got \"" +
+                                              std::string(choice) + "\"");
+    }
+    return {};
+  }
+  if (v.is_object()) {
+    const auto* fn = v.get_object().if_contains("function");
+    const auto* name = fn != nullptr && fn->is_object() ? fn->get_object().if_contains("name") : nullptr;
+    if (name == nullptr || !name->is_string()) {
+      return invalid_field("tool_choice",
+                           "as an object must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+    }
+    return forced("naming function '" + std::string(name->get_string()) + "'");
+  }
+  return invalid_field("tool_choice", std::string("must be a string or an object, got ") + json_kind_name(v));
+}
+
 }  // namespace
 
 Result<boost::json::object> parse_json_object(std::string_view body) {
@@ -50,6 +123,10 @@ Status validate_messages(const boost::json::value& messages) {
     bool known = false;
     for (auto k : kRoles) known = known || k == r;
     if (!known) return message_error(i, ".role '" + std::string(r) + "' is not a known role");
+    if (const auto* calls = m.if_contains("tool_calls"); calls != nullptr) {
+      if (r != "assistant") return message_error(i, ".tool_calls is only allowed in assistant messages");
+      TANDEM_RETURN_IF_ERROR(validate_tool_calls(i, *calls));
+    }
     auto content = m.find("content");
     if (content == m.end()) {
       if (r == "assistant") continue;  // tool_calls-only turns
@@ -82,6 +159,33 @@ Status validate_messages(const boost::json::value& messages) {
   return {};
 }
 
+Status validate_tools(const boost::json::value& tools) {
+  if (!tools.is_array()) return invalid_field("tools", std::string("must be an array, got ") + json_kind_name(tools));
+  const auto& arr = tools.get_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    if (!arr[i].is_object()) return tool_error(i, " must be an object");
+    const auto& t = arr[i].get_object();
+    const auto* type = t.if_contains("type");
+    if (type == nullptr || !type->is_string() || type->get_string() != "function") {
+      return tool_error(i, ".type must be \"function\"");
+    }
+    const auto* fn = t.if_contains("function");
+    if (fn == nullptr || !fn->is_object()) return tool_error(i, ".function must be an object");
+    const auto& f = fn->get_object();
+    const auto* name = f.if_contains("name");
+    if (name == nullptr || !name->is_string() || name->get_string().empty()) {
+      return tool_error(i, ".function.name must be a non-empty string");
+    }
+    if (const auto* d = f.if_contains("description"); d != nullptr && !d->is_string() && !d->is_null()) {
+      return tool_error(i, ".function.description must be a string");
+    }
+    if (const auto* p = f.if_contains("parameters"); p != nullptr && !p->is_object() && !p->is_null()) {
+      return tool_error(i, ".function.parameters must be an object (a JSON Schema)");
+    }
+  }
+  return {};
+}
+
 Result<ChatRequest> parse_chat_request(std::string_view body) {
   auto obj = parse_json_object(body);
   if (!obj.ok()) return obj.status();
@@ -94,9 +198,13 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
 
   auto tools = o.find("tools");
   if (tools != o.end() && !tools->value().is_null()) {
-    if (!tools->value().is_array()) return invalid_field("tools", "must be an array");
+    TANDEM_RETURN_IF_ERROR(validate_tools(tools->value()));
     req.tools = std::move(tools->value().as_array());
   }
+  TANDEM_RETURN_IF_ERROR(parse_tool_choice(o, req));
+  std::optional<bool> parallel;
+  TANDEM_RETURN_IF_ERROR(read_bool(o, "parallel_tool_calls", parallel));
+  req.parallel_tool_calls = parallel.value_or(true);
   auto kwargs = o.find("chat_template_kwargs");
   if (kwargs != o.end() && !kwargs->value().is_null()) {
     if (!kwargs->value().is_object()) return invalid_field("chat_template_kwargs", "must be an object");

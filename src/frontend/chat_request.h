@@ -4,6 +4,15 @@
 // the chat template unchanged), after checking its shape: a non-empty array
 // of objects with a known role and content that is a string, null (assistant
 // turns with tool_calls) or an array of {"type": "text", "text": ...} parts.
+// An assistant turn's `tool_calls` must be [{"function": {"name": string,
+// "arguments": object or a string holding a JSON object}}, ...].
+//
+// Tools: `tools` is [{"type": "function", "function": {"name", "description"?,
+// "parameters"?}}, ...]. `tool_choice` is "none", "auto" (the default when
+// tools are given) or, as OpenAI defines them, "required" and
+// {"type": "function", "function": {"name"}}: those two force a call, which
+// needs constrained decoding Tandem does not have, so they are refused
+// (kUnsupported, param tool_choice). `tool_choice` without `tools` is a 400 (vLLM).
 // Threading: pure functions.
 #pragma once
 
@@ -18,9 +27,16 @@
 
 namespace tandem::frontend {
 
+enum class ToolChoice {
+  kNone,   // calls in the output are left as text
+  kAuto,   // the model may call tools; calls are parsed out of its output
+};
+
 struct ChatRequest {
   boost::json::array messages;
   std::optional<boost::json::array> tools;
+  ToolChoice tool_choice = ToolChoice::kNone;
+  bool parallel_tool_calls = true;        // false: only the first call is returned
   boost::json::object template_kwargs;    // chat_template_kwargs, merged into the context
   bool add_generation_prompt = true;
   GenerationOptions options;
@@ -33,5 +49,7 @@ Result<boost::json::object> parse_json_object(std::string_view body);
 
 // Checks the shape of a `messages` array (shared with /tokenize).
 Status validate_messages(const boost::json::value& messages);
+// Checks the shape of a `tools` array (shared with /tokenize).
+Status validate_tools(const boost::json::value& tools);
 
 }  // namespace tandem::frontend

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/check.h"
+#include "frontend/request_id.h"
 #include "frontend/http_errors.h"
 #include "frontend/json_text.h"
 
@@ -10,8 +11,31 @@ namespace tandem::frontend {
 
 using scheduler::FinishReason;
 
-GenerationJob::Choice::Choice(const text::Tokenizer& tok, const GenerationOptions& o)
-    : detok(tok, o.skip_special_tokens), stops(o.stop, o.include_stop_str_in_output) {}
+namespace {
+
+// `{"id":...,"type":"function","function":{"name":...,"arguments":...}}`, with
+// `"index":k,` first when streaming.
+void append_tool_call(std::string& out, int stream_index, const std::string& id, const text::ToolCall& call) {
+  out += '{';
+  if (stream_index >= 0) {
+    out += "\"index\":";
+    append_json_int(out, stream_index);
+    out += ',';
+  }
+  out += "\"id\":";
+  append_json_string(out, id);
+  out += ",\"type\":\"function\",\"function\":{\"name\":";
+  append_json_string(out, call.name);
+  out += ",\"arguments\":";
+  append_json_string(out, call.arguments);
+  out += "}}";
+}
+
+}  // namespace
+
+GenerationJob::Choice::Choice(const text::Tokenizer& tok, const GenerationOptions& o,
+                              text::ToolCallFormat tool_format)
+    : detok(tok, o.skip_special_tokens), stops(o.stop, o.include_stop_str_in_output), tools(tool_format) {}
 
 void GenerationJob::Choice::clear_logprobs() {
   lp_content.clear();
@@ -33,7 +57,7 @@ GenerationJob::GenerationJob(JobPlan plan, const ServedModel& model, std::string
   const int n = plan_.options.n;
   choices_.reserve(static_cast<size_t>(plan_.choice_count()));
   for (int i = 0; i < plan_.choice_count(); ++i) {
-    choices_.emplace_back(tok_, plan_.options);
+    choices_.emplace_back(tok_, plan_.options, plan_.tool_format);
     Choice& c = choices_.back();
     c.prompt_index = i / n;
     c.request_id = id_ + "-" + std::to_string(i);
@@ -183,18 +207,39 @@ void GenerationJob::append_logprobs_object(std::string& out, const Choice& c) co
 }
 
 void GenerationJob::write_chunk(std::string& out, int index, const Choice& c, std::string_view delta) {
+  if (plan_.api == ApiKind::kChat) {
+    std::string body = "{\"content\":";
+    append_json_string(body, delta);
+    body += '}';
+    write_delta_chunk(out, index, c, body);
+    return;
+  }
   out += chunk_prefix_;
   out += "{\"index\":";
   append_json_int(out, index);
-  if (plan_.api == ApiKind::kChat) {
-    out += ",\"delta\":{\"content\":";
-    append_json_string(out, delta);
-    out += "},\"logprobs\":";
-  } else {
-    out += ",\"text\":";
-    append_json_string(out, delta);
-    out += ",\"logprobs\":";
-  }
+  out += ",\"text\":";
+  append_json_string(out, delta);
+  out += ",\"logprobs\":";
+  append_logprobs_object(out, c);
+  out += ",\"finish_reason\":null}]";
+  if (plan_.options.include_usage) out += ",\"usage\":null";
+  out += "}\n\n";
+}
+
+void GenerationJob::write_tool_call_chunk(std::string& out, int index, const Choice& c, const EmittedCall& call) {
+  std::string body = "{\"tool_calls\":[";
+  append_tool_call(body, c.calls_emitted - 1, call.id, call.call);
+  body += "]}";
+  write_delta_chunk(out, index, c, body);
+}
+
+void GenerationJob::write_delta_chunk(std::string& out, int index, const Choice& c, std::string_view delta_json) {
+  out += chunk_prefix_;
+  out += "{\"index\":";
+  append_json_int(out, index);
+  out += ",\"delta\":";
+  out += delta_json;
+  out += ",\"logprobs\":";
   append_logprobs_object(out, c);
   out += ",\"finish_reason\":null}]";
   if (plan_.options.include_usage) out += ",\"usage\":null";
@@ -303,18 +348,52 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     }
   }
 
-  if (streaming) {
-    const bool has_logprobs = !c.lp_content.empty() || !c.lp_tokens.empty();
-    if (!delta_.empty() || has_logprobs) {
-      write_chunk(out, choice, c, delta_);
-    }
-    c.clear_logprobs();
-  } else {
-    c.text += delta_;
+  if (plan_.tool_format != text::ToolCallFormat::kNone) {
+    c.tools.push(delta_, pieces_);
+    if (reason != nullptr) c.tools.finish(pieces_);
   }
+  emit_pieces(c, choice, streaming, out);
   if (reason != nullptr) {
     finish_choice(c, reason, at);
-    if (streaming) write_finish_chunk(out, choice, reason);
+    // OpenAI's reason for a turn that ended in calls.
+    if (c.calls_emitted > 0 && std::string_view(reason) == "stop") c.finish_reason = "tool_calls";
+    if (streaming) write_finish_chunk(out, choice, c.finish_reason);
+  }
+}
+
+void GenerationJob::emit_pieces(Choice& c, int index, bool streaming, std::string& out) {
+  const bool parse_tools = plan_.tool_format != text::ToolCallFormat::kNone;
+  if (!parse_tools) {
+    pieces_.clear();
+    if (!delta_.empty()) pieces_.push_back(text::ToolCallPiece{delta_, std::nullopt});
+  }
+  bool wrote = false;
+  for (auto& piece : pieces_) {
+    if (piece.call) {
+      if (!plan_.parallel_tool_calls && c.calls_emitted > 0) continue;
+      EmittedCall call{make_tool_call_id(plan_.tool_format == text::ToolCallFormat::kMistral),
+                       std::move(*piece.call)};
+      ++c.calls_emitted;
+      if (streaming) {
+        write_tool_call_chunk(out, index, c, call);
+      } else {
+        c.calls.push_back(std::move(call));
+      }
+    } else if (streaming) {
+      write_chunk(out, index, c, piece.content);
+    } else {
+      c.text += piece.content;
+    }
+    if (streaming) {
+      wrote = true;
+      c.clear_logprobs();  // the event's logprobs ride on its first chunk
+    }
+  }
+  pieces_.clear();
+  if (streaming) {
+    const bool has_logprobs = !c.lp_content.empty() || !c.lp_tokens.empty();
+    if (!wrote && has_logprobs) write_chunk(out, index, c, "");
+    c.clear_logprobs();
   }
 }
 
@@ -366,7 +445,19 @@ std::string GenerationJob::response_body() const {
     append_json_int(out, static_cast<int64_t>(i));
     if (chat) {
       out += ",\"message\":{\"role\":\"assistant\",\"content\":";
-      append_json_string(out, c.text);
+      if (c.text.empty() && !c.calls.empty()) {
+        out += "null";
+      } else {
+        append_json_string(out, c.text);
+      }
+      if (!c.calls.empty()) {
+        out += ",\"tool_calls\":[";
+        for (size_t k = 0; k < c.calls.size(); ++k) {
+          if (k != 0) out += ',';
+          append_tool_call(out, -1, c.calls[k].id, c.calls[k].call);
+        }
+        out += ']';
+      }
       out += "}";
     } else {
       out += ",\"text\":";

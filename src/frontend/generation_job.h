@@ -11,6 +11,13 @@
 // responses become that error; streams get `data: {"error": ...}` then [DONE].
 // finish_reason: kStop -> "stop", kLength -> "length", kCancelled -> "abort".
 //
+// Tool calls (plan.tool_format set): the text after stop strings goes through
+// a text::ToolCallParser per choice. Calls become `tool_calls` (streaming: one
+// delta per call carrying its index, id, type, name and the whole arguments
+// string), the rest stays content (null when a call was made and no text
+// was); a choice that made a call and ended by "stop" ends by "tool_calls".
+// Metrics count the engine's reason ("stop").
+//
 // Threading: not thread-safe; the owning connection uses it from its strand.
 #pragma once
 
@@ -26,6 +33,7 @@
 #include "scheduler/generation.h"
 #include "text/detokenizer.h"
 #include "text/stop_matcher.h"
+#include "text/tool_call_parser.h"
 
 namespace tandem::frontend {
 
@@ -75,13 +83,21 @@ class GenerationJob {
   int cached_tokens() const;
 
  private:
+  struct EmittedCall {
+    std::string id;
+    text::ToolCall call;
+  };
+
   struct Choice {
-    Choice(const text::Tokenizer& tok, const GenerationOptions& o);
+    Choice(const text::Tokenizer& tok, const GenerationOptions& o, text::ToolCallFormat tools);
     int prompt_index = 0;
     std::string request_id;
     text::Detokenizer detok;
     text::StopMatcher stops;
-    std::string text;            // everything emitted (non-streaming responses)
+    text::ToolCallParser tools;
+    std::string text;            // content emitted (non-streaming responses)
+    std::vector<EmittedCall> calls;  // tool calls (non-streaming responses)
+    int calls_emitted = 0;
     size_t decoded = 0;          // bytes the detokenizer produced (completion text_offset)
     int tokens = 0;              // counted in usage
     bool done = false;
@@ -97,6 +113,11 @@ class GenerationJob {
 
   void append_logprob(Choice& c, const engine::SampledToken& t, size_t text_offset);
   void write_chunk(std::string& out, int index, const Choice& c, std::string_view delta);
+  void write_tool_call_chunk(std::string& out, int index, const Choice& c, const EmittedCall& call);
+  void write_delta_chunk(std::string& out, int index, const Choice& c, std::string_view delta_json);
+  // Content and calls of one event (after the tool-call parser) into the
+  // stream or the choice's response.
+  void emit_pieces(Choice& c, int index, bool streaming, std::string& out);
   void write_finish_chunk(std::string& out, int index, const char* reason);
   void finish_choice(Choice& c, const char* reason, Clock::time_point at);
   void fail(int failed_choice, const Status& error, std::vector<std::string>& cancel_ids);
@@ -117,6 +138,7 @@ class GenerationJob {
   std::string chunk_prefix_;       // `data: {"id":...,"choices":[`
   std::string scratch_;            // detokenizer output of one event
   std::string delta_;              // emittable text of one event
+  std::vector<text::ToolCallPiece> pieces_;  // delta_ after the tool-call parser
 };
 
 }  // namespace tandem::frontend

@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include <boost/json/parse.hpp>
+
 #include "frontend/json_fields.h"
 
 namespace tandem::frontend {
@@ -75,6 +77,22 @@ Status plan_prompt(std::vector<int32_t> tokens, const GenerationOptions& o, cons
   return {};
 }
 
+// messages[i].tool_calls[k].function.arguments: a JSON string -> its object
+// (validate_messages checked that it holds one).
+void parse_tool_call_arguments(boost::json::array& messages) {
+  for (auto& m : messages) {
+    auto* calls = m.get_object().if_contains("tool_calls");
+    if (calls == nullptr || !calls->is_array()) continue;
+    for (auto& call : calls->get_array()) {
+      auto* args = call.get_object()["function"].get_object().if_contains("arguments");
+      if (args == nullptr || !args->is_string()) continue;
+      boost::system::error_code ec;
+      boost::json::value parsed = boost::json::parse(args->get_string(), ec);
+      if (!ec && parsed.is_object()) *args = std::move(parsed);
+    }
+  }
+}
+
 }  // namespace
 
 Status check_model_name(const std::string& model, const ServedModel& served) {
@@ -84,6 +102,7 @@ Status check_model_name(const std::string& model, const ServedModel& served) {
 
 boost::json::object chat_template_context(ChatRequest& request, const text::Tokenizer& tokenizer) {
   boost::json::object ctx = std::move(request.template_kwargs);
+  parse_tool_call_arguments(request.messages);
   ctx["messages"] = std::move(request.messages);
   if (request.tools) ctx["tools"] = std::move(*request.tools);
   ctx["add_generation_prompt"] = request.add_generation_prompt;
@@ -96,6 +115,17 @@ Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model) {
   TANDEM_RETURN_IF_ERROR(check_model_name(request.options.model, model));
   JobPlan plan;
   plan.api = ApiKind::kChat;
+  if (request.tool_choice == ToolChoice::kAuto) {
+    if (model.tool_call_format == text::ToolCallFormat::kNone) {
+      return invalid_field("tool_choice",
+                           "\"auto\" needs a tool-call format, and this model's chat template shows none; "
+                           "set [model] tool_call_parser (hermes, mistral or llama3_json) or send "
+                           "tool_choice \"none\"");
+    }
+    plan.tool_format = model.tool_call_format;
+    plan.parallel_tool_calls = request.parallel_tool_calls;
+    request.options.skip_special_tokens = false;
+  }
   TANDEM_RETURN_IF_ERROR(build_common(request.options, model, plan));
   const auto& tok = *model.tokenizer;
   auto rendered = model.render_chat(chat_template_context(request, tok));

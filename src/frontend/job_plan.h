@@ -36,12 +36,19 @@ struct JobPlan {
   std::vector<PlannedPrompt> prompts;    // chat: exactly one
   engine::SamplingParams sampling;       // defaults applied; seed = the request's seed
   scheduler::StopCriteria stop;          // max_tokens of prompts[0]; per prompt in PlannedPrompt
+  // Chat with tools and tool_choice "auto": the format calls are parsed in
+  // (the model's); kNone otherwise. When set, special tokens are not skipped
+  // in the output (vLLM does the same: some formats' markers are special tokens).
+  text::ToolCallFormat tool_format = text::ToolCallFormat::kNone;
+  bool parallel_tool_calls = true;       // false: calls after the first are dropped
   // Choices are numbered prompt_index * n + j (OpenAI's order for batched prompts).
   int choice_count() const { return static_cast<int>(prompts.size()) * options.n; }
 };
 
 // The Hugging Face apply_chat_template context for `request` (moves its
-// messages, tools and kwargs out).
+// messages, tools and kwargs out). Assistant tool_calls whose arguments are a
+// JSON string (as OpenAI clients send them) get the parsed object instead, as
+// vLLM does, so templates that write `arguments | tojson` do not quote twice.
 boost::json::object chat_template_context(ChatRequest& request, const text::Tokenizer& tokenizer);
 
 Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model);

@@ -10,4 +10,9 @@ namespace tandem::frontend {
 
 std::string make_request_id(std::string_view prefix);
 
+// A tool call's id: "call_" + 24 random letters and digits (OpenAI's shape),
+// or, for Mistral's format, 9 letters and digits (Mistral's templates refuse
+// any other length when the call comes back in a later turn).
+std::string make_tool_call_id(bool mistral);
+
 }  // namespace tandem::frontend

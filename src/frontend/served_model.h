@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "engine/model_spec.h"
 #include "text/tokenizer.h"
+#include "text/tool_call_parser.h"
 
 namespace tandem::frontend {
 
@@ -31,6 +32,10 @@ struct ServedModel {
   // generation_config.json defaults; unset (negative) fields fall back to
   // OpenAI's defaults. eos_token_ids end generation (empty: the tokenizer's eos_id).
   engine::GenerationDefaults defaults;
+  // How this model writes tool calls ([model] tool_call_parser, "auto" read
+  // from the chat template); kNone: chat requests with tools and tool_choice
+  // "auto" are refused, as vLLM refuses them without a tool-call parser.
+  text::ToolCallFormat tool_call_format = text::ToolCallFormat::kNone;
   // Unix seconds reported as `created` in /v1/models.
   int64_t created = 0;
 };

@@ -31,7 +31,7 @@ Result<TokenizeRequest> parse_tokenize_request(std::string_view body) {
   chat.messages = std::move(o.at("messages").as_array());
   auto tools = o.find("tools");
   if (tools != o.end() && !tools->value().is_null()) {
-    if (!tools->value().is_array()) return invalid_field("tools", "must be an array");
+    TANDEM_RETURN_IF_ERROR(validate_tools(tools->value()));
     chat.tools = std::move(tools->value().as_array());
   }
   auto kwargs = o.find("chat_template_kwargs");

@@ -8,7 +8,7 @@
 //   --max-body BYTES --queue-limit N --token-delay-us N --script TEXT
 //   --max-context N --header-timeout S --idle-timeout S --request-timeout S
 //   --model NAME --unavailable --cached-tokens N --max-stream-buffer BYTES
-//   --drain-wait S --log-level LEVEL
+//   --drain-wait S --log-level LEVEL --tool-call-parser hermes|mistral|llama3_json|none
 #include <signal.h>
 
 #include <chrono>
@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   bool unavailable = false;
   int drain_wait_s = 30;
   std::string log_level = "info";
+  std::string tool_call_parser = "none";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     const auto value = [&]() -> std::string {
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
     else if (flag == "--max-stream-buffer") options.max_stream_buffer_bytes = std::stoul(value());
     else if (flag == "--drain-wait") drain_wait_s = std::stoi(value());
     else if (flag == "--log-level") log_level = value();
+    else if (flag == "--tool-call-parser") tool_call_parser = value();
     else usage("unknown flag " + flag);
   }
 
@@ -95,6 +97,9 @@ int main(int argc, char** argv) {
 
   tandem::frontend::ServedModel model = tandem::test::make_test_model(max_context, model_name);
   model.tokenizer = tokenizer;
+  const auto tool_format = tandem::text::tool_call_format_from_name(tool_call_parser);
+  if (!tool_format) usage("unknown --tool-call-parser " + tool_call_parser);
+  model.tool_call_format = *tool_format;
 
   tandem::frontend::HttpServer server(options, model, backend, registry);
   if (auto st = server.start(); !st.ok()) {

@@ -32,6 +32,18 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_EQ(c.scheduler.router, "kv");
   EXPECT_EQ(c.log.format, "text");
   EXPECT_FALSE(c.metrics.vllm_names);
+  EXPECT_EQ(c.model.tool_call_parser, "auto");
+  EXPECT_EQ(c.model.tool_call_parser, d.model.tool_call_parser);
+}
+
+TEST(Config, ToolCallParserTakesTheKnownFormats) {
+  for (const char* v : {"auto", "none", "hermes", "mistral", "llama3_json"}) {
+    const std::string toml = std::string("[model]\ntool_call_parser = \"") + v + "\"\n";
+    EXPECT_EQ(parse_config(toml, "t.toml").model.tool_call_parser, v);
+  }
+  const std::string e = error_of("[model]\ntool_call_parser = \"qwen\"\n");
+  EXPECT_NE(e.find("tool_call_parser"), std::string::npos) << e;
+  EXPECT_NE(e.find("hermes"), std::string::npos) << e;
 }
 
 TEST(Config, EveryKeyInTheShippedFileIsCommented) {
@@ -47,7 +59,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 29);
+  EXPECT_EQ(keys, 30);
 }
 
 TEST(Config, ValuesAreRead) {

@@ -298,5 +298,115 @@ TEST_F(GenerationJobTest, RecordsMetrics) {
   EXPECT_NE(text.find("tandem_request_success_total{finished_reason=\"length\"} 1"), std::string::npos) << text;
 }
 
+// Tool calls: the test model "writes" hermes calls (its format is set per test).
+constexpr const char* kToolsChat =
+    R"({"messages":[{"role":"user","content":"weather?"}],)"
+    R"("tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}])";
+
+const std::string kTwoCalls =
+    "Checking.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>\n"
+    "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Rome\"}}\n</tool_call>";
+
+TEST_F(GenerationJobTest, ToolCallsInTheResponseBody) {
+  model_.tool_call_format = text::ToolCallFormat::kHermes;
+  metrics::Registry registry;
+  RequestMetrics m(registry);
+  auto job = make(std::string(kToolsChat) + "}", true, &m);
+  feed(*job, 0, event(kTwoCalls.substr(0, 40)));
+  feed(*job, 0, event(kTwoCalls.substr(40), FinishReason::kStop, ByteTokenizer::kEndOfText));
+  ASSERT_TRUE(job->finished());
+  const auto body = json::parse(job->response_body()).as_object();
+  const auto& choice = body.at("choices").as_array()[0].as_object();
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "tool_calls");
+  const auto& msg = choice.at("message").as_object();
+  EXPECT_EQ(msg.at("content").as_string(), "Checking.");
+  const auto& calls = msg.at("tool_calls").as_array();
+  ASSERT_EQ(calls.size(), 2u);
+  for (size_t k = 0; k < 2; ++k) {
+    const auto& call = calls[k].as_object();
+    EXPECT_EQ(call.at("type").as_string(), "function");
+    EXPECT_EQ(call.at("id").as_string().size(), 29u);
+    EXPECT_EQ(std::string(call.at("id").as_string()).rfind("call_", 0), 0u);
+    EXPECT_EQ(call.at("function").at("name").as_string(), "get_weather");
+    EXPECT_FALSE(call.contains("index"));
+  }
+  EXPECT_NE(calls[0].at("id"), calls[1].at("id"));
+  EXPECT_EQ(json::parse(calls[0].at("function").at("arguments").as_string()), json::parse(R"({"city":"Oslo"})"));
+  EXPECT_EQ(json::parse(calls[1].at("function").at("arguments").as_string()), json::parse(R"({"city":"Rome"})"));
+  // Metrics keep the engine's reason.
+  EXPECT_NE(registry.render().find("finished_reason=\"stop\"} 1"), std::string::npos);
+}
+
+TEST_F(GenerationJobTest, ToolCallOnlyHasNullContentAndParallelFalseKeepsOne) {
+  model_.tool_call_format = text::ToolCallFormat::kHermes;
+  auto job = make(std::string(kToolsChat) + R"(,"parallel_tool_calls":false})", true);
+  const std::string calls = kTwoCalls.substr(kTwoCalls.find("<tool_call>"));
+  feed(*job, 0, event(calls, FinishReason::kStop, ByteTokenizer::kEndOfText));
+  const auto body = json::parse(job->response_body()).as_object();
+  const auto& msg = body.at("choices").as_array()[0].at("message").as_object();
+  EXPECT_TRUE(msg.at("content").is_null());
+  ASSERT_EQ(msg.at("tool_calls").as_array().size(), 1u);
+  EXPECT_EQ(json::parse(msg.at("tool_calls").as_array()[0].at("function").at("arguments").as_string()),
+            json::parse(R"({"city":"Oslo"})"));
+}
+
+TEST_F(GenerationJobTest, ToolCallsStreamAsDeltas) {
+  model_.tool_call_format = text::ToolCallFormat::kHermes;
+  auto job = make(std::string(kToolsChat) + R"(,"stream":true})", true);
+  job->open_stream(out_);
+  for (char ch : kTwoCalls) feed(*job, 0, event(std::string(1, ch)));  // one byte per event
+  feed(*job, 0, event("", FinishReason::kStop, ByteTokenizer::kEndOfText));
+  job->close_stream(out_);
+  std::string content;
+  std::vector<json::object> calls;
+  std::string finish;
+  for (const auto& p : payloads(out_)) {
+    if (p == "[DONE]") continue;
+    const json::value chunk = json::parse(p);
+    const auto& ch = chunk.at("choices").as_array()[0].as_object();
+    if (ch.at("finish_reason").is_string()) finish = ch.at("finish_reason").as_string();
+    const auto& delta = ch.at("delta").as_object();
+    if (const auto* c = delta.if_contains("content")) content += c->as_string();
+    if (const auto* tc = delta.if_contains("tool_calls")) {
+      ASSERT_EQ(tc->as_array().size(), 1u);
+      calls.push_back(tc->as_array()[0].as_object());
+    }
+  }
+  EXPECT_EQ(content, "Checking.");
+  EXPECT_EQ(finish, "tool_calls");
+  ASSERT_EQ(calls.size(), 2u);
+  for (int k = 0; k < 2; ++k) {
+    EXPECT_EQ(calls[k].at("index").as_int64(), k);
+    EXPECT_EQ(calls[k].at("type").as_string(), "function");
+    EXPECT_EQ(calls[k].at("function").at("name").as_string(), "get_weather");
+  }
+  EXPECT_EQ(json::parse(calls[1].at("function").at("arguments").as_string()), json::parse(R"({"city":"Rome"})"));
+  // Nothing of the markup leaked into the text.
+  EXPECT_EQ(out_.find("tool_call>"), std::string::npos);
+}
+
+TEST_F(GenerationJobTest, ToolCallsKeepLengthAndMistralIds) {
+  model_.tool_call_format = text::ToolCallFormat::kMistral;
+  auto job = make(std::string(kToolsChat) + "}", true);
+  feed(*job, 0, event(R"([TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Oslo"}}])",
+                      FinishReason::kLength));
+  const auto body = json::parse(job->response_body()).as_object();
+  const auto& choice = body.at("choices").as_array()[0].as_object();
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "length");  // only "stop" becomes "tool_calls"
+  const auto& id = choice.at("message").at("tool_calls").as_array()[0].at("id").as_string();
+  EXPECT_EQ(id.size(), 9u);
+}
+
+TEST_F(GenerationJobTest, WithoutToolsTheMarkupIsText) {
+  model_.tool_call_format = text::ToolCallFormat::kHermes;
+  auto job = make(R"({"messages":[{"role":"user","content":"x"}]})", true);
+  feed(*job, 0, event(kTwoCalls, FinishReason::kStop, ByteTokenizer::kEndOfText));
+  const json::value body = json::parse(job->response_body());
+  const auto& choice = body.at("choices").as_array()[0].as_object();
+  EXPECT_EQ(choice.at("message").at("content").as_string(), kTwoCalls);
+  EXPECT_FALSE(choice.at("message").as_object().contains("tool_calls"));
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "stop");
+}
+
 }  // namespace
 }  // namespace tandem::frontend

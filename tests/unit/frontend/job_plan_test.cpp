@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "support/byte_tokenizer.h"
@@ -38,7 +39,7 @@ TEST(JobPlanTest, ChatRendersTemplateAndTokenizes) {
 
 TEST(JobPlanTest, TemplateContextFollowsHuggingFace) {
   auto req = parse_chat_request(
-      R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"}]}],"tools":[{"type":"function"}],)"
+      R"({"messages":[{"role":"user","content":[{"type":"text","text":"a"}]}],"tools":[{"type":"function","function":{"name":"f"}}],)"
       R"("chat_template_kwargs":{"enable_thinking":false,"messages":"ignored"},"add_generation_prompt":false})");
   ASSERT_TRUE(req.ok());
   ByteTokenizer tok;
@@ -50,6 +51,44 @@ TEST(JobPlanTest, TemplateContextFollowsHuggingFace) {
   EXPECT_FALSE(ctx.at("enable_thinking").as_bool());
   EXPECT_EQ(ctx.at("bos_token").as_string(), "");
   EXPECT_EQ(ctx.at("eos_token").as_string(), "<|endoftext|>");
+}
+
+TEST(JobPlanTest, ToolCallArgumentStringsReachTheTemplateAsObjects) {
+  auto req = parse_chat_request(
+      R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[)"
+      R"({"id":"c1","type":"function","function":{"name":"f","arguments":"{\"x\": [1, \"y\"]}"}},)"
+      R"({"id":"c2","type":"function","function":{"name":"g","arguments":{"z":true}}}]}]})");
+  ASSERT_TRUE(req.ok()) << req.status().message();
+  ByteTokenizer tok;
+  const auto ctx = chat_template_context(req.value(), tok);
+  const auto& calls = ctx.at("messages").as_array()[1].at("tool_calls").as_array();
+  EXPECT_EQ(calls[0].at("function").at("arguments"), boost::json::parse(R"({"x":[1,"y"]})"));
+  EXPECT_EQ(calls[1].at("function").at("arguments"), boost::json::parse(R"({"z":true})"));
+}
+
+TEST(JobPlanTest, ToolChoiceAutoNeedsAToolCallFormat) {
+  ServedModel model = test::make_test_model();
+  const std::string tools = R"("tools":[{"type":"function","function":{"name":"f","parameters":{}}}])";
+  const std::string msgs = R"({"messages":[{"role":"user","content":"Hi"}],)";
+  auto refused = chat_plan(msgs + tools + "}", model);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().kind(), ErrorKind::kInvalidRequest);
+  EXPECT_EQ(refused.status().param(), "tool_choice");
+  EXPECT_NE(refused.status().message().find("tool_call_parser"), std::string::npos);
+  auto none = chat_plan(msgs + tools + R"(,"tool_choice":"none"})", model);
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_EQ(none->tool_format, text::ToolCallFormat::kNone);
+  EXPECT_TRUE(none->options.skip_special_tokens);
+
+  model.tool_call_format = text::ToolCallFormat::kHermes;
+  auto parsed = chat_plan(msgs + tools + R"(,"parallel_tool_calls":false})", model);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->tool_format, text::ToolCallFormat::kHermes);
+  EXPECT_FALSE(parsed->parallel_tool_calls);
+  EXPECT_FALSE(parsed->options.skip_special_tokens);  // markers may be special tokens (as vLLM)
+  auto no_tools = chat_plan(msgs + R"("max_tokens":3})", model);
+  ASSERT_TRUE(no_tools.ok());
+  EXPECT_EQ(no_tools->tool_format, text::ToolCallFormat::kNone);
 }
 
 TEST(JobPlanTest, ChatTemplateKwargsReachTheTemplate) {

@@ -44,7 +44,7 @@ TEST(ChatRequestTest, AllFieldsParsed) {
       R"("logit_bias":{"65":5,"66":-200},"seed":-3,"stop":["a","b"],"stop_token_ids":[1,2],)"
       R"("ignore_eos":true,"min_tokens":2,"logprobs":true,"top_logprobs":3,"stream":true,)"
       R"("stream_options":{"include_usage":true},"include_stop_str_in_output":true,)"
-      R"("skip_special_tokens":false,"user":"u","n":2,"tools":[{"type":"function"}],)"
+      R"("skip_special_tokens":false,"user":"u","n":2,"tools":[{"type":"function","function":{"name":"f"}}],)"
       R"("chat_template_kwargs":{"enable_thinking":false},"add_generation_prompt":false,"unknown":1)"));
   ASSERT_TRUE(r.ok()) << r.status().message();
   const auto& o = r->options;
@@ -170,6 +170,62 @@ TEST(ChatRequestTest, MessageShapes) {
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   // Messages are passed through unchanged (content-part arrays stay arrays).
   EXPECT_TRUE(ok->messages[1].as_object().at("content").is_array());
+}
+
+TEST(ChatRequestTest, ToolsAndToolChoice) {
+  const std::string tool = R"({"type":"function","function":{"name":"f","description":"d","parameters":{}}})";
+  expect_invalid(parse_chat_request(chat(R"("tools":{})")), "tools");
+  expect_invalid(parse_chat_request(chat(R"("tools":[1])")), "tools");
+  expect_invalid(parse_chat_request(chat(R"("tools":[{"type":"fn","function":{"name":"f"}}])")), "tools");
+  expect_invalid(parse_chat_request(chat(R"("tools":[{"type":"function"}])")), "tools");
+  expect_invalid(parse_chat_request(chat(R"("tools":[{"type":"function","function":{"name":""}}])")), "tools");
+  expect_invalid(parse_chat_request(chat(R"("tools":[{"type":"function","function":{"name":"f","parameters":3}}])")),
+                 "tools");
+  expect_invalid(parse_chat_request(chat(R"("tool_choice":"auto")")), "tool_choice");  // no tools
+  expect_invalid(parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":"maybe")")), "tool_choice");
+  expect_invalid(parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":5)")), "tool_choice");
+  expect_invalid(parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":{"type":"function"})")),
+                 "tool_choice");
+  expect_invalid(parse_chat_request(chat(R"("tools":[)" + tool + R"(],"parallel_tool_calls":"no")")),
+                 "parallel_tool_calls");
+  for (const std::string forced : {R"("required")", R"({"type":"function","function":{"name":"f"}})"}) {
+    auto r = parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":)" + forced));
+    ASSERT_FALSE(r.ok()) << forced;
+    EXPECT_EQ(r.status().kind(), ErrorKind::kUnsupported);
+    EXPECT_EQ(r.status().param(), "tool_choice");
+    EXPECT_NE(r.status().message().find("constrained decoding"), std::string::npos);
+  }
+
+  auto defaults = parse_chat_request(chat(R"("tools":[)" + tool + "]"));
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_EQ(defaults->tool_choice, ToolChoice::kAuto);
+  EXPECT_TRUE(defaults->parallel_tool_calls);
+  auto none = parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":"none","parallel_tool_calls":false)"));
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->tool_choice, ToolChoice::kNone);
+  EXPECT_FALSE(none->parallel_tool_calls);
+  auto empty = parse_chat_request(chat(R"("tools":[],"tool_choice":"auto")"));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(empty->tool_choice, ToolChoice::kNone);  // nothing to call
+  EXPECT_EQ(parse_chat_request(chat(""))->tool_choice, ToolChoice::kNone);
+}
+
+TEST(ChatRequestTest, ToolCallMessages) {
+  const auto with_call = [](const std::string& role, const std::string& calls) {
+    return R"({"messages":[{"role":"user","content":"q"},{"role":")" + role + R"(","content":null,"tool_calls":)" +
+           calls + "}]}";
+  };
+  expect_invalid(parse_chat_request(with_call("user", "[]")), "messages");
+  expect_invalid(parse_chat_request(with_call("assistant", R"("x")")), "messages");
+  expect_invalid(parse_chat_request(with_call("assistant", R"([{"id":"1"}])")), "messages");
+  expect_invalid(parse_chat_request(with_call("assistant", R"([{"function":{"arguments":"{}"}}])")), "messages");
+  expect_invalid(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":"not json"}}])")),
+                 "messages");
+  expect_invalid(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":"[1]"}}])")),
+                 "messages");
+  EXPECT_TRUE(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":"{\"a\":1}"}}])")).ok());
+  EXPECT_TRUE(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":{"a":1}}}])")).ok());
+  EXPECT_TRUE(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f"}}])")).ok());
 }
 
 TEST(CompletionRequestTest, PromptForms) {
