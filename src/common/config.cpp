@@ -150,6 +150,9 @@ const std::vector<KeySpec>& schema() {
       {"model", "tool_call_parser", [](auto& n, auto& w, Config& c) {
          c.model.tool_call_parser = get_choice(n, w, {"auto", "none", "hermes", "mistral", "llama3_json"});
        }},
+      {"model", "reasoning_parser", [](auto& n, auto& w, Config& c) {
+         c.model.reasoning_parser = get_choice(n, w, {"auto", "none", "qwen3", "deepseek_r1"});
+       }},
       {"engine", "backend", [](auto& n, auto& w, Config& c) {
          c.engine.backend = get_choice(n, w, {"auto", "cpu", "cuda"});
        }},

@@ -36,6 +36,7 @@ struct ModelConfig {
   std::string name;                      // id in /v1/models; default: file or directory name
   int max_context = 0;                   // 0 = the model's trained context
   std::string tool_call_parser = "auto"; // auto (from the chat template) | none | hermes | mistral | llama3_json
+  std::string reasoning_parser = "auto"; // auto (from the chat template) | none | qwen3 | deepseek_r1
 };
 
 struct EngineConfig {

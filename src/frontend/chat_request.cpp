@@ -205,6 +205,9 @@ Result<ChatRequest> parse_chat_request(std::string_view body) {
   std::optional<bool> parallel;
   TANDEM_RETURN_IF_ERROR(read_bool(o, "parallel_tool_calls", parallel));
   req.parallel_tool_calls = parallel.value_or(true);
+  std::optional<bool> include_reasoning;
+  TANDEM_RETURN_IF_ERROR(read_bool(o, "include_reasoning", include_reasoning));
+  req.include_reasoning = include_reasoning.value_or(true);
   auto kwargs = o.find("chat_template_kwargs");
   if (kwargs != o.end() && !kwargs->value().is_null()) {
     if (!kwargs->value().is_object()) return invalid_field("chat_template_kwargs", "must be an object");

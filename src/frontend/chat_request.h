@@ -37,6 +37,7 @@ struct ChatRequest {
   std::optional<boost::json::array> tools;
   ToolChoice tool_choice = ToolChoice::kNone;
   bool parallel_tool_calls = true;        // false: only the first call is returned
+  bool include_reasoning = true;          // false: the reasoning is parsed out and dropped (vLLM)
   boost::json::object template_kwargs;    // chat_template_kwargs, merged into the context
   bool add_generation_prompt = true;
   GenerationOptions options;

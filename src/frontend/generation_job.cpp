@@ -33,9 +33,11 @@ void append_tool_call(std::string& out, int stream_index, const std::string& id,
 
 }  // namespace
 
-GenerationJob::Choice::Choice(const text::Tokenizer& tok, const GenerationOptions& o,
-                              text::ToolCallFormat tool_format)
-    : detok(tok, o.skip_special_tokens), stops(o.stop, o.include_stop_str_in_output), tools(tool_format) {}
+GenerationJob::Choice::Choice(const text::Tokenizer& tok, const GenerationOptions& o, const JobPlan& plan)
+    : detok(tok, o.skip_special_tokens),
+      stops(o.stop, o.include_stop_str_in_output),
+      reasoning_parser(plan.reasoning_format, plan.reasoning_opened),
+      tools(plan.tool_format) {}
 
 void GenerationJob::Choice::clear_logprobs() {
   lp_content.clear();
@@ -57,7 +59,7 @@ GenerationJob::GenerationJob(JobPlan plan, const ServedModel& model, std::string
   const int n = plan_.options.n;
   choices_.reserve(static_cast<size_t>(plan_.choice_count()));
   for (int i = 0; i < plan_.choice_count(); ++i) {
-    choices_.emplace_back(tok_, plan_.options, plan_.tool_format);
+    choices_.emplace_back(tok_, plan_.options, plan_);
     Choice& c = choices_.back();
     c.prompt_index = i / n;
     c.request_id = id_ + "-" + std::to_string(i);
@@ -348,6 +350,9 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     }
   }
 
+  if (plan_.reasoning_format != text::ReasoningFormat::kNone) {
+    split_reasoning(c, choice, streaming, reason != nullptr, out);
+  }
   if (plan_.tool_format != text::ToolCallFormat::kNone) {
     c.tools.push(delta_, pieces_);
     if (reason != nullptr) c.tools.finish(pieces_);
@@ -359,6 +364,26 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     if (c.calls_emitted > 0 && std::string_view(reason) == "stop") c.finish_reason = "tool_calls";
     if (streaming) write_finish_chunk(out, choice, c.finish_reason);
   }
+}
+
+void GenerationJob::split_reasoning(Choice& c, int index, bool streaming, bool at_end, std::string& out) {
+  reasoning_delta_.clear();
+  answer_delta_.clear();
+  c.reasoning_parser.push(delta_, reasoning_delta_, answer_delta_);
+  if (at_end) c.reasoning_parser.finish(reasoning_delta_, answer_delta_);
+  delta_.swap(answer_delta_);
+  if (reasoning_delta_.empty() || !plan_.include_reasoning) return;
+  if (!streaming) {
+    c.reasoning += reasoning_delta_;
+    return;
+  }
+  std::string body = "{\"reasoning_content\":";
+  append_json_string(body, reasoning_delta_);
+  body += ",\"reasoning\":";
+  append_json_string(body, reasoning_delta_);
+  body += '}';
+  write_delta_chunk(out, index, c, body);
+  c.clear_logprobs();  // the event's logprobs ride on its first chunk
 }
 
 void GenerationJob::emit_pieces(Choice& c, int index, bool streaming, std::string& out) {
@@ -445,10 +470,20 @@ std::string GenerationJob::response_body() const {
     append_json_int(out, static_cast<int64_t>(i));
     if (chat) {
       out += ",\"message\":{\"role\":\"assistant\",\"content\":";
-      if (c.text.empty() && !c.calls.empty()) {
+      if (c.text.empty() && (!c.calls.empty() || !c.reasoning.empty())) {
         out += "null";
       } else {
         append_json_string(out, c.text);
+      }
+      if (plan_.reasoning_format != text::ReasoningFormat::kNone) {
+        for (const char* field : {",\"reasoning_content\":", ",\"reasoning\":"}) {
+          out += field;
+          if (c.reasoning.empty()) {
+            out += "null";
+          } else {
+            append_json_string(out, c.reasoning);
+          }
+        }
       }
       if (!c.calls.empty()) {
         out += ",\"tool_calls\":[";

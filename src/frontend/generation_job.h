@@ -18,6 +18,14 @@
 // was); a choice that made a call and ended by "stop" ends by "tool_calls".
 // Metrics count the engine's reason ("stop").
 //
+// Reasoning (plan.reasoning_format set): before the tool-call parser, a
+// text::ReasoningParser per choice takes the think block out of the text; it
+// is returned as `reasoning_content` and, under vLLM's newer name,
+// `reasoning` (streaming: deltas carrying both; whole responses: both fields,
+// null when there was none), or dropped when include_reasoning is false. The
+// answer after it is the content (null when empty and there was reasoning or
+// a call).
+//
 // Threading: not thread-safe; the owning connection uses it from its strand.
 #pragma once
 
@@ -32,6 +40,7 @@
 #include "frontend/served_model.h"
 #include "scheduler/generation.h"
 #include "text/detokenizer.h"
+#include "text/reasoning_parser.h"
 #include "text/stop_matcher.h"
 #include "text/tool_call_parser.h"
 
@@ -89,12 +98,14 @@ class GenerationJob {
   };
 
   struct Choice {
-    Choice(const text::Tokenizer& tok, const GenerationOptions& o, text::ToolCallFormat tools);
+    Choice(const text::Tokenizer& tok, const GenerationOptions& o, const JobPlan& plan);
     int prompt_index = 0;
     std::string request_id;
     text::Detokenizer detok;
     text::StopMatcher stops;
+    text::ReasoningParser reasoning_parser;
     text::ToolCallParser tools;
+    std::string reasoning;       // reasoning (non-streaming responses)
     std::string text;            // content emitted (non-streaming responses)
     std::vector<EmittedCall> calls;  // tool calls (non-streaming responses)
     int calls_emitted = 0;
@@ -115,6 +126,9 @@ class GenerationJob {
   void write_chunk(std::string& out, int index, const Choice& c, std::string_view delta);
   void write_tool_call_chunk(std::string& out, int index, const Choice& c, const EmittedCall& call);
   void write_delta_chunk(std::string& out, int index, const Choice& c, std::string_view delta_json);
+  // Takes the reasoning out of delta_ (which keeps the answer) and writes it
+  // to the stream or the choice's response.
+  void split_reasoning(Choice& c, int index, bool streaming, bool at_end, std::string& out);
   // Content and calls of one event (after the tool-call parser) into the
   // stream or the choice's response.
   void emit_pieces(Choice& c, int index, bool streaming, std::string& out);
@@ -138,6 +152,7 @@ class GenerationJob {
   std::string chunk_prefix_;       // `data: {"id":...,"choices":[`
   std::string scratch_;            // detokenizer output of one event
   std::string delta_;              // emittable text of one event
+  std::string reasoning_delta_, answer_delta_;  // delta_ after the reasoning parser
   std::vector<text::ToolCallPiece> pieces_;  // delta_ after the tool-call parser
 };
 

@@ -130,6 +130,9 @@ Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model) {
   const auto& tok = *model.tokenizer;
   auto rendered = model.render_chat(chat_template_context(request, tok));
   if (!rendered.ok()) return rendered.status();
+  plan.reasoning_format = model.reasoning_format;
+  plan.reasoning_opened = text::prompt_opens_reasoning(rendered.value());
+  plan.include_reasoning = request.include_reasoning;
   PlannedPrompt prompt;
   TANDEM_RETURN_IF_ERROR(plan_prompt(tok.encode(rendered.value(), false, true), request.options,
                                      model, "messages", prompt));

@@ -41,6 +41,12 @@ struct JobPlan {
   // in the output (vLLM does the same: some formats' markers are special tokens).
   text::ToolCallFormat tool_format = text::ToolCallFormat::kNone;
   bool parallel_tool_calls = true;       // false: calls after the first are dropped
+  // Chat: the format the model's reasoning is parsed in (kNone: none), whether
+  // the rendered prompt left a think block open, and whether the reasoning is
+  // returned (include_reasoning) or dropped.
+  text::ReasoningFormat reasoning_format = text::ReasoningFormat::kNone;
+  bool reasoning_opened = false;
+  bool include_reasoning = true;
   // Choices are numbered prompt_index * n + j (OpenAI's order for batched prompts).
   int choice_count() const { return static_cast<int>(prompts.size()) * options.n; }
 };

@@ -13,6 +13,7 @@
 #include "common/status.h"
 #include "engine/model_spec.h"
 #include "text/tokenizer.h"
+#include "text/reasoning_parser.h"
 #include "text/tool_call_parser.h"
 
 namespace tandem::frontend {
@@ -36,6 +37,9 @@ struct ServedModel {
   // from the chat template); kNone: chat requests with tools and tool_choice
   // "auto" are refused, as vLLM refuses them without a tool-call parser.
   text::ToolCallFormat tool_call_format = text::ToolCallFormat::kNone;
+  // How this model writes its reasoning ([model] reasoning_parser, "auto" read
+  // from the chat template); kNone: the whole output is the answer.
+  text::ReasoningFormat reasoning_format = text::ReasoningFormat::kNone;
   // Unix seconds reported as `created` in /v1/models.
   int64_t created = 0;
 };

@@ -24,6 +24,7 @@
 #include "scheduler/router.h"
 #include "scheduler/worker.h"
 #include "text/chat_template.h"
+#include "text/reasoning_parser.h"
 #include "text/tool_call_parser.h"
 #include "text/tokenizer_loader.h"
 
@@ -277,15 +278,20 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   model.tool_call_format = config.model.tool_call_parser == "auto"
                                ? text::detect_tool_call_format(loaded->chat_template)
                                : *text::tool_call_format_from_name(config.model.tool_call_parser);
+  model.reasoning_format = config.model.reasoning_parser == "auto"
+                               ? text::detect_reasoning_format(loaded->chat_template)
+                               : *text::reasoning_format_from_name(config.model.reasoning_parser);
   model.defaults = loaded->defaults;
   if (model.defaults.eos_token_ids.empty() && model.tokenizer->eos_id() >= 0) {
     model.defaults.eos_token_ids.push_back(model.tokenizer->eos_id());
   }
   model.created = static_cast<int64_t>(time(nullptr));
-  spdlog::info("[main] model {}: {} ({}), {} layers, hidden {}, vocab {}, context {}, tool calls {}{}",
+  spdlog::info("[main] model {}: {} ({}), {} layers, hidden {}, vocab {}, context {}, tool calls {}{}, reasoning {}{}",
                model.name, engine::architecture_name(spec.arch), loaded->format, spec.n_layers, spec.hidden,
                spec.vocab, max_context, text::tool_call_format_name(model.tool_call_format),
-               config.model.tool_call_parser == "auto" ? " (from the chat template)" : "");
+               config.model.tool_call_parser == "auto" ? " (from the chat template)" : "",
+               text::reasoning_format_name(model.reasoning_format),
+               config.model.reasoning_parser == "auto" ? " (from the chat template)" : "");
 
   metrics::Registry registry(metrics::Registry::Options{config.metrics.vllm_names, model.name});
   notifier.status("starting workers");

@@ -9,6 +9,7 @@
 //   --max-context N --header-timeout S --idle-timeout S --request-timeout S
 //   --model NAME --unavailable --cached-tokens N --max-stream-buffer BYTES
 //   --drain-wait S --log-level LEVEL --tool-call-parser hermes|mistral|llama3_json|none
+//   --reasoning-parser qwen3|deepseek_r1|none
 #include <signal.h>
 
 #include <chrono>
@@ -49,6 +50,7 @@ int main(int argc, char** argv) {
   int drain_wait_s = 30;
   std::string log_level = "info";
   std::string tool_call_parser = "none";
+  std::string reasoning_parser = "none";
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     const auto value = [&]() -> std::string {
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
     else if (flag == "--drain-wait") drain_wait_s = std::stoi(value());
     else if (flag == "--log-level") log_level = value();
     else if (flag == "--tool-call-parser") tool_call_parser = value();
+    else if (flag == "--reasoning-parser") reasoning_parser = value();
     else usage("unknown flag " + flag);
   }
 
@@ -100,6 +103,9 @@ int main(int argc, char** argv) {
   const auto tool_format = tandem::text::tool_call_format_from_name(tool_call_parser);
   if (!tool_format) usage("unknown --tool-call-parser " + tool_call_parser);
   model.tool_call_format = *tool_format;
+  const auto reasoning_format = tandem::text::reasoning_format_from_name(reasoning_parser);
+  if (!reasoning_format) usage("unknown --reasoning-parser " + reasoning_parser);
+  model.reasoning_format = *reasoning_format;
 
   tandem::frontend::HttpServer server(options, model, backend, registry);
   if (auto st = server.start(); !st.ok()) {

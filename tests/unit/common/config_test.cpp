@@ -34,6 +34,8 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_FALSE(c.metrics.vllm_names);
   EXPECT_EQ(c.model.tool_call_parser, "auto");
   EXPECT_EQ(c.model.tool_call_parser, d.model.tool_call_parser);
+  EXPECT_EQ(c.model.reasoning_parser, "auto");
+  EXPECT_EQ(c.model.reasoning_parser, d.model.reasoning_parser);
 }
 
 TEST(Config, ToolCallParserTakesTheKnownFormats) {
@@ -44,6 +46,16 @@ TEST(Config, ToolCallParserTakesTheKnownFormats) {
   const std::string e = error_of("[model]\ntool_call_parser = \"qwen\"\n");
   EXPECT_NE(e.find("tool_call_parser"), std::string::npos) << e;
   EXPECT_NE(e.find("hermes"), std::string::npos) << e;
+}
+
+TEST(Config, ReasoningParserTakesTheKnownFormats) {
+  for (const char* v : {"auto", "none", "qwen3", "deepseek_r1"}) {
+    const std::string toml = std::string("[model]\nreasoning_parser = \"") + v + "\"\n";
+    EXPECT_EQ(parse_config(toml, "t.toml").model.reasoning_parser, v);
+  }
+  const std::string e = error_of("[model]\nreasoning_parser = \"think\"\n");
+  EXPECT_NE(e.find("reasoning_parser"), std::string::npos) << e;
+  EXPECT_NE(e.find("deepseek_r1"), std::string::npos) << e;
 }
 
 TEST(Config, EveryKeyInTheShippedFileIsCommented) {
@@ -59,7 +71,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 30);
+  EXPECT_EQ(keys, 31);
 }
 
 TEST(Config, ValuesAreRead) {

@@ -408,5 +408,104 @@ TEST_F(GenerationJobTest, WithoutToolsTheMarkupIsText) {
   EXPECT_EQ(choice.at("finish_reason").as_string(), "stop");
 }
 
+// Reasoning: the test model "writes" a think block (its format is set per test).
+constexpr const char* kPlainChat = R"({"messages":[{"role":"user","content":"9.11 or 9.8?"}])";
+const std::string kThought = "<think>\nCompare 9.11 and 9.80.\n</think>\n\n9.8 is greater.";
+
+TEST_F(GenerationJobTest, ReasoningInTheResponseBody) {
+  model_.reasoning_format = text::ReasoningFormat::kQwen3;
+  auto job = make(std::string(kPlainChat) + "}", true);
+  feed(*job, 0, event(kThought.substr(0, 11)));
+  feed(*job, 0, event(kThought.substr(11), FinishReason::kStop, ByteTokenizer::kEndOfText));
+  const auto body = json::parse(job->response_body()).as_object();
+  const auto& choice = body.at("choices").as_array()[0].as_object();
+  const auto& msg = choice.at("message").as_object();
+  EXPECT_EQ(msg.at("content").as_string(), "9.8 is greater.");
+  EXPECT_EQ(msg.at("reasoning_content").as_string(), "Compare 9.11 and 9.80.");
+  EXPECT_EQ(msg.at("reasoning").as_string(), "Compare 9.11 and 9.80.");
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "stop");
+  // Usage counts every generated token, reasoning included.
+  EXPECT_EQ(body.at("usage").at("completion_tokens").as_int64(), static_cast<int64_t>(kThought.size()) + 1);
+}
+
+TEST_F(GenerationJobTest, ReasoningStreamsAsDeltasBeforeTheAnswer) {
+  model_.reasoning_format = text::ReasoningFormat::kQwen3;
+  auto job = make(std::string(kPlainChat) + R"(,"stream":true,"logprobs":true})", true);
+  job->open_stream(out_);
+  for (char ch : kThought) feed(*job, 0, event(std::string(1, ch)));  // one byte per event
+  feed(*job, 0, event("", FinishReason::kStop, ByteTokenizer::kEndOfText));
+  job->close_stream(out_);
+  std::string reasoning, reasoning_alias, content;
+  size_t logprob_entries = 0;
+  bool answer_started = false;
+  for (const auto& p : payloads(out_)) {
+    if (p == "[DONE]") continue;
+    const json::value chunk = json::parse(p);
+    const auto& ch = chunk.at("choices").as_array()[0].as_object();
+    const auto& delta = ch.at("delta").as_object();
+    if (const auto* r = delta.if_contains("reasoning_content")) {
+      EXPECT_FALSE(answer_started) << "reasoning after the answer began";
+      reasoning += r->as_string();
+      reasoning_alias += delta.at("reasoning").as_string();
+    }
+    if (const auto* c = delta.if_contains("content")) {
+      content += c->as_string();
+      answer_started = answer_started || !c->as_string().empty();
+    }
+    if (ch.at("logprobs").is_object()) logprob_entries += ch.at("logprobs").at("content").as_array().size();
+  }
+  EXPECT_EQ(reasoning, "Compare 9.11 and 9.80.");
+  EXPECT_EQ(reasoning_alias, reasoning);
+  EXPECT_EQ(content, "9.8 is greater.");
+  EXPECT_EQ(logprob_entries, kThought.size());  // every rendered token's logprob, on some chunk
+  EXPECT_EQ(out_.find("think>"), std::string::npos);
+}
+
+TEST_F(GenerationJobTest, ReasoningOpenedByThePromptAndDropped) {
+  model_.reasoning_format = text::ReasoningFormat::kQwen3;
+  // A template that ends the generation prompt inside a think block.
+  model_.render_chat = [](const boost::json::object& ctx) -> Result<std::string> {
+    auto r = test::render_chatml(ctx);
+    if (r.ok()) r.value() += "<think>\n";
+    return r;
+  };
+  auto job = make(std::string(kPlainChat) + "}", true);
+  feed(*job, 0, event("Compare.\n</think>\n\nIt is 9.8.", FinishReason::kStop, ByteTokenizer::kEndOfText));
+  auto msg = json::parse(job->response_body()).at("choices").as_array()[0].at("message").as_object();
+  EXPECT_EQ(msg.at("reasoning_content").as_string(), "Compare.");
+  EXPECT_EQ(msg.at("content").as_string(), "It is 9.8.");
+
+  job = make(std::string(kPlainChat) + R"(,"include_reasoning":false})", true);
+  feed(*job, 0, event("Compare.\n</think>\n\nIt is 9.8.", FinishReason::kStop, ByteTokenizer::kEndOfText));
+  msg = json::parse(job->response_body()).at("choices").as_array()[0].at("message").as_object();
+  EXPECT_TRUE(msg.at("reasoning_content").is_null());
+  EXPECT_EQ(msg.at("content").as_string(), "It is 9.8.");
+}
+
+TEST_F(GenerationJobTest, ReasoningThenToolCall) {
+  model_.reasoning_format = text::ReasoningFormat::kQwen3;
+  model_.tool_call_format = text::ToolCallFormat::kHermes;
+  auto job = make(std::string(kToolsChat) + "}", true);
+  const std::string out =
+      "<think>\nI need the weather.\n</think>\n\n" + kTwoCalls.substr(kTwoCalls.find("<tool_call>"));
+  feed(*job, 0, event(out, FinishReason::kStop, ByteTokenizer::kEndOfText));
+  const auto body = json::parse(job->response_body()).as_object();
+  const auto& choice = body.at("choices").as_array()[0].as_object();
+  const auto& msg = choice.at("message").as_object();
+  EXPECT_TRUE(msg.at("content").is_null());
+  EXPECT_EQ(msg.at("reasoning_content").as_string(), "I need the weather.");
+  EXPECT_EQ(msg.at("tool_calls").as_array().size(), 2u);
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "tool_calls");
+}
+
+TEST_F(GenerationJobTest, WithoutAReasoningFormatThereAreNoReasoningFields) {
+  auto job = make(std::string(kPlainChat) + "}", true);
+  feed(*job, 0, event(kThought, FinishReason::kStop, ByteTokenizer::kEndOfText));
+  const auto msg = json::parse(job->response_body()).at("choices").as_array()[0].at("message").as_object();
+  EXPECT_EQ(msg.at("content").as_string(), kThought);
+  EXPECT_FALSE(msg.contains("reasoning_content"));
+  EXPECT_FALSE(msg.contains("reasoning"));
+}
+
 }  // namespace
 }  // namespace tandem::frontend
