@@ -321,12 +321,18 @@ bool ToolCallParser::scan_mistral_call(bool at_end, std::vector<ToolCallPiece>& 
     return true;
   }
 
-  // v7+: name, optionally [CALL_ID]id, then [ARGS] and a JSON object.
+  // v7+: name, optionally [CALL_ID]id, then [ARGS] and a JSON object, with
+  // [ARGS] at most kMaxMistralName bytes on and no other marker before it.
+  // Otherwise only the marker is text and the rest is scanned again (a later
+  // marker in it still starts a call), so the outcome does not depend on how
+  // much of the output has arrived.
   const size_t args = buf_.find(kMistralArgs, i);
+  if (buf_.find(kMistralCalls, i) < args) return fail(i);
   if (args == std::string::npos) {
-    if (at_end || buf_.size() - i > kMaxMistralName) return fail(buf_.size());
+    if (at_end || buf_.size() - i >= kMaxMistralName + kMistralArgs.size()) return fail(i);
     return false;
   }
+  if (args - i > kMaxMistralName) return fail(i);
   std::string_view name = std::string_view(buf_).substr(i, args - i);
   if (const size_t id = name.find(kMistralCallId); id != std::string_view::npos) name = name.substr(0, id);
   name = trim(name);

@@ -141,6 +141,10 @@ TEST(ToolCallParserTest, MistralBrokenBlocksStayText) {
   EXPECT_EQ(parse(F::kMistral, "x [TOOL_CALLS]f[ARGS]nope"), "x [TOOL_CALLS]f[ARGS]nope");
   const std::string long_name = "[TOOL_CALLS]" + std::string(300, 'n');
   EXPECT_EQ(parse(F::kMistral, long_name), long_name);
+  // A block that is no call gives up only its marker: a call after it is still found, however the
+  // output is chunked (found by the fuzz target: the long-name rule used to swallow what had arrived).
+  EXPECT_EQ(parse(F::kMistral, "[TOOL_CALLS]oops [TOOL_CALLS]f[ARGS]{}"), "[TOOL_CALLS]oops«f {}»");
+  EXPECT_EQ(parse(F::kMistral, long_name + "[TOOL_CALLS]f[ARGS]{\"a\": 1}"), long_name + "«f {\"a\":1}»");
 }
 
 TEST(ToolCallParserTest, Llama3JsonCalls) {
