@@ -1,34 +1,12 @@
 #include "text/reasoning_parser.h"
 
-#include <algorithm>
+#include "text/output_scan.h"
 
 namespace tandem::text {
 namespace {
 
 constexpr std::string_view kOpen = "<think>";
 constexpr std::string_view kClose = "</think>";
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-size_t skip_space(std::string_view s, size_t i) {
-  while (i < s.size() && is_space(s[i])) ++i;
-  return i;
-}
-
-// `s` without its trailing whitespace.
-std::string_view trim_end(std::string_view s) {
-  size_t e = s.size();
-  while (e > 0 && is_space(s[e - 1])) --e;
-  return s.substr(0, e);
-}
-
-// Length of the longest suffix of `s` that is a proper prefix of `tag`.
-size_t partial_tag(std::string_view s, std::string_view tag) {
-  for (size_t n = std::min(s.size(), tag.size() - 1); n > 0; --n) {
-    if (s.substr(s.size() - n) == tag.substr(0, n)) return n;
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -58,7 +36,7 @@ ReasoningFormat detect_reasoning_format(std::string_view chat_template) {
 
 bool prompt_opens_reasoning(std::string_view prompt) {
   const size_t pos = prompt.rfind(kOpen);
-  return pos != std::string_view::npos && skip_space(prompt, pos + kOpen.size()) == prompt.size();
+  return pos != std::string_view::npos && skip_output_space(prompt, pos + kOpen.size()) == prompt.size();
 }
 
 ReasoningParser::ReasoningParser(ReasoningFormat format, bool in_reasoning) : format_(format) {
@@ -83,7 +61,7 @@ void ReasoningParser::scan(bool at_end, std::string& reasoning, std::string& ans
   for (;;) {
     switch (state_) {
       case State::kStart: {
-        const size_t i = skip_space(buf_, 0);
+        const size_t i = skip_output_space(buf_, 0);
         const std::string_view rest = std::string_view(buf_).substr(i);
         if (rest.substr(0, kOpen.size()) == kOpen) {
           buf_.erase(0, i + kOpen.size());
@@ -104,31 +82,31 @@ void ReasoningParser::scan(bool at_end, std::string& reasoning, std::string& ans
       }
       case State::kReasoning: {
         if (drop_leading_space_) {
-          buf_.erase(0, skip_space(buf_, 0));
+          buf_.erase(0, skip_output_space(buf_, 0));
           if (buf_.empty()) return;
           drop_leading_space_ = false;
         }
         const size_t close = buf_.find(kClose);
         if (close != std::string::npos) {
-          reasoning.append(trim_end(std::string_view(buf_).substr(0, close)));
+          reasoning.append(trim_output_space_end(std::string_view(buf_).substr(0, close)));
           buf_.erase(0, close + kClose.size());
           state_ = State::kAfterBlock;
           continue;
         }
         if (at_end) {
-          reasoning.append(trim_end(buf_));
+          reasoning.append(trim_output_space_end(buf_));
           buf_.clear();
           return;
         }
         const std::string_view decided =
-            std::string_view(buf_).substr(0, buf_.size() - partial_tag(buf_, kClose));
-        const std::string_view keep = trim_end(decided);
+            std::string_view(buf_).substr(0, buf_.size() - partial_marker_length(buf_, kClose));
+        const std::string_view keep = trim_output_space_end(decided);
         reasoning.append(keep);
         buf_.erase(0, keep.size());
         return;
       }
       case State::kAfterBlock:
-        buf_.erase(0, skip_space(buf_, 0));
+        buf_.erase(0, skip_output_space(buf_, 0));
         if (buf_.empty()) return;
         state_ = State::kAnswer;
         continue;

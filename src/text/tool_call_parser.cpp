@@ -6,6 +6,8 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
+#include "text/output_scan.h"
+
 namespace tandem::text {
 namespace {
 
@@ -20,27 +22,8 @@ constexpr std::string_view kPythonTag = "<|python_tag|>";
 // [TOOL_CALLS]name[ARGS]: a name longer than this is not a call.
 constexpr size_t kMaxMistralName = 256;
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-size_t skip_space(std::string_view s, size_t i) {
-  while (i < s.size() && is_space(s[i])) ++i;
-  return i;
-}
-
 std::string_view trim(std::string_view s) {
-  size_t b = skip_space(s, 0);
-  size_t e = s.size();
-  while (e > b && is_space(s[e - 1])) --e;
-  return s.substr(b, e - b);
-}
-
-// Length of the longest suffix of `s` that is a proper prefix of `marker`.
-size_t partial_marker(std::string_view s, std::string_view marker) {
-  const size_t longest = std::min(s.size(), marker.size() - 1);
-  for (size_t n = longest; n > 0; --n) {
-    if (s.substr(s.size() - n) == marker.substr(0, n)) return n;
-  }
-  return 0;
+  return trim_output_space_end(s.substr(skip_output_space(s, 0)));
 }
 
 // s[begin] is '{' or '['; one past the bracket that closes it, or npos while
@@ -176,7 +159,7 @@ void ToolCallParser::finish(std::vector<ToolCallPiece>& out) {
 void ToolCallParser::scan(bool at_end, std::vector<ToolCallPiece>& out) {
   for (;;) {
     if (drop_leading_space_) {
-      const size_t n = skip_space(buf_, 0);
+      const size_t n = skip_output_space(buf_, 0);
       buf_.erase(0, n);
       if (buf_.empty()) return;
       drop_leading_space_ = false;
@@ -223,7 +206,7 @@ void ToolCallParser::end_block() {
 
 // kLlama3Json: the output is calls only when it starts with the python tag or "{".
 bool ToolCallParser::scan_start(bool at_end, std::vector<ToolCallPiece>& out) {
-  const size_t i = skip_space(buf_, 0);
+  const size_t i = skip_output_space(buf_, 0);
   if (i == buf_.size()) {
     if (at_end) {
       emit_content(buf_, out);
@@ -256,7 +239,7 @@ bool ToolCallParser::scan_text(bool at_end, std::vector<ToolCallPiece>& out) {
   const size_t pos = buf_.find(marker);
   if (pos != std::string::npos) {
     size_t gap = pos;
-    while (gap > 0 && is_space(buf_[gap - 1])) --gap;
+    while (gap > 0 && is_output_space(buf_[gap - 1])) --gap;
     emit_content(std::string_view(buf_).substr(0, gap), out);
     marker_ = buf_.substr(gap, pos + marker.size() - gap);  // the dropped space + the marker
     buf_.erase(0, pos + marker.size());
@@ -268,8 +251,8 @@ bool ToolCallParser::scan_text(bool at_end, std::vector<ToolCallPiece>& out) {
     buf_.clear();
     return false;
   }
-  size_t keep = buf_.size() - partial_marker(buf_, marker);
-  while (keep > 0 && is_space(buf_[keep - 1])) --keep;
+  size_t keep = buf_.size() - partial_marker_length(buf_, marker);
+  while (keep > 0 && is_output_space(buf_[keep - 1])) --keep;
   emit_content(std::string_view(buf_).substr(0, keep), out);
   buf_.erase(0, keep);
   return false;
@@ -306,7 +289,7 @@ bool ToolCallParser::scan_mistral_call(bool at_end, std::vector<ToolCallPiece>& 
     end_block();
     return true;
   };
-  const size_t i = skip_space(buf_, 0);
+  const size_t i = skip_output_space(buf_, 0);
   if (i == buf_.size()) return at_end ? fail(buf_.size()) : false;
 
   if (buf_[i] == '[' || buf_[i] == '{') {  // v3: a JSON list of calls (or one call)
@@ -337,7 +320,7 @@ bool ToolCallParser::scan_mistral_call(bool at_end, std::vector<ToolCallPiece>& 
   if (const size_t id = name.find(kMistralCallId); id != std::string_view::npos) name = name.substr(0, id);
   name = trim(name);
   if (name.empty() || name.size() > kMaxMistralName) return fail(args + kMistralArgs.size());
-  const size_t j = skip_space(buf_, args + kMistralArgs.size());
+  const size_t j = skip_output_space(buf_, args + kMistralArgs.size());
   if (j == buf_.size()) return at_end ? fail(buf_.size()) : false;
   if (buf_[j] != '{') return fail(j);
   const size_t end = json_value_end(buf_, j);
@@ -359,14 +342,14 @@ bool ToolCallParser::scan_llama_call(bool at_end, std::vector<ToolCallPiece>& ou
     state_ = State::kPlain;
     return true;
   };
-  size_t i = skip_space(buf_, 0);
+  size_t i = skip_output_space(buf_, 0);
   if (calls_ > 0) {  // after a call: ";" and the next one, or the end
     if (i == buf_.size()) {
       if (at_end) buf_.clear();
       return false;
     }
     if (buf_[i] != ';') return plain();
-    i = skip_space(buf_, i + 1);
+    i = skip_output_space(buf_, i + 1);
     if (i == buf_.size()) {
       if (at_end) return plain();
       return false;
