@@ -208,51 +208,54 @@ void GenerationJob::append_logprobs_object(std::string& out, const Choice& c) co
   out += "]}";
 }
 
-void GenerationJob::write_chunk(std::string& out, int index, const Choice& c, std::string_view delta) {
-  if (plan_.api == ApiKind::kChat) {
-    std::string body = "{\"content\":";
-    append_json_string(body, delta);
-    body += '}';
-    write_delta_chunk(out, index, c, body);
-    return;
-  }
+void GenerationJob::open_chunk(std::string& out, int index) const {
   out += chunk_prefix_;
   out += "{\"index\":";
   append_json_int(out, index);
-  out += ",\"text\":";
-  append_json_string(out, delta);
+  out += plan_.api == ApiKind::kChat ? ",\"delta\":" : ",\"text\":";
+}
+
+void GenerationJob::close_chunk(std::string& out, const Choice& c) const {
   out += ",\"logprobs\":";
   append_logprobs_object(out, c);
   out += ",\"finish_reason\":null}]";
   if (plan_.options.include_usage) out += ",\"usage\":null";
   out += "}\n\n";
+}
+
+void GenerationJob::write_chunk(std::string& out, int index, const Choice& c, std::string_view delta) {
+  open_chunk(out, index);
+  if (plan_.api == ApiKind::kChat) {
+    out += "{\"content\":";
+    append_json_string(out, delta);
+    out += '}';
+  } else {
+    append_json_string(out, delta);
+  }
+  close_chunk(out, c);
 }
 
 void GenerationJob::write_tool_call_chunk(std::string& out, int index, const Choice& c, const EmittedCall& call) {
-  std::string body = "{\"tool_calls\":[";
-  append_tool_call(body, c.calls_emitted - 1, call.id, call.call);
-  body += "]}";
-  write_delta_chunk(out, index, c, body);
+  open_chunk(out, index);
+  out += "{\"tool_calls\":[";
+  append_tool_call(out, c.calls_emitted - 1, call.id, call.call);
+  out += "]}";
+  close_chunk(out, c);
 }
 
-void GenerationJob::write_delta_chunk(std::string& out, int index, const Choice& c, std::string_view delta_json) {
-  out += chunk_prefix_;
-  out += "{\"index\":";
-  append_json_int(out, index);
-  out += ",\"delta\":";
-  out += delta_json;
-  out += ",\"logprobs\":";
-  append_logprobs_object(out, c);
-  out += ",\"finish_reason\":null}]";
-  if (plan_.options.include_usage) out += ",\"usage\":null";
-  out += "}\n\n";
+void GenerationJob::write_reasoning_chunk(std::string& out, int index, const Choice& c, std::string_view reasoning) {
+  open_chunk(out, index);
+  out += "{\"reasoning_content\":";
+  append_json_string(out, reasoning);
+  out += ",\"reasoning\":";
+  append_json_string(out, reasoning);
+  out += '}';
+  close_chunk(out, c);
 }
 
 void GenerationJob::write_finish_chunk(std::string& out, int index, const char* reason) {
-  out += chunk_prefix_;
-  out += "{\"index\":";
-  append_json_int(out, index);
-  out += plan_.api == ApiKind::kChat ? ",\"delta\":{}" : ",\"text\":\"\"";
+  open_chunk(out, index);
+  out += plan_.api == ApiKind::kChat ? "{}" : "\"\"";
   out += ",\"logprobs\":null,\"finish_reason\":\"";
   out += reason;
   out += "\"}]";
@@ -357,7 +360,7 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     c.tools.push(delta_, pieces_);
     if (reason != nullptr) c.tools.finish(pieces_);
   }
-  emit_pieces(c, choice, streaming, out);
+  emit_output(c, choice, streaming, out);
   if (reason != nullptr) {
     finish_choice(c, reason, at);
     // OpenAI's reason for a turn that ended in calls.
@@ -377,44 +380,44 @@ void GenerationJob::split_reasoning(Choice& c, int index, bool streaming, bool a
     c.reasoning += reasoning_delta_;
     return;
   }
-  std::string body = "{\"reasoning_content\":";
-  append_json_string(body, reasoning_delta_);
-  body += ",\"reasoning\":";
-  append_json_string(body, reasoning_delta_);
-  body += '}';
-  write_delta_chunk(out, index, c, body);
+  write_reasoning_chunk(out, index, c, reasoning_delta_);
   c.clear_logprobs();  // the event's logprobs ride on its first chunk
 }
 
-void GenerationJob::emit_pieces(Choice& c, int index, bool streaming, std::string& out) {
-  const bool parse_tools = plan_.tool_format != text::ToolCallFormat::kNone;
-  if (!parse_tools) {
-    pieces_.clear();
-    if (!delta_.empty()) pieces_.push_back(text::ToolCallPiece{delta_, std::nullopt});
-  }
+void GenerationJob::emit_output(Choice& c, int index, bool streaming, std::string& out) {
   bool wrote = false;
-  for (auto& piece : pieces_) {
-    if (piece.call) {
+  const auto emit_text = [&](std::string_view text) {
+    if (text.empty()) return;
+    if (!streaming) {
+      c.text += text;
+      return;
+    }
+    write_chunk(out, index, c, text);
+    c.clear_logprobs();  // the event's logprobs ride on its first chunk
+    wrote = true;
+  };
+  if (plan_.tool_format == text::ToolCallFormat::kNone) {
+    emit_text(delta_);
+  } else {
+    for (auto& piece : pieces_) {
+      if (!piece.call) {
+        emit_text(piece.content);
+        continue;
+      }
       if (!plan_.parallel_tool_calls && c.calls_emitted > 0) continue;
       EmittedCall call{make_tool_call_id(plan_.tool_format == text::ToolCallFormat::kMistral),
                        std::move(*piece.call)};
       ++c.calls_emitted;
-      if (streaming) {
-        write_tool_call_chunk(out, index, c, call);
-      } else {
+      if (!streaming) {
         c.calls.push_back(std::move(call));
+        continue;
       }
-    } else if (streaming) {
-      write_chunk(out, index, c, piece.content);
-    } else {
-      c.text += piece.content;
-    }
-    if (streaming) {
+      write_tool_call_chunk(out, index, c, call);
+      c.clear_logprobs();
       wrote = true;
-      c.clear_logprobs();  // the event's logprobs ride on its first chunk
     }
+    pieces_.clear();
   }
-  pieces_.clear();
   if (streaming) {
     const bool has_logprobs = !c.lp_content.empty() || !c.lp_tokens.empty();
     if (!wrote && has_logprobs) write_chunk(out, index, c, "");

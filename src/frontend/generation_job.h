@@ -123,15 +123,19 @@ class GenerationJob {
   };
 
   void append_logprob(Choice& c, const engine::SampledToken& t, size_t text_offset);
+  // A chunk of choice `index`: open_chunk writes up to its delta (chat) or
+  // text (completions), close_chunk the logprobs and the rest.
+  void open_chunk(std::string& out, int index) const;
+  void close_chunk(std::string& out, const Choice& c) const;
   void write_chunk(std::string& out, int index, const Choice& c, std::string_view delta);
   void write_tool_call_chunk(std::string& out, int index, const Choice& c, const EmittedCall& call);
-  void write_delta_chunk(std::string& out, int index, const Choice& c, std::string_view delta_json);
+  void write_reasoning_chunk(std::string& out, int index, const Choice& c, std::string_view reasoning);
   // Takes the reasoning out of delta_ (which keeps the answer) and writes it
   // to the stream or the choice's response.
   void split_reasoning(Choice& c, int index, bool streaming, bool at_end, std::string& out);
-  // Content and calls of one event (after the tool-call parser) into the
-  // stream or the choice's response.
-  void emit_pieces(Choice& c, int index, bool streaming, std::string& out);
+  // The text of one event (delta_, or pieces_ when the tool-call parser runs)
+  // into the stream or the choice's response.
+  void emit_output(Choice& c, int index, bool streaming, std::string& out);
   void write_finish_chunk(std::string& out, int index, const char* reason);
   void finish_choice(Choice& c, const char* reason, Clock::time_point at);
   void fail(int failed_choice, const Status& error, std::vector<std::string>& cancel_ids);
@@ -153,7 +157,7 @@ class GenerationJob {
   std::string scratch_;            // detokenizer output of one event
   std::string delta_;              // emittable text of one event
   std::string reasoning_delta_, answer_delta_;  // delta_ after the reasoning parser
-  std::vector<text::ToolCallPiece> pieces_;  // delta_ after the tool-call parser
+  std::vector<text::ToolCallPiece> pieces_;  // delta_ after the tool-call parser (when it runs)
 };
 
 }  // namespace tandem::frontend

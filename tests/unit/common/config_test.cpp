@@ -6,6 +6,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace tandem {
 namespace {
@@ -38,24 +39,29 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_EQ(c.model.reasoning_parser, d.model.reasoning_parser);
 }
 
-TEST(Config, ToolCallParserTakesTheKnownFormats) {
-  for (const char* v : {"auto", "none", "hermes", "mistral", "llama3_json"}) {
-    const std::string toml = std::string("[model]\ntool_call_parser = \"") + v + "\"\n";
-    EXPECT_EQ(parse_config(toml, "t.toml").model.tool_call_parser, v);
+TEST(Config, OutputParsersTakeTheKnownFormats) {
+  struct Key {
+    const char* name;
+    std::vector<const char*> values;
+    const char* bad;
+    const char* named_in_error;
+    std::string ModelConfig::*field;
+  };
+  const Key keys[] = {
+      {"tool_call_parser", {"auto", "none", "hermes", "mistral", "llama3_json"}, "qwen", "hermes",
+       &ModelConfig::tool_call_parser},
+      {"reasoning_parser", {"auto", "none", "qwen3", "deepseek_r1"}, "think", "deepseek_r1",
+       &ModelConfig::reasoning_parser},
+  };
+  for (const auto& k : keys) {
+    for (const char* v : k.values) {
+      const std::string toml = std::string("[model]\n") + k.name + " = \"" + v + "\"\n";
+      EXPECT_EQ(parse_config(toml, "t.toml").model.*k.field, v);
+    }
+    const std::string e = error_of(std::string("[model]\n") + k.name + " = \"" + k.bad + "\"\n");
+    EXPECT_NE(e.find(k.name), std::string::npos) << e;
+    EXPECT_NE(e.find(k.named_in_error), std::string::npos) << e;
   }
-  const std::string e = error_of("[model]\ntool_call_parser = \"qwen\"\n");
-  EXPECT_NE(e.find("tool_call_parser"), std::string::npos) << e;
-  EXPECT_NE(e.find("hermes"), std::string::npos) << e;
-}
-
-TEST(Config, ReasoningParserTakesTheKnownFormats) {
-  for (const char* v : {"auto", "none", "qwen3", "deepseek_r1"}) {
-    const std::string toml = std::string("[model]\nreasoning_parser = \"") + v + "\"\n";
-    EXPECT_EQ(parse_config(toml, "t.toml").model.reasoning_parser, v);
-  }
-  const std::string e = error_of("[model]\nreasoning_parser = \"think\"\n");
-  EXPECT_NE(e.find("reasoning_parser"), std::string::npos) << e;
-  EXPECT_NE(e.find("deepseek_r1"), std::string::npos) << e;
 }
 
 TEST(Config, EveryKeyInTheShippedFileIsCommented) {
