@@ -14,7 +14,7 @@ shift || true
 shapes=("$@")
 [ ${#shapes[@]} -gt 0 ] || shapes=(qwen3-0.6b llama3.1-8b)
 work=${TANDEM_GPU_WORK:-/tmp/tandem-gpu-checks}
-tool=${TANDEM_RANDOM_CHECKPOINT:-$repo/../shared/tools/random_checkpoint.py}
+tool=${TANDEM_RANDOM_CHECKPOINT:-$repo/tests/gpu/random_checkpoint.py}
 json=${BENCH_JSON:-/dev/null}
 mkdir -p "$work"
 

@@ -27,7 +27,7 @@ ensure_openai() {
 
 ensure_checkpoint() {
   local shape=$1 dir=$2
-  local tool=${TANDEM_RANDOM_CHECKPOINT:-$repo/../shared/tools/random_checkpoint.py}
+  local tool=${TANDEM_RANDOM_CHECKPOINT:-$repo/tests/gpu/random_checkpoint.py}
   if [ ! -f "$dir/config.json" ]; then
     local t0=$SECONDS
     python3 "$tool" --shape "$shape" --out "$dir" >/dev/null || return 1

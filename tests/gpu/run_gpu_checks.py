@@ -5,8 +5,8 @@ One command on a machine with an NVIDIA GPU, torch and transformers:
 
     python3 tests/gpu/run_gpu_checks.py --shapes smollm2-135m qwen3-0.6b qwen2.5-0.5b llama3.1-8b
 
-For each shape it writes a random-weight checkpoint of the real architecture (random_checkpoint.py, from
-$TANDEM_RANDOM_CHECKPOINT or ../shared/tools/), perturbs the RMSNorm weights and QKV biases away from their
+For each shape it writes a random-weight checkpoint of the real architecture (tests/gpu/random_checkpoint.py, or
+$TANDEM_RANDOM_CHECKPOINT where set), perturbs the RMSNorm weights and QKV biases away from their
 HF init (ones / zeros) so those code paths are exercised, runs a scripted multi-step scenario through
 cuda_logits_driver (prompt lengths 1, 17, 512, 3000 and 33, the 3000-token prompt prefilled in 1024-token chunks
 alongside other prefills and decodes, then 64 decode steps per sequence (40 for the last) from CUDA graphs, in
@@ -32,11 +32,12 @@ def log(*a):
 
 
 def find_tool():
-    for c in [os.environ.get("TANDEM_RANDOM_CHECKPOINT"), REPO / ".device" / "random_checkpoint.py",
-              REPO.parent / "shared" / "tools" / "random_checkpoint.py", Path("/work/shared/tools/random_checkpoint.py")]:
-        if c and Path(c).is_file():
-            return str(c)
-    sys.exit("random_checkpoint.py not found: set TANDEM_RANDOM_CHECKPOINT")
+    """The checkpoint maker: tests/gpu/random_checkpoint.py beside this file, unless TANDEM_RANDOM_CHECKPOINT names
+    another."""
+    tool = Path(os.environ.get("TANDEM_RANDOM_CHECKPOINT") or Path(__file__).resolve().parent / "random_checkpoint.py")
+    if not tool.is_file():
+        sys.exit(f"random_checkpoint.py not found at {tool}")
+    return str(tool)
 
 
 def make_checkpoint(shape, work, legacy_rope):

@@ -3,7 +3,7 @@
 
 Runs the real server (run_serve) through tests/gpu/cuda_fault_serve, which injects a real illegal-address fault
 (a kernel writing to an unmapped address) before the CUDA worker's Nth step. Needs an NVIDIA GPU, a CUDA build
-(TANDEM_BUILD_DIR) and random_checkpoint.py with torch + transformers (TANDEM_RANDOM_CHECKPOINT); skips with a
+(TANDEM_BUILD_DIR) and tests/gpu/random_checkpoint.py with torch + transformers; skips with a
 message elsewhere (CI has no GPU)."""
 import os
 import re

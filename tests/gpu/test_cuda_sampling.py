@@ -1,7 +1,7 @@
 """pytest entry of the GPU sampling check (cuda_sampling_check.cpp): CudaSampler against engine::sample on random
 logits and parameter mixes (automatic, 1 and 16 CTAs per row), an empirical distribution check and batch
 independence; and CudaRunner::step_and_sample against step() + engine::sample on random smollm2/qwen3 checkpoints
-(random_checkpoint.py from $TANDEM_RANDOM_CHECKPOINT or ../shared/tools, needs torch + transformers).
+(tests/gpu/random_checkpoint.py, needs torch + transformers).
 
 Skips when this machine has no NVIDIA GPU or no CUDA build of the driver: CI has no GPU, and there the CUDA code is
 only compiled. On a GPU machine: TANDEM_BUILD_DIR=build-cuda pytest tests/gpu/test_cuda_sampling.py"""
