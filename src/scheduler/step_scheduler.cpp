@@ -404,13 +404,14 @@ Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
   return status;
 }
 
-Status StepScheduler::iterate(engine::Runner& runner, Clock::time_point now) {
+Status StepScheduler::iterate(engine::Runner& runner, Clock::time_point now, const IterationHooks& hooks) {
   reap(now);
   const StepPlan plan = schedule(now);
+  if (hooks.planned) hooks.planned();
   Status status;
   if (!plan.empty()) status = run(plan, runner);
-  publish();
-  update_metrics();
+  if (!status.ok() && hooks.failed) hooks.failed(status);
+  publish();  // updates the queue and KV gauges
   return status;
 }
 

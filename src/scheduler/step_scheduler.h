@@ -109,8 +109,16 @@ class StepScheduler {
   // finished with kError, to be published).
   Status run(const StepPlan& plan, engine::Runner& runner);
 
+  // What the owner of the scheduler does between iterate()'s steps; either may
+  // be empty. `planned` runs once the step is planned (admitted requests are no
+  // longer waiting), `failed` after a failed run and before the failed
+  // sequences' events are published.
+  struct IterationHooks {
+    std::function<void()> planned;
+    std::function<void(const Status&)> failed;
+  };
   // The whole iteration: reap, schedule, run, publish.
-  Status iterate(engine::Runner& runner, Clock::time_point now);
+  Status iterate(engine::Runner& runner, Clock::time_point now, const IterationHooks& hooks = {});
 
   // Finishes every sequence (queued and running) with `reason` (kCancelled,
   // or kError with `error`) and publishes the final events.

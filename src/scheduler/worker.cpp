@@ -203,16 +203,13 @@ bool Worker::drain_inbox() {
   return !(shutdown && !scheduler_->has_work());
 }
 
-// One iteration: reap -> schedule -> (publish load) -> run -> publish.
+// One iteration of the scheduler; the load is published once the step is
+// planned (admitted requests no longer count as waiting), and a failed step
+// marks the worker unhealthy before its requests hear of the failure.
 Status Worker::step() {
-  scheduler_->reap(Clock::now());
-  const StepPlan plan = scheduler_->schedule(Clock::now());
-  publish_load();  // admitted requests no longer count as waiting
-  Status status;
-  if (!plan.empty()) status = scheduler_->run(plan, *runner_);
-  if (!status.ok()) mark_failed(status);
-  scheduler_->publish();
-  return status;
+  return scheduler_->iterate(*runner_, Clock::now(),
+                             {.planned = [this] { publish_load(); },
+                              .failed = [this](const Status& cause) { mark_failed(cause); }});
 }
 
 void Worker::mark_failed(const Status& cause) {
