@@ -123,7 +123,10 @@ Status validate_messages(const boost::json::value& messages) {
     bool known = false;
     for (auto k : kRoles) known = known || k == r;
     if (!known) return message_error(i, ".role '" + std::string(r) + "' is not a known role");
-    if (const auto* calls = m.if_contains("tool_calls"); calls != nullptr) {
+    if (const auto* name = m.if_contains("name"); name != nullptr && !name->is_string() && !name->is_null()) {
+      return message_error(i, ".name must be a string");
+    }
+    if (const auto* calls = m.if_contains("tool_calls"); calls != nullptr && !calls->is_null()) {
       if (r != "assistant") return message_error(i, ".tool_calls is only allowed in assistant messages");
       TANDEM_RETURN_IF_ERROR(validate_tool_calls(i, *calls));
     }
@@ -157,6 +160,43 @@ Status validate_messages(const boost::json::value& messages) {
     }
   }
   return {};
+}
+
+boost::json::array template_messages(boost::json::array messages) {
+  boost::json::array out;
+  out.reserve(messages.size());
+  for (auto& v : messages) {
+    auto& m = v.as_object();
+    boost::json::object t;
+    const std::string_view role = m.at("role").as_string();
+    t["role"] = role == "developer" ? "system" : role;
+    std::string content;
+    if (const auto* c = m.if_contains("content"); c != nullptr && c->is_string()) {
+      content = c->get_string();
+    } else if (c != nullptr && c->is_array()) {
+      const auto& parts = c->get_array();
+      for (size_t p = 0; p < parts.size(); ++p) {
+        if (p != 0) content += '\n';
+        content += parts[p].as_object().at("text").as_string();
+      }
+    }
+    t["content"] = std::move(content);
+    if (auto* calls = m.if_contains("tool_calls"); calls != nullptr && !calls->is_null()) {
+      t["tool_calls"] = std::move(*calls);
+    }
+    if (auto* id = m.if_contains("tool_call_id"); role == "tool" && id != nullptr && id->is_string()) {
+      t["tool_call_id"] = std::move(*id);
+    }
+    if (auto* name = m.if_contains("name"); name != nullptr && name->is_string()) t["name"] = std::move(*name);
+    const boost::json::value* reasoning = m.if_contains("reasoning_content");
+    if (reasoning == nullptr || !reasoning->is_string()) reasoning = m.if_contains("reasoning");
+    if (role == "assistant" && reasoning != nullptr && reasoning->is_string()) {
+      t["reasoning_content"] = *reasoning;
+      t["reasoning"] = *reasoning;
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 Status validate_tools(const boost::json::value& tools) {

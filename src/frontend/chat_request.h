@@ -1,9 +1,11 @@
 // frontend::ChatRequest: a validated POST /v1/chat/completions body.
 //
-// `messages` is kept as the client sent it (Hugging Face passes messages to
-// the chat template unchanged), after checking its shape: a non-empty array
-// of objects with a known role and content that is a string, null (assistant
-// turns with tool_calls) or an array of {"type": "text", "text": ...} parts.
+// `messages` is kept as the client sent it after checking its shape: a
+// non-empty array of objects with a known role, `name` a string when given,
+// and content that is a string, null or absent (assistant turns with
+// tool_calls) or an array of {"type": "text", "text": ...} parts (other part
+// types are a 400 kUnsupported). template_messages() turns it into what
+// chat templates expect.
 // An assistant turn's `tool_calls` must be [{"function": {"name": string,
 // "arguments": object or a string holding a JSON object}}, ...].
 //
@@ -50,6 +52,17 @@ Result<boost::json::object> parse_json_object(std::string_view body);
 
 // Checks the shape of a `messages` array (shared with /tokenize).
 Status validate_messages(const boost::json::value& messages);
+// The messages (checked by validate_messages) as chat templates expect them,
+// the way vLLM hands them over (its "string" content format): `content` is
+// always a string (text parts joined with "\n"; null or absent: ""), and
+// each message keeps only `role`, `content`, `tool_calls` (assistant, when
+// not null), `tool_call_id` (tool), `name` (when a string) and the
+// assistant's `reasoning_content` (also given as `reasoning`, either name
+// accepted). The `developer` role (OpenAI's newer name for the system
+// prompt) becomes `system`: the templates Tandem serves know no developer
+// role and would skip the turn (Qwen) or write a header the model never saw
+// (Llama, SmolLM2). vLLM passes it through unchanged.
+boost::json::array template_messages(boost::json::array messages);
 // Checks the shape of a `tools` array (shared with /tokenize).
 Status validate_tools(const boost::json::value& tools);
 

@@ -102,8 +102,9 @@ Status check_model_name(const std::string& model, const ServedModel& served) {
 
 boost::json::object chat_template_context(ChatRequest& request, const text::Tokenizer& tokenizer) {
   boost::json::object ctx = std::move(request.template_kwargs);
-  parse_tool_call_arguments(request.messages);
-  ctx["messages"] = std::move(request.messages);
+  boost::json::array messages = template_messages(std::move(request.messages));
+  parse_tool_call_arguments(messages);
+  ctx["messages"] = std::move(messages);
   if (request.tools) ctx["tools"] = std::move(*request.tools);
   ctx["add_generation_prompt"] = request.add_generation_prompt;
   ctx["bos_token"] = tokenizer.bos_id() >= 0 ? tokenizer.token_text(tokenizer.bos_id()) : "";

@@ -52,7 +52,8 @@ struct JobPlan {
 };
 
 // The Hugging Face apply_chat_template context for `request` (moves its
-// messages, tools and kwargs out). Assistant tool_calls whose arguments are a
+// messages, tools and kwargs out), messages as template_messages() makes
+// them (chat_request.h). Assistant tool_calls whose arguments are a
 // JSON string (as OpenAI clients send them) get the parsed object instead, as
 // vLLM does, so templates that write `arguments | tojson` do not quote twice.
 boost::json::object chat_template_context(ChatRequest& request, const text::Tokenizer& tokenizer);
