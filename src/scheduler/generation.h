@@ -35,8 +35,8 @@ struct StopCriteria {
 enum class FinishReason {
   kNone,       // not finished (intermediate event)
   kStop,       // EOS or stop token id
-  kLength,     // max_tokens or the model's context reached
-  kCancelled,  // cancel() or the deadline; the frontend decides what to report
+  kLength,     // max_tokens, the model's context or the request's deadline reached
+  kCancelled,  // cancel() or the worker stopping; the frontend decides what to report
   kError,      // TokenEvent::error says why
 };
 

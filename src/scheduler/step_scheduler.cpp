@@ -83,7 +83,11 @@ void StepScheduler::reap(Clock::time_point now) {
   for (const auto& s : waiting_) {
     if (s->cancel_requested || now >= s->request.deadline) doomed.push_back(s.get());
   }
-  for (Sequence* s : doomed) finish(*s, FinishReason::kCancelled, {}, std::nullopt);
+  // The deadline is the server's own limit on the request: it ends as a
+  // length limit does, so OpenAI clients see "length".
+  for (Sequence* s : doomed) {
+    finish(*s, s->cancel_requested ? FinishReason::kCancelled : FinishReason::kLength, {}, std::nullopt);
+  }
 }
 
 // ---- schedule ---------------------------------------------------------------

@@ -99,8 +99,8 @@ bool InstantBackend::step(Sequence& seq) {
     seq.first = false;
   }
   if (seq.cancelled || std::chrono::steady_clock::now() >= req.deadline) {
+    ev.finish = seq.cancelled ? FinishReason::kCancelled : FinishReason::kLength;
     seq.cancelled = true;
-    ev.finish = FinishReason::kCancelled;
     req.sink(std::move(ev));
     return true;
   }

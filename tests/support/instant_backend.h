@@ -9,7 +9,7 @@
 // (ids that would stop earlier are skipped, as the engine suppresses them),
 // logprobs (deterministic fake values: the chosen token's logprob is
 // -0.25 * (i % 8) and the top-k list is the chosen id then the next ids), the
-// deadline and cancel() (final kCancelled event).
+// deadline (final kLength event) and cancel() (final kCancelled event).
 //
 // Each step emits one token to every running sequence, then waits
 // `token_delay` (zero: steps back to back). A queue limit makes submit()

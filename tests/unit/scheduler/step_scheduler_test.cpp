@@ -316,7 +316,7 @@ TEST(StepScheduler, CancelFreesBlocksAtTheNextStep) {
   EXPECT_EQ(h.pool.num_held(), 0);
 }
 
-TEST(StepScheduler, DeadlineCancelsQueuedAndRunning) {
+TEST(StepScheduler, DeadlineEndsQueuedAndRunningAsLength) {
   Harness h(64, 64);
   GenerationRequest r = request("late", 5, 50, 1);
   r.deadline = Clock::now() + std::chrono::hours(1);
@@ -325,13 +325,13 @@ TEST(StepScheduler, DeadlineCancelsQueuedAndRunning) {
   q.deadline = Clock::now() - std::chrono::seconds(1);
   Collector& e = h.add(q, 2);
   ASSERT_TRUE(h.sched.iterate(h.runner, Clock::now()).ok());
-  EXPECT_EQ(e.finish(), FinishReason::kCancelled);
+  EXPECT_EQ(e.finish(), FinishReason::kLength);
   EXPECT_TRUE(e.tokens().empty());
   EXPECT_EQ(e.events().front().prompt_tokens, 5);  // first event even without tokens
   EXPECT_EQ(c.finish(), FinishReason::kNone);
   // Pretend time passed beyond the first request's deadline.
   ASSERT_TRUE(h.sched.iterate(h.runner, Clock::now() + std::chrono::hours(2)).ok());
-  EXPECT_EQ(c.finish(), FinishReason::kCancelled);
+  EXPECT_EQ(c.finish(), FinishReason::kLength);
   EXPECT_FALSE(h.sched.has_work());
   EXPECT_EQ(h.pool.num_held(), 0);
 }

@@ -231,7 +231,7 @@ TEST(Worker, CancelFreesBlocks) {
   EXPECT_TRUE(s.worker->healthy());
 }
 
-TEST(Worker, DeadlineCancels) {
+TEST(Worker, DeadlineEndsAsLength) {
   auto s = start_worker(options(), 64, 4, nullptr, nullptr, 0, slow_step);
   Collector c;
   GenerationRequest r = request("deadline", 10, 240, 1);
@@ -239,7 +239,7 @@ TEST(Worker, DeadlineCancels) {
   r.sink = c.sink();
   ASSERT_TRUE(s.worker->submit(std::move(r)).ok());
   ASSERT_TRUE(c.wait_final());
-  EXPECT_EQ(c.finish(), FinishReason::kCancelled);
+  EXPECT_EQ(c.finish(), FinishReason::kLength);
   EXPECT_LT(c.tokens().size(), 240u);
 }
 
