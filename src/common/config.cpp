@@ -104,6 +104,27 @@ std::vector<int> get_int_array(const toml::node& node, const Where& w, int lo, i
   return out;
 }
 
+// [model.defaults]: a table of sampling values.
+SamplingDefaults get_sampling_defaults(const toml::node& node, const Where& w) {
+  const auto* table = node.as_table();
+  if (!table) w.fail("a table (temperature, top_p, top_k, min_p, repetition_penalty, max_tokens)", describe(node));
+  SamplingDefaults d;
+  for (const auto& [key, value] : *table) {
+    const std::string k(key.str());
+    const Where at{w.file, w.section + "." + w.key, k};
+    if (k == "temperature") d.temperature = get_double(value, at, 0.0, 100.0, false);
+    else if (k == "top_p") d.top_p = get_double(value, at, 0.0, 1.0, true);
+    else if (k == "top_k") d.top_k = static_cast<int>(get_int(value, at, 0, 1 << 20));
+    else if (k == "min_p") d.min_p = get_double(value, at, 0.0, 1.0, false);
+    else if (k == "repetition_penalty") d.repetition_penalty = get_double(value, at, 0.0, 100.0, true);
+    else if (k == "max_tokens") d.max_tokens = static_cast<int>(get_int(value, at, 1, std::numeric_limits<int>::max()));
+    else throw ConfigError(w.file + ": [" + at.section + "] " + k +
+                           ": unknown key (known keys: temperature, top_p, top_k, min_p, repetition_penalty, "
+                           "max_tokens)");
+  }
+  return d;
+}
+
 using Setter = std::function<void(const toml::node&, const Where&, Config&)>;
 struct KeySpec {
   const char* section;
@@ -144,9 +165,21 @@ const std::vector<KeySpec>& schema() {
        }},
       {"model", "path", [](auto& n, auto& w, Config& c) { c.model.path = get_string(n, w); }},
       {"model", "name", [](auto& n, auto& w, Config& c) { c.model.name = get_string(n, w); }},
+      {"model", "aliases", [](auto& n, auto& w, Config& c) {
+         c.model.aliases = get_string_array(n, w);
+         for (const auto& a : c.model.aliases) {
+           if (a.empty()) w.fail("non-empty names", "an empty string");
+         }
+       }},
       {"model", "max_context", [](auto& n, auto& w, Config& c) {
          c.model.max_context = get_int(n, w, 0, kMaxInt);
        }},
+      {"model", "chat_template", [](auto& n, auto& w, Config& c) { c.model.chat_template = get_string(n, w); }},
+      {"model", "generation_config", [](auto& n, auto& w, Config& c) {
+         c.model.generation_config = get_string(n, w);
+         if (c.model.generation_config.empty()) w.fail("\"auto\", \"none\" or a folder");
+       }},
+      {"model", "defaults", [](auto& n, auto& w, Config& c) { c.model.defaults = get_sampling_defaults(n, w); }},
       {"model", "tool_call_parser", [](auto& n, auto& w, Config& c) {
          c.model.tool_call_parser = get_choice(n, w, {"auto", "none", "hermes", "mistral", "llama3_json"});
        }},
@@ -214,6 +247,24 @@ void validate(const Config& c, const std::string& file) {
   }
 }
 
+// One command-line setting: its value parsed as TOML and set through the
+// schema, so it is checked like the same key in the file.
+void apply_setting(Config& config, const ConfigOverrides::Setting& s) {
+  toml::table root;
+  try {
+    root = toml::parse("v = " + s.toml_value, s.flag);
+  } catch (const toml::parse_error&) {
+    throw ConfigError(s.flag + ": [" + s.section + "] " + s.key + ": cannot read the value " + s.toml_value);
+  }
+  for (const auto& spec : schema()) {
+    if (s.section == spec.section && s.key == spec.key) {
+      spec.set(*root.get("v"), Where{s.flag, s.section, s.key}, config);
+      return;
+    }
+  }
+  throw ConfigError(s.flag + ": [" + s.section + "] " + s.key + ": unknown key");
+}
+
 }  // namespace
 
 Config parse_config(const std::string& toml_text, const std::string& name) {
@@ -271,6 +322,7 @@ Config load_config_file(const std::string& path) {
 }
 
 void apply_overrides(Config& config, const ConfigOverrides& o) {
+  for (const auto& s : o.settings) apply_setting(config, s);
   if (o.model_path) config.model.path = *o.model_path;
   if (o.host) {
     if (o.host->empty()) throw ConfigError("--host: expected a non-empty host name or address");

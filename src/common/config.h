@@ -31,10 +31,25 @@ struct ServerConfig {
   int drain_timeout_s = 30;              // SIGTERM: time allowed for in-flight requests
 };
 
+// Default sampling values that replace the model's generation config
+// ([model.defaults], vLLM's --override-generation-config); unset keys keep it.
+struct SamplingDefaults {
+  std::optional<double> temperature;     // >= 0
+  std::optional<double> top_p;           // (0, 1]
+  std::optional<int> top_k;              // 0 = off
+  std::optional<double> min_p;           // [0, 1]
+  std::optional<double> repetition_penalty;  // > 0
+  std::optional<int> max_tokens;         // cap when a request sets none (else the rest of the context)
+};
+
 struct ModelConfig {
   std::string path;                      // .gguf file or Hugging Face directory
   std::string name;                      // id in /v1/models; default: file or directory name
+  std::vector<std::string> aliases;      // further names requests may use (also listed in /v1/models)
   int max_context = 0;                   // 0 = the model's trained context
+  std::string chat_template;             // a Jinja file (or the template itself) replacing the model's; "" = the model's
+  std::string generation_config = "auto";  // auto (the model's) | none (OpenAI's defaults) | a folder with generation_config.json
+  SamplingDefaults defaults;
   std::string tool_call_parser = "auto"; // auto (from the chat template) | none | hermes | mistral | llama3_json
   std::string reasoning_parser = "auto"; // auto (from the chat template) | none | qwen3 | deepseek_r1
 };
@@ -85,6 +100,12 @@ struct ConfigOverrides {
   std::optional<int> port;
   std::optional<std::string> backend;
   std::optional<std::string> log_level;
+  // Flags that set one TOML key each (vLLM's names, main/cli.cpp): the value
+  // as TOML text, checked like the file's; `flag` names it in errors.
+  struct Setting {
+    std::string flag, section, key, toml_value;
+  };
+  std::vector<Setting> settings;
 };
 
 // Parses TOML text; `name` is used in error messages.

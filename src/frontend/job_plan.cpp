@@ -57,7 +57,12 @@ Status plan_prompt(std::vector<int32_t> tokens, const GenerationOptions& o, cons
                    const char* what, PlannedPrompt& out) {
   const int64_t prompt_len = static_cast<int64_t>(tokens.size());
   if (prompt_len == 0) return invalid_field(what, "must not be empty (it encodes to zero tokens)");
-  const int64_t max_tokens = o.max_tokens ? *o.max_tokens : model.max_context - prompt_len;
+  int64_t max_tokens = model.max_context - prompt_len;
+  if (o.max_tokens) {
+    max_tokens = *o.max_tokens;
+  } else if (model.default_max_tokens > 0) {
+    max_tokens = std::min<int64_t>(model.default_max_tokens, max_tokens);
+  }
   if (prompt_len + std::max<int64_t>(max_tokens, 1) > model.max_context) {
     std::string msg = "This model's maximum context length is " + std::to_string(model.max_context) +
                       " tokens. However, you requested " +
@@ -97,6 +102,9 @@ void parse_tool_call_arguments(boost::json::array& messages) {
 
 Status check_model_name(const std::string& model, const ServedModel& served) {
   if (model.empty() || model == served.name) return {};
+  for (const auto& alias : served.aliases) {
+    if (model == alias) return {};
+  }
   return Status(ErrorKind::kNotFound, "The model `" + model + "` does not exist.", "model");
 }
 

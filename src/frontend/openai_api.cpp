@@ -15,9 +15,9 @@ ApiResponse OpenAiApi::error(const Status& status) {
   return {e.status, error_json(status), e.retry_after};
 }
 
-void OpenAiApi::append_model_object(std::string& out) const {
+void OpenAiApi::append_model_object(std::string& out, const std::string& id) const {
   out += "{\"id\":";
-  append_json_string(out, model_.name);
+  append_json_string(out, id);
   out += ",\"object\":\"model\",\"created\":";
   append_json_int(out, model_.created);
   out += ",\"owned_by\":\"tandem\",\"root\":";
@@ -30,17 +30,21 @@ void OpenAiApi::append_model_object(std::string& out) const {
 ApiResponse OpenAiApi::models() const {
   ApiResponse r;
   r.body = "{\"object\":\"list\",\"data\":[";
-  append_model_object(r.body);
+  append_model_object(r.body, model_.name);
+  for (const auto& alias : model_.aliases) {
+    r.body += ',';
+    append_model_object(r.body, alias);
+  }
   r.body += "]}";
   return r;
 }
 
 ApiResponse OpenAiApi::model(const std::string& id) const {
-  if (id != model_.name) {
+  if (id.empty() || !check_model_name(id, model_).ok()) {
     return error(Status(ErrorKind::kNotFound, "The model `" + id + "` does not exist.", "model"));
   }
   ApiResponse r;
-  append_model_object(r.body);
+  append_model_object(r.body, id);
   return r;
 }
 

@@ -39,7 +39,8 @@ class OpenAiApi {
   const ServedModel& served() const { return model_; }
 
  private:
-  void append_model_object(std::string& out) const;
+  // The model object of `id` (the name or an alias; `root` is the name).
+  void append_model_object(std::string& out, const std::string& id) const;
   const ServedModel& model_;
 };
 

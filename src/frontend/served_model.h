@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/json/object.hpp>
 
@@ -21,6 +22,10 @@ namespace tandem::frontend {
 struct ServedModel {
   // The id clients put in `model` and that /v1/models lists.
   std::string name;
+  // Further names requests may use ([model] aliases, vLLM's extra
+  // --served-model-name values); /v1/models lists them after `name`, and
+  // responses report `name`.
+  std::vector<std::string> aliases;
   // Prompt tokens + max_tokens may not exceed this (tokens).
   int max_context = 0;
   std::shared_ptr<const text::Tokenizer> tokenizer;
@@ -33,6 +38,10 @@ struct ServedModel {
   // generation_config.json defaults; unset (negative) fields fall back to
   // OpenAI's defaults. eos_token_ids end generation (empty: the tokenizer's eos_id).
   engine::GenerationDefaults defaults;
+  // max_tokens of a request that sets none ([model.defaults] max_tokens,
+  // vLLM's max_new_tokens override), capped by the context left; 0: the
+  // context left.
+  int default_max_tokens = 0;
   // How this model writes tool calls ([model] tool_call_parser, "auto" read
   // from the chat template); kNone: chat requests with tools and tool_choice
   // "auto" are refused, as vLLM refuses them without a tool-call parser.

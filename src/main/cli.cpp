@@ -1,6 +1,9 @@
 #include "main/cli.h"
 
 #include <charconv>
+#include <cstdlib>
+
+#include <boost/json/parse.hpp>
 
 namespace tandem::cli {
 namespace {
@@ -14,23 +17,179 @@ int parse_port(const std::string& v) {
   return port;
 }
 
+// How a vLLM flag's value becomes TOML.
+enum class Value {
+  kString,      // one string
+  kStrings,     // one or more strings (the flag's following arguments)
+  kInt,
+  kNumber,
+  kTrue,        // no value; sets true
+  kFalse,       // no value; sets false
+  kJsonObject,  // a JSON object of sampling values -> a TOML inline table
+  kNone,        // no value; accepted for compatibility, sets nothing
+};
+
+struct VllmFlag {
+  const char* flag;
+  const char* meta;
+  const char* section;
+  const char* key;
+  Value value;
+};
+
+// The flags vLLM users type, each mapped onto the TOML key it sets.
+constexpr VllmFlag kVllmFlags[] = {
+    {"--served-model-name", "NAME...", "model", "name", Value::kStrings},
+    {"--max-model-len", "N", "model", "max_context", Value::kInt},
+    {"--chat-template", "FILE", "model", "chat_template", Value::kString},
+    {"--tool-call-parser", "NAME", "model", "tool_call_parser", Value::kString},
+    {"--enable-auto-tool-choice", "", "", "", Value::kNone},
+    {"--reasoning-parser", "NAME", "model", "reasoning_parser", Value::kString},
+    {"--generation-config", "auto|vllm|DIR", "model", "generation_config", Value::kString},
+    {"--override-generation-config", "JSON", "model", "defaults", Value::kJsonObject},
+    {"--gpu-memory-utilization", "F", "engine", "gpu_memory_fraction", Value::kNumber},
+    {"--max-num-seqs", "N", "engine", "max_running", Value::kInt},
+    {"--max-num-batched-tokens", "N", "engine", "max_batch_tokens", Value::kInt},
+    {"--enable-prefix-caching", "", "engine", "enable_prefix_caching", Value::kTrue},
+    {"--no-enable-prefix-caching", "", "engine", "enable_prefix_caching", Value::kFalse},
+    {"--api-key", "KEY...", "server", "api_keys", Value::kStrings},
+};
+
+const VllmFlag* find_vllm_flag(const std::string& flag) {
+  for (const auto& f : kVllmFlags) {
+    if (flag == f.flag) return &f;
+  }
+  return nullptr;
+}
+
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out + '"';
+}
+
+std::string toml_array(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) out += (i != 0 ? ", " : "") + toml_string(values[i]);
+  return out + "]";
+}
+
+bool is_int(const std::string& v) {
+  long long x = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+  return ec == std::errc() && ptr == v.data() + v.size();
+}
+
+bool is_number(const std::string& v) {
+  if (v.empty()) return false;
+  char* end = nullptr;
+  std::strtod(v.c_str(), &end);
+  return end == v.c_str() + v.size() && v.find_first_of("xXnN") == std::string::npos;
+}
+
+// vLLM's --override-generation-config JSON ({"temperature": 0.2,
+// "max_new_tokens": 256}) as a TOML inline table for [model] defaults.
+std::string json_object_to_toml(const std::string& flag, const std::string& text) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(text, ec);
+  if (ec || !v.is_object()) throw ConfigError(flag + ": expected a JSON object, got " + text);
+  std::string out = "{";
+  bool first = true;
+  for (const auto& [key, value] : v.get_object()) {
+    const std::string_view k = key == "max_new_tokens" ? std::string_view("max_tokens") : std::string_view(key);
+    std::string number;
+    if (value.is_int64()) number = std::to_string(value.get_int64());
+    else if (value.is_uint64()) number = std::to_string(value.get_uint64());
+    else if (value.is_double()) number = std::to_string(value.get_double());
+    else throw ConfigError(flag + ": \"" + std::string(key) + "\": expected a number");
+    out += (first ? " " : ", ") + toml_string(k) + " = " + number;
+    first = false;
+  }
+  return out + " }";
+}
+
+ConfigOverrides::Setting vllm_setting(const VllmFlag& f, const std::vector<std::string>& values) {
+  ConfigOverrides::Setting s{f.flag, f.section, f.key, ""};
+  const std::string flag = f.flag;
+  switch (f.value) {
+    case Value::kString: s.toml_value = toml_string(values[0]); break;
+    case Value::kStrings: s.toml_value = toml_array(values); break;
+    case Value::kInt:
+      if (!is_int(values[0])) throw ConfigError(flag + ": expected an integer, got \"" + values[0] + "\"");
+      s.toml_value = values[0];
+      break;
+    case Value::kNumber:
+      if (!is_number(values[0])) throw ConfigError(flag + ": expected a number, got \"" + values[0] + "\"");
+      s.toml_value = values[0];
+      break;
+    case Value::kTrue: s.toml_value = "true"; break;
+    case Value::kFalse: s.toml_value = "false"; break;
+    case Value::kJsonObject: s.toml_value = json_object_to_toml(flag, values[0]); break;
+    case Value::kNone: break;
+  }
+  return s;
+}
+
+// --served-model-name A B: A is [model] name, the rest [model] aliases.
+void add_served_names(ConfigOverrides& o, const std::vector<std::string>& names) {
+  o.settings.push_back({"--served-model-name", "model", "name", toml_string(names[0])});
+  o.settings.push_back({"--served-model-name", "model", "aliases",
+                        toml_array(std::vector<std::string>(names.begin() + 1, names.end()))});
+}
+
 }  // namespace
 
 const char* usage() {
-  return "usage: tandem <command> [options]\n"
-         "\n"
-         "commands:\n"
-         "  serve     start the OpenAI-compatible server\n"
-         "  doctor    check the driver, GPUs, config, model file, port and state directory\n"
-         "  version   print the version and build features\n"
-         "\n"
-         "options (serve, doctor):\n"
-         "  --config FILE              TOML configuration (see /etc/tandem/tandem.toml)\n"
-         "  --model PATH               .gguf file or Hugging Face model directory\n"
-         "  --host HOST                address to listen on\n"
-         "  --port PORT                port to listen on (0 = any free port)\n"
-         "  --backend auto|cpu|cuda    engine backend\n"
-         "  --log-level LEVEL          trace|debug|info|warn|error|off\n";
+  static const std::string text = [] {
+    std::string u =
+        "usage: tandem <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  serve [MODEL]  start the OpenAI-compatible server (MODEL: as --model)\n"
+        "  doctor         check the driver, GPUs, config, model file, port and state directory\n"
+        "  version        print the version and build features\n"
+        "\n"
+        "options (serve, doctor):\n"
+        "  --config FILE                    TOML configuration (see /etc/tandem/tandem.toml)\n"
+        "  --model PATH                     [model] path: .gguf file or Hugging Face model directory\n"
+        "  --host HOST                      [server] host: address to listen on\n"
+        "  --port PORT                      [server] port: port to listen on (0 = any free port)\n"
+        "  --backend auto|cpu|cuda          [engine] backend\n"
+        "  --log-level LEVEL                [log] level: trace|debug|info|warn|error|off\n"
+        "\n"
+        "vLLM's flags, each setting the TOML key shown (flags win over the file):\n";
+    for (const auto& f : kVllmFlags) {
+      std::string left = std::string("  ") + f.flag + (f.meta[0] != '\0' ? " " : "") + f.meta;
+      left.resize(std::max<size_t>(left.size() + 1, 37), ' ');
+      std::string key;
+      if (f.value == Value::kNone) {
+        key = "accepted; tool_choice \"auto\" works whenever a tool-call format is known";
+      } else {
+        key = std::string("[") + f.section + "] " + f.key;
+        if (f.value == Value::kTrue) key += " = true";
+        if (f.value == Value::kFalse) key += " = false";
+        if (std::string_view(f.flag) == "--served-model-name") key += " (the first), [model] aliases (the rest)";
+        if (std::string_view(f.flag) == "--generation-config") key += " (vllm: \"none\")";
+        if (std::string_view(f.flag) == "--override-generation-config") key += " (a table; max_new_tokens: max_tokens)";
+      }
+      u += left + key + "\n";
+    }
+    return u;
+  }();
+  return text.c_str();
 }
 
 CliOptions parse_args(const std::vector<std::string>& args) {
@@ -55,6 +214,27 @@ CliOptions parse_args(const std::vector<std::string>& args) {
     if (flag == "--help" || flag == "-h") {
       o.command = Command::kHelp;
       return o;
+    }
+    if (o.command == Command::kServe && flag.rfind("-", 0) != 0 && !o.overrides.model_path) {
+      o.overrides.model_path = flag;  // `tandem serve MODEL`, as `vllm serve MODEL`
+      continue;
+    }
+    if (const VllmFlag* f = find_vllm_flag(flag)) {
+      std::vector<std::string> values;
+      const bool takes_value = f->value != Value::kTrue && f->value != Value::kFalse && f->value != Value::kNone;
+      if (has_inline && !takes_value) throw ConfigError(flag + ": takes no value");
+      if (has_inline) values.push_back(value);
+      while (takes_value && !has_inline && i + 1 < args.size() &&
+             (values.empty() || (f->value == Value::kStrings && args[i + 1].rfind("--", 0) != 0))) {
+        values.push_back(args[++i]);
+      }
+      if (takes_value && values.empty()) throw ConfigError(flag + ": expected a value");
+      if (flag == "--served-model-name") {
+        add_served_names(o.overrides, values);
+      } else if (f->value != Value::kNone) {
+        o.overrides.settings.push_back(vllm_setting(*f, values));
+      }
+      continue;
     }
     static const char* kWithValue[] = {"--config", "--model", "--host", "--port", "--backend",
                                        "--log-level"};

@@ -7,8 +7,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -16,6 +18,7 @@
 
 #include "common/metrics.h"
 #include "engine/cpu/cpu_runner.h"
+#include "engine/hf_config.h"
 #include "engine/model_loader.h"
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
@@ -43,6 +46,53 @@ std::string model_name(const Config& config) {
   std::filesystem::path p(config.model.path);
   if (p.filename().empty()) p = p.parent_path();  // "dir/"
   return p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
+}
+
+// [model] chat_template: a file holding the template, or (when no such file
+// exists and the text has Jinja delimiters) the template itself, as vLLM's
+// --chat-template; "" keeps the model's.
+std::string chat_template_source(const Config& config, const std::string& model_template) {
+  const std::string& t = config.model.chat_template;
+  if (t.empty()) return model_template;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(t, ec)) {
+    std::ifstream in(t, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in.bad()) return text.str();
+  }
+  if (t.find("{{") != std::string::npos || t.find("{%") != std::string::npos) return t;
+  throw ConfigError("[model] chat_template: expected a readable Jinja file or a template, got \"" + t + "\"");
+}
+
+// The model's generation config per [model] generation_config, with the
+// [model.defaults] values over it.
+engine::GenerationDefaults generation_defaults(const Config& config, const engine::GenerationDefaults& model) {
+  engine::GenerationDefaults d = model;
+  const std::string& source = config.model.generation_config;
+  if (source == "none" || source == "vllm") {
+    d.temperature = d.top_p = d.min_p = d.repetition_penalty = -1.0f;
+    d.top_k = -1;
+  } else if (source != "auto") {
+    const std::filesystem::path file = std::filesystem::path(source) / "generation_config.json";
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+      throw ConfigError("[model] generation_config: expected \"auto\", \"none\" or a folder holding "
+                        "generation_config.json, got \"" + source + "\"");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (Status st = engine::apply_generation_config(text.str(), file.string(), d); !st.ok()) {
+      throw ConfigError("[model] generation_config: " + st.message());
+    }
+  }
+  const SamplingDefaults& o = config.model.defaults;
+  if (o.temperature) d.temperature = static_cast<float>(*o.temperature);
+  if (o.top_p) d.top_p = static_cast<float>(*o.top_p);
+  if (o.top_k) d.top_k = *o.top_k;
+  if (o.min_p) d.min_p = static_cast<float>(*o.min_p);
+  if (o.repetition_penalty) d.repetition_penalty = static_cast<float>(*o.repetition_penalty);
+  return d;
 }
 
 // The chat template as the frontend's renderer; models without one refuse
@@ -272,20 +322,39 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
 
   frontend::ServedModel model;
   model.name = model_name(config);
+  model.aliases = config.model.aliases;
   model.max_context = max_context;
   model.tokenizer = tokenizer.value();
-  model.render_chat = make_renderer(loaded->chat_template);
+  const std::string chat_template = chat_template_source(config, loaded->chat_template);
+  model.render_chat = make_renderer(chat_template);
   model.tool_call_format = config.model.tool_call_parser == "auto"
-                               ? text::detect_tool_call_format(loaded->chat_template)
+                               ? text::detect_tool_call_format(chat_template)
                                : *text::tool_call_format_from_name(config.model.tool_call_parser);
   model.reasoning_format = config.model.reasoning_parser == "auto"
-                               ? text::detect_reasoning_format(loaded->chat_template)
+                               ? text::detect_reasoning_format(chat_template)
                                : *text::reasoning_format_from_name(config.model.reasoning_parser);
-  model.defaults = loaded->defaults;
+  model.defaults = generation_defaults(config, loaded->defaults);
+  model.default_max_tokens = config.model.defaults.max_tokens.value_or(0);
   if (model.defaults.eos_token_ids.empty() && model.tokenizer->eos_id() >= 0) {
     model.defaults.eos_token_ids.push_back(model.tokenizer->eos_id());
   }
   model.created = static_cast<int64_t>(time(nullptr));
+  {
+    const auto& d = model.defaults;
+    std::string sampling;
+    const auto add = [&](const char* key, float v) {
+      sampling += (sampling.empty() ? "" : ", ") + fmt::format("{} {:g}", key, v);
+    };
+    if (d.temperature >= 0) add("temperature", d.temperature);
+    if (d.top_p > 0) add("top_p", d.top_p);
+    if (d.top_k >= 0) add("top_k", d.top_k);
+    if (d.min_p >= 0) add("min_p", d.min_p);
+    if (d.repetition_penalty > 0) add("repetition_penalty", d.repetition_penalty);
+    if (model.default_max_tokens > 0) add("max_tokens", model.default_max_tokens);
+    spdlog::info("[main] default sampling: {} ([model] generation_config \"{}\", then [model.defaults]; unset "
+                 "values are OpenAI's)",
+                 sampling.empty() ? "OpenAI's" : sampling, config.model.generation_config);
+  }
   spdlog::info("[main] model {}: {} ({}), {} layers, hidden {}, vocab {}, context {}, tool calls {}{}, reasoning {}{}",
                model.name, engine::architecture_name(spec.arch), loaded->format, spec.n_layers, spec.hidden,
                spec.vocab, max_context, text::tool_call_format_name(model.tool_call_format),

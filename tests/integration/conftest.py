@@ -71,7 +71,7 @@ class Server:
 class TandemServer(Server):
     """`tandem serve` with the demo model; the port comes from its log line."""
 
-    def __init__(self):
+    def __init__(self, *flags):
         if not TANDEM.exists():
             pytest.fail(f"{TANDEM} is not built (scripts/build tandem; set TANDEM_BUILD_DIR)")
         model = subprocess.run([str(REPO / "scripts" / "fetch_model")], check=True, capture_output=True,
@@ -82,7 +82,7 @@ class TandemServer(Server):
         self.config.write("[metrics]\nvllm_names = true\n")
         self.config.close()
         self.argv = [str(TANDEM), "serve", "--config", self.config.name, "--model", str(REPO / model),
-                     "--host", "127.0.0.1", "--port", "0", "--log-level", "info"]
+                     "--host", "127.0.0.1", "--port", "0", "--log-level", "info", *flags]
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []
         port_seen = threading.Event()

@@ -77,7 +77,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 31);
+  EXPECT_EQ(keys, 34);
 }
 
 TEST(Config, ValuesAreRead) {
@@ -100,6 +100,51 @@ router = "round_robin"
   EXPECT_EQ(c.engine.devices, (std::vector<int>{0, 2}));
   EXPECT_DOUBLE_EQ(c.engine.gpu_memory_fraction, 0.5);
   EXPECT_EQ(c.scheduler.router, "round_robin");
+}
+
+TEST(Config, ModelNamesTemplateAndSamplingDefaults) {
+  Config c = parse_config(R"(
+[model]
+name = "a"
+aliases = ["b", "c"]
+chat_template = "t.jinja"
+generation_config = "none"
+[model.defaults]
+temperature = 0.2
+top_p = 0.9
+top_k = 0
+max_tokens = 256
+)", "t.toml");
+  EXPECT_EQ(c.model.aliases, (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(c.model.chat_template, "t.jinja");
+  EXPECT_EQ(c.model.generation_config, "none");
+  EXPECT_DOUBLE_EQ(*c.model.defaults.temperature, 0.2);
+  EXPECT_DOUBLE_EQ(*c.model.defaults.top_p, 0.9);
+  EXPECT_EQ(*c.model.defaults.top_k, 0);
+  EXPECT_EQ(*c.model.defaults.max_tokens, 256);
+  EXPECT_FALSE(c.model.defaults.min_p);
+  EXPECT_FALSE(c.model.defaults.repetition_penalty);
+  EXPECT_EQ(error_of("[model.defaults]\ntop_p = 0\n"),
+            "t.toml: [model.defaults] top_p: expected a number in (0, 1], got 0");
+  EXPECT_NE(error_of("[model.defaults]\ntemp = 1\n").find("[model.defaults] temp: unknown key"), std::string::npos);
+  EXPECT_NE(error_of("[model]\naliases = [\"\"]\n").find("expected non-empty names"), std::string::npos);
+}
+
+TEST(Config, CommandLineSettingsAreCheckedLikeTheFile) {
+  Config c = parse_config("[engine]\nmax_running = 8\n", "t.toml");
+  ConfigOverrides o;
+  o.settings.push_back({"--max-num-seqs", "engine", "max_running", "32"});
+  o.settings.push_back({"--override-generation-config", "model", "defaults", "{ temperature = 0.5 }"});
+  apply_overrides(c, o);
+  EXPECT_EQ(c.engine.max_running, 32);
+  EXPECT_DOUBLE_EQ(*c.model.defaults.temperature, 0.5);
+  o.settings = {{"--gpu-memory-utilization", "engine", "gpu_memory_fraction", "1.5"}};
+  try {
+    apply_overrides(c, o);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "--gpu-memory-utilization: [engine] gpu_memory_fraction: expected a number in (0, 1], got 1.5");
+  }
 }
 
 TEST(Config, UnknownKeyNamesFileSectionAndKey) {

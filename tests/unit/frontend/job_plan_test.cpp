@@ -163,6 +163,20 @@ TEST(JobPlanTest, MaxTokensDefaultsToTheRestOfTheContext) {
   EXPECT_TRUE(fits.ok());
 }
 
+TEST(JobPlanTest, DefaultMaxTokensIsCappedByTheContext) {
+  ServedModel model = test::make_test_model(64);
+  model.default_max_tokens = 10;
+  auto plan = completion_plan(R"({"prompt":")" + std::string(40, 'a') + R"("})", model);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(plan->prompts[0].max_tokens, 10);
+  auto near_end = completion_plan(R"({"prompt":")" + std::string(60, 'a') + R"("})", model);
+  ASSERT_TRUE(near_end.ok());
+  EXPECT_EQ(near_end->prompts[0].max_tokens, 4);
+  auto own = completion_plan(R"({"prompt":"a","max_tokens":20})", model);
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->prompts[0].max_tokens, 20);
+}
+
 TEST(JobPlanTest, VocabularyChecks) {
   const ServedModel model = test::make_test_model();
   auto bias = completion_plan(R"({"prompt":"a","logit_bias":{"259":1}})", model);
@@ -186,6 +200,10 @@ TEST(JobPlanTest, UnknownModelIsNotFound) {
   EXPECT_EQ(plan.status().kind(), ErrorKind::kNotFound);
   EXPECT_EQ(plan.status().param(), "model");
   EXPECT_TRUE(completion_plan(R"({"prompt":"a","model":"tandem-test"})", model).ok());
+  ServedModel aliased = test::make_test_model();
+  aliased.aliases = {"gpt-4o", "local"};
+  EXPECT_TRUE(completion_plan(R"({"prompt":"a","model":"local"})", aliased).ok());
+  EXPECT_FALSE(completion_plan(R"({"prompt":"a","model":"gpt-9"})", aliased).ok());
 }
 
 TEST(JobPlanTest, EmptyPromptIsRejected) {
