@@ -118,9 +118,25 @@ void GenerationJob::open_stream(std::string& out) {
       append_json_string(out, choices_[i].text);
     }
     out += ",\"logprobs\":null,\"finish_reason\":null}]";
-    if (plan_.options.include_usage) out += ",\"usage\":null";
+    append_chunk_usage(out, choices_[i]);
     out += "}\n\n";
   }
+}
+
+void GenerationJob::append_chunk_usage(std::string& out, const Choice& c) const {
+  if (!plan_.options.include_usage) return;
+  if (!plan_.options.continuous_usage_stats) {
+    out += ",\"usage\":null";
+    return;
+  }
+  const int prompt = static_cast<int>(plan_.prompts[static_cast<size_t>(c.prompt_index)].tokens.size());
+  out += ",\"usage\":{\"prompt_tokens\":";
+  append_json_int(out, prompt);
+  out += ",\"completion_tokens\":";
+  append_json_int(out, c.tokens);
+  out += ",\"total_tokens\":";
+  append_json_int(out, prompt + c.tokens);
+  out += '}';
 }
 
 void GenerationJob::append_logprob(Choice& c, const engine::SampledToken& t, size_t text_offset) {
@@ -219,7 +235,7 @@ void GenerationJob::close_chunk(std::string& out, const Choice& c) const {
   out += ",\"logprobs\":";
   append_logprobs_object(out, c);
   out += ",\"finish_reason\":null}]";
-  if (plan_.options.include_usage) out += ",\"usage\":null";
+  append_chunk_usage(out, c);
   out += "}\n\n";
 }
 
@@ -253,13 +269,15 @@ void GenerationJob::write_reasoning_chunk(std::string& out, int index, const Cho
   close_chunk(out, c);
 }
 
-void GenerationJob::write_finish_chunk(std::string& out, int index, const char* reason) {
+void GenerationJob::write_finish_chunk(std::string& out, int index, const Choice& c) {
   open_chunk(out, index);
   out += plan_.api == ApiKind::kChat ? "{}" : "\"\"";
   out += ",\"logprobs\":null,\"finish_reason\":\"";
-  out += reason;
-  out += "\"}]";
-  if (plan_.options.include_usage) out += ",\"usage\":null";
+  out += c.finish_reason;
+  out += "\",\"stop_reason\":";
+  out += c.stop_reason;
+  out += "}]";
+  append_chunk_usage(out, c);
   out += "}\n\n";
 }
 
@@ -342,6 +360,9 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     if (c.stops.push(scratch_, delta_)) {
       reason = "stop";
     } else {
+      if (ev.finish == FinishReason::kStop && ev.stop_token && *ev.stop_token != tok_.eos_id()) {
+        c.stop_reason = std::to_string(*ev.stop_token);
+      }
       c.stops.finish(delta_);
       switch (ev.finish) {
         case FinishReason::kStop: reason = "stop"; break;
@@ -362,10 +383,14 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
   }
   emit_output(c, choice, streaming, out);
   if (reason != nullptr) {
+    if (c.stops.stopped()) {
+      c.stop_reason.clear();
+      append_json_string(c.stop_reason, c.stops.matched());
+    }
     finish_choice(c, reason, at);
     // OpenAI's reason for a turn that ended in calls.
     if (c.calls_emitted > 0 && std::string_view(reason) == "stop") c.finish_reason = "tool_calls";
-    if (streaming) write_finish_chunk(out, choice, c.finish_reason);
+    if (streaming) write_finish_chunk(out, choice, c);
   }
 }
 
@@ -505,7 +530,9 @@ std::string GenerationJob::response_body() const {
     append_logprobs_object(out, c);
     out += ",\"finish_reason\":\"";
     out += c.finish_reason;
-    out += "\"}";
+    out += "\",\"stop_reason\":";
+    out += c.stop_reason;
+    out += '}';
   }
   out += "],\"usage\":";
   append_usage(out);

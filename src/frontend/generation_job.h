@@ -9,7 +9,10 @@
 // afterwards for that choice are ignored. TokenEvent::stop_token is counted in
 // usage but not rendered. A kError event fails the whole job: non-streaming
 // responses become that error; streams get `data: {"error": ...}` then [DONE].
-// finish_reason: kStop -> "stop", kLength -> "length", kCancelled -> "abort".
+// finish_reason: kStop -> "stop", kLength -> "length", kCancelled -> "abort";
+// stop_reason (vLLM's field, on the finish chunk and in whole responses): the
+// stop string that matched, or the stop token id unless it is the
+// tokenizer's EOS, else null.
 //
 // Tool calls (plan.tool_format set): the text after stop strings goes through
 // a text::ToolCallParser per choice. Calls become `tool_calls` (streaming: one
@@ -114,6 +117,7 @@ class GenerationJob {
     bool done = false;
     bool seen_first = false;
     const char* finish_reason = nullptr;
+    std::string stop_reason = "null";  // JSON: the stop string or token id that ended it (vLLM), else null
     Clock::time_point last_event;
     // Logprobs as JSON array bodies without brackets: the whole choice when
     // not streaming, the current event's tokens when streaming.
@@ -136,7 +140,9 @@ class GenerationJob {
   // The text of one event (delta_, or pieces_ when the tool-call parser runs)
   // into the stream or the choice's response.
   void emit_output(Choice& c, int index, bool streaming, std::string& out);
-  void write_finish_chunk(std::string& out, int index, const char* reason);
+  void write_finish_chunk(std::string& out, int index, const Choice& c);
+  // `,"usage":...` of a chunk of choice c (nothing without include_usage).
+  void append_chunk_usage(std::string& out, const Choice& c) const;
   void finish_choice(Choice& c, const char* reason, Clock::time_point at);
   void fail(int failed_choice, const Status& error, std::vector<std::string>& cancel_ids);
   void append_usage(std::string& out) const;

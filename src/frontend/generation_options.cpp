@@ -179,6 +179,10 @@ Status parse_generation_options(const boost::json::object& body, ApiKind api,
     Status st = read_bool(so->value().get_object(), "include_usage", b);
     if (!st.ok()) return invalid_field("stream_options", "include_usage must be a boolean");
     out.include_usage = b.value_or(false);
+    b.reset();
+    st = read_bool(so->value().get_object(), "continuous_usage_stats", b);
+    if (!st.ok()) return invalid_field("stream_options", "continuous_usage_stats must be a boolean");
+    out.continuous_usage_stats = out.include_usage && b.value_or(false);
   }
 
   b.reset();

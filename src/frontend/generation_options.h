@@ -50,6 +50,9 @@ struct GenerationOptions {
   bool echo = false;                      // completions only
   bool stream = false;
   bool include_usage = false;             // stream_options.include_usage
+  // stream_options.continuous_usage_stats (vLLM), only with include_usage:
+  // every chunk carries its choice's usage so far.
+  bool continuous_usage_stats = false;
   bool include_stop_str_in_output = false;
   bool skip_special_tokens = true;
   std::string user;

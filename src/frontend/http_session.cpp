@@ -242,7 +242,11 @@ void HttpSession::dispatch(Request& req) {
       api_response(core_.api.detokenize(req.body()));
       return;
     case Route::kHealth:
+    case Route::kPing:
       respond(200, "{\"status\":\"ok\"}");
+      return;
+    case Route::kVersion:
+      api_response(OpenAiApi::version());
       return;
     case Route::kReady:
       if (core_.draining.load()) {
@@ -441,7 +445,7 @@ void HttpSession::respond(int status, std::string_view body, std::string_view co
   if (!extra_name.empty()) head.headers.emplace_back(extra_name, extra_value);
   if (!current_.id.empty()) head.headers.emplace_back("X-Request-Id", current_.id);
   append_response_head(pending_, head);
-  pending_ += body;
+  if (current_.method != "HEAD") pending_ += body;  // HEAD: the head GET would send
   if (!current_.keep_alive) close_after_write_ = true;
   idle_since_ = Clock::now();
   core_.request_metrics.http_request(route_label(current_.route), status);

@@ -48,6 +48,14 @@ ApiResponse OpenAiApi::model(const std::string& id) const {
   return r;
 }
 
+ApiResponse OpenAiApi::version() {
+  ApiResponse r;
+  r.body = "{\"version\":";
+  append_json_string(r.body, TANDEM_VERSION);
+  r.body += '}';
+  return r;
+}
+
 ApiResponse OpenAiApi::tokenize(std::string_view body) const {
   auto req = parse_tokenize_request(body);
   if (!req.ok()) return error(req.status());
@@ -73,7 +81,17 @@ ApiResponse OpenAiApi::tokenize(std::string_view body) const {
     if (i != 0) r.body += ',';
     append_json_int(r.body, ids[i]);
   }
-  r.body += "],\"token_strs\":null}";
+  r.body += "],\"token_strs\":";
+  if (!req->return_token_strs) {
+    r.body += "null}";
+    return r;
+  }
+  r.body += '[';
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i != 0) r.body += ',';
+    append_json_string(r.body, tok.token_text(ids[i]));
+  }
+  r.body += "]}";
   return r;
 }
 
@@ -119,6 +137,8 @@ Result<JobPlan> OpenAiApi::plan(Route route, std::string_view body) const {
     case Route::kHealth:
     case Route::kReady:
     case Route::kMetrics:
+    case Route::kVersion:
+    case Route::kPing:
     case Route::kNotFound:
       break;
   }

@@ -29,6 +29,8 @@ class OpenAiApi {
   ApiResponse model(const std::string& id) const;
   ApiResponse tokenize(std::string_view body) const;
   ApiResponse detokenize(std::string_view body) const;
+  // GET /version: {"version": "0.1.0"} (vLLM's shape).
+  static ApiResponse version();
 
   // Parses, validates and plans a generation request (route must be
   // kChatCompletions or kCompletions).

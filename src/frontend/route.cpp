@@ -8,19 +8,33 @@ namespace {
 struct Entry {
   std::string_view path;
   Route route;
-  const char* method;
+  const char* methods;  // the Allow header's value; GET routes take HEAD too, as vLLM's (Starlette's) do
 };
 
-constexpr std::array<Entry, 8> kRoutes = {{
+constexpr std::array<Entry, 10> kRoutes = {{
     {"/v1/chat/completions", Route::kChatCompletions, "POST"},
     {"/v1/completions", Route::kCompletions, "POST"},
-    {"/v1/models", Route::kModels, "GET"},
+    {"/v1/models", Route::kModels, "GET, HEAD"},
     {"/tokenize", Route::kTokenize, "POST"},
     {"/detokenize", Route::kDetokenize, "POST"},
-    {"/health", Route::kHealth, "GET"},
-    {"/ready", Route::kReady, "GET"},
-    {"/metrics", Route::kMetrics, "GET"},
+    {"/health", Route::kHealth, "GET, HEAD"},
+    {"/ready", Route::kReady, "GET, HEAD"},
+    {"/metrics", Route::kMetrics, "GET, HEAD"},
+    {"/version", Route::kVersion, "GET, HEAD"},
+    {"/ping", Route::kPing, "GET, HEAD, POST"},
 }};
+
+// Whether `method` is one of the comma-separated `methods`.
+bool method_in(std::string_view method, std::string_view methods) {
+  while (!methods.empty()) {
+    const size_t comma = methods.find(',');
+    if (methods.substr(0, comma) == method) return true;
+    if (comma == std::string_view::npos) break;
+    methods.remove_prefix(comma + 1);
+    while (!methods.empty() && methods.front() == ' ') methods.remove_prefix(1);
+  }
+  return false;
+}
 
 constexpr std::string_view kModelPrefix = "/v1/models/";
 
@@ -59,15 +73,15 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   for (const auto& e : kRoutes) {
     if (path == e.path) {
       m.route = e.route;
-      m.allow = e.method;
-      m.method_allowed = method == e.method;
+      m.allow = e.methods;
+      m.method_allowed = method_in(method, e.methods);
       return m;
     }
   }
   if (path.size() > kModelPrefix.size() && path.substr(0, kModelPrefix.size()) == kModelPrefix) {
     m.route = Route::kModel;
-    m.allow = "GET";
-    m.method_allowed = method == "GET";
+    m.allow = "GET, HEAD";
+    m.method_allowed = method_in(method, m.allow);
     m.model_id = percent_decode(path.substr(kModelPrefix.size()));
     return m;
   }
@@ -87,6 +101,8 @@ const char* route_label(Route route) {
     case Route::kHealth: return "/health";
     case Route::kReady: return "/ready";
     case Route::kMetrics: return "/metrics";
+    case Route::kVersion: return "/version";
+    case Route::kPing: return "/ping";
     case Route::kNotFound: return "other";
   }
   return "other";
@@ -104,6 +120,8 @@ bool route_needs_auth(Route route) {
     case Route::kHealth:
     case Route::kReady:
     case Route::kMetrics:
+    case Route::kVersion:
+    case Route::kPing:
     case Route::kNotFound:
       return false;
   }

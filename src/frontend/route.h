@@ -18,18 +18,21 @@ enum class Route {
   kHealth,           // GET  /health
   kReady,            // GET  /ready
   kMetrics,          // GET  /metrics
+  kVersion,          // GET  /version
+  kPing,             // GET or POST /ping (vLLM's SageMaker health check)
   kNotFound,         // no such path
 };
 
 struct RouteMatch {
   Route route = Route::kNotFound;
   bool method_allowed = false;  // false: answer 405 with Allow
-  const char* allow = "";       // the method the path accepts
+  const char* allow = "";       // the methods the path accepts ("GET, HEAD")
   std::string model_id;         // kModel: the percent-decoded {id}
 };
 
 // `method` is the request method ("GET"), `target` the request target (the
-// query string is ignored).
+// query string is ignored). Every GET route also takes HEAD (answered without
+// a body).
 RouteMatch match_route(std::string_view method, std::string_view target);
 
 // Stable label for metrics and logs ("/v1/completions", "other" for kNotFound).

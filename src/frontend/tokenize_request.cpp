@@ -14,6 +14,9 @@ Result<TokenizeRequest> parse_tokenize_request(std::string_view body) {
   if (model) req.model = *model;
   std::optional<bool> special;
   TANDEM_RETURN_IF_ERROR(read_bool(o, "add_special_tokens", special));
+  std::optional<bool> token_strs;
+  TANDEM_RETURN_IF_ERROR(read_bool(o, "return_token_strs", token_strs));
+  req.return_token_strs = token_strs.value_or(false);
 
   const bool has_prompt = o.contains("prompt") && !o.at("prompt").is_null();
   const bool has_messages = o.contains("messages") && !o.at("messages").is_null();

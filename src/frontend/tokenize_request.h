@@ -4,7 +4,8 @@
 // /tokenize takes either `prompt` (a string; add_special_tokens defaults to
 // true) or `messages` (rendered with the chat template; add_generation_prompt
 // defaults to true and add_special_tokens to false, as vLLM, because the
-// template already writes BOS). /detokenize takes `tokens` (ids).
+// template already writes BOS). `return_token_strs` (both forms) adds each
+// token's vocabulary text. /detokenize takes `tokens` (ids).
 // Threading: pure functions.
 #pragma once
 
@@ -24,6 +25,7 @@ struct TokenizeRequest {
   std::optional<std::string> prompt;     // set: the prompt form
   std::optional<ChatRequest> chat;       // set: the messages form
   bool add_special_tokens = true;
+  bool return_token_strs = false;        // vLLM: `token_strs` lists each token's vocabulary text
 };
 
 struct DetokenizeRequest {

@@ -153,6 +153,43 @@ TEST_F(GenerationJobTest, StopStringAcrossEventsCancelsAndHoldsBack) {
   EXPECT_EQ(job->completion_tokens(), 5);
 }
 
+TEST_F(GenerationJobTest, StopReasonNamesTheStopStringOrToken) {
+  auto by_string = make(R"({"prompt":"ab","stop":["END","xy"],"stream":true})", false);
+  feed(*by_string, 0, event("aEND"));
+  auto p = payloads(out_);
+  ASSERT_EQ(p.size(), 2u) << out_;
+  EXPECT_EQ(json::parse(p[1]).at("choices").as_array()[0].at("stop_reason").as_string(), "END");
+  out_.clear();
+  auto by_token = make(R"({"prompt":"ab","stop_token_ids":[258]})", false);
+  feed(*by_token, 0, event("a", FinishReason::kStop, ByteTokenizer::kImEnd));
+  EXPECT_EQ(json::parse(by_token->response_body()).at("choices").as_array()[0].at("stop_reason").as_int64(), 258);
+  auto by_eos = make(R"({"messages":[{"role":"user","content":"x"}]})", true);
+  feed(*by_eos, 0, event("a", FinishReason::kStop, ByteTokenizer::kEndOfText));
+  EXPECT_TRUE(json::parse(by_eos->response_body()).at("choices").as_array()[0].at("stop_reason").is_null());
+  auto by_length = make(R"({"prompt":"ab"})", false);
+  feed(*by_length, 0, event("a", FinishReason::kLength));
+  EXPECT_TRUE(json::parse(by_length->response_body()).at("choices").as_array()[0].at("stop_reason").is_null());
+}
+
+TEST_F(GenerationJobTest, ContinuousUsageStatsOnEveryChunk) {
+  auto job = make(R"({"messages":[{"role":"user","content":"x"}],"stream":true,)"
+                  R"("stream_options":{"include_usage":true,"continuous_usage_stats":true}})", true);
+  job->open_stream(out_);
+  feed(*job, 0, event("ab"));
+  feed(*job, 0, event("c", FinishReason::kLength));
+  job->close_stream(out_);
+  const auto p = payloads(out_);
+  ASSERT_EQ(p.size(), 6u) << out_;  // role, "ab", "c", finish, usage, [DONE]
+  const auto usage = [&](size_t i) { return json::parse(p[i]).at("usage"); };
+  EXPECT_EQ(usage(0).at("completion_tokens").as_int64(), 0);
+  EXPECT_EQ(usage(1).at("completion_tokens").as_int64(), 2);
+  EXPECT_EQ(usage(2).at("completion_tokens").as_int64(), 3);
+  EXPECT_EQ(usage(3).at("completion_tokens").as_int64(), 3);
+  EXPECT_EQ(usage(2).at("total_tokens").as_int64(),
+            usage(2).at("prompt_tokens").as_int64() + usage(2).at("completion_tokens").as_int64());
+  EXPECT_GT(usage(0).at("prompt_tokens").as_int64(), 0);
+}
+
 TEST_F(GenerationJobTest, IncludeStopStringInOutput) {
   auto job = make(R"({"prompt":"ab","stop":"END","include_stop_str_in_output":true})", false);
   feed(*job, 0, event("aEN"));

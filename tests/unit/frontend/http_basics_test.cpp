@@ -72,6 +72,14 @@ TEST(RouteTest, MatchesMethodsAndPaths) {
   EXPECT_EQ(match_route("GET", "/nope").route, Route::kNotFound);
   EXPECT_EQ(match_route("GET", "/health").route, Route::kHealth);
   EXPECT_FALSE(match_route("DELETE", "/health").method_allowed);
+  EXPECT_TRUE(match_route("HEAD", "/health").method_allowed);
+  EXPECT_TRUE(match_route("HEAD", "/metrics").method_allowed);
+  EXPECT_TRUE(match_route("HEAD", "/v1/models/x").method_allowed);
+  EXPECT_FALSE(match_route("HEAD", "/v1/completions").method_allowed);
+  EXPECT_STREQ(match_route("PUT", "/ping").allow, "GET, HEAD, POST");
+  EXPECT_TRUE(match_route("POST", "/ping").method_allowed);
+  EXPECT_EQ(match_route("GET", "/version").route, Route::kVersion);
+  EXPECT_FALSE(route_needs_auth(Route::kVersion));
   EXPECT_FALSE(route_needs_auth(Route::kHealth));
   EXPECT_TRUE(route_needs_auth(Route::kCompletions));
 }
