@@ -86,6 +86,7 @@ GenerationJob::GenerationJob(JobPlan plan, const ServedModel& model, std::string
   chunk_prefix_ += ",\"model\":";
   append_json_string(chunk_prefix_, model_.name);
   chunk_prefix_ += ",\"choices\":[";
+  if (plan_.responses) responses_ = std::make_unique<ResponsesWriter>(plan_.responses, id_, created_, model_.name);
 }
 
 scheduler::GenerationRequest GenerationJob::make_request(int choice) const {
@@ -107,6 +108,7 @@ void GenerationJob::open_stream(std::string& out) {
   // Chat opens every choice with its role; completions stream no role, and
   // with echo the prompt text comes first.
   if (!chat && !plan_.options.echo) return;
+  const size_t mark = out.size();
   for (size_t i = 0; i < choices_.size(); ++i) {
     out += chunk_prefix_;
     out += "{\"index\":";
@@ -121,6 +123,7 @@ void GenerationJob::open_stream(std::string& out) {
     append_chunk_usage(out, choices_[i]);
     out += "}\n\n";
   }
+  if (responses_) responses_->rewrite(out, mark);
 }
 
 void GenerationJob::append_chunk_usage(std::string& out, const Choice& c) const {
@@ -311,6 +314,7 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
   Choice& c = choices_[static_cast<size_t>(choice)];
   if (c.done) return;  // after a stop string or a failure: late events are ignored
   const bool streaming = plan_.options.stream;
+  const size_t mark = out.size();
 
   if (!c.seen_first) {
     c.seen_first = true;
@@ -392,6 +396,7 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     if (c.calls_emitted > 0 && std::string_view(reason) == "stop") c.finish_reason = "tool_calls";
     if (streaming) write_finish_chunk(out, choice, c);
   }
+  if (responses_) responses_->rewrite(out, mark);
 }
 
 void GenerationJob::split_reasoning(Choice& c, int index, bool streaming, bool at_end, std::string& out) {
@@ -466,6 +471,7 @@ void GenerationJob::append_usage(std::string& out) const {
 
 void GenerationJob::close_stream(std::string& out) {
   TANDEM_CHECK(finished());
+  const size_t mark = out.size();
   if (!error_.ok()) {
     out += "data: ";
     out += error_json(error_);
@@ -477,6 +483,7 @@ void GenerationJob::close_stream(std::string& out) {
     out += "}\n\n";
   }
   out += "data: [DONE]\n\n";
+  if (responses_) responses_->rewrite(out, mark);
 }
 
 std::string GenerationJob::response_body() const {
@@ -537,7 +544,7 @@ std::string GenerationJob::response_body() const {
   out += "],\"usage\":";
   append_usage(out);
   out += '}';
-  return out;
+  return responses_ ? responses_->body(out) : out;
 }
 
 int GenerationJob::prompt_tokens() const {

@@ -29,6 +29,9 @@
 // answer after it is the content (null when empty and there was reasoning or
 // a call).
 //
+// Responses API (plan.responses set): the job runs as chat and a
+// ResponsesWriter turns its output into the Responses shapes.
+//
 // Threading: not thread-safe; the owning connection uses it from its strand.
 #pragma once
 
@@ -40,6 +43,7 @@
 
 #include "frontend/job_plan.h"
 #include "frontend/request_metrics.h"
+#include "frontend/responses_writer.h"
 #include "frontend/served_model.h"
 #include "scheduler/generation.h"
 #include "text/detokenizer.h"
@@ -164,6 +168,9 @@ class GenerationJob {
   std::string delta_;              // emittable text of one event
   std::string reasoning_delta_, answer_delta_;  // delta_ after the reasoning parser
   std::vector<text::ToolCallPiece> pieces_;  // delta_ after the tool-call parser (when it runs)
+  // POST /v1/responses (plan.responses set): rewrites the chat output of
+  // open_stream, on_event and close_stream, and the body, into Responses shapes.
+  std::unique_ptr<ResponsesWriter> responses_;
 };
 
 }  // namespace tandem::frontend

@@ -227,6 +227,7 @@ void HttpSession::dispatch(Request& req) {
   switch (match.route) {
     case Route::kChatCompletions:
     case Route::kCompletions:
+    case Route::kResponses:
       start_generation(req);
       return;
     case Route::kModels:
@@ -271,7 +272,7 @@ void HttpSession::dispatch(Request& req) {
 
 void HttpSession::start_generation(Request& req) {
   const bool chat = current_.route == Route::kChatCompletions;
-  current_.id = make_request_id(chat ? "chatcmpl" : "cmpl");
+  current_.id = make_request_id(chat ? "chatcmpl" : current_.route == Route::kResponses ? "resp" : "cmpl");
   if (core_.draining.load() || core_.stopping.load()) {
     respond_error(Status(ErrorKind::kUnavailable, "The server is draining; retry on another instance"));
     return;
@@ -469,8 +470,8 @@ void HttpSession::respond_error(const Status& status) {
 
 void HttpSession::log_request(int status, int prompt_tokens, int completion_tokens) const {
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - current_.start).count();
-  const bool generation =
-      current_.route == Route::kChatCompletions || current_.route == Route::kCompletions;
+  const bool generation = current_.route == Route::kChatCompletions || current_.route == Route::kCompletions ||
+                          current_.route == Route::kResponses;
   if (generation || current_.route == Route::kTokenize || current_.route == Route::kDetokenize ||
       status >= 400) {
     spdlog::info("{} {} {} status={} prompt_tokens={} completion_tokens={} duration_ms={:.2f}",

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,8 @@
 #include "scheduler/generation.h"
 
 namespace tandem::frontend {
+
+struct ResponsesPlan;
 
 struct PlannedPrompt {
   std::vector<int32_t> tokens;   // non-empty
@@ -47,6 +50,9 @@ struct JobPlan {
   text::ReasoningFormat reasoning_format = text::ReasoningFormat::kNone;
   bool reasoning_opened = false;
   bool include_reasoning = true;
+  // POST /v1/responses: what the Responses output needs (responses_request.h);
+  // null for chat and completions.
+  std::shared_ptr<ResponsesPlan> responses;
   // Choices are numbered prompt_index * n + j (OpenAI's order for batched prompts).
   int choice_count() const { return static_cast<int>(prompts.size()) * options.n; }
 };

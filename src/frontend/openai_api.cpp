@@ -6,6 +6,7 @@
 #include "frontend/http_errors.h"
 #include "frontend/json_fields.h"
 #include "frontend/json_text.h"
+#include "frontend/responses_request.h"
 #include "frontend/tokenize_request.h"
 
 namespace tandem::frontend {
@@ -129,6 +130,16 @@ Result<JobPlan> OpenAiApi::plan(Route route, std::string_view body) const {
       auto req = parse_completion_request(body);
       if (!req.ok()) return req.status();
       return plan_completion(std::move(req.value()), model_);
+    }
+    case Route::kResponses: {
+      auto req = parse_responses_request(body, responses_);
+      if (!req.ok()) return req.status();
+      auto plan = plan_chat(std::move(req->chat), model_);
+      if (!plan.ok()) return responses_param_names(plan.status());
+      req->plan->echo["temperature"] = plan->sampling.temperature;
+      req->plan->echo["top_p"] = plan->sampling.top_p;
+      plan->responses = std::move(req->plan);
+      return plan;
     }
     case Route::kModels:
     case Route::kModel:

@@ -5,11 +5,13 @@
 // Threading: const methods, safe from every connection thread at once.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "common/status.h"
 #include "frontend/job_plan.h"
+#include "frontend/response_store.h"
 #include "frontend/route.h"
 #include "frontend/served_model.h"
 
@@ -23,7 +25,8 @@ struct ApiResponse {
 
 class OpenAiApi {
  public:
-  explicit OpenAiApi(const ServedModel& model) : model_(model) {}
+  explicit OpenAiApi(const ServedModel& model)
+      : model_(model), responses_(std::make_shared<ResponseStore>()) {}
 
   ApiResponse models() const;
   ApiResponse model(const std::string& id) const;
@@ -33,7 +36,7 @@ class OpenAiApi {
   static ApiResponse version();
 
   // Parses, validates and plans a generation request (route must be
-  // kChatCompletions or kCompletions).
+  // kChatCompletions, kCompletions or kResponses).
   Result<JobPlan> plan(Route route, std::string_view body) const;
 
   static ApiResponse error(const Status& status);
@@ -44,6 +47,8 @@ class OpenAiApi {
   // The model object of `id` (the name or an alias; `root` is the name).
   void append_model_object(std::string& out, const std::string& id) const;
   const ServedModel& model_;
+  // Conversations of stored Responses API requests (previous_response_id).
+  std::shared_ptr<ResponseStore> responses_;
 };
 
 }  // namespace tandem::frontend

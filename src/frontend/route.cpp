@@ -11,8 +11,9 @@ struct Entry {
   const char* methods;  // the Allow header's value; GET routes take HEAD too, as vLLM's (Starlette's) do
 };
 
-constexpr std::array<Entry, 10> kRoutes = {{
+constexpr std::array<Entry, 11> kRoutes = {{
     {"/v1/chat/completions", Route::kChatCompletions, "POST"},
+    {"/v1/responses", Route::kResponses, "POST"},
     {"/v1/completions", Route::kCompletions, "POST"},
     {"/v1/models", Route::kModels, "GET, HEAD"},
     {"/tokenize", Route::kTokenize, "POST"},
@@ -94,6 +95,7 @@ const char* route_label(Route route) {
   switch (route) {
     case Route::kChatCompletions: return "/v1/chat/completions";
     case Route::kCompletions: return "/v1/completions";
+    case Route::kResponses: return "/v1/responses";
     case Route::kModels: return "/v1/models";
     case Route::kModel: return "/v1/models/{id}";
     case Route::kTokenize: return "/tokenize";
@@ -112,6 +114,7 @@ bool route_needs_auth(Route route) {
   switch (route) {
     case Route::kChatCompletions:
     case Route::kCompletions:
+    case Route::kResponses:
     case Route::kModels:
     case Route::kModel:
     case Route::kTokenize:

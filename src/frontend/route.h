@@ -11,6 +11,7 @@ namespace tandem::frontend {
 enum class Route {
   kChatCompletions,  // POST /v1/chat/completions
   kCompletions,      // POST /v1/completions
+  kResponses,        // POST /v1/responses
   kModels,           // GET  /v1/models
   kModel,            // GET  /v1/models/{id}
   kTokenize,         // POST /tokenize
