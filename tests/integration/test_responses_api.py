@@ -140,3 +140,16 @@ def test_responses_on_each_server(server, model_name):
     assert r.status in ("completed", "incomplete") and r.usage.output_tokens <= 5
     events = list(client.responses.create(model=model_name, input="Say hello.", max_output_tokens=5, stream=True))
     assert events[0].type == "response.created" and events[-1].type in ("response.completed", "response.incomplete")
+
+
+def test_reasoning_is_its_own_item(make_server):
+    client = client_of(make_server("--reasoning-parser", "qwen3", "--script",
+                                   "<think>Paris is the capital.</think>Paris.<|endoftext|>"))
+    r = client.responses.create(model="tandem-test", input="Capital of France?")
+    assert [o.type for o in r.output] == ["reasoning", "message"]
+    assert r.output[0].content[0].text == "Paris is the capital." and r.output_text == "Paris."
+    events = list(client.responses.create(model="tandem-test", input="Capital of France?", stream=True))
+    thinking = "".join(e.delta for e in events if e.type == "response.reasoning_text.delta")
+    assert thinking == "Paris is the capital."
+    assert [o.type for o in events[-1].response.output] == ["reasoning", "message"]
+    assert events[-1].response.output_text == "Paris."
