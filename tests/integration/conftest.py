@@ -123,6 +123,28 @@ def make_server():
         s.terminate()
 
 
+@pytest.fixture(scope="module")
+def make_tandem():
+    """Starts `tandem serve` on the demo model with extra flags; stops it after the module."""
+    started = []
+
+    def make(*flags):
+        s = TandemServer(*flags)
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.terminate()
+
+
+@pytest.fixture
+def tandem_binary():
+    if not TANDEM.exists():
+        pytest.fail(f"{TANDEM} is not built (scripts/build tandem; set TANDEM_BUILD_DIR)")
+    return TANDEM
+
+
 @pytest.fixture(scope="module", params=SERVER_KINDS)
 def server(request):
     if request.param == "testserver":

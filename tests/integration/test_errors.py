@@ -119,7 +119,7 @@ def test_unknown_route_404_and_wrong_method_405(server):
     assert r.headers["Allow"] == "POST"
     r = requests.post(server.url("/health"), timeout=5)
     check_error(r, 405)
-    assert r.headers["Allow"] == "GET"
+    assert r.headers["Allow"] == "GET, HEAD"
 
 
 def test_template_error_is_400(instant):

@@ -10,8 +10,6 @@ import openai
 import pytest
 import requests
 
-from conftest import TANDEM, TandemServer
-
 # As scripts/run passes them.
 DEMO_DEFAULTS = {"temperature": 0.2, "top_p": 0.9, "repetition_penalty": 1.1, "max_new_tokens": 512}
 README_BODY = {"model": "SmolLM2-135M-Instruct.Q4_1",
@@ -19,12 +17,10 @@ README_BODY = {"model": "SmolLM2-135M-Instruct.Q4_1",
 
 
 @pytest.fixture(scope="module")
-def demo():
-    s = TandemServer("--served-model-name", "SmolLM2-135M-Instruct.Q4_1", "smol", "--max-model-len", "2048",
-                     "--override-generation-config", json.dumps(DEMO_DEFAULTS),
-                     "--enable-auto-tool-choice", "--no-enable-prefix-caching")
-    yield s
-    s.terminate()
+def demo(make_tandem):
+    return make_tandem("--served-model-name", "SmolLM2-135M-Instruct.Q4_1", "smol", "--max-model-len", "2048",
+                       "--override-generation-config", json.dumps(DEMO_DEFAULTS), "--enable-auto-tool-choice",
+                       "--no-enable-prefix-caching")
 
 
 def test_every_served_name_is_listed_and_accepted(demo):
@@ -53,14 +49,14 @@ def test_the_readme_request_answers_in_seconds(demo):
                for line in demo.log)
 
 
-def test_help_lists_the_flags_with_their_keys():
-    out = subprocess.run([str(TANDEM), "serve", "--help"], capture_output=True, text=True, timeout=10)
+def test_help_lists_the_flags_with_their_keys(tandem_binary):
+    out = subprocess.run([str(tandem_binary), "serve", "--help"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 0
     assert "--served-model-name NAME..." in out.stdout and "[model] aliases" in out.stdout
     assert "--max-num-batched-tokens N" in out.stdout and "[engine] max_batch_tokens" in out.stdout
 
 
-def test_a_bad_flag_value_names_flag_and_key():
-    out = subprocess.run([str(TANDEM), "serve", "--max-model-len", "-1"], capture_output=True, text=True, timeout=10)
+def test_a_bad_flag_value_names_flag_and_key(tandem_binary):
+    out = subprocess.run([str(tandem_binary), "serve", "--max-model-len", "-1"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 2
     assert "--max-model-len: [model] max_context: expected an integer" in out.stderr
