@@ -1,6 +1,7 @@
 """Smoke tests through the client libraries users already run: LangChain's
 ChatOpenAI (its tool loop sends the assistant's tool-call turn back with
-empty content) and LiteLLM's OpenAI-compatible provider. Skipped where the
+content null; also over the Responses API) and LiteLLM's OpenAI-compatible
+provider. Skipped where the
 packages are not installed (scripts/requirements-test.txt lists them)."""
 import json
 import os
@@ -39,6 +40,20 @@ def test_langchain_tool_loop(make_server):
     results = [ToolMessage(content="-3 C", tool_call_id=c["id"]) for c in first.tool_calls]
     second = llm.invoke([question, first, *results])
     assert second.response_metadata["finish_reason"] == "tool_calls"
+
+
+def test_langchain_over_the_responses_api(make_server):
+    s = make_server("--tool-call-parser", "hermes", "--script", SCRIPT)
+    llm = chat_model(s, "tandem-test", use_responses_api=True).bind_tools(TOOLS)
+    question = HumanMessage("Weather in Oslo and Zürich?")
+    first = llm.invoke([question])
+    assert [c["args"] for c in first.tool_calls] == [{"city": "Oslo"}, {"city": "Zürich"}]
+    results = [ToolMessage(content="-3 C", tool_call_id=c["id"]) for c in first.tool_calls]
+    second = llm.invoke([question, first, *results])
+    assert second.response_metadata["status"] == "completed"
+    streamed = list(llm.stream([question]))
+    merged = sum(streamed[1:], streamed[0])
+    assert [c["args"] for c in merged.tool_calls] == [{"city": "Oslo"}, {"city": "Zürich"}]
 
 
 def test_litellm_completion_and_stream(server, model_name):
