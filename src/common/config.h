@@ -47,8 +47,9 @@ struct ModelConfig {
   std::string name;                      // id in /v1/models; default: file or directory name
   std::vector<std::string> aliases;      // further names requests may use (also listed in /v1/models)
   int max_context = 0;                   // 0 = the model's trained context
-  std::string chat_template;             // a Jinja file (or the template itself) replacing the model's; "" = the model's
-  std::string generation_config = "auto";  // auto (the model's) | none (OpenAI's defaults) | a folder with generation_config.json
+  std::string chat_template;             // Jinja file (or template text) instead of the model's; "" = the model's
+  // Default sampling from: auto (the model's) | none (OpenAI's) | a folder with generation_config.json
+  std::string generation_config = "auto";
   SamplingDefaults defaults;
   std::string tool_call_parser = "auto"; // auto (from the chat template) | none | hermes | mistral | llama3_json
   std::string reasoning_parser = "auto"; // auto (from the chat template) | none | qwen3 | deepseek_r1

@@ -182,8 +182,9 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
   if (const json::value* text = present(o, "text")) {
     const json::object* t = text->if_object();
     const json::value* format = t != nullptr ? present(*t, "format") : nullptr;
-    const json::value* type = format != nullptr && format->is_object() ? present(format->get_object(), "type") : nullptr;
-    if (format != nullptr && (type == nullptr || type->get_string() != "text")) {
+    const json::value* type = format != nullptr && format->is_object() ? present(format->get_object(), "type")
+                                                                       : nullptr;
+    if (format != nullptr && (type == nullptr || !type->is_string() || type->get_string() != "text")) {
       return unsupported("text", "text.format other than \"text\" needs constrained decoding, which Tandem does not "
                                  "have");
     }
