@@ -60,3 +60,14 @@ def test_a_bad_flag_value_names_flag_and_key(tandem_binary):
     out = subprocess.run([str(tandem_binary), "serve", "--max-model-len", "-1"], capture_output=True, text=True, timeout=10)
     assert out.returncode == 2
     assert "--max-model-len: [model] max_context: expected an integer" in out.stderr
+
+
+def test_chat_template_and_generation_config_folder(make_tandem, tmp_path):
+    (tmp_path / "template.jinja").write_text("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}")
+    (tmp_path / "generation_config.json").write_text(json.dumps({"temperature": 0.3, "top_k": 20}))
+    s = make_tandem("--chat-template", str(tmp_path / "template.jinja"), "--generation-config", str(tmp_path))
+    messages = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    r = requests.post(s.url("/tokenize"), json={"messages": messages, "return_token_strs": True}, timeout=10).json()
+    rendered = "".join(r["token_strs"]).replace("\u0120", " ").replace("\u010a", "\n")
+    assert rendered == "[system] Be brief.\n[user] Hi\n"
+    assert any("default sampling: temperature 0.3, top_k 20" in line for line in s.log)
