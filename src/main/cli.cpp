@@ -22,6 +22,7 @@ enum class Value {
   kString,      // one string
   kStrings,     // one or more strings (the flag's following arguments)
   kInt,
+  kHumanInt,    // an integer, or vLLM's human-readable form: 32k = 32000, 32K = 32768 (m/M, g/G alike)
   kNumber,
   kTrue,        // no value; sets true
   kFalse,       // no value; sets false
@@ -40,7 +41,7 @@ struct VllmFlag {
 // The flags vLLM users type, each mapped onto the TOML key it sets.
 constexpr VllmFlag kVllmFlags[] = {
     {"--served-model-name", "NAME...", "model", "name", Value::kStrings},
-    {"--max-model-len", "N", "model", "max_context", Value::kInt},
+    {"--max-model-len", "N", "model", "max_context", Value::kHumanInt},
     {"--chat-template", "FILE", "model", "chat_template", Value::kString},
     {"--tool-call-parser", "NAME", "model", "tool_call_parser", Value::kString},
     {"--enable-auto-tool-choice", "", "", "", Value::kNone},
@@ -93,6 +94,28 @@ bool is_int(const std::string& v) {
   return ec == std::errc() && ptr == v.data() + v.size();
 }
 
+// vLLM's human_readable_int: "32k" -> 32000, "32K" -> 32768, "1.5m" -> 1500000;
+// plain integers pass through. Empty when `v` is neither.
+std::string human_int(const std::string& v) {
+  if (is_int(v)) return v;
+  if (v.size() < 2) return {};
+  const std::string number = v.substr(0, v.size() - 1);
+  double scale = 0;
+  switch (v.back()) {
+    case 'k': scale = 1e3; break;
+    case 'm': scale = 1e6; break;
+    case 'g': scale = 1e9; break;
+    case 'K': scale = 1024.0; break;
+    case 'M': scale = 1024.0 * 1024; break;
+    case 'G': scale = 1024.0 * 1024 * 1024; break;
+    default: return {};
+  }
+  char* end = nullptr;
+  const double x = std::strtod(number.c_str(), &end);
+  if (number.empty() || end != number.c_str() + number.size() || !(x >= 0) || x * scale > 9e18) return {};
+  return std::to_string(static_cast<long long>(x * scale));
+}
+
 bool is_number(const std::string& v) {
   if (v.empty()) return false;
   char* end = nullptr;
@@ -130,6 +153,12 @@ ConfigOverrides::Setting vllm_setting(const VllmFlag& f, const std::vector<std::
     case Value::kInt:
       if (!is_int(values[0])) throw ConfigError(flag + ": expected an integer, got \"" + values[0] + "\"");
       s.toml_value = values[0];
+      break;
+    case Value::kHumanInt:
+      s.toml_value = human_int(values[0]);
+      if (s.toml_value.empty()) {
+        throw ConfigError(flag + ": expected an integer (or 32k, 32K, ...), got \"" + values[0] + "\"");
+      }
       break;
     case Value::kNumber:
       if (!is_number(values[0])) throw ConfigError(flag + ": expected a number, got \"" + values[0] + "\"");

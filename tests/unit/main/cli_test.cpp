@@ -57,6 +57,14 @@ TEST(Cli, SeveralValuesAndQuoting) {
   EXPECT_EQ(c.server.port, 0);
 }
 
+TEST(Cli, MaxModelLenTakesVllmsHumanReadableForm) {
+  EXPECT_EQ(parsed({"serve", "--max-model-len", "32k"}).model.max_context, 32000);
+  EXPECT_EQ(parsed({"serve", "--max-model-len", "32K"}).model.max_context, 32768);
+  EXPECT_EQ(parsed({"serve", "--max-model-len", "1.5k"}).model.max_context, 1500);
+  EXPECT_EQ(error_of({"serve", "--max-model-len", "32q"}),
+            "--max-model-len: expected an integer (or 32k, 32K, ...), got \"32q\"");
+}
+
 TEST(Cli, BadValuesNameTheFlagAndTheKey) {
   EXPECT_EQ(error_of({"serve", "--max-model-len", "-1"}),
             "--max-model-len: [model] max_context: expected an integer in 0..2147483647, got -1");
