@@ -153,3 +153,16 @@ def test_reasoning_is_its_own_item(make_server):
     assert thinking == "Paris is the capital."
     assert [o.type for o in events[-1].response.output] == ["reasoning", "message"]
     assert events[-1].response.output_text == "Paris."
+
+
+def test_the_sdk_stream_helper_accumulates_the_events(make_server):
+    """client.responses.stream() rebuilds the response from the events and checks their order."""
+    client = client_of(make_server("--tool-call-parser", "hermes", "--reasoning-parser", "qwen3", "--script",
+                                   "<think>hmm</think>Checking.\n" + CALLS))
+    with client.responses.stream(model="tandem-test", input="Weather?", tools=TOOLS) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    assert [o.type for o in final.output] == ["reasoning", "message", "function_call", "function_call"]
+    assert final.output_text == "Checking."
+    assert [json.loads(o.arguments) for o in final.output[2:]] == [{"city": "Oslo"}, {"city": "Bergen"}]
