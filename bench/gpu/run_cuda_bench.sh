@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CUDA engine benchmark (BENCH.md workload 1) on a GPU machine with torch + transformers (for the random
+# CUDA engine benchmark (bench/README.md workload 1) on a GPU machine with torch + transformers (for the random
 # checkpoints). Prints one JSON line per figure; the last lines are the headline figures.
 #
 #   bench/gpu/run_cuda_bench.sh [DRIVER] [SHAPE...]      (default: build/tests/gpu/cuda_logits_driver,

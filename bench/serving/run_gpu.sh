@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# BENCH.md workload 2 on a GPU machine, one command: random-weight Llama-3.1-8B checkpoint, `tandem serve` on
+# bench/README.md workload 2 on a GPU machine, one command: random-weight Llama-3.1-8B checkpoint, `tandem serve` on
 # the CUDA backend, the concurrency sweep of serving_bench.py, server stopped; logs and JSON in OUT_DIR.
 #
 #   bench/serving/run_gpu.sh TANDEM_BINARY OUT_DIR [serving_bench.py options...]
