@@ -9,6 +9,10 @@
 
 namespace tandem::engine {
 
+using model_files::GgmlTypeTraits;
+using model_files::ggml_type_supported;
+using model_files::ggml_type_traits;
+
 namespace {
 
 // One tensor to fill: its HF name, destination, expected shape, and how many
