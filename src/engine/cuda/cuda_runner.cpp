@@ -573,18 +573,7 @@ Status CudaRunner::step_and_sample(const StepBatch& batch, std::span<const Sampl
 }
 
 Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
-  if (src.size() != dst.size()) {
-    return Status(ErrorKind::kInvalidRequest, "copy_blocks: " + std::to_string(src.size()) + " sources but " +
-                                                  std::to_string(dst.size()) + " destinations");
-  }
-  for (size_t i = 0; i < src.size(); ++i) {
-    for (int32_t id : {src[i], dst[i]}) {
-      if (id < 0 || id >= num_blocks_) {
-        return Status(ErrorKind::kInvalidRequest, "copy_blocks: block id " + std::to_string(id) +
-                                                      " is out of range [0, " + std::to_string(num_blocks_) + ")");
-      }
-    }
-  }
+  if (Status s = check_copy_blocks(src, dst); !s.ok()) return s;
   TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
   const size_t bytes = block_bytes();
   auto* base = kv_.get<unsigned char>();

@@ -31,24 +31,6 @@ float f16_bits_to_f32(uint16_t h) {
   return sign ? -v : v;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-Status check_shape(const Tensor& t, const std::vector<int64_t>& want, const std::string& name) {
-  if (t.empty()) return Status(ErrorKind::kMalformedFile, name + ": tensor is missing");
-  if (t.shape != want) {
-    return Status(ErrorKind::kMalformedFile,
-                  name + ": shape " + shape_string(t.shape) + ", expected " + shape_string(want));
-  }
-  if (t.data.size() != static_cast<size_t>(t.numel()) * dtype_size(t.dtype)) {
-    return Status(ErrorKind::kMalformedFile, name + ": data size does not match its shape");
-  }
-  return {};
-}
-
 // A tensor of a fused group: its expected shape, name and where its offset goes.
 struct Part {
   Tensor* tensor;
@@ -96,7 +78,7 @@ Status DeviceWeights::upload(const ModelSpec& spec, ModelWeights weights) {
   std::vector<Piece> pieces;
   size_t total = 0;
   auto add = [&](Tensor& t, const std::vector<int64_t>& shape, const std::string& name) -> Result<size_t> {
-    if (Status s = check_shape(t, shape, name); !s.ok()) return s;
+    if (Status s = check_tensor_shape(t, shape, name); !s.ok()) return s;
     const size_t at = total;
     pieces.push_back({&t, at});
     total += static_cast<size_t>(t.numel());

@@ -1,4 +1,4 @@
-// engine::SafetensorsFile: one .safetensors file: an 8-byte little-endian
+// model_files::SafetensorsFile: one .safetensors file: an 8-byte little-endian
 // header length, a JSON header {name: {dtype, shape, data_offsets}, optional
 // "__metadata__": {str: str}}, then the tensor bytes (memory-mapped read-only
 // for open(), an owned copy for parse()).
@@ -28,7 +28,7 @@
 
 #include "common/status.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 class MappedFile;
 
@@ -77,4 +77,4 @@ class SafetensorsFile {
   std::span<const std::byte> bytes_;
 };
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

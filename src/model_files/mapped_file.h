@@ -1,4 +1,4 @@
-// engine::MappedFile: a whole file memory-mapped read-only (POSIX mmap).
+// model_files::MappedFile: a whole file memory-mapped read-only (POSIX mmap).
 //
 // Ownership: the mapping lives as long as the object; bytes() spans die with
 // it. Threads: immutable after open(), safe to read from any thread.
@@ -14,7 +14,7 @@
 
 #include "common/status.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 class MappedFile {
  public:
@@ -37,4 +37,4 @@ class MappedFile {
   size_t size_ = 0;
 };
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

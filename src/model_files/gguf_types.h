@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 // Type tag of a GGUF metadata value (on-disk uint32).
 enum class GgufValueType : uint32_t {
@@ -85,4 +85,4 @@ inline GgmlTypeTraits ggml_type_traits(GgmlType type) {
 // Q4_1, Q4_K, Q5_K, Q6_K.
 bool ggml_type_supported(GgmlType type);
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

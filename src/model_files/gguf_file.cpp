@@ -1,11 +1,11 @@
-#include "engine/gguf_file.h"
+#include "model_files/gguf_file.h"
 
 #include <cstring>
 #include <limits>
 
-#include "engine/mapped_file.h"
+#include "model_files/mapped_file.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 namespace {
 
@@ -473,4 +473,4 @@ std::span<const std::byte> GgufFile::tensor_data(const GgufTensorInfo& info) con
   return bytes_.subspan(data_offset_ + info.offset, info.n_bytes);
 }
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

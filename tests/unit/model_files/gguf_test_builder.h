@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/gguf_types.h"
+#include "model_files/gguf_types.h"
 
-namespace tandem::engine::testing {
+namespace tandem::model_files::testing {
 
 class GgufBuilder {
  public:
@@ -119,4 +119,4 @@ class GgufBuilder {
   Bytes kv_, infos_, data_;
 };
 
-}  // namespace tandem::engine::testing
+}  // namespace tandem::model_files::testing

@@ -1,6 +1,6 @@
-#include "engine/gguf_types.h"
+#include "model_files/gguf_types.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 const char* gguf_value_type_name(GgufValueType type) {
   switch (type) {
@@ -102,4 +102,4 @@ bool ggml_type_supported(GgmlType type) {
   return false;
 }
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

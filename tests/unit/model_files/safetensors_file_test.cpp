@@ -1,10 +1,10 @@
-#include "engine/safetensors_file.h"
+#include "model_files/safetensors_file.h"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 
-namespace tandem::engine {
+namespace tandem::model_files {
 namespace {
 
 using Bytes = std::vector<std::byte>;
@@ -107,4 +107,4 @@ TEST(SafetensorsFileTest, OpenMissingFileIsIo) {
 }
 
 }  // namespace
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

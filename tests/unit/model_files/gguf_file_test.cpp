@@ -1,13 +1,13 @@
-#include "engine/gguf_file.h"
+#include "model_files/gguf_file.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 
-#include "unit/engine/gguf_test_builder.h"
+#include "unit/model_files/gguf_test_builder.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 namespace {
 
 using testing::GgufBuilder;
@@ -260,4 +260,4 @@ TEST(GgufFileTest, OpenMapsFilesAndReportsIoErrors) {
 }
 
 }  // namespace
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

@@ -1,4 +1,4 @@
-#include "engine/mapped_file.h"
+#include "model_files/mapped_file.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 namespace {
 Status io_error(const std::string& path, const char* what, int err) {
@@ -48,4 +48,4 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
 }
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

@@ -1,4 +1,4 @@
-#include "engine/safetensors_file.h"
+#include "model_files/safetensors_file.h"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -6,9 +6,9 @@
 #include <cstring>
 #include <limits>
 
-#include "engine/mapped_file.h"
+#include "model_files/mapped_file.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 namespace {
 
@@ -160,4 +160,4 @@ std::span<const std::byte> SafetensorsFile::tensor_data(const SafetensorsTensorI
   return bytes_.subspan(data_offset_ + info.begin, info.end - info.begin);
 }
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files

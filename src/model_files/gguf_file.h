@@ -1,4 +1,4 @@
-// engine::GgufFile: a parsed GGUF file (versions 2 and 3, little-endian):
+// model_files::GgufFile: a parsed GGUF file (versions 2 and 3, little-endian):
 // header, every metadata key/value, tensor infos, and a read-only view of the
 // tensor data (memory-mapped for open(), an owned copy for parse()).
 //
@@ -32,9 +32,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/gguf_types.h"
+#include "model_files/gguf_types.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 
 class MappedFile;
 
@@ -138,4 +138,4 @@ class GgufFile {
   std::span<const std::byte> bytes_; // whichever of the two holds the file
 };
 
-}  // namespace tandem::engine
+}  // namespace tandem::model_files
