@@ -3,10 +3,10 @@
 // Case table: every model x every product (the decode step runs all five through the GEMV, the LM head
 // included); each case runs every input prologue (bf16 x, RMSNorm-fused on the float32 residual stream,
 // SwiGLU-fused on the gate | up rows) x n = 1..8 x output (float32, float32 accumulated into y, bf16), PDL
-// off and on alternately. n = 1 with k < 4096 takes the short-row kernel, everything else the general one
-// (each case line names the n = 1 path). The CPU twin multiplies the same bf16 weights with the same
-// float32 input rows the prologue forms (engine::cpu::rms_norm / silu_mul of the same values). Rows of y
-// past n must keep their bytes.
+// off and on alternately. n = 1 with k < 4096 takes the short-row kernel (unless the environment turns it
+// off), everything else the general one; each case line says which applies. The CPU twin multiplies the same bf16
+// weights with the same float32 input rows the prologue forms (engine::cpu::rms_norm / silu_mul of the same values).
+// Rows of y past n must keep their bytes.
 #include <cstring>
 #include <ostream>
 #include <string>
@@ -139,7 +139,7 @@ TEST_P(GemvCheck, MatchesCpuMatmul) {
   DeviceArray<uint32_t> d_y(static_cast<size_t>(kN) * m);
   std::vector<uint32_t> poison(static_cast<size_t>(kN) * m, 0xFFFFFFFFu), acc_init(poison.size());
   std::memcpy(acc_init.data(), y0.data(), acc_init.size() * sizeof(uint32_t));
-  const std::string n1_path = k < 4096 ? "n=1 short-row kernel" : "n=1 general kernel";
+  const std::string paths = k < 4096 ? "k < 4096: short-row kernel at n=1 by default" : "general kernel at every n";
   int launches = 0;
   for (GemvInput in : {GemvInput::kBf16, GemvInput::kRmsNorm, GemvInput::kSiluMul}) {
     const GemvInputs inputs = make_inputs(in, k, eps, seed + 10 + static_cast<uint64_t>(in));
@@ -189,7 +189,7 @@ TEST_P(GemvCheck, MatchesCpuMatmul) {
       }
       const std::string name = c.label() + " [" + std::to_string(m) + "x" + std::to_string(k) + "] " + input_name(in) +
                                ", " + mode_name(mode);
-      expect_within(name + ", n=1..8 (" + n1_path + ")", all, tol);
+      expect_within(name + ", n=1..8 (" + paths + ")", all, tol);
       expect_untouched(name + ", y rows past n", past_got, past_init);
     }
   }

@@ -234,10 +234,10 @@ bool untouched(const std::string& name, std::span<const T> got, std::span<const 
     if (got[i] != before[i] && changed++ == 0) first = static_cast<int64_t>(i);
   }
   const bool passed = changed == 0;
-  std::printf("  %-64s %lld of %zu values changed that must stay as they were %s\n", name.c_str(),
-              static_cast<long long>(changed), got.size(), passed ? "ok" : "FAIL");
+  std::printf("  %-64s %lld of %zu values differ %s\n", name.c_str(), static_cast<long long>(changed), got.size(),
+              passed ? "ok" : "FAIL");
   if (!passed) {
-    ADD_FAILURE() << name << ": " << changed << " values written that must stay untouched (first at index " << first
+    ADD_FAILURE() << name << ": " << changed << " values differ from what must be there (first at index " << first
                   << ")";
   }
   count_case(name, passed ? 0.0 : std::numeric_limits<double>::infinity(), passed);

@@ -140,8 +140,9 @@ bool expect_within(const std::string& name, const Comparison& c, const Tolerance
 // compare() + expect_within() for one case.
 bool expect_close(const std::string& name, std::span<const float> got, std::span<const float> want, size_t row_len,
                   const Tolerance& tol);
-// Bitwise equality of memory the op must not write (rows past n, pool slots of other tokens); counted like a
-// case. Returns whether it passed.
+// Bitwise equality with what must be there: memory the op must not write (rows past n, pool slots of other
+// tokens) or state it must restore (decode split counters back to 0). Printed and counted like a case; returns
+// whether it passed.
 bool expect_untouched(const std::string& name, std::span<const uint16_t> got, std::span<const uint16_t> before);
 bool expect_untouched(const std::string& name, std::span<const uint32_t> got, std::span<const uint32_t> before);
 
