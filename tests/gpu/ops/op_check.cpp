@@ -206,7 +206,7 @@ bool expect_within(const std::string& name, const Comparison& c, const Tolerance
   const bool passed = c.non_finite == 0 && c.max_abs <= tol.max_abs && c.rel_l2 <= tol.rel_l2;
   const double ratio = c.non_finite > 0 ? std::numeric_limits<double>::infinity()
                                         : std::max(ratio_to(c.max_abs, tol.max_abs), ratio_to(c.rel_l2, tol.rel_l2));
-  std::printf("  %-64s max_abs %.2e (<= %.0e) rel_l2 %.2e (<= %.0e) %9lld values %s%s%s\n", name.c_str(), c.max_abs,
+  std::printf("  %-64s max_abs %.2e (<= %.1e) rel_l2 %.2e (<= %.1e) %9lld values %s%s%s\n", name.c_str(), c.max_abs,
               tol.max_abs, c.rel_l2, tol.rel_l2, static_cast<long long>(c.values), passed ? "ok" : "FAIL",
               passed ? "" : " at ", passed ? "" : c.where.c_str());
   if (c.non_finite > 0) {
