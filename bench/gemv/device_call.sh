@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One GPU call of the v10-gemv work (bench/NOTES.md): the GEMV correctness check (bench/gemv/gemv_check check)
-# and microbench, then batch-1 decode A/B of several driver arms alternating (ABAB), then
-# tests/gpu/run_gpu_checks.py. Needs .device/gemv/{gemv_check,new_driver,base_driver,random_checkpoint.py}
-# (bench/gemv/build.sh builds gemv_check). Logs in $OUT/logs.tar.gz. Env:
+# One GPU call of the v10-gemv work (bench/NOTES.md): the GEMV correctness check (tests/gpu/ops, the Gemv* cases
+# of cuda_op_checks) and microbench (gemv_bench), then batch-1 decode A/B of several driver arms alternating
+# (ABAB), then tests/gpu/run_gpu_checks.py. Needs
+# .device/gemv/{cuda_op_checks,gemv_bench,new_driver,base_driver,random_checkpoint.py}
+# (scripts/build cuda_op_checks gemv_bench builds the first two). Logs in $OUT/logs.tar.gz. Env:
 #   SHAPE      checkpoint for the A/B (default qwen3-0.6b)        ROUNDS     alternating rounds (default 3)
 #   STEPS      subset of "check bench ab checks" (default all)
 #   WAVES      values of TANDEM_CUDA_GEMV_WAVE for check/bench (only bench/gemv/one_wave.patch reads it)
@@ -30,16 +31,16 @@ if [[ $steps == *" ab "* ]] && [ ! -f $work/$shape/config.json ]; then
 fi
 if [[ $steps == *" check "* ]]; then
   for w in ${WAVES:-1,16}; do
-    TANDEM_CUDA_GEMV_WAVE=$w $d/gemv_check check >$logs/gemv_check-$w.txt 2>&1
-    echo "gemv_check check wave=$w rc=$? ($((SECONDS - t0)) s): $(tail -1 $logs/gemv_check-$w.txt)"
+    TANDEM_CUDA_GEMV_WAVE=$w $d/cuda_op_checks --gtest_filter='Gemv*' >$logs/gemv_check-$w.txt 2>&1
+    echo "gemv check wave=$w rc=$? ($((SECONDS - t0)) s): $(grep '^op checks:' $logs/gemv_check-$w.txt)"
     grep -E "FAIL" $logs/gemv_check-$w.txt | head -3
   done
 fi
 [ -n "$ckpt_pid" ] && wait $ckpt_pid
 if [[ $steps == *" bench "* ]]; then
   for w in ${WAVES:-1,16}; do
-    echo "== gemv_check bench wave=$w"
-    TANDEM_CUDA_GEMV_WAVE=$w $d/gemv_check bench 2>&1 | tee $logs/gemv_bench-$w.txt |
+    echo "== gemv_bench wave=$w"
+    TANDEM_CUDA_GEMV_WAVE=$w $d/gemv_bench 2>&1 | tee $logs/gemv_bench-$w.txt |
       sed -E 's/"bench":"gemv_//'
   done
   echo "($((SECONDS - t0)) s)"
