@@ -333,7 +333,7 @@ Status GemvParams::check() const {
 }
 
 Status launch(const GemvParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   cudaError_t e = cudaSuccess;
   switch (p.input) {
     case GemvInput::kBf16:
