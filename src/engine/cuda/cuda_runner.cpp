@@ -286,16 +286,19 @@ Status CudaRunner::forward(const StepPlan& plan) {
   norm.hidden = hidden;
   norm.eps = spec_.rms_eps;
 
+  // Decode-sized steps: the GEMV reads the residual stream through a fused
+  // RMSNorm prologue and the down projection computes SwiGLU on the fly, so
+  // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
+  // of this path except attention is launched with programmatic dependent
+  // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
+  // first weights, then waits (bench/NOTES.md v8).
+  const bool fused = gemm_.uses_gemv(T);
+
   RopeKvParams rope;
-  // The decode GEMV writes the QKV product as float32, cuBLASLt (prefill) as bf16 (below) unless
-  // TANDEM_CUDA_QKV_F32=1 (the float32 path before bench/NOTES.md v9-gemm, kept for A/B runs).
-  static const bool qkv_f32_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_QKV_F32");
-    return e != nullptr && std::string(e) == "1";
-  }();
-  const bool qkv_f32 = qkv_f32_env || gemm_.uses_gemv(T);
-  rope.qkv = qkv_f32 ? qkv_.get<float>() : nullptr;
-  rope.qkv_bf16 = qkv_f32 ? nullptr : qkv_.get<__nv_bfloat16>();
+  // The decode GEMV writes the QKV product as float32; cuBLASLt (prefill) writes bf16, half the bytes for the
+  // product to write and rope_kv to read, and faster than float32 end to end.
+  rope.qkv = fused ? qkv_.get<float>() : nullptr;
+  rope.qkv_bf16 = fused ? nullptr : qkv_.get<__nv_bfloat16>();
   rope.inv_freq = inv_freq_.get<float>();
   rope.positions = meta + L.positions;
   rope.kv_slots = meta + L.slots;
@@ -341,13 +344,6 @@ Status CudaRunner::forward(const StepPlan& plan) {
   silu.n_tokens = T;
   silu.inter = inter;
 
-  // Decode-sized steps: the GEMV reads the residual stream through a fused
-  // RMSNorm prologue and the down projection computes SwiGLU on the fly, so
-  // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
-  // of this path except attention is launched with programmatic dependent
-  // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
-  // first weights, then waits (bench/NOTES.md v8).
-  const bool fused = gemm_.uses_gemv(T);
   const PdlMode pdl = fused ? decode_pdl_mode(opt_.device) : PdlMode::kOff;
   const bool head_gemv = fused && spec_.vocab % GemvParams::kRows == 0 && L.n_rows <= GemvParams::kMaxN;
   auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
@@ -383,13 +379,6 @@ Status CudaRunner::forward(const StepPlan& plan) {
   const size_t layer_bytes = 2 * layer_params;  // bf16
   const bool attn_pdl = attn_pdl_env < 0 ? layer_bytes < kAttnPdlMaxLayerBytes : attn_pdl_env == 1;
   attn.pdl = attn_pdl ? pdl : PdlMode::kOff;
-  // Decode attention issues its metadata and earlier-step K/V loads before the PDL wait (paged_attention.h);
-  // TANDEM_CUDA_ATTN_EARLY=0 waits first (A/B runs).
-  static const bool attn_early_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_ATTN_EARLY");
-    return e == nullptr || std::string(e) != "0";
-  }();
-  attn.early_kv = attn_early_env;
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
@@ -399,9 +388,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
     } else {
       norm.weight = w.attn_norm;
       TANDEM_RETURN_IF_ERROR(launch(norm, stream_));
-      // bf16 QKV (as HF computes it): half the bytes of float32 for the product to write and rope_kv to read.
-      TANDEM_RETURN_IF_ERROR(gemm_.run(
-          {w.wqkv, xn, qkv_.get(), qkv_f32 ? GemmOut::kF32 : GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
+      TANDEM_RETURN_IF_ERROR(
+          gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
     }
     rope.bias = w.bqkv;
     rope.q_norm = w.q_norm;
@@ -509,13 +497,6 @@ Status CudaRunner::enqueue_step(const StepBatch& batch) {
   limits.block_tokens = opt_.block_tokens;
   limits.sms = sms_;
   limits.ws_rows = kWsRows;
-  // TANDEM_CUDA_NOSPLIT_CHUNKS=N sets both no-split bounds, prefill and decode (A/B runs; bench/NOTES.md Run 18,
-  // v11; N=4 is the decode rule before v11).
-  static const int no_split_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_NOSPLIT_CHUNKS");
-    return e == nullptr ? -1 : std::max(0, std::atoi(e));
-  }();
-  if (no_split_env >= 0) limits.no_split_chunks = limits.decode_no_split_chunks = no_split_env;
   int bucket = 0;
   if (!buckets_.empty() && is_pure_decode(batch)) {
     for (int b : buckets_) {

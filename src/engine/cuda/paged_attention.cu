@@ -67,9 +67,8 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
   // Decode (key_split): the tiles, sequences and block tables are step metadata the host copied in before the
   // step's first kernel, and K/V of positions before a sequence's start_pos were written by earlier steps; so
-  // with early_kv those loads are issued before the PDL wait, and only Q and the step's new positions after it.
-  const bool early = KEY_SPLIT && p.early_kv;
-  if (KEY_SPLIT && !early) pdl_enter(p.pdl);
+  // those loads are issued before the PDL wait (measured faster than waiting first, bench/NOTES.md v11), and
+  // only Q and the step's new positions after it.
   const AttnTile tile = p.tiles[blockIdx.x];
   const AttnSeq seq = p.seqs[tile.seq];
   const int split = blockIdx.y;
@@ -134,13 +133,13 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   };
 
   constexpr int kAll = 0x7fffffff;
-  if (!early) {
-    if (c_begin < c_end) load_chunk(c_begin, 0, 0, kAll);
-  } else {  // c_begin < c_end: empty splits returned above
+  if constexpr (KEY_SPLIT) {  // c_begin < c_end: empty splits returned above
     load_chunk(c_begin, 0, 0, seq.start_pos);  // earlier steps' positions
     load_chunk(c_begin, 0, kv_end, kAll);      // zero fill past the context
     pdl_enter(p.pdl);
     load_chunk(c_begin, 0, seq.start_pos, kv_end);  // this step's positions, written by rope_kv
+  } else {
+    if (c_begin < c_end) load_chunk(c_begin, 0, 0, kAll);
   }
   cp_async_commit();
 
