@@ -149,6 +149,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
     ro.gpu_memory_fraction = p.kv_memory_fraction;
     ro.max_batch_tokens = config.engine.max_batch_tokens;
     ro.max_running = config.engine.max_running;
+    ro.tuning = config.engine.tuning.cuda;
     if (p.workers_on_device > 1) {
       spdlog::info("[main] worker {}: {} of {} on CUDA device {}, KV pool from {:.3f} of the free memory",
                    p.name, p.index_on_device + 1, p.workers_on_device, p.device, p.kv_memory_fraction);

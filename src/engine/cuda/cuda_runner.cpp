@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numbers>
@@ -116,6 +115,23 @@ class PinnedBuffer {
   size_t bytes_ = 0;
 };
 
+// Whether decode attention is launched with PDL, so the o-projection's blocks start while it runs. It pays
+// where a layer's products are latency-bound and costs where they stream at full bandwidth (H100, batch 1:
+// Qwen3-0.6B -3.5%, Llama-3.1-8B +1.5% per token), so auto gives it to layers under 128 MiB of weights.
+bool decode_attention_pdl(const ModelSpec& s, Toggle choice) {
+  switch (choice) {
+    case Toggle::kOn: return true;
+    case Toggle::kOff: return false;
+    case Toggle::kAuto: break;
+  }
+  constexpr size_t kMaxLayerBytes = size_t{128} << 20;
+  const size_t q_dim = static_cast<size_t>(s.n_heads) * s.head_dim;
+  const size_t qkv_dim = static_cast<size_t>(s.n_heads + 2 * s.n_kv_heads) * s.head_dim;
+  const size_t inter = static_cast<size_t>(s.intermediate);
+  const size_t layer_bytes = 2 * static_cast<size_t>(s.hidden) * (qkv_dim + q_dim + 3 * inter);  // bf16
+  return layer_bytes < kMaxLayerBytes;
+}
+
 // Decode batch-size buckets that get a CUDA graph.
 std::vector<int> graph_buckets(int max_running) {
   std::vector<int> b;
@@ -161,6 +177,8 @@ class CudaRunner final : public Runner {
   ModelSpec spec_;
   CudaRunnerOptions opt_;
   int sms_ = 132;
+  PdlMode decode_pdl_ = PdlMode::kOff;  // launch mode of the decode path's kernels (launch_pdl.h)
+  bool attention_pdl_ = false;          // decode attention launched with decode_pdl_ too
   int max_tokens_ = 0;
   int num_blocks_ = 0;
   int scratch_block_ = 0;
@@ -191,8 +209,11 @@ Status CudaRunner::init(ModelWeights weights) {
   cudaDeviceProp prop{};
   TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, opt_.device));
   sms_ = prop.multiProcessorCount;
+  decode_pdl_ = opt_.tuning.pdl && prop.major >= 9 ? PdlMode::kTriggerAfterWait : PdlMode::kOff;
+  attention_pdl_ = decode_attention_pdl(spec_, opt_.tuning.attention_pdl);
   TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   TANDEM_RETURN_IF_ERROR(gemm_.init(kGemmWorkspace));
+  gemm_.set_tuning(opt_.tuning.gemm_autotune);
   TANDEM_RETURN_IF_ERROR(weights_.upload(spec_, std::move(weights)));
 
   const int64_t T = std::max({opt_.max_batch_tokens, opt_.max_running, 8});  // >= 8 rows: the GEMV reads up to 8
@@ -254,10 +275,12 @@ Status CudaRunner::init(ModelWeights weights) {
                                             spec_.max_position > 0 ? spec_.max_position : INT64_MAX);
   spdlog::info(
       "[engine.cuda] device {} ({}, {} SMs): weights {} MiB bf16; KV pool {} blocks x {} tokens ({} MiB, {} KiB per "
-      "block); longest context that fits: {} tokens; max_batch_tokens {}, max_running {}, cuda graphs {}",
+      "block); longest context that fits: {} tokens; max_batch_tokens {}, max_running {}, cuda graphs {}, decode "
+      "PDL {} (attention {})",
       opt_.device, prop.name, sms_, weights_.bytes() >> 20, num_blocks_, bt,
       (static_cast<size_t>(num_blocks_) * block_bytes) >> 20, block_bytes >> 10, longest, T, R,
-      opt_.cuda_graphs ? "on" : "off");
+      opt_.cuda_graphs ? "on" : "off", decode_pdl_ != PdlMode::kOff ? "on" : "off",
+      decode_pdl_ != PdlMode::kOff && attention_pdl_ ? "on" : "off");
   return {};
 }
 
@@ -337,6 +360,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
                          ? std::countr_zero(static_cast<unsigned>(opt_.block_tokens))
                          : -1;
   attn.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  attn.allow_sm90 = opt_.tuning.prefill_sm90 == KernelPath::kAuto;
+  attn.allow_sm90_tma = opt_.tuning.prefill_sm90_tma == KernelPath::kAuto;
 
   SiluMulParams silu;
   silu.gate_up = gate_up_.get<__nv_bfloat16>();
@@ -344,7 +369,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   silu.n_tokens = T;
   silu.inter = inter;
 
-  const PdlMode pdl = fused ? decode_pdl_mode(opt_.device) : PdlMode::kOff;
+  const PdlMode pdl = fused ? decode_pdl_ : PdlMode::kOff;
   const bool head_gemv = fused && spec_.vocab % GemvParams::kRows == 0 && L.n_rows <= GemvParams::kMaxN;
   auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
                         void* y, bool y_f32, bool accumulate, int m, int k) {
@@ -365,20 +390,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
     return launch(g, stream_);
   };
   rope.pdl = pdl;
-  // Decode attention with PDL (key_split launches only; prefill attention stays an ordinary launch), so the
-  // o-projection's blocks start while attention runs. It pays where a layer's products are latency-bound and
-  // costs where they stream at full bandwidth (H100, bench/NOTES.md Run 17: Qwen3-0.6B batch 1 -3.5%,
-  // Llama-3.1-8B +1.5%), so by default only models whose layer weights are under kAttnPdlMaxLayerBytes get it.
-  // TANDEM_CUDA_ATTN_PDL=0 / =1 forces it off / on (A/B runs).
-  constexpr size_t kAttnPdlMaxLayerBytes = size_t{128} << 20;
-  static const int attn_pdl_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_ATTN_PDL");
-    return e == nullptr ? -1 : std::string(e) == "0" ? 0 : 1;
-  }();
-  const size_t layer_params = static_cast<size_t>(hidden) * (qkv_dim + q_dim + 3 * static_cast<size_t>(inter));
-  const size_t layer_bytes = 2 * layer_params;  // bf16
-  const bool attn_pdl = attn_pdl_env < 0 ? layer_bytes < kAttnPdlMaxLayerBytes : attn_pdl_env == 1;
-  attn.pdl = attn_pdl ? pdl : PdlMode::kOff;
+  attn.pdl = attention_pdl_ ? pdl : PdlMode::kOff;  // key_split launches only: prefill attention ignores it
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
