@@ -110,6 +110,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     ro.threads = threads;
     ro.block_tokens = config.engine.kv_block_tokens;
     ro.num_blocks = static_cast<int>(num_blocks);
+    ro.tuning = config.engine.tuning.cpu;
     auto runner = engine::cpu::make_cpu_runner(loaded.spec, std::move(weights), ro);
     if (!runner.ok()) {
       throw std::runtime_error("cannot start CPU worker " + std::to_string(i) + ": " +

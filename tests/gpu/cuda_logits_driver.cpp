@@ -132,6 +132,7 @@ std::unique_ptr<Runner> make_runner(const std::string& path, const std::string& 
     o.threads = std::stoi(flag(f, "threads", "0"));
     o.num_blocks = max_blocks > 0 ? max_blocks : 4096;
     o.weight_storage = DType::kBF16;
+    o.tuning = tuning.cpu;
     auto r = cpu::make_cpu_runner(loaded->spec, std::move(loaded->weights), o);
     if (!r.ok()) die("make_cpu_runner: " + r.status().to_string());
     return std::move(r.value());
