@@ -9,13 +9,16 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "common/engine_tuning.h"
 #include "common/metrics.h"
 #include "engine/cpu/cpu_runner.h"
+#include "engine/cpu/kernels.h"
 #include "engine/model_loader.h"
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
@@ -211,6 +214,19 @@ std::vector<int> choose_cuda_devices(const Config& config) {
 #endif
 }
 
+// The kernel choices of the backend that serves, once at start-up, with the
+// environment's overrides named (they win over the config file).
+void log_tuning(const EngineTuning& tuning, bool cuda) {
+  std::string line = cuda ? "engine.cuda: " + describe(tuning.cuda)
+                          : "engine.cpu: " + describe(tuning.cpu) + " (" +
+                                engine::cpu::select_kernels(tuning.cpu.kernels).name + ")";
+  if (!tuning.from_environment.empty()) {
+    line += "; from the environment:";
+    for (const std::string& v : tuning.from_environment) line += " " + v;
+  }
+  spdlog::info("[main] {}", line);
+}
+
 // Waits for SIGTERM/SIGINT (blocked in every thread) for up to `timeout`.
 // Returns the signal number, or 0 on timeout.
 int wait_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
@@ -237,6 +253,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     throw ConfigError("[model] path: no model configured; set it in the config or pass --model PATH");
   }
   const std::vector<int> cuda_devices = choose_cuda_devices(config);
+  log_tuning(config.engine.tuning, !cuda_devices.empty());
   const engine::DType weight_dtype = cuda_devices.empty() ? engine::DType::kF32 : engine::DType::kBF16;
 
   const auto started = Clock::now();
