@@ -115,23 +115,6 @@ class PinnedBuffer {
   size_t bytes_ = 0;
 };
 
-// Whether decode attention is launched with PDL, so the o-projection's blocks start while it runs. It pays
-// where a layer's products are latency-bound and costs where they stream at full bandwidth (H100, batch 1:
-// Qwen3-0.6B -3.5%, Llama-3.1-8B +1.5% per token), so auto gives it to layers under 128 MiB of weights.
-bool decode_attention_pdl(const ModelSpec& s, Toggle choice) {
-  switch (choice) {
-    case Toggle::kOn: return true;
-    case Toggle::kOff: return false;
-    case Toggle::kAuto: break;
-  }
-  constexpr size_t kMaxLayerBytes = size_t{128} << 20;
-  const size_t q_dim = static_cast<size_t>(s.n_heads) * s.head_dim;
-  const size_t qkv_dim = static_cast<size_t>(s.n_heads + 2 * s.n_kv_heads) * s.head_dim;
-  const size_t inter = static_cast<size_t>(s.intermediate);
-  const size_t layer_bytes = 2 * static_cast<size_t>(s.hidden) * (qkv_dim + q_dim + 3 * inter);  // bf16
-  return layer_bytes < kMaxLayerBytes;
-}
-
 // Decode batch-size buckets that get a CUDA graph.
 std::vector<int> graph_buckets(int max_running) {
   std::vector<int> b;
