@@ -3,8 +3,8 @@
 // gate_up, down) chained in one CUDA graph (the decode step without attention, rope and LM head), PDL off vs
 // on (as the runner launches them), alternating (ABAB), medians. One JSON line per figure.
 // Built by CMake with the CUDA backend (target gemv_bench); the GEMV's correctness check is
-// tests/gpu/ops/gemv_check.cpp (cuda_op_checks). bench/gemv/one_wave.patch holds the one-wave schedule this
-// bench compared against (NOTES v10-gemv).
+// tests/gpu/ops/gemv_check.cpp (cuda_op_checks). The one-wave schedule this bench once compared against is a dead
+// end (bench/NOTES.md "Dead ends", v10-gemv).
 //
 //   gemv_bench
 #include <cuda_bf16.h>

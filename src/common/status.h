@@ -82,3 +82,11 @@ class Result {
 };
 
 }  // namespace tandem
+
+// Returns the Status of `expr` (a Status, or anything convertible to one) from
+// the enclosing function when it is not ok.
+#define TANDEM_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::tandem::Status tandem_status_ = (expr);        \
+    if (!tandem_status_.ok()) return tandem_status_; \
+  } while (0)

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/engine_tuning.h"
 #include "engine/model_loader.h"
 #include "main/device_probe.h"
 
@@ -85,6 +86,15 @@ int run_doctor(const Config& config, const std::string& config_path) {
     } else {
       r.warn("gpu", dev.error + "; serving on the CPU");
     }
+  }
+
+  // Kernel choices in force ([engine.cuda], [engine.cpu], then the environment).
+  r.ok("tuning", "engine.cuda: " + describe(config.engine.tuning.cuda));
+  r.ok("tuning", "engine.cpu: " + describe(config.engine.tuning.cpu));
+  if (!config.engine.tuning.from_environment.empty()) {
+    std::string vars;
+    for (const std::string& v : config.engine.tuning.from_environment) vars += " " + v;
+    r.warn("tuning", "from the environment, over the config file:" + vars);
   }
 
   // Model.

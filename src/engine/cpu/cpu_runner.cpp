@@ -56,15 +56,13 @@ int rows_per_task(int rows, int threads) {
 
 }  // namespace
 
-const char* cpu_kernels_name() { return active_kernels().name; }
-
 CpuRunner::CpuRunner(const ModelSpec& spec, const CpuRunnerOptions& options)
     : spec_(spec),
       block_tokens_(options.block_tokens),
       num_blocks_(options.num_blocks),
       pool_(options.threads > 0 ? options.threads
                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
-      kernels_(active_kernels()) {}
+      kernels_(select_kernels(options.tuning.kernels)) {}
 
 Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeights weights,
                                                 const CpuRunnerOptions& options) {

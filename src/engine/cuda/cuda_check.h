@@ -41,9 +41,3 @@ inline Status last_launch_status(const char* kernel) {
     if (tandem_cublas_s_ != CUBLAS_STATUS_SUCCESS)                               \
       return ::tandem::engine::cuda::cublas_error(tandem_cublas_s_, #expr);      \
   } while (0)
-
-#define TANDEM_STATUS_TRY(expr)            \
-  do {                                     \
-    ::tandem::Status tandem_s_ = (expr);   \
-    if (!tandem_s_.ok()) return tandem_s_; \
-  } while (0)

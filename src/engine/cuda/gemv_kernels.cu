@@ -1,6 +1,5 @@
 #include "engine/cuda/gemv_kernels.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -283,21 +282,12 @@ __global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 1
   }
 }
 
-// TANDEM_CUDA_GEMV_SHORT=0 sends batch-1 short rows to the general kernel (A/B runs).
-bool short_rows_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("TANDEM_CUDA_GEMV_SHORT");
-    return e == nullptr || std::string(e) != "0";
-  }();
-  return on;
-}
-
 template <GemvInput IN, int N>
 cudaError_t launch_n(const GemvParams& p, cudaStream_t stream) {
   const int blocks = p.m / kRows;
   const int pieces = p.k / 8;
   if constexpr (N == 1) {
-    if (pieces < 4 * 128 && short_rows_enabled()) {
+    if (pieces < 4 * 128) {
       const int per_thread = (pieces + 127) / 128;
       if (per_thread == 1) return launch_kernel(gemv_short_kernel<IN, 1>, blocks, 128, 0, stream, p.pdl, p);
       if (per_thread == 2) return launch_kernel(gemv_short_kernel<IN, 2>, blocks, 128, 0, stream, p.pdl, p);
@@ -333,7 +323,7 @@ Status GemvParams::check() const {
 }
 
 Status launch(const GemvParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   cudaError_t e = cudaSuccess;
   switch (p.input) {
     case GemvInput::kBf16:

@@ -28,6 +28,19 @@ bool is_pure_decode(const StepBatch& batch) {
   return true;
 }
 
+bool decode_attention_pdl(const ModelSpec& spec, Toggle choice) {
+  switch (choice) {
+    case Toggle::kOn: return true;
+    case Toggle::kOff: return false;
+    case Toggle::kAuto: break;
+  }
+  const size_t q_dim = static_cast<size_t>(spec.n_heads) * spec.head_dim;
+  const size_t qkv_dim = static_cast<size_t>(spec.n_heads + 2 * spec.n_kv_heads) * spec.head_dim;
+  const size_t inter = static_cast<size_t>(spec.intermediate);
+  const size_t layer_bytes = 2 * static_cast<size_t>(spec.hidden) * (qkv_dim + q_dim + 3 * inter);
+  return layer_bytes < kAttentionPdlMaxLayerBytes;
+}
+
 Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const StepPlanLimits& limits, int pad_to,
                        bool graph_splits) {
   auto bad = [](size_t i, const std::string& what) {
