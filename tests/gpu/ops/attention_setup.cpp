@@ -153,7 +153,8 @@ AttentionResult run_paged_attention(const AttentionProblem& pr, const AttentionP
   p.layer = pr.layer;
   p.scale = 1.0f / std::sqrt(static_cast<float>(pr.head_dim));
   p.pdl = run.pdl;
-  p.early_kv = run.early_kv;
+  p.allow_sm90 = run.allow_sm90;
+  p.allow_sm90_tma = run.allow_sm90_tma;
   DeviceArray<float> d_ws(p.workspace_bytes() / sizeof(float));
   if (p.n_splits > 1) {
     p.partial_o = d_ws.get();

@@ -59,7 +59,8 @@ AttentionPlan plan_attention_as_runner(const AttentionProblem& pr, const engine:
 
 struct AttentionRun {
   engine::cuda::PdlMode pdl = engine::cuda::PdlMode::kOff;  // key_split only
-  bool early_kv = true;                                     // key_split only
+  bool allow_sm90 = true;                                   // prefill: the wgmma kernel where it applies
+  bool allow_sm90_tma = true;                               // prefill: its TMA loads where the layout allows
   int launches = 1;  // > 1: the same metadata and split counters again (as a replayed decode graph)
 };
 

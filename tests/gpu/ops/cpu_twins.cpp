@@ -27,7 +27,7 @@ void cpu_matmul(std::span<const uint16_t> w_bf16, int m, int k, std::span<const 
   base.y_stride = static_cast<size_t>(m);
   base.n_tokens = n;
   base.accumulate = accumulate;
-  const engine::cpu::Kernels& kernels = engine::cpu::active_kernels();
+  const engine::cpu::Kernels& kernels = engine::cpu::select_kernels(tandem::CpuKernels::kAuto);
   constexpr int kRowsPerTask = 96;  // whole register tiles (multiples of 24), as CpuRunner's tasks
   host_pool().parallel_for((m + kRowsPerTask - 1) / kRowsPerTask, [&](int task, int) {
     engine::cpu::MatmulArgs a = base;
@@ -81,7 +81,7 @@ void cpu_attention(std::span<const float> q, const KvPoolView& kv, std::span<con
     throw std::runtime_error("cpu_attention: q / out sizes do not match the sequences");
   }
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const engine::cpu::Kernels& kernels = engine::cpu::active_kernels();
+  const engine::cpu::Kernels& kernels = engine::cpu::select_kernels(tandem::CpuKernels::kAuto);
   const int bt = kv.block_tokens;
   host_pool().parallel_for(T * kvh, [&](int task, int) {
     const int t = task / kvh;

@@ -31,13 +31,11 @@ struct DecodeCase {
   const std::vector<std::pair<int, int>>* seqs;
   int block_tokens;
   int n_splits;  // 0: StepPlan's own plan for this device
-  bool early_kv;
   PdlMode pdl;
   std::string label() const {
     std::string l = std::string(model_name(model)) + ".decode_" + scenario + "_block" + std::to_string(block_tokens);
     l += n_splits == 0 ? "_planned" : "_splits" + std::to_string(n_splits);
     if (pdl != PdlMode::kOff) l += "_pdl";
-    if (!early_kv) l += "_kv_after_wait";
     return l;
   }
 };
@@ -48,13 +46,13 @@ void PrintTo(const DecodeCase& c, std::ostream* os) { *os << c.label(); }
 std::vector<DecodeCase> decode_cases() {
   std::vector<DecodeCase> cases;
   for (Model m : kModels) {
-    cases.push_back({m, "ctx1-4097", &kContexts, 16, 1, true, PdlMode::kOff});
-    cases.push_back({m, "ctx1-4097", &kContexts, 16, 5, true, PdlMode::kTriggerAfterWait});
-    cases.push_back({m, "ctx1-4097", &kContexts, 16, 64, false, PdlMode::kTriggerAfterWait});
-    cases.push_back({m, "ctx1-4097", &kContexts, 16, 0, true, PdlMode::kTriggerAfterWait});
-    cases.push_back({m, "ctx1-4097", &kContexts, 12, 4, true, PdlMode::kOff});
-    cases.push_back({m, "2tokens", &kTwoTokens, 16, 1, true, PdlMode::kOff});
-    cases.push_back({m, "2tokens", &kTwoTokens, 16, 3, true, PdlMode::kTriggerAfterWait});
+    cases.push_back({m, "ctx1-4097", &kContexts, 16, 1, PdlMode::kOff});
+    cases.push_back({m, "ctx1-4097", &kContexts, 16, 5, PdlMode::kTriggerAfterWait});
+    cases.push_back({m, "ctx1-4097", &kContexts, 16, 64, PdlMode::kTriggerAfterWait});
+    cases.push_back({m, "ctx1-4097", &kContexts, 16, 0, PdlMode::kTriggerAfterWait});
+    cases.push_back({m, "ctx1-4097", &kContexts, 12, 4, PdlMode::kOff});
+    cases.push_back({m, "2tokens", &kTwoTokens, 16, 1, PdlMode::kOff});
+    cases.push_back({m, "2tokens", &kTwoTokens, 16, 3, PdlMode::kTriggerAfterWait});
   }
   return cases;
 }
@@ -71,7 +69,6 @@ TEST_P(DecodeAttentionCheck, MatchesCpuAttention) {
   ASSERT_TRUE(plan.key_split) << "StepPlan planned these decodes without the decode kernel";
   AttentionRun run;
   run.pdl = c.pdl;
-  run.early_kv = c.early_kv;
   run.launches = 2;
   const std::string name = c.label() + " [" + std::to_string(spec.n_heads) + "/" + std::to_string(spec.n_kv_heads) +
                            "x" + std::to_string(spec.head_dim) + ", " + std::to_string(pr.seqs.size()) +

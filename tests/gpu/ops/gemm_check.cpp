@@ -1,6 +1,6 @@
 // cuBLASLt products through GemmLt (engine/cuda/gemm_lt.h) against the CPU runner's matrix product, at the
 // prefill shapes the runner gives it: n > 2 tokens (n <= 2 goes to the GEMV, gemv_check.cpp), outputs and
-// epilogues as cuda_runner.cpp asks for them (QKV bf16, or float32 as with TANDEM_CUDA_QKV_F32=1; o and down
+// epilogues as cuda_runner.cpp asks for them (QKV bf16, and float32 as the decode GEMV path writes it; o and down
 // float32 with beta = 1, the residual add fused into the epilogue; gate_up bf16; LM head float32).
 #include <cstring>
 #include <ostream>

@@ -1,7 +1,9 @@
 // Prefill paged attention against CpuRunner::attention's math (cpu_attention): the multi-row mma.sync
 // kernel of paged_attention.h and, on an sm_90 device, the wgmma kernel of prefill_attention_sm90.h (head_dim
 // 128 with 128- or 256-row tiles; every case line names the kernel that ran, and on sm_90 a case meant for
-// the wgmma kernel fails if it was not chosen). Causal prefill from position 0, chunked prefill over cached
+// the wgmma kernel fails if it was not chosen). Each case runs three ways: as configured by default, with the
+// wgmma kernel's cp.async loads instead of TMA (prefill_sm90_tma off), and with the wgmma kernel off
+// (prefill_sm90 off: the mma.sync kernel on every device). Causal prefill from position 0, chunked prefill over cached
 // blocks mixed with decode-sized sequences in one launch, split-KV with the combine pass; every tiling;
 // block sizes 16 (the wgmma kernel's TMA loads), 12 (not a power of two: its cp.async gather) and 32; and
 // StepPlan's own plan of a larger mixed step for the device.
@@ -60,15 +62,22 @@ std::vector<PrefillCase> prefill_cases() {
   return cases;
 }
 
-// Whether this device runs the wgmma kernel for head_dim 128 and 128/256-row tiles (sm_90, not turned off).
-bool device_has_sm90_prefill() {
+// Whether this device can run the wgmma kernel (sm_90).
+bool device_is_sm90() {
   int device = 0, major = 0, minor = 0;
   check_cuda(cudaGetDevice(&device), "cudaGetDevice");
   check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "compute capability");
   check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "compute capability");
-  const char* env = std::getenv("TANDEM_ATTN_SM90");
-  return major == 9 && minor == 0 && (env == nullptr || std::strcmp(env, "0") != 0);
+  return major == 9 && minor == 0;
 }
+
+// The kernel choices each case runs under (engine tuning's prefill_sm90 / prefill_sm90_tma).
+struct KernelVariant {
+  const char* name;
+  bool allow_sm90;
+  bool allow_sm90_tma;
+};
+constexpr KernelVariant kVariants[] = {{"default", true, true}, {"sm90_cp_async", true, false}, {"sm90_off", false, true}};
 
 class PrefillAttentionCheck : public OpTest<PrefillCase> {};
 
@@ -83,14 +92,22 @@ TEST_P(PrefillAttentionCheck, MatchesCpuAttention) {
                            "x" + std::to_string(spec.head_dim) + ", " + std::to_string(pr.n_tokens) + " tokens, " +
                            std::to_string(engine::cuda::prefill_tile_rows(plan.tiling)) + "-row tiles, splits " +
                            std::to_string(plan.n_splits);
-  const AttentionResult res = run_paged_attention(pr, plan, AttentionRun{}, name);
   const bool wants_sm90 = spec.head_dim == 128 && plan.tiling != PrefillTiling::kWarps4Rows16;
-  if (wants_sm90 && device_has_sm90_prefill()) {
-    EXPECT_TRUE(res.sm90) << name << ": the wgmma kernel was not chosen on an sm_90 device";
-  }
   const std::vector<float> want = cpu_attention_reference(pr);
-  expect_close(name + (res.sm90 ? ", wgmma-sm90]" : ", mma.sync]"), res.outputs[0], want,
-               static_cast<size_t>(pr.head_dim), kAttention);
+  for (const KernelVariant& v : kVariants) {
+    AttentionRun run;
+    run.allow_sm90 = v.allow_sm90;
+    run.allow_sm90_tma = v.allow_sm90_tma;
+    const std::string vname = name + ", " + v.name;
+    const AttentionResult res = run_paged_attention(pr, plan, run, vname);
+    if (wants_sm90 && device_is_sm90()) {
+      EXPECT_EQ(res.sm90, v.allow_sm90) << vname << ": wgmma kernel chosen " << res.sm90 << ", allowed " << v.allow_sm90;
+    } else {
+      EXPECT_FALSE(res.sm90) << vname << ": the wgmma kernel ran where it does not apply";
+    }
+    expect_close(vname + (res.sm90 ? ", wgmma-sm90]" : ", mma.sync]"), res.outputs[0], want,
+                 static_cast<size_t>(pr.head_dim), kAttention);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(PrefillAttention, PrefillAttentionCheck, ::testing::ValuesIn(prefill_cases()),
