@@ -6,7 +6,7 @@
 // their part through their runner options and pass plain fields down to the
 // kernels, so a test sets a field instead of the environment.
 //
-// Defaults are the measured-fastest choices (bench/NOTES.md); the others are
+// Defaults are the measured-fastest choices; the others are
 // safety switches and let checks and benchmarks run the fallback kernels.
 //
 // Threads: plain data; the functions are pure except the getenv overload.

@@ -1,6 +1,6 @@
 // Process-wide metrics: counters, gauges and histograms with labels, rendered
 // in the Prometheus text exposition format (version 0.0.4). The planner and
-// the router read the same objects Prometheus scrapes (DESIGN.md).
+// the router read the same objects Prometheus scrapes (docs/design.md).
 //
 // Threading: every method is thread-safe. Metric objects returned by the
 // registry live as long as the registry; updating them is lock-free.

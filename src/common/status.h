@@ -1,4 +1,4 @@
-// Expected failures travel as Status / Result<T> (STYLE.md, error tier 1).
+// Expected failures travel as Status / Result<T> (docs/style.md, error tier 1).
 // One error-kind enum for the whole process; frontend/http_errors maps it to an
 // HTTP status and OpenAI error type in exactly one function.
 #pragma once

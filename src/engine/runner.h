@@ -1,4 +1,4 @@
-// engine::Runner executes one model step on one device (DESIGN.md, "The
+// engine::Runner executes one model step on one device (docs/design.md, "The
 // boundaries that matter"). The scheduler owns which KV blocks a sequence uses;
 // the runner only reads and writes them.
 //

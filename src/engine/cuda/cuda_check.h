@@ -1,6 +1,6 @@
 // Turning CUDA runtime and cuBLASLt errors into Status (kDevice), for the CUDA
 // backend's host code. Device faults are expected failures (OOM, Xid, a failed
-// launch): they travel as Status and never abort (STYLE.md rule 7).
+// launch): they travel as Status and never abort (docs/style.md rule 7).
 #pragma once
 
 #include <cublasLt.h>

@@ -297,7 +297,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
   // of this path except attention is launched with programmatic dependent
   // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
-  // first weights, then waits (bench/NOTES.md v8).
+  // first weights, then waits.
   const bool fused = gemm_.uses_gemv(T);
 
   RopeKvParams rope;

@@ -2,7 +2,7 @@
 // the algorithm chosen once per shape and cached, one workspace owned by the
 // object.
 //
-// Algorithm choice (bench/NOTES.md v9-gemm): cuBLASLt's heuristic answers up
+// Algorithm choice: cuBLASLt's heuristic answers up
 // to kTuneCandidates algorithms; its first is 4-9% slower than the fastest of
 // them on several Llama-3.1-8B prefill products (8K tokens, H200). So for
 // n >= kTuneMinN GemmLt times the candidates once per (m, k, output, beta,
@@ -14,7 +14,7 @@
 // Tuning never runs while the stream is being captured (the heuristic's first
 // is used then, and the bucket stays untuned); its cost (sum in tuning_ms(),
 // ~0.1 s per 8K-token 8B product) is paid once per bucket. Off by default:
-// end to end on an H100 it did not pay (bench/NOTES.md Run 13);
+// end to end on an H100 it did not pay;
 // set_tuning(true) ([engine.cuda] gemm_autotune) turns it on. With it
 // on, which algorithm wins may differ between processes, so logits may differ
 // in the last bf16 bits between runs (as they already do between batch sizes).

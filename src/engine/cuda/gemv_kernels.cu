@@ -40,8 +40,8 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   // the first norm weight piece before the wait and the y they add to right
   // after it, so neither round trip follows the reduction. Long rows (256
   // threads) stream at bandwidth, where the registers held across the wait
-  // cost occupancy: measured 0.6-0.8% slower on the 8B (H200, bench/NOTES.md
-  // v12), so they load both where they are used.
+  // cost occupancy (measured 0.6-0.8% slower on the 8B), so they load both
+  // where they are used.
   constexpr bool kEarlyLoads = THREADS < 256;
   uint4 nwv = make_uint4(0, 0, 0, 0);  // kRmsNorm: the norm weight piece of the first iteration
   if (i < pieces) {

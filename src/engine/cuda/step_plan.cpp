@@ -9,9 +9,9 @@ namespace {
 
 int64_t align4(int64_t words) { return (words + 3) / 4 * 4; }  // 16-byte regions
 
-// Multi-row tiles (bench/NOTES.md, v8-attn; per Llama-3.1-8B layer at 8K on
-// an H200: 64-row tiles 2.70 ms, 4 warps x 32 rows 1.82 ms, 8 warps x 32
-// rows 1.76 ms; at 2K the last two tie). 256-row tiles only when they still
+// Multi-row tiles (per Llama-3.1-8B layer at 8K on an H200: 64-row tiles
+// 2.70 ms, 4 warps x 32 rows 1.82 ms, 8 warps x 32 rows 1.76 ms; at 2K the
+// last two tie). 256-row tiles only when they still
 // fill two waves of CTAs; 128-row ones otherwise.
 PrefillTiling choose_prefill_tiling(int64_t tiles_of_256_rows, int sms) {
   return tiles_of_256_rows >= 2 * static_cast<int64_t>(sms) ? PrefillTiling::kWarps8Rows32

@@ -1,5 +1,5 @@
 // StepPlan: the host-side plan of one CUDA step, built once per step from a
-// StepBatch and read by every layer (DESIGN.md "CUDA engine notes"): the new
+// StepBatch and read by every layer (docs/design.md "CUDA engine notes"): the new
 // tokens (ids, positions, KV slots), the rows that want logits, the attention
 // sequences and tiles (paged_attention.h), the concatenated block tables and
 // the split-KV factor, all packed into one int32 array that is uploaded with
@@ -34,12 +34,12 @@ struct StepPlanLimits {
   int sms = 132;             // multiprocessors, for the split-KV choice
   int64_t ws_rows = 0;       // split-KV workspace capacity in (split, token, head) rows
   // Contexts up to this many attention chunks (kChunk positions each) run unsplit: measured faster at batch 1
-  // than split-KV plus its separate combine pass (bench/NOTES.md v6); longer contexts split, since one CTA
+  // than split-KV plus its separate combine pass; longer contexts split, since one CTA
   // walking many chunks in turn is latency-bound.
   int no_split_chunks = 4;
   // The same bound for decode plans (key_split) with fewer tiles than SMs. The decode kernel merges its splits
   // itself and loads earlier steps' K/V before its PDL wait, so with 0 (every chunk its own CTA) all of them load
-  // there (bench/NOTES.md v11); with as many tiles as SMs, no_split_chunks applies.
+  // there; with as many tiles as SMs, no_split_chunks applies.
   int decode_no_split_chunks = 0;
 };
 

@@ -1,4 +1,4 @@
-// The one comparison harness of the CUDA op checks (STYLE.md rule 13): each op
+// The one comparison harness of the CUDA op checks (docs/style.md rule 13): each op
 // runs on the device and through its CPU twin (cpu_twins.h, the CPU backend's
 // own code) on the same inputs, and compare() measures the difference against
 // a bound stated, with its reason, in the op's case table.
