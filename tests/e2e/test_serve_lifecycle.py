@@ -68,6 +68,17 @@ def test_doctor_reports_problems_and_fixes(tandem_binary, tmp_path):
     assert "from the environment" not in p.stdout
 
 
+def test_doctor_with_the_cpu_backend_warns_about_nothing(tandem_binary):
+    """With --backend cpu no GPU is looked for (none on CI machines), and the state directory, which nothing uses
+    yet, is no cause for a warning; only the CPU part of the tuning is shown."""
+    p = run("doctor", "--backend", "cpu", "--model", demo_model_path(), "--port", "0")
+    assert p.returncode == 0, p.stdout
+    assert "ok       backend  cpu (GPUs are not used)" in p.stdout
+    assert not [line for line in p.stdout.splitlines() if line.startswith(("warn", "problem"))], p.stdout
+    assert "driver" not in p.stdout and "engine.cuda" not in p.stdout and "KV tier" not in p.stdout
+    assert "ok       tuning   engine.cpu: kernels=auto" in p.stdout
+
+
 def test_doctor_shows_tuning_from_config_and_environment(tandem_binary, tmp_path):
     cfg = tmp_path / "tuning.toml"
     cfg.write_text("[engine.cuda]\ngemm_autotune = true\n[engine.cpu]\nkernels = \"portable\"\n")
