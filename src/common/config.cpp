@@ -217,6 +217,9 @@ const std::vector<KeySpec>& schema() {
       {"log", "format", [](auto& n, auto& w, Config& c) {
          c.log.format = get_choice(n, w, {"text", "json"});
        }},
+      {"log", "stats_interval_s", [](auto& n, auto& w, Config& c) {
+         c.log.stats_interval_s = static_cast<int>(get_int(n, w, 0, 3600));
+       }},
       {"metrics", "vllm_names", [](auto& n, auto& w, Config& c) { c.metrics.vllm_names = get_bool(n, w); }},
   };
   return kSchema;

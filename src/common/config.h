@@ -65,6 +65,7 @@ struct SchedulerConfig {
 struct LogConfig {
   std::string level = "info";            // trace | debug | info | warn | error | off
   std::string format = "text";           // text | json
+  int stats_interval_s = 10;             // seconds between [stats] lines while busy; 0: none
 };
 
 struct MetricsConfig {

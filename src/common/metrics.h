@@ -89,6 +89,10 @@ class Registry {
   // Prometheus text format, families in registration order.
   std::string render() const;
 
+  // The sum of a counter's or gauge's series (all label sets); 0 when no such
+  // family exists. For readers inside the process (the periodic stats line).
+  double total(const std::string& name) const;
+
  private:
   struct Series {
     Labels labels;

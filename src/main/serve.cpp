@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
 #include "main/cuda_worker_plan.h"
+#include "main/stats_line.h"
 #include "main/systemd_notify.h"
 #include "scheduler/router.h"
 #include "scheduler/worker.h"
@@ -265,6 +267,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     if (percent / 10 != last_decile) {
       last_decile = percent / 10;
       notifier.status("loading weights " + std::to_string(percent) + "%");
+      spdlog::info("[main] loading weights {}%", percent);
       notifier.extend_timeout(std::chrono::seconds(60));
     }
   });
@@ -361,7 +364,14 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   // lost for this process) the pings stop, so systemd's WatchdogSec restarts
   // the service; /ready answers 503 meanwhile and /health stays 200.
   bool reported_dead = false;
+  std::optional<main::StatsLine> stats;
+  if (config.log.stats_interval_s > 0) {
+    stats.emplace(registry, std::chrono::seconds(config.log.stats_interval_s), Clock::now());
+  }
   while ((sig = wait_signal(signals, tick)) == 0) {
+    if (stats) {
+      if (auto line = stats->tick(Clock::now())) spdlog::info("[stats] {}", *line);
+    }
     if (router.ready()) {
       notifier.watchdog();
       reported_dead = false;

@@ -1,5 +1,6 @@
 """`tandem serve` start-up errors, `tandem doctor`, and draining on SIGTERM."""
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -158,3 +159,30 @@ def test_port_in_use_fails_cleanly(demo, start_tandem):
     s = start_tandem("", extra_args=("--port", str(demo.port)), wait_ready=False)
     assert s.wait(120) == 1
     assert "cannot start the HTTP server" in s.log()
+
+
+def test_operator_log_shows_load_progress_and_periodic_stats(start_tandem):
+    """Terminal and container users see the weights load and, while the server is busy, a stats line."""
+    s = start_tandem("[log]\nstats_interval_s = 1\n")
+    progress = [int(m) for m in re.findall(r"\[main\] loading weights (\d+)%", s.log())]
+    assert len(progress) >= 2 and progress == sorted(progress) and progress[-1] >= 90, s.log()
+    done = threading.Event()
+
+    def load():
+        while not done.is_set():
+            requests.post(s.url("/v1/completions"), json={
+                "model": MODEL_NAME, "prompt": "Once upon a time", "max_tokens": 16, "temperature": 0}, timeout=60)
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and "[stats]" not in s.log():
+            time.sleep(0.2)
+    finally:
+        done.set()
+        t.join(60)
+    stats = [line for line in s.lines if "[stats]" in line]
+    assert stats, s.log()
+    assert re.search(r"prompt [\d.]+ tok/s, generation [\d.]+ tok/s, running \d+, waiting \d+, KV cache [\d.]+%, "
+                     r"prefix cache hits [\d.]+%", stats[0]), stats[0]

@@ -32,6 +32,7 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_DOUBLE_EQ(c.engine.gpu_memory_fraction, d.engine.gpu_memory_fraction);
   EXPECT_EQ(c.scheduler.router, "kv");
   EXPECT_EQ(c.log.format, "text");
+  EXPECT_EQ(c.log.stats_interval_s, d.log.stats_interval_s);
   EXPECT_FALSE(c.metrics.vllm_names);
   EXPECT_EQ(c.model.tool_call_parser, "auto");
   EXPECT_EQ(c.model.tool_call_parser, d.model.tool_call_parser);
@@ -39,6 +40,13 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_EQ(c.model.reasoning_parser, d.model.reasoning_parser);
   EXPECT_EQ(c.engine.tuning.cuda, d.engine.tuning.cuda);
   EXPECT_EQ(c.engine.tuning.cpu, d.engine.tuning.cpu);
+}
+
+TEST(Config, StatsIntervalIsSecondsOrOff) {
+  EXPECT_EQ(parse_config("", "t.toml").log.stats_interval_s, 10);
+  EXPECT_EQ(parse_config("[log]\nstats_interval_s = 0\n", "t.toml").log.stats_interval_s, 0);
+  EXPECT_NE(error_of("[log]\nstats_interval_s = -1\n").find("[log] stats_interval_s"), std::string::npos);
+  EXPECT_NE(error_of("[log]\nstats_interval_s = \"10s\"\n").find("[log] stats_interval_s"), std::string::npos);
 }
 
 TEST(Config, EngineTuningDefaultsAreTheMeasuredChoices) {
@@ -146,7 +154,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 37);
+  EXPECT_EQ(keys, 38);
 }
 
 TEST(Config, ValuesAreRead) {
