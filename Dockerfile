@@ -30,7 +30,7 @@ FROM nvidia/cuda:${CUDA_VERSION}-runtime-${UBUNTU_VERSION}
 # Runtime libraries only (the CUDA ones come with the base image); curl for HEALTHCHECK.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates curl libsqlite3-0 libsystemd0 \
+      ca-certificates curl libsystemd0 \
  && rm -rf /var/lib/apt/lists/*
 # A fixed non-root uid/gid, so mounted volumes can be prepared on the host (chown 10001).
 RUN groupadd --system --gid 10001 tandem \

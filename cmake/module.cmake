@@ -3,12 +3,6 @@
 function(tandem_module name)
   file(GLOB_RECURSE srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
   list(FILTER srcs EXCLUDE REGEX "/cuda/")
-  if(NOT srcs)
-    # A module whose sources have not landed yet still links.
-    set(stub ${CMAKE_CURRENT_BINARY_DIR}/${name}_empty.cpp)
-    file(WRITE ${stub} "namespace tandem { void ${name}_module_anchor() {} }\n")
-    set(srcs ${stub})
-  endif()
   add_library(tandem_${name} STATIC ${srcs})
   target_include_directories(tandem_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(tandem_${name} PUBLIC tandem_deps ${ARGN})

@@ -77,8 +77,8 @@ set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_COMPRESSION_TYPE xz)
-# Library dependencies from the binary (dpkg-shlibdeps: libc6, libstdc++6, libsqlite3-0,
-# libsystemd0, ...), plus adduser, the postinst's fallback when systemd-sysusers is absent.
+# Library dependencies from the binary (dpkg-shlibdeps: libc6, libstdc++6, libsystemd0, ...),
+# plus adduser, the postinst's fallback when systemd-sysusers is absent.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
 # CUDA (NVIDIA's repository names for CUDA 13): recommended, not required, so the package
@@ -99,7 +99,7 @@ set(CPACK_RPM_PACKAGE_DESCRIPTION ${CPACK_PACKAGE_DESCRIPTION})
 set(CPACK_PACKAGE_RELOCATABLE OFF)
 set(CPACK_RPM_PACKAGE_RELOCATABLE OFF)
 # Library requirements are generated from the binary's sonames (rpm autoreq:
-# libsqlite3.so.0, libsystemd.so.0, libstdc++.so.6, ...), which every RPM distribution
+# libsystemd.so.0, libstdc++.so.6, ...), which every RPM distribution
 # resolves; the scripts need these tools:
 set(CPACK_RPM_PACKAGE_AUTOREQ ON)
 set(CPACK_RPM_PACKAGE_REQUIRES_PRE "shadow-utils")

@@ -5,8 +5,10 @@
 // and times 2K/8K causal prefill of one layer at the Llama-3.1-8B and
 // Qwen3-0.6B shapes. Build and run: bench/attn/README.md.
 //
-//   attn_bench [--tilings 0,1,2,3] [--reps 20] [--checks 0|1]
-// TANDEM_ATTN_SM90 (prefill_attention_sm90.h) picks the head_dim-128 kernel: 0 = mma.sync.
+//   attn_bench [--tilings 0,1,2,3] [--reps 20] [--checks 0|1] [--sm90 0|1] [--tma 0|1]
+// --sm90 0 keeps the head_dim-128 cases on mma.sync instead of the wgmma kernel
+// (prefill_attention_sm90.h), --tma 0 gives the wgmma kernel its cp.async producer
+// (PagedAttentionParams::allow_sm90, allow_sm90_tma).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -84,6 +86,9 @@ struct Case {
 };
 
 int tile_rows_of(int t) { return t == 0 ? 64 : t == 3 ? 256 : 128; }
+
+bool g_allow_sm90 = true;      // --sm90
+bool g_allow_sm90_tma = true;  // --tma
 
 struct Built {
   PagedAttentionParams p;
@@ -178,6 +183,8 @@ void build(Built& b, const Case& c, int tiling, std::mt19937& rng) {
   p.block_shift = (c.block_tokens & (c.block_tokens - 1)) == 0 ? __builtin_ctz(c.block_tokens) : -1;
   p.layer = c.layer;
   p.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+  p.allow_sm90 = g_allow_sm90;
+  p.allow_sm90_tma = g_allow_sm90_tma;
   if (c.n_splits > 1) {
     const size_t ws = p.workspace_bytes();
     void* d = nullptr;
@@ -261,6 +268,10 @@ int main(int argc, char** argv) {
       run_checks = std::string(argv[i + 1]) != "0";
     } else if (a == "--reps") {
       reps = std::atoi(argv[i + 1]);
+    } else if (a == "--sm90") {
+      g_allow_sm90 = std::string(argv[i + 1]) != "0";
+    } else if (a == "--tma") {
+      g_allow_sm90_tma = std::string(argv[i + 1]) != "0";
     } else {
       die("unknown flag " + a);
     }

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
+#include "common/engine_tuning.h"
 #include "engine/cpu/cpu_runner.h"
 #include "engine/model_loader.h"
 
@@ -78,15 +80,22 @@ int main(int argc, char** argv) {
   const int block_tokens = 16;
   const int blocks_per_seq = (prompt_tokens + decode_tokens + block_tokens - 1) / block_tokens;
   cpu::CpuRunnerOptions opts;
+  EngineTuning tuning;  // the defaults, with the environment's overrides as `tandem serve` takes them
+  try {
+    apply_tuning_environment(tuning);
+  } catch (const ConfigError& e) {
+    return fail(e.what());
+  }
+  opts.tuning = tuning.cpu;
   opts.threads = threads;
   opts.block_tokens = block_tokens;
   opts.num_blocks = blocks_per_seq * max_batch;
   auto made = cpu::make_cpu_runner(loaded->spec, std::move(loaded->weights), opts);
   if (!made.ok()) return fail(made.status().to_string());
   Runner& runner = *made.value();
+  const auto& cpu_runner = dynamic_cast<cpu::CpuRunner&>(runner);
   std::printf("cpu_bench: %s, kernels %s, %d threads, prompt %d, decode %d, repeats %d\n", model.c_str(),
-              cpu::cpu_kernels_name(), dynamic_cast<cpu::CpuRunner&>(runner).threads(), prompt_tokens,
-              decode_tokens, repeats);
+              cpu_runner.kernels_name(), cpu_runner.threads(), prompt_tokens, decode_tokens, repeats);
   std::printf("%8s %14s %14s\n", "batch", "decode tok/s", "ms/step");
 
   std::vector<float> logits;

@@ -4,8 +4,8 @@
 # (the driver is stopped once it printed it). Prints one line per run and a median table last.
 #
 #   bench/decode/run_decode_ab.sh CKPT_DIR ROUNDS NAME=DRIVER[:ENV=VAL[,ENV=VAL]] ...
-# e.g. run_decode_ab.sh /tmp/q06 3 base=.device/decode/base_driver new=.device/decode/new_driver \
-#        new_nopdl=.device/decode/new_driver:TANDEM_CUDA_PDL=0
+# e.g. run_decode_ab.sh /tmp/q06 3 base=$BIN/base_driver new=$BIN/new_driver new_nopdl=$BIN/new_driver:TANDEM_CUDA_PDL=0
+# where $BIN is the folder the cuda_logits_driver builds to compare were copied into.
 # Env: LOG_DIR (per-run logs, default /tmp/decode-ab); RUN_LIMIT (seconds a run may take before it is
 # stopped and reported as nan, default 90: a hung kernel must not eat the whole device call); SAMPLED=1 also
 # waits for the driver's decode_b1_sampled rows (ctx 256, greedy and Qwen3 defaults: the served path) and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Frontend-alone benchmark (BENCH.md workload 5): tandem_testserver (the real
+# Frontend-alone benchmark (bench/README.md workload 5): tandem_testserver (the real
 # HttpServer over the instant backend) measured with wrk.
 #   1. non-streaming 16-token completions: requests/s and latency percentiles
 #   2. streamed 256-token chat completions: streamed tokens/s

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Engine A/B of the v9-gemm switches in ONE cuda_logits_driver binary (bench/NOTES.md v9-gemm), ABC twice,
+# Engine A/B of cuBLASLt algorithm tuning in ONE cuda_logits_driver binary (bench/NOTES.md v9-gemm), BC twice,
 # Llama-3.1-8B prefill 512/2K/8K (bench/gpu/run_cuda_bench.sh), on a GPU machine:
-#   A = TANDEM_GEMM_TUNE=0 TANDEM_CUDA_QKV_F32=1   products as before v9 (heuristic's first, float32 QKV)
-#   B = TANDEM_GEMM_TUNE=0                         bf16 QKV (the committed default)
-#   C = TANDEM_GEMM_TUNE=1                         bf16 QKV + cuBLASLt algorithms picked by timing
+#   B = TANDEM_GEMM_TUNE=0   the heuristic's first algorithm (the default)
+#   C = TANDEM_GEMM_TUNE=1   cuBLASLt algorithms picked by timing
+# (v9's arm A, the float32 QKV product, is gone with its switch: bf16 won.)
 #
 #   bench/gemm/run_ab.sh DRIVER [SHAPE...]     (default shape llama3.1-8b; env as run_cuda_bench.sh)
 # No `timeout` around the driver runs: a killed parent leaves the driver running on the GPU and spoils the
@@ -15,9 +15,8 @@ shift
 shapes=("$@")
 [ ${#shapes[@]} -gt 0 ] || shapes=(llama3.1-8b)
 for round in 1 2; do
-  for arm in A B C; do
+  for arm in B C; do
     case $arm in
-      A) env=(TANDEM_GEMM_TUNE=0 TANDEM_CUDA_QKV_F32=1) ;;
       B) env=(TANDEM_GEMM_TUNE=0) ;;
       C) env=(TANDEM_GEMM_TUNE=1) ;;
     esac

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""BENCH.md workload 3: multi-turn chats behind a long shared system prompt, served by `tandem serve` with
+"""bench/README.md workload 3: multi-turn chats behind a long shared system prompt, served by `tandem serve` with
 several workers, once with router = "kv" and once with router = "round_robin" (prefix caching on in both),
 in one run. Reports TTFT p50/p99 over all turns and over later turns only (streamed, official openai
 client), the prefix-cache hit rate (tandem_prefix_cache_hits_total / queries_total), the share of prompt

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# BENCH.md workload 3 on a GPU machine, one command: random-weight Qwen3-0.6B checkpoint, `tandem serve` with
+# bench/README.md workload 3 on a GPU machine, one command: random-weight Qwen3-0.6B checkpoint, `tandem serve` with
 # several CUDA workers on one GPU (devices = [0, 0, 0, 0]), multi-turn chats behind a shared system prompt of
 # several thousand tokens plus a per-conversation document, concurrency above the worker count; routers
 # round_robin, least_loaded (load-aware, cache-blind) and kv (prefix caching on in all), in one run: hit rate,

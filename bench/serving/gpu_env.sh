@@ -3,8 +3,8 @@
 #   ensure_openai          makes `import openai` work: as is, or from the wheels in $WHEELS (default
 #                          $repo/.whl) installed into /tmp/site (PYTHONPATH is exported)
 #   ensure_checkpoint SHAPE DIR
-#                          writes a random-weight HF checkpoint of SHAPE into DIR with random_checkpoint.py
-#                          ($TANDEM_RANDOM_CHECKPOINT), unless DIR/config.json exists; adds the legacy
+#                          writes a random-weight HF checkpoint of SHAPE into DIR with tests/gpu/random_checkpoint.py
+#                          (or $TANDEM_RANDOM_CHECKPOINT), unless DIR/config.json exists; adds the legacy
 #                          rope_theta / rope_scaling keys that Tandem's config reader reads
 #   start_server BIN TOML LOG PORT
 #                          starts `BIN serve --config TOML` on 127.0.0.1:PORT, stderr to LOG; sets

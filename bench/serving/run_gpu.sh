@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# BENCH.md workload 2 on a GPU machine, one command: random-weight Llama-3.1-8B checkpoint, `tandem serve` on
+# bench/README.md workload 2 on a GPU machine, one command: random-weight Llama-3.1-8B checkpoint, `tandem serve` on
 # the CUDA backend, the concurrency sweep of serving_bench.py, server stopped; logs and JSON in OUT_DIR.
 #
 #   bench/serving/run_gpu.sh TANDEM_BINARY OUT_DIR [serving_bench.py options...]
 #
 # Env (defaults): SHAPE (llama3.1-8b), MODEL_DIR (/tmp/tandem-serving/$SHAPE, reused when it has config.json;
-# may also be a .gguf), TANDEM_RANDOM_CHECKPOINT (random_checkpoint.py), WHEELS (the openai wheels, $repo/.whl,
-# used only when `import openai` fails), BACKEND (cuda), DEVICES ([0]), MAX_RUNNING (128),
+# may also be a .gguf), TANDEM_RANDOM_CHECKPOINT (tests/gpu/random_checkpoint.py), WHEELS (the openai wheels,
+# $repo/.whl, used only when `import openai` fails), BACKEND (cuda), DEVICES ([0]), MAX_RUNNING (128),
 # MAX_BATCH_TOKENS (8192), GPU_MEMORY_FRACTION (0.9), PORT (18000), CONCURRENCY ("1 8 32 64 128"),
 # REQUESTS (per level; "" = max(2c, 8)), INPUT_TOKENS (1024), OUTPUT_TOKENS (256), WARMUP (8), API (completions).
 # Output: OUT_DIR/serving.txt (the table), serving.json, server.log, tandem.toml, run.log.

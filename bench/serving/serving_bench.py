@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""BENCH.md workload 2: a running OpenAI-compatible server under a concurrency sweep.
+"""bench/README.md workload 2: a running OpenAI-compatible server under a concurrency sweep.
 
 The load generator is the official `openai` client (AsyncOpenAI, streaming), spread over several
 worker processes so one Python interpreter never limits the rate at high concurrency. Each level

@@ -1,4 +1,4 @@
-// Always-on invariant checks (STYLE.md, error tier 3). Never use on user input.
+// Always-on invariant checks (docs/style.md, error tier 3). Never use on user input.
 #pragma once
 
 #include <cstdio>

@@ -216,6 +216,22 @@ const std::vector<KeySpec>& schema() {
       {"engine", "enable_prefix_caching", [](auto& n, auto& w, Config& c) {
          c.engine.enable_prefix_caching = get_bool(n, w);
        }},
+      {"engine.cuda", "pdl", [](auto& n, auto& w, Config& c) { c.engine.tuning.cuda.pdl = get_bool(n, w); }},
+      {"engine.cuda", "attention_pdl", [](auto& n, auto& w, Config& c) {
+         c.engine.tuning.cuda.attention_pdl = *toggle_from_name(get_choice(n, w, {"auto", "on", "off"}));
+       }},
+      {"engine.cuda", "prefill_sm90", [](auto& n, auto& w, Config& c) {
+         c.engine.tuning.cuda.prefill_sm90 = *kernel_path_from_name(get_choice(n, w, {"auto", "off"}));
+       }},
+      {"engine.cuda", "prefill_sm90_tma", [](auto& n, auto& w, Config& c) {
+         c.engine.tuning.cuda.prefill_sm90_tma = *kernel_path_from_name(get_choice(n, w, {"auto", "off"}));
+       }},
+      {"engine.cuda", "gemm_autotune", [](auto& n, auto& w, Config& c) {
+         c.engine.tuning.cuda.gemm_autotune = get_bool(n, w);
+       }},
+      {"engine.cpu", "kernels", [](auto& n, auto& w, Config& c) {
+         c.engine.tuning.cpu.kernels = *cpu_kernels_from_name(get_choice(n, w, {"auto", "portable"}));
+       }},
       {"scheduler", "router", [](auto& n, auto& w, Config& c) {
          c.scheduler.router = get_choice(n, w, {"kv", "round_robin", "least_loaded"});
        }},
@@ -234,9 +250,62 @@ const std::vector<KeySpec>& schema() {
       {"log", "format", [](auto& n, auto& w, Config& c) {
          c.log.format = get_choice(n, w, {"text", "json"});
        }},
+      {"log", "stats_interval_s", [](auto& n, auto& w, Config& c) {
+         c.log.stats_interval_s = static_cast<int>(get_int(n, w, 0, 3600));
+       }},
       {"metrics", "vllm_names", [](auto& n, auto& w, Config& c) { c.metrics.vllm_names = get_bool(n, w); }},
   };
   return kSchema;
+}
+
+bool is_section(const std::string& section) {
+  for (const auto& spec : schema()) {
+    if (section == spec.section) return true;
+  }
+  return false;
+}
+
+// "backend, devices, ..., [engine.cuda], [engine.cpu]": the keys and inner
+// tables of `section`, in schema order (a section's keys are contiguous there).
+std::string known_keys(const std::string& section) {
+  std::string known, last_inner;
+  for (const auto& spec : schema()) {
+    const std::string s = spec.section;
+    std::string item;
+    if (s == section) {
+      item = spec.key;
+    } else if (s.rfind(section + ".", 0) == 0 && s != last_inner) {
+      last_inner = s;
+      item = "[" + s + "]";
+    }
+    if (!item.empty()) known += (known.empty() ? "" : ", ") + item;
+  }
+  return known;
+}
+
+// Reads the keys of the table of `section` ("engine", or "engine.cuda" for a
+// table inside it); `name` is the file, for messages.
+void read_section(const toml::table& table, const std::string& section, const std::string& name, Config& config) {
+  for (const auto& [key, node] : table) {
+    std::string k(key.str());
+    if (const std::string inner = section + "." + k; is_section(inner)) {
+      const auto* inner_table = node.as_table();
+      if (!inner_table) {
+        throw ConfigError(name + ": [" + inner + "]: expected a table, got " + describe(node));
+      }
+      read_section(*inner_table, inner, name, config);
+      continue;
+    }
+    const KeySpec* found = nullptr;
+    for (const auto& spec : schema()) {
+      if (section == spec.section && k == spec.key) found = &spec;
+    }
+    if (!found) {
+      throw ConfigError(name + ": [" + section + "] " + k + ": unknown key (known keys: " + known_keys(section) +
+                        ")");
+    }
+    found->set(node, Where{name, section, k}, config);
+  }
 }
 
 void validate(const Config& c, const std::string& file) {
@@ -281,9 +350,7 @@ Config parse_config(const std::string& toml_text, const std::string& name) {
   for (const auto& [section_key, section_node] : root) {
     std::string section(section_key.str());
     const auto* table = section_node.as_table();
-    bool known_section = false;
-    for (const auto& spec : schema()) known_section |= section == spec.section;
-    if (!known_section) {
+    if (section.find('.') != std::string::npos || !is_section(section)) {
       throw ConfigError(name + ": unknown key \"" + section +
                         "\" (expected one of the sections [server] [model] [engine] [scheduler] "
                         "[log] [metrics])");
@@ -291,22 +358,7 @@ Config parse_config(const std::string& toml_text, const std::string& name) {
     if (!table) {
       throw ConfigError(name + ": [" + section + "]: expected a table, got " + describe(section_node));
     }
-    for (const auto& [key, node] : *table) {
-      std::string k(key.str());
-      const KeySpec* found = nullptr;
-      for (const auto& spec : schema()) {
-        if (section == spec.section && k == spec.key) found = &spec;
-      }
-      if (!found) {
-        std::string known;
-        for (const auto& spec : schema()) {
-          if (section == spec.section) known += std::string(known.empty() ? "" : ", ") + spec.key;
-        }
-        throw ConfigError(name + ": [" + section + "] " + k + ": unknown key (known keys: " + known +
-                          ")");
-      }
-      found->set(node, Where{name, section, k}, config);
-    }
+    read_section(*table, section, name, config);
   }
   validate(config, name);
   return config;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "common/engine_tuning.h"
+
 namespace tandem {
 
 class ConfigError : public std::runtime_error {
@@ -66,6 +68,7 @@ struct EngineConfig {
   int max_batch_tokens = 2048;           // tokens per step (prefill chunks + decodes)
   int max_running = 64;                  // sequences per worker step
   bool enable_prefix_caching = true;
+  EngineTuning tuning;                   // [engine.cuda], [engine.cpu] (engine_tuning.h)
 };
 
 struct SchedulerConfig {
@@ -78,6 +81,7 @@ struct SchedulerConfig {
 struct LogConfig {
   std::string level = "info";            // trace | debug | info | warn | error | off
   std::string format = "text";           // text | json
+  int stats_interval_s = 10;             // seconds between [stats] lines while busy; 0: none
 };
 
 struct MetricsConfig {
@@ -113,7 +117,8 @@ struct ConfigOverrides {
 Config parse_config(const std::string& toml_text, const std::string& name);
 // Reads and parses a file (ConfigError when unreadable).
 Config load_config_file(const std::string& path);
-// Applies overrides and validates cross-key constraints.
+// Applies overrides and validates cross-key constraints. The environment's
+// engine-tuning overrides are apply_tuning_environment's (engine_tuning.h).
 void apply_overrides(Config& config, const ConfigOverrides& overrides);
 
 }  // namespace tandem

@@ -137,6 +137,18 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help, const L
   return *s.gauge;
 }
 
+double Registry::total(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return 0.0;
+  double sum = 0.0;
+  for (const auto& [key, s] : it->second->series) {
+    if (s.counter) sum += s.counter->value();
+    if (s.gauge) sum += s.gauge->value();
+  }
+  return sum;
+}
+
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
                                std::vector<double> bounds, const Labels& labels) {
   std::lock_guard lock(mu_);

@@ -1,6 +1,6 @@
 // Process-wide metrics: counters, gauges and histograms with labels, rendered
 // in the Prometheus text exposition format (version 0.0.4). The planner and
-// the router read the same objects Prometheus scrapes (DESIGN.md).
+// the router read the same objects Prometheus scrapes (docs/design.md).
 //
 // Threading: every method is thread-safe. Metric objects returned by the
 // registry live as long as the registry; updating them is lock-free.
@@ -88,6 +88,10 @@ class Registry {
 
   // Prometheus text format, families in registration order.
   std::string render() const;
+
+  // The sum of a counter's or gauge's series (all label sets); 0 when no such
+  // family exists. For readers inside the process (the periodic stats line).
+  double total(const std::string& name) const;
 
  private:
   struct Series {

@@ -1,4 +1,4 @@
-// Expected failures travel as Status / Result<T> (STYLE.md, error tier 1).
+// Expected failures travel as Status / Result<T> (docs/style.md, error tier 1).
 // One error-kind enum for the whole process; frontend/http_errors maps it to an
 // HTTP status and OpenAI error type in exactly one function.
 #pragma once
@@ -82,3 +82,11 @@ class Result {
 };
 
 }  // namespace tandem
+
+// Returns the Status of `expr` (a Status, or anything convertible to one) from
+// the enclosing function when it is not ok.
+#define TANDEM_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    ::tandem::Status tandem_status_ = (expr);        \
+    if (!tandem_status_.ok()) return tandem_status_; \
+  } while (0)

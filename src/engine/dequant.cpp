@@ -16,6 +16,11 @@
 
 namespace tandem::engine {
 
+using model_files::GgmlType;
+using model_files::GgmlTypeTraits;
+using model_files::ggml_type_supported;
+using model_files::ggml_type_traits;
+
 namespace {
 
 constexpr int kQK = 32;    // elements per block of the legacy quants

@@ -17,8 +17,8 @@
 #include <cstring>
 #include <span>
 
-#include "engine/gguf_types.h"
 #include "engine/model_weights.h"
+#include "model_files/gguf_types.h"
 
 namespace tandem::engine {
 
@@ -46,10 +46,10 @@ uint16_t f32_to_f16(float f);
 // Dequantizes whole blocks of `type` to float32. Preconditions (checked,
 // callers validate files first): ggml_type_supported(type); src.size() is a
 // multiple of the block size in bytes; dst.size() == blocks * block_elems.
-void dequantize_to_f32(GgmlType type, std::span<const std::byte> src, std::span<float> dst);
+void dequantize_to_f32(model_files::GgmlType type, std::span<const std::byte> src, std::span<float> dst);
 
 // Converts whole blocks of `type` into `out` elements: dst.size() must be
 // blocks * block_elems * dtype_size(out). Same-type conversions copy bytes.
-void convert_ggml_data(GgmlType type, std::span<const std::byte> src, DType out, std::span<std::byte> dst);
+void convert_ggml_data(model_files::GgmlType type, std::span<const std::byte> src, DType out, std::span<std::byte> dst);
 
 }  // namespace tandem::engine

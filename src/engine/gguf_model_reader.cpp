@@ -11,6 +11,10 @@
 
 namespace tandem::engine {
 
+using model_files::GgmlType;
+using model_files::GgufFile;
+using model_files::GgufTensorInfo;
+
 namespace {
 
 Status bad(const GgufFile& f, const std::string& what) {

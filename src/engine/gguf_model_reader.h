@@ -14,13 +14,13 @@
 #include <optional>
 
 #include "common/status.h"
-#include "engine/gguf_file.h"
 #include "engine/model_loader.h"
+#include "model_files/gguf_file.h"
 
 namespace tandem::engine {
 
 // `dtype` nullopt: spec/defaults/template only (no weights converted).
-Result<LoadedModel> read_gguf_model(const GgufFile& file, std::optional<DType> dtype,
+Result<LoadedModel> read_gguf_model(const model_files::GgufFile& file, std::optional<DType> dtype,
                                     const std::function<void(float)>& progress = {});
 
 }  // namespace tandem::engine

@@ -12,10 +12,14 @@
 
 #include "engine/hf_config.h"
 #include "engine/loader_checks.h"
-#include "engine/safetensors_file.h"
 #include "engine/weight_loader.h"
+#include "model_files/safetensors_file.h"
 
 namespace tandem::engine {
+
+using model_files::GgmlType;
+using model_files::SafetensorsFile;
+using model_files::SafetensorsTensorInfo;
 
 namespace fs = std::filesystem;
 

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <optional>
 
-#include "engine/gguf_file.h"
 #include "engine/gguf_model_reader.h"
 #include "engine/hf_checkpoint.h"
+#include "model_files/gguf_file.h"
 
 namespace tandem::engine {
 
@@ -21,7 +21,7 @@ Result<LoadedModel> load(const std::string& path, std::optional<DType> dtype,
     return Status(ErrorKind::kUnsupported,
                   path + ": a bare .safetensors file has no config; pass the model directory instead");
   }
-  auto file = GgufFile::open(path);
+  auto file = model_files::GgufFile::open(path);
   if (!file.ok()) return file.status();
   return read_gguf_model(file.value(), dtype, progress);
 }

@@ -27,4 +27,26 @@ int64_t Tensor::numel() const {
   return n;
 }
 
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+Status check_tensor_data(const Tensor& t, const std::string& name) {
+  if (t.empty()) return Status(ErrorKind::kMalformedFile, name + ": tensor is missing");
+  if (t.data.size() != static_cast<size_t>(t.numel()) * dtype_size(t.dtype)) {
+    return Status(ErrorKind::kMalformedFile, name + ": data size does not match shape " + shape_string(t.shape));
+  }
+  return {};
+}
+
+Status check_tensor_shape(const Tensor& t, const std::vector<int64_t>& want, const std::string& name) {
+  if (!t.empty() && t.shape != want) {
+    return Status(ErrorKind::kMalformedFile,
+                  name + ": shape " + shape_string(t.shape) + ", expected " + shape_string(want));
+  }
+  return check_tensor_data(t, name);
+}
+
 }  // namespace tandem::engine

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "engine/model_spec.h"
 
 namespace tandem::engine {
@@ -31,6 +32,16 @@ struct Tensor {
   const float* f32() const { return reinterpret_cast<const float*>(data.data()); }
   float* f32() { return reinterpret_cast<float*>(data.data()); }
 };
+
+// A shape as messages print it: "[4096, 1024]".
+std::string shape_string(const std::vector<int64_t>& shape);
+
+// The checks a runner makes on each tensor it takes, failing with
+// kMalformedFile naming `name`: check_tensor_data, that `t` is present and its
+// data holds exactly shape x dtype bytes; check_tensor_shape, that and that its
+// shape is exactly `want`.
+Status check_tensor_data(const Tensor& t, const std::string& name);
+Status check_tensor_shape(const Tensor& t, const std::vector<int64_t>& want, const std::string& name);
 
 struct LayerWeights {
   Tensor attn_norm;          // [hidden]

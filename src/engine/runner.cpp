@@ -1,6 +1,7 @@
-// engine::Runner's default step_and_sample (runner.h): step() into a buffer
-// the runner owns, then engine::sample per row on the host. Backends that can
-// sample where the logits are (CUDA) override it.
+// engine::Runner's shared parts (runner.h): the argument checks every backend
+// makes (sample rows, copy_blocks), and the default step_and_sample: step()
+// into a buffer the runner owns, then engine::sample per row on the host.
+// Backends that can sample where the logits are (CUDA) override it.
 #include "engine/runner.h"
 
 #include <string>
@@ -19,6 +20,23 @@ Status Runner::check_sample_rows(const StepBatch& batch, std::span<const SampleR
     if (rows[i].params == nullptr) {
       return Status(ErrorKind::kInvalidRequest,
                     "step_and_sample: sample row " + std::to_string(i) + " has no sampling parameters");
+    }
+  }
+  return {};
+}
+
+Status Runner::check_copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) const {
+  if (src.size() != dst.size()) {
+    return Status(ErrorKind::kInvalidRequest, "copy_blocks: " + std::to_string(src.size()) + " sources but " +
+                                                  std::to_string(dst.size()) + " destinations");
+  }
+  const int n = num_blocks();
+  for (size_t i = 0; i < src.size(); ++i) {
+    for (int32_t id : {src[i], dst[i]}) {
+      if (id < 0 || id >= n) {
+        return Status(ErrorKind::kInvalidRequest, "copy_blocks: block id " + std::to_string(id) +
+                                                      " is out of range [0, " + std::to_string(n) + ")");
+      }
     }
   }
   return {};

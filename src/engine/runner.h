@@ -1,4 +1,4 @@
-// engine::Runner executes one model step on one device (DESIGN.md, "The
+// engine::Runner executes one model step on one device (docs/design.md, "The
 // boundaries that matter"). The scheduler owns which KV blocks a sequence uses;
 // the runner only reads and writes them.
 //
@@ -77,12 +77,16 @@ class Runner {
   virtual Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
                                  std::vector<SampledToken>& out);
 
-  // Copies whole blocks (src[i] -> dst[i]) within this pool.
+  // Copies whole blocks (src[i] -> dst[i]) within this pool. Fails with
+  // kInvalidRequest, copying nothing, when the sizes differ or an id is
+  // outside [0, num_blocks()).
   virtual Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) = 0;
 
  protected:
   // Checks rows.size() against the batch's want_logits count (step_and_sample).
   static Status check_sample_rows(const StepBatch& batch, std::span<const SampleRow> rows);
+  // copy_blocks' argument checks, for every backend before it copies.
+  Status check_copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) const;
 
  private:
   std::vector<float> sample_logits_;  // the default step_and_sample's logits

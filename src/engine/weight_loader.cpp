@@ -9,6 +9,10 @@
 
 namespace tandem::engine {
 
+using model_files::GgmlTypeTraits;
+using model_files::ggml_type_supported;
+using model_files::ggml_type_traits;
+
 namespace {
 
 // One tensor to fill: its HF name, destination, expected shape, and how many
@@ -20,15 +24,6 @@ struct Slot {
   int permute_heads = 0;
   std::optional<SourceTensor> src;
 };
-
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string out = "[";
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i) out += ", ";
-    out += std::to_string(s[i]);
-  }
-  return out + "]";
-}
 
 // Converts src into dst on up to `threads` threads, splitting on block boundaries.
 void convert_parallel(const SourceTensor& src, DType dtype, std::span<std::byte> dst) {
@@ -129,7 +124,7 @@ Result<ModelWeights> load_weights(const ModelSpec& spec, const TensorSource& sou
     }
     if (src.shape != s.shape) {
       return Status(ErrorKind::kMalformedFile,
-                    where + " has shape " + shape_str(src.shape) + ", expected " + shape_str(s.shape));
+                    where + " has shape " + shape_string(src.shape) + ", expected " + shape_string(s.shape));
     }
     total += src.data.size();
     s.src = std::move(src);

@@ -22,9 +22,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/gguf_types.h"
 #include "engine/model_spec.h"
 #include "engine/model_weights.h"
+#include "model_files/gguf_types.h"
 
 namespace tandem::engine {
 
@@ -32,7 +32,8 @@ namespace tandem::engine {
 struct SourceTensor {
   std::string file;                 // for messages
   std::string name;                 // its name in that file
-  GgmlType type = GgmlType::kF32;   // safetensors F32/F16/BF16 map to the same ggml types
+  // safetensors F32/F16/BF16 map to the same ggml types
+  model_files::GgmlType type = model_files::GgmlType::kF32;
   std::vector<int64_t> shape;       // row-major
   std::span<const std::byte> data;  // whole blocks of `type`, already bounds-checked
 };

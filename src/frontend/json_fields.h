@@ -15,13 +15,6 @@
 
 #include "common/status.h"
 
-// Returns the Status of `expr` from the enclosing function when it is not ok.
-#define TANDEM_RETURN_IF_ERROR(expr)              \
-  do {                                            \
-    ::tandem::Status tandem_status_ = (expr);     \
-    if (!tandem_status_.ok()) return tandem_status_; \
-  } while (0)
-
 namespace tandem::frontend {
 
 Status invalid_field(std::string_view field, std::string_view what);

@@ -1,4 +1,4 @@
-// What GET /ready answers (DESIGN.md: load balancers and systemd checks poll it).
+// What GET /ready answers (docs/design.md: load balancers and systemd checks poll it).
 //   200 {"status":"ready","workers":[{"name":"cuda0","state":"running"},...]}
 //       while every worker serves; "degraded" while some failed (a device
 //       fault) and others still serve;

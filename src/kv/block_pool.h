@@ -1,4 +1,4 @@
-// kv::BlockPool: the bookkeeping of one worker's paged KV cache (DESIGN.md,
+// kv::BlockPool: the bookkeeping of one worker's paged KV cache (docs/design.md,
 // "The boundaries that matter"). Blocks are ids 0..num_blocks-1 of the
 // Runner's pool; the BlockPool holds only metadata (reference counts, hashes,
 // the prefix-cache map and LRU), never KV data.

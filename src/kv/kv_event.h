@@ -1,5 +1,5 @@
 // KV events: the only way anything outside a worker learns what its KV pool
-// caches (DESIGN.md, "KV events"). A BlockPool emits one event per block that
+// caches (docs/design.md, "KV events"). A BlockPool emits one event per block that
 // becomes reusable by hash (stored) or stops being reusable (evicted); the
 // KV-aware router's index consumes them.
 #pragma once

@@ -14,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "common/engine_tuning.h"
 #include "engine/model_loader.h"
 #include "main/device_probe.h"
 
@@ -67,24 +68,38 @@ int run_doctor(const Config& config, const std::string& config_path) {
   r.ok("config", config_path.empty() ? "built-in defaults (no --config given)"
                                      : config_path + " is valid");
 
-  // Driver and GPUs.
-  DeviceReport dev = probe_devices();
-  if (!dev.driver_version.empty()) r.ok("driver", "NVIDIA driver " + dev.driver_version);
-  else r.warn("driver", "no NVIDIA driver found (the CPU backend will serve)");
-  for (const auto& gpu : dev.gpus) r.ok("gpu", gpu);
-  if (!dev.cuda_built) {
-    if (config.engine.backend == "cuda") {
-      r.problem("gpu", "backend = \"cuda\" but this binary was built without CUDA",
-                "install a CUDA build of tandem or set [engine] backend = \"cpu\"");
-    } else {
-      r.warn("gpu", "this binary was built without CUDA; serving on the CPU");
+  // Driver and GPUs: not looked at when the CPU backend is asked for.
+  const bool cpu_only = config.engine.backend == "cpu";
+  if (cpu_only) {
+    r.ok("backend", "cpu (GPUs are not used)");
+  } else {
+    const DeviceReport dev = probe_devices();
+    if (!dev.driver_version.empty()) r.ok("driver", "NVIDIA driver " + dev.driver_version);
+    else r.warn("driver", "no NVIDIA driver found (the CPU backend will serve)");
+    for (const auto& gpu : dev.gpus) r.ok("gpu", gpu);
+    if (!dev.cuda_built) {
+      if (config.engine.backend == "cuda") {
+        r.problem("gpu", "backend = \"cuda\" but this binary was built without CUDA",
+                  "install a CUDA build of tandem or set [engine] backend = \"cpu\"");
+      } else {
+        r.warn("gpu", "this binary was built without CUDA; serving on the CPU");
+      }
+    } else if (!dev.error.empty()) {
+      if (config.engine.backend == "cuda") {
+        r.problem("gpu", dev.error, "check the driver (nvidia-smi) and device permissions");
+      } else {
+        r.warn("gpu", dev.error + "; serving on the CPU");
+      }
     }
-  } else if (!dev.error.empty()) {
-    if (config.engine.backend == "cuda") {
-      r.problem("gpu", dev.error, "check the driver (nvidia-smi) and device permissions");
-    } else {
-      r.warn("gpu", dev.error + "; serving on the CPU");
-    }
+  }
+
+  // Kernel choices in force ([engine.cuda], [engine.cpu], then the environment).
+  if (!cpu_only) r.ok("tuning", "engine.cuda: " + describe(config.engine.tuning.cuda));
+  r.ok("tuning", "engine.cpu: " + describe(config.engine.tuning.cpu));
+  if (!config.engine.tuning.from_environment.empty()) {
+    std::string vars;
+    for (const std::string& v : config.engine.tuning.from_environment) vars += " " + v;
+    r.warn("tuning", "from the environment, over the config file:" + vars);
   }
 
   // Model.
@@ -113,22 +128,15 @@ int run_doctor(const Config& config, const std::string& config_path) {
               "stop what uses the port or set [server] port / --port");
   }
 
-  // State directory.
-  std::string state = "/var/lib/tandem";
-  if (!std::filesystem::exists(state)) {
-    r.warn("state", state + " does not exist (created by the package; needed for the disk KV tier)");
-  } else {
-    struct statvfs vfs{};
-    if (statvfs(state.c_str(), &vfs) == 0) {
-      double free_gib = static_cast<double>(vfs.f_bavail) * vfs.f_frsize / (1024.0 * 1024 * 1024);
-      char buf[128];
-      std::snprintf(buf, sizeof buf, "%s: %.1f GiB free", state.c_str(), free_gib);
-      if (free_gib < 1.0) r.problem("state", buf, "free disk space on the state directory's file system");
-      else r.ok("state", buf);
-    }
-    if (access(state.c_str(), W_OK) != 0) {
-      r.warn("state", state + " is not writable by this user (the service runs as user tandem)");
-    }
+  // State directory: the package creates it; nothing is stored there yet (the disk KV tier and the profiles
+  // will be), so only its free space is shown.
+  const std::string state = "/var/lib/tandem";
+  struct statvfs vfs{};
+  if (std::filesystem::is_directory(state) && statvfs(state.c_str(), &vfs) == 0) {
+    const double free_gib = static_cast<double>(vfs.f_bavail) * vfs.f_frsize / (1024.0 * 1024 * 1024);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "%s: %.1f GiB free (nothing is stored there yet)", state.c_str(), free_gib);
+    r.ok("state", buf);
   }
 
   std::printf("%s\n", r.problems == 0 ? "no problems found" :

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/engine_tuning.h"
 #include "common/logging.h"
 #include "main/cli.h"
 #include "main/doctor.h"
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
     }
     if (!options.config_path.empty()) config = load_config_file(options.config_path);
     apply_overrides(config, options.overrides);
+    apply_tuning_environment(config.engine.tuning);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "tandem: %s\n", e.what());
     return kExitConfigError;

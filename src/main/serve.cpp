@@ -10,19 +10,24 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "common/engine_tuning.h"
 #include "common/metrics.h"
 #include "engine/cpu/cpu_runner.h"
+#include "engine/cpu/kernels.h"
 #include "engine/hf_config.h"
 #include "engine/model_loader.h"
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
 #include "main/cuda_worker_plan.h"
+#include "main/stats_line.h"
 #include "main/systemd_notify.h"
 #include "scheduler/router.h"
 #include "scheduler/worker.h"
@@ -160,6 +165,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     ro.threads = threads;
     ro.block_tokens = config.engine.kv_block_tokens;
     ro.num_blocks = static_cast<int>(num_blocks);
+    ro.tuning = config.engine.tuning.cpu;
     auto runner = engine::cpu::make_cpu_runner(loaded.spec, std::move(weights), ro);
     if (!runner.ok()) {
       throw std::runtime_error("cannot start CPU worker " + std::to_string(i) + ": " +
@@ -199,6 +205,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
     ro.gpu_memory_fraction = p.kv_memory_fraction;
     ro.max_batch_tokens = config.engine.max_batch_tokens;
     ro.max_running = config.engine.max_running;
+    ro.tuning = config.engine.tuning.cuda;
     if (p.workers_on_device > 1) {
       spdlog::info("[main] worker {}: {} of {} on CUDA device {}, KV pool from {:.3f} of the free memory",
                    p.name, p.index_on_device + 1, p.workers_on_device, p.device, p.kv_memory_fraction);
@@ -259,6 +266,19 @@ std::vector<int> choose_cuda_devices(const Config& config) {
 #endif
 }
 
+// The kernel choices of the backend that serves, once at start-up, with the
+// environment's overrides named (they win over the config file).
+void log_tuning(const EngineTuning& tuning, bool cuda) {
+  std::string line = cuda ? "engine.cuda: " + describe(tuning.cuda)
+                          : "engine.cpu: " + describe(tuning.cpu) + " (" +
+                                engine::cpu::select_kernels(tuning.cpu.kernels).name + ")";
+  if (!tuning.from_environment.empty()) {
+    line += "; from the environment:";
+    for (const std::string& v : tuning.from_environment) line += " " + v;
+  }
+  spdlog::info("[main] {}", line);
+}
+
 // Waits for SIGTERM/SIGINT (blocked in every thread) for up to `timeout`.
 // Returns the signal number, or 0 on timeout.
 int wait_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
@@ -285,6 +305,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     throw ConfigError("[model] path: no model configured; set it in the config or pass --model PATH");
   }
   const std::vector<int> cuda_devices = choose_cuda_devices(config);
+  log_tuning(config.engine.tuning, !cuda_devices.empty());
   const engine::DType weight_dtype = cuda_devices.empty() ? engine::DType::kF32 : engine::DType::kBF16;
 
   const auto started = Clock::now();
@@ -296,6 +317,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     if (percent / 10 != last_decile) {
       last_decile = percent / 10;
       notifier.status("loading weights " + std::to_string(percent) + "%");
+      spdlog::info("[main] loading weights {}%", percent);
       notifier.extend_timeout(std::chrono::seconds(60));
     }
   });
@@ -411,7 +433,14 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   // lost for this process) the pings stop, so systemd's WatchdogSec restarts
   // the service; /ready answers 503 meanwhile and /health stays 200.
   bool reported_dead = false;
+  std::optional<main::StatsLine> stats;
+  if (config.log.stats_interval_s > 0) {
+    stats.emplace(registry, std::chrono::seconds(config.log.stats_interval_s), Clock::now());
+  }
   while ((sig = wait_signal(signals, tick)) == 0) {
+    if (stats) {
+      if (auto line = stats->tick(Clock::now())) spdlog::info("[stats] {}", *line);
+    }
     if (router.ready()) {
       notifier.watchdog();
       reported_dead = false;

@@ -1,4 +1,4 @@
-// The contract between the frontend and the engine side (DESIGN.md, step 4).
+// The contract between the frontend and the engine side (docs/design.md, step 4).
 // The frontend submits GenerationRequests and receives TokenEvents through the
 // request's sink; it never sees workers, blocks or devices. Implementations:
 // scheduler::Router (the real service) and the frontend's instant test backend.

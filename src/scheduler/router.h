@@ -1,4 +1,4 @@
-// scheduler::Router: the GenerationService over N workers (DESIGN.md, step 4).
+// scheduler::Router: the GenerationService over N workers (docs/design.md, step 4).
 // It validates nothing the workers validate, picks a worker with its
 // RoutingPolicy among the healthy ones, and remembers which worker holds each
 // request id so cancel() reaches it. KV events of every worker are forwarded

@@ -1,6 +1,6 @@
 // scheduler::Sequence: one request's state inside a worker — its tokens (prompt
 // then generated), how many positions have KV in the cache, its block table,
-// and its lifecycle. Restartable (DESIGN.md): prompt + generated tokens and the
+// and its lifecycle. Restartable (docs/design.md): prompt + generated tokens and the
 // sampling position are all a preempted or migrated request needs to resume
 // with the same output.
 //

@@ -1,6 +1,6 @@
 // scheduler::Worker: one thread that owns one engine::Runner and one
 // kv::BlockPool and runs the continuous-batching loop (StepScheduler) over
-// them (DESIGN.md, step 5).
+// them (docs/design.md, step 5).
 //
 // Threads: the worker thread is the only one touching the runner, the pool
 // and the scheduler; its one job is the step loop. Every public method is

@@ -12,7 +12,7 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   waiting_ = &r->gauge("tandem_worker_requests_waiting",
                        "Requests queued at the worker, preempted ones included.", labels);
   kv_used_ = &r->gauge("tandem_kv_blocks_used", "KV blocks held by running requests.", labels);
-  kv_total_ = &r->gauge("tandem_kv_blocks_total", "KV blocks in the worker's pool.", labels);
+  kv_total_ = &r->gauge("tandem_kv_blocks_capacity", "KV blocks in the worker's pool.", labels);
   preemptions_ = &r->counter("tandem_preemptions_total",
                              "Requests preempted (blocks freed, recomputed later).", labels);
   step_seconds_ = &r->histogram("tandem_step_seconds", "Duration of one worker step.",
@@ -25,7 +25,7 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   prefix_hits_ = &r->counter("tandem_prefix_cache_hits_total",
                              "Prompt tokens found in the prefix cache.");
   all_used_ = &r->gauge("tandem_kv_cache_blocks_used", "KV blocks held by requests, all workers.");
-  all_total_ = &r->gauge("tandem_kv_cache_blocks_total", "KV blocks in all workers' pools.");
+  all_total_ = &r->gauge("tandem_kv_cache_blocks_capacity", "KV blocks in all workers' pools.");
   usage_perc_ = &r->gauge("tandem_kv_cache_usage_perc",
                           "Fraction of all workers' KV blocks held by requests (0..1).");
 }

@@ -12,7 +12,7 @@ namespace tandem::scheduler {
 
 //
 // Process-wide KV usage: every worker adds the change of its own figures to
-// tandem_kv_cache_blocks_used / tandem_kv_cache_blocks_total (no label) and
+// tandem_kv_cache_blocks_used / tandem_kv_cache_blocks_capacity (no label) and
 // then sets tandem_kv_cache_usage_perc = used / total (0..1, vLLM's
 // kv_cache_usage_perc). With several workers the ratio may lag the sums by
 // one worker step; a worker's share is removed when it is destroyed.
@@ -37,7 +37,7 @@ class WorkerMetrics {
   metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
   metrics::Gauge* waiting_ = nullptr;       // tandem_worker_requests_waiting
   metrics::Gauge* kv_used_ = nullptr;       // tandem_kv_blocks_used
-  metrics::Gauge* kv_total_ = nullptr;      // tandem_kv_blocks_total
+  metrics::Gauge* kv_total_ = nullptr;      // tandem_kv_blocks_capacity
   metrics::Counter* preemptions_ = nullptr; // tandem_preemptions_total
   metrics::Histogram* step_seconds_ = nullptr;  // tandem_step_seconds
   metrics::Histogram* step_tokens_ = nullptr;   // tandem_step_tokens
@@ -46,7 +46,7 @@ class WorkerMetrics {
   metrics::Counter* prefix_queries_ = nullptr;   // tandem_prefix_cache_queries_total
   metrics::Counter* prefix_hits_ = nullptr;      // tandem_prefix_cache_hits_total
   metrics::Gauge* all_used_ = nullptr;           // tandem_kv_cache_blocks_used
-  metrics::Gauge* all_total_ = nullptr;          // tandem_kv_cache_blocks_total
+  metrics::Gauge* all_total_ = nullptr;          // tandem_kv_cache_blocks_capacity
   metrics::Gauge* usage_perc_ = nullptr;         // tandem_kv_cache_usage_perc
   int last_used_ = 0;                            // this worker's share of the sums
   int last_total_ = 0;

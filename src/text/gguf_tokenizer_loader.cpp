@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/gguf_file.h"
+#include "model_files/gguf_file.h"
 #include "text/byte_level_bpe_tokenizer.h"
 #include "text/sentencepiece_bpe_tokenizer.h"
 #include "text/tokenizer_loader.h"
@@ -66,13 +66,13 @@ TokenKind kind_of(int32_t type) {
   }
 }
 
-Status malformed(const engine::GgufFile& f, const std::string& key, const std::string& what) {
+Status malformed(const model_files::GgufFile& f, const std::string& key, const std::string& what) {
   return Status(ErrorKind::kMalformedFile, f.name() + ": " + key + ": " + what);
 }
 
 }  // namespace
 
-Result<std::shared_ptr<const Tokenizer>> load_tokenizer_gguf(const engine::GgufFile& gguf) {
+Result<std::shared_ptr<const Tokenizer>> load_tokenizer_gguf(const model_files::GgufFile& gguf) {
   auto model = gguf.require_string("tokenizer.ggml.model");
   if (!model.ok()) return model.status();
   if (*model != "gpt2" && *model != "llama") {

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine/gguf_file.h"
+#include "model_files/gguf_file.h"
 
 namespace tandem::text {
 namespace {
@@ -42,7 +42,7 @@ Result<std::shared_ptr<const Tokenizer>> load_tokenizer(const std::string& model
   }
   if (!fs::exists(model_path, ec)) return Status(ErrorKind::kIo, "no such file or directory: " + model_path);
   if (has_gguf_magic(model_path)) {
-    auto gguf = engine::GgufFile::open(model_path);
+    auto gguf = model_files::GgufFile::open(model_path);
     if (!gguf.ok()) return gguf.status();
     return load_tokenizer_gguf(*gguf);
   }

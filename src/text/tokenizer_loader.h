@@ -25,9 +25,9 @@
 #include "common/status.h"
 #include "text/tokenizer.h"
 
-namespace tandem::engine {
+namespace tandem::model_files {
 class GgufFile;
-}  // namespace tandem::engine
+}  // namespace tandem::model_files
 
 namespace tandem::text {
 
@@ -45,6 +45,6 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
                                                               const std::string& name);
 
 // From an opened GGUF file's metadata.
-Result<std::shared_ptr<const Tokenizer>> load_tokenizer_gguf(const engine::GgufFile& gguf);
+Result<std::shared_ptr<const Tokenizer>> load_tokenizer_gguf(const model_files::GgufFile& gguf);
 
 }  // namespace tandem::text

@@ -1,4 +1,4 @@
-"""Smoke run of bench/prefix/prefix_bench.py (BENCH.md workload 3) on the CPU with the demo model: tiny sizes,
+"""Smoke run of bench/prefix/prefix_bench.py (bench/README.md workload 3) on the CPU with the demo model: tiny sizes,
 both routers, per-conversation documents; checks the report the GPU script relies on."""
 import json
 import subprocess

@@ -1,4 +1,4 @@
-"""Smoke run of bench/serving/serving_bench.py (BENCH.md workload 2's load generator) against the
+"""Smoke run of bench/serving/serving_bench.py (bench/README.md workload 2's load generator) against the
 demo model on the CPU: tiny sizes, but the real driver, its worker processes and its JSON report."""
 import json
 import subprocess

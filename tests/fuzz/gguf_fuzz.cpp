@@ -6,10 +6,11 @@
 #include <span>
 
 #include "common/check.h"
-#include "engine/gguf_file.h"
 #include "engine/gguf_model_reader.h"
+#include "model_files/gguf_file.h"
 
 using namespace tandem::engine;
+using namespace tandem::model_files;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto file = GgufFile::parse(std::span(reinterpret_cast<const std::byte*>(data), size), "fuzz.gguf");

@@ -5,9 +5,9 @@
 #include <span>
 
 #include "common/check.h"
-#include "engine/safetensors_file.h"
+#include "model_files/safetensors_file.h"
 
-using namespace tandem::engine;
+using namespace tandem::model_files;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto file = SafetensorsFile::parse(std::span(reinterpret_cast<const std::byte*>(data), size), "fuzz.safetensors");

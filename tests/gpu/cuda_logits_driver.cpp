@@ -33,6 +33,8 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
+#include "common/engine_tuning.h"
 #include "engine/cpu/cpu_runner.h"
 #include "engine/cuda/cuda_runner.h"
 #include "engine/cuda/device_buffer.h"
@@ -106,7 +108,7 @@ struct Model {
 
 std::unique_ptr<Runner> make_runner(const std::string& path, const std::string& backend,
                                     const std::map<std::string, std::string>& f, int max_batch_tokens,
-                                    int max_running) {
+                                    int max_running, const EngineTuning& tuning) {
   const double t0 = now_ms();
   auto loaded = load_model(path, DType::kBF16);
   if (!loaded.ok()) die("load_model(" + path + "): " + loaded.status().to_string());
@@ -120,6 +122,7 @@ std::unique_ptr<Runner> make_runner(const std::string& path, const std::string& 
     o.cuda_graphs = flag(f, "graphs", "1") == "1";
     o.gpu_memory_fraction = std::stod(flag(f, "memory-fraction", "0.9"));
     o.max_blocks = max_blocks;
+    o.tuning = tuning.cuda;
     auto r = cuda::make_cuda_runner(loaded->spec, std::move(loaded->weights), o);
     if (!r.ok()) die("make_cuda_runner: " + r.status().to_string());
     return std::move(r.value());
@@ -129,6 +132,7 @@ std::unique_ptr<Runner> make_runner(const std::string& path, const std::string& 
     o.threads = std::stoi(flag(f, "threads", "0"));
     o.num_blocks = max_blocks > 0 ? max_blocks : 4096;
     o.weight_storage = DType::kBF16;
+    o.tuning = tuning.cpu;
     auto r = cpu::make_cpu_runner(loaded->spec, std::move(loaded->weights), o);
     if (!r.ok()) die("make_cpu_runner: " + r.status().to_string());
     return std::move(r.value());
@@ -136,7 +140,7 @@ std::unique_ptr<Runner> make_runner(const std::string& path, const std::string& 
   die("unknown backend " + backend);
 }
 
-int run_check(const std::map<std::string, std::string>& f) {
+int run_check(const std::map<std::string, std::string>& f, const EngineTuning& tuning) {
   std::ifstream in(flag(f, "scenario"));
   if (!in) die("cannot read the scenario file");
   std::map<int, std::vector<int32_t>> seq_tokens;
@@ -177,7 +181,7 @@ int run_check(const std::map<std::string, std::string>& f) {
     max_seqs = std::max(max_seqs, static_cast<int>(st.size()));
   }
   auto runner = make_runner(flag(f, "model"), flag(f, "backend", "cuda"), f, std::max(max_step_tokens, 8192),
-                            std::max(max_seqs, 64));
+                            std::max(max_seqs, 64), tuning);
   if (runner->block_tokens() != block_tokens) die("runner block_tokens differs from the scenario's");
   BlockAllocator alloc(runner->num_blocks(), 1234);
   std::map<int, std::vector<int32_t>> tables;
@@ -228,7 +232,7 @@ struct Ceilings {
   double gemm_tflops = 0;  // bf16 8192^3 through GemmLt
 };
 
-Ceilings measure_ceilings() {
+Ceilings measure_ceilings(const CudaTuning& tuning) {
   using cuda::DeviceBuffer;
   Ceilings c;
   cudaStream_t stream;
@@ -269,6 +273,7 @@ Ceilings measure_ceilings() {
     cudaMemcpy(x.get(), host.data(), elems * 2, cudaMemcpyHostToDevice);
     cuda::GemmLt gemm;
     ok_or_die(gemm.init(size_t{32} << 20), "gemm init");
+    gemm.set_tuning(tuning.gemm_autotune);
     std::vector<double> ms;
     for (int i = 0; i < 13; ++i) {
       cudaEventRecord(e0, stream);
@@ -292,11 +297,11 @@ Ceilings measure_ceilings() {
   return c;
 }
 
-int run_bench(const std::map<std::string, std::string>& f) {
+int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& tuning) {
   Ceilings c;
-  if (flag(f, "skip-ceilings", "0") != "1") c = measure_ceilings();
+  if (flag(f, "skip-ceilings", "0") != "1") c = measure_ceilings(tuning.cuda);
   const std::string path = flag(f, "model");
-  auto runner = make_runner(path, "cuda", f, 8192, 256);
+  auto runner = make_runner(path, "cuda", f, 8192, 256, tuning);
   const ModelSpec& spec = runner->spec();
   const int bt = runner->block_tokens();
   const int64_t hidden = spec.hidden, hd = spec.head_dim, inter = spec.intermediate;
@@ -325,6 +330,7 @@ int run_bench(const std::map<std::string, std::string>& f) {
         {"down", {hidden, inter}}, {"lm_head", {spec.vocab, hidden}}};
     cuda::GemmLt gemm;
     ok_or_die(gemm.init(size_t{32} << 20), "gemm init");
+    gemm.set_tuning(tuning.cuda.gemm_autotune);
     cudaStream_t stream;
     cudaStreamCreate(&stream);
     cudaEvent_t e0, e1;
@@ -536,10 +542,16 @@ int main(int argc, char** argv) {
   if (argc < 2) die("usage: cuda_logits_driver check|bench|ceilings --flag value ...");
   const std::string mode = argv[1];
   const auto f = parse_flags(argc, argv, 2);
-  if (mode == "check") return run_check(f);
-  if (mode == "bench") return run_bench(f);
+  EngineTuning tuning;  // the defaults, with the environment's overrides as `tandem serve` takes them
+  try {
+    apply_tuning_environment(tuning);
+  } catch (const ConfigError& e) {
+    die(e.what());
+  }
+  if (mode == "check") return run_check(f, tuning);
+  if (mode == "bench") return run_bench(f, tuning);
   if (mode == "ceilings") {
-    measure_ceilings();
+    measure_ceilings(tuning.cuda);
     return 0;
   }
   die("unknown mode " + mode);

@@ -41,6 +41,8 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
+#include "common/engine_tuning.h"
 #include "engine/cuda/cuda_runner.h"
 #include "engine/cuda/cuda_sampler.h"
 #include "engine/model_loader.h"
@@ -471,7 +473,7 @@ void bench(int cluster) {
   CHECK_CUDA(cudaFree(pristine));
 }
 
-void check_runner(const std::string& path) {
+void check_runner(const std::string& path, const tandem::CudaTuning& tuning) {
   using namespace tandem::engine;
   std::printf("== CudaRunner::step_and_sample vs step() + engine::sample (%s) ==\n", path.c_str());
   auto loaded = load_model(path, DType::kBF16);
@@ -481,6 +483,7 @@ void check_runner(const std::string& path) {
   o.max_running = 16;
   o.max_batch_tokens = 1024;
   o.max_blocks = 8 * 32;
+  o.tuning = tuning;
   auto made = cuda::make_cuda_runner(loaded->spec, std::move(loaded->weights), o);
   if (!made.ok()) return fail("make_cuda_runner: " + made.status().to_string());
   Runner& runner = *made.value();
@@ -562,7 +565,14 @@ int main(int argc, char** argv) {
       std::printf("usage: cuda_sampling_check runner MODEL_DIR\n");
       return 2;
     }
-    check_runner(argv[2]);
+    tandem::EngineTuning tuning;  // the defaults, with the environment's overrides as `tandem serve` takes them
+    try {
+      tandem::apply_tuning_environment(tuning);
+    } catch (const tandem::ConfigError& e) {
+      std::printf("%s\n", e.what());
+      return 2;
+    }
+    check_runner(argv[2], tuning.cuda);
   }
   if (mode == "check" || mode == "all") {
     check_against_host();

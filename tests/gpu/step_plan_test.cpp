@@ -243,6 +243,33 @@ TEST(StepPlanTest, RejectsMalformedBatchesNamingTheProblem) {
   expect_invalid({big}, "at most 512 per step");
 }
 
+TEST(DecodeAttentionPdlTest, AutoByLayerWeightsOnAndOffForced) {
+  ModelSpec qwen3_0_6b = tiny_spec();  // 31 MiB of bf16 weights per layer
+  qwen3_0_6b.hidden = 1024;
+  qwen3_0_6b.n_heads = 16;
+  qwen3_0_6b.n_kv_heads = 8;
+  qwen3_0_6b.head_dim = 128;
+  qwen3_0_6b.intermediate = 3072;
+  ModelSpec llama_8b = qwen3_0_6b;  // 416 MiB
+  llama_8b.hidden = 4096;
+  llama_8b.n_heads = 32;
+  llama_8b.intermediate = 14336;
+  EXPECT_TRUE(decode_attention_pdl(qwen3_0_6b, Toggle::kAuto));
+  EXPECT_FALSE(decode_attention_pdl(llama_8b, Toggle::kAuto));
+  EXPECT_TRUE(decode_attention_pdl(llama_8b, Toggle::kOn));
+  EXPECT_FALSE(decode_attention_pdl(qwen3_0_6b, Toggle::kOff));
+  // A layer of exactly the bound is not under it: 2 bytes x hidden 1024 x (qkv 2 + q 2 + 3 x 21844) = 128 MiB.
+  ModelSpec at_bound = tiny_spec();
+  at_bound.hidden = 1024;
+  at_bound.n_heads = 1;
+  at_bound.n_kv_heads = 0;
+  at_bound.head_dim = 2;
+  at_bound.intermediate = 21844;
+  EXPECT_FALSE(decode_attention_pdl(at_bound, Toggle::kAuto));
+  at_bound.intermediate -= 1;
+  EXPECT_TRUE(decode_attention_pdl(at_bound, Toggle::kAuto));
+}
+
 TEST(CudaRunnerTest, RejectsBadOptionsBeforeTouchingTheDevice) {
   CudaRunnerOptions o;
   o.block_tokens = 0;

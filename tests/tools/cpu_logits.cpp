@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
+#include "common/engine_tuning.h"
 #include "engine/cpu/cpu_runner.h"
 #include "engine/model_loader.h"
 
@@ -113,6 +115,13 @@ int main(int argc, char** argv) {
     for (int b = 0; b < blocks; ++b) check_tables[i].push_back(next_block++);
   }
   cpu::CpuRunnerOptions opts;
+  EngineTuning tuning;  // the defaults, with the environment's overrides as `tandem serve` takes them
+  try {
+    apply_tuning_environment(tuning);
+  } catch (const ConfigError& e) {
+    return fail(e.what());
+  }
+  opts.tuning = tuning.cpu;
   opts.threads = threads;
   opts.block_tokens = block_tokens;
   opts.num_blocks = next_block;
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
   auto made = cpu::make_cpu_runner(spec, std::move(loaded->weights), opts);
   if (!made.ok()) return fail(made.status().to_string());
   Runner& runner = *made.value();
+  const auto& cpu_runner = dynamic_cast<cpu::CpuRunner&>(runner);
   const double load_seconds = seconds_since(t_load);
 
   // Rows: prompt positions, then generate - 1 continuation positions.
@@ -175,8 +185,7 @@ int main(int argc, char** argv) {
 
   std::printf("{\"vocab\": %d, \"kernels\": \"%s\", \"threads\": %d, \"load_seconds\": %.3f, "
               "\"run_seconds\": %.3f, \"prefill_max_abs_diff\": %.9g, \"prompts\": [",
-              vocab, cpu::cpu_kernels_name(), dynamic_cast<cpu::CpuRunner&>(runner).threads(), load_seconds,
-              run_seconds, prefill_diff);
+              vocab, cpu_runner.kernels_name(), cpu_runner.threads(), load_seconds, run_seconds, prefill_diff);
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::printf("%s{\"n_prompt\": %zu, \"row_offset\": %zu, \"generated\": [", i ? ", " : "", prompts[i].size(),
                 row_offset[i]);

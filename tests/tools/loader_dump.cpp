@@ -23,12 +23,13 @@
 #include <string>
 
 #include "engine/dequant.h"
-#include "engine/gguf_file.h"
 #include "engine/model_loader.h"
+#include "model_files/gguf_file.h"
 
 namespace json = boost::json;
 using namespace tandem;
 using namespace tandem::engine;
+using namespace tandem::model_files;
 
 namespace {
 

@@ -13,27 +13,9 @@
 namespace tandem::engine::cpu {
 namespace {
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-Status check_shape(const Tensor& t, const std::vector<int64_t>& want, const std::string& name) {
-  if (t.empty()) return Status(ErrorKind::kMalformedFile, name + ": tensor is missing");
-  if (t.shape != want) {
-    return Status(ErrorKind::kMalformedFile,
-                  name + ": shape " + shape_string(t.shape) + ", expected " + shape_string(want));
-  }
-  if (t.data.size() != static_cast<size_t>(t.numel()) * dtype_size(t.dtype)) {
-    return Status(ErrorKind::kMalformedFile, name + ": data size does not match its shape");
-  }
-  return {};
-}
-
 // A 1-D tensor of n values as float32 (releases the tensor's data).
 Result<std::vector<float>> vector_f32(Tensor& t, int64_t n, const std::string& name) {
-  Status s = check_shape(t, {n}, name);
+  Status s = check_tensor_shape(t, {n}, name);
   if (!s.ok()) return s;
   std::vector<float> v(static_cast<size_t>(n));
   convert_to_f32(t.data.data(), t.dtype, v.data(), n);
@@ -74,15 +56,13 @@ int rows_per_task(int rows, int threads) {
 
 }  // namespace
 
-const char* cpu_kernels_name() { return active_kernels().name; }
-
 CpuRunner::CpuRunner(const ModelSpec& spec, const CpuRunnerOptions& options)
     : spec_(spec),
       block_tokens_(options.block_tokens),
       num_blocks_(options.num_blocks),
       pool_(options.threads > 0 ? options.threads
                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
-      kernels_(active_kernels()) {}
+      kernels_(select_kernels(options.tuning.kernels)) {}
 
 Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeights weights,
                                                 const CpuRunnerOptions& options) {
@@ -121,10 +101,10 @@ Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeig
                                           std::to_string(pool_bytes / (1 << 20)) + " MiB");
   }
 
-  if (Status s = check_shape(weights.embed, {spec.vocab, hidden}, "embed"); !s.ok()) return s;
+  if (Status s = check_tensor_shape(weights.embed, {spec.vocab, hidden}, "embed"); !s.ok()) return s;
   const bool tied = spec.tied_embeddings || weights.lm_head.empty();
   if (!tied) {
-    if (Status s = check_shape(weights.lm_head, {spec.vocab, hidden}, "lm_head"); !s.ok()) return s;
+    if (Status s = check_tensor_shape(weights.lm_head, {spec.vocab, hidden}, "lm_head"); !s.ok()) return s;
   }
   for (int l = 0; l < spec.n_layers; ++l) {
     LayerWeights& w = weights.layers[l];
@@ -137,7 +117,7 @@ Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeig
                                   std::tuple{&w.w_gate, std::vector<int64_t>{inter, hidden}, "w_gate"},
                                   std::tuple{&w.w_up, std::vector<int64_t>{inter, hidden}, "w_up"},
                                   std::tuple{&w.w_down, std::vector<int64_t>{hidden, inter}, "w_down"}}) {
-      if (Status s = check_shape(*t, shape, p + name); !s.ok()) return s;
+      if (Status s = check_tensor_shape(*t, shape, p + name); !s.ok()) return s;
     }
     auto attn_norm = vector_f32(w.attn_norm, hidden, p + "attn_norm");
     if (!attn_norm.ok()) return attn_norm.status();
@@ -429,18 +409,7 @@ Status CpuRunner::step(const StepBatch& batch, std::vector<float>& logits) {
 }
 
 Status CpuRunner::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
-  if (src.size() != dst.size()) {
-    return Status(ErrorKind::kInvalidRequest, "copy_blocks: " + std::to_string(src.size()) + " sources but " +
-                                                  std::to_string(dst.size()) + " destinations");
-  }
-  for (size_t i = 0; i < src.size(); ++i) {
-    for (int32_t id : {src[i], dst[i]}) {
-      if (id < 0 || id >= num_blocks_) {
-        return Status(ErrorKind::kInvalidRequest, "copy_blocks: block id " + std::to_string(id) +
-                                                      " is out of range [0, " + std::to_string(num_blocks_) + ")");
-      }
-    }
-  }
+  if (Status s = check_copy_blocks(src, dst); !s.ok()) return s;
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i] == dst[i]) continue;
     std::memcpy(kv_.data() + static_cast<size_t>(dst[i]) * block_floats_,

@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/engine_tuning.h"
 #include "common/status.h"
 #include "engine/cpu/kernels.h"
 #include "engine/cpu/thread_pool.h"
@@ -35,6 +36,7 @@ struct CpuRunnerOptions {
   // memory traffic of decode; kF32 keeps loader values bit-exact; kBF16 is
   // what CUDA uses. 16-bit inputs are kept as they are unless kF32 is asked.
   DType weight_storage = DType::kF16;
+  CpuTuning tuning;        // kernel table ([engine.cpu], common/engine_tuning.h)
 };
 
 class CpuRunner final : public Runner {
@@ -47,6 +49,8 @@ class CpuRunner final : public Runner {
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override;
 
   int threads() const { return pool_.size(); }
+  // Name of the kernel table in use ("avx2" or "portable"), for logs and tests.
+  const char* kernels_name() const { return kernels_.name; }
   // Raw KV pool, [num_blocks][block_floats] (runner.h layout), for tests and
   // block transfer.
   const float* kv_data() const { return kv_.data(); }
@@ -114,8 +118,5 @@ class CpuRunner final : public Runner {
 // pool cannot be allocated.
 Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeights weights,
                                                 const CpuRunnerOptions& options);
-
-// Name of the kernel table in use ("avx2" or "portable"), for logs and tests.
-const char* cpu_kernels_name();
 
 }  // namespace tandem::engine::cpu

@@ -1,8 +1,8 @@
 // The CPU runner's inner loops, behind one table of function pointers chosen
-// once per process: an AVX2/FMA/F16C implementation (kernels_avx2.cpp,
-// compiled with target attributes, used only when the CPU reports those
-// features) and a portable one (kernels_portable.cpp). Setting the
-// environment variable TANDEM_CPU_KERNELS=portable forces the portable table.
+// per runner (select_kernels): an AVX2/FMA/F16C implementation
+// (kernels_avx2.cpp, compiled with target attributes, used only when the CPU
+// reports those features) and a portable one (kernels_portable.cpp), which
+// [engine.cpu] kernels = "portable" asks for.
 //
 // Determinism contract (batch invariance): every output element is computed
 // by the same sequence of float operations whatever the batch size, the tile
@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/engine_tuning.h"
 #include "engine/model_weights.h"
 
 namespace tandem::engine::cpu {
@@ -45,8 +46,8 @@ struct Kernels {
 const Kernels& portable_kernels();
 // The AVX2 table, or nullptr when this build or this CPU lacks AVX2/FMA/F16C.
 const Kernels* avx2_kernels();
-// The table the runner uses (chosen on first call, then fixed).
-const Kernels& active_kernels();
+// The table for `choice`: portable when asked, else AVX2 where available.
+const Kernels& select_kernels(CpuKernels choice);
 
 // Converts n elements of type `type` at src to float.
 void convert_to_f32(const std::byte* src, DType type, float* dst, int64_t n);

@@ -1,6 +1,5 @@
 // Portable kernels: each dot product is one call of dot_row(), with eight
 // interleaved partial sums combined in a fixed order.
-#include <cstdlib>
 #include <cstring>
 
 #include "engine/cpu/half.h"
@@ -72,14 +71,10 @@ const Kernels kPortable{"portable", &matmul_rows, &dot, &axpy};
 
 const Kernels& portable_kernels() { return kPortable; }
 
-const Kernels& active_kernels() {
-  static const Kernels* chosen = [] {
-    const char* env = std::getenv("TANDEM_CPU_KERNELS");
-    if (env != nullptr && std::strcmp(env, "portable") == 0) return &kPortable;
-    const Kernels* avx2 = avx2_kernels();
-    return avx2 != nullptr ? avx2 : &kPortable;
-  }();
-  return *chosen;
+const Kernels& select_kernels(CpuKernels choice) {
+  if (choice == CpuKernels::kPortable) return kPortable;
+  const Kernels* avx2 = avx2_kernels();
+  return avx2 != nullptr ? *avx2 : kPortable;
 }
 
 void convert_to_f32(const std::byte* src, DType type, float* dst, int64_t n) {

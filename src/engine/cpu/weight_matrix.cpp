@@ -9,12 +9,6 @@
 namespace tandem::engine::cpu {
 namespace {
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 bool fits_f16(const Tensor& t) {
   if (t.dtype != DType::kF32) return t.dtype == DType::kF16;
   const float* p = t.f32();
@@ -59,16 +53,12 @@ Result<WeightMatrix> WeightMatrix::stack(std::span<Tensor* const> parts, DType s
   int64_t rows = 0;
   const int64_t cols = parts[0]->shape.size() == 2 ? parts[0]->shape[1] : -1;
   for (const Tensor* t : parts) {
-    if (t->empty()) return Status(ErrorKind::kMalformedFile, name + ": tensor is missing");
-    if (t->shape.size() != 2 || t->shape[1] != cols) {
+    if (!t->empty() && (t->shape.size() != 2 || t->shape[1] != cols)) {
       return Status(ErrorKind::kMalformedFile,
                     name + ": expected a 2-D tensor with " + std::to_string(cols) +
                         " columns, got shape " + shape_string(t->shape));
     }
-    if (static_cast<int64_t>(t->data.size()) != t->numel() * static_cast<int64_t>(dtype_size(t->dtype))) {
-      return Status(ErrorKind::kMalformedFile, name + ": data size does not match shape " +
-                                                   shape_string(t->shape));
-    }
+    if (Status s = check_tensor_data(*t, name); !s.ok()) return s;
     rows += t->shape[0];
   }
   if (rows <= 0 || cols <= 0 || rows > (int64_t{1} << 30) || cols > (int64_t{1} << 30)) {

@@ -1,6 +1,6 @@
 // Turning CUDA runtime and cuBLASLt errors into Status (kDevice), for the CUDA
 // backend's host code. Device faults are expected failures (OOM, Xid, a failed
-// launch): they travel as Status and never abort (STYLE.md rule 7).
+// launch): they travel as Status and never abort (docs/style.md rule 7).
 #pragma once
 
 #include <cublasLt.h>
@@ -40,10 +40,4 @@ inline Status last_launch_status(const char* kernel) {
     const cublasStatus_t tandem_cublas_s_ = (expr);                              \
     if (tandem_cublas_s_ != CUBLAS_STATUS_SUCCESS)                               \
       return ::tandem::engine::cuda::cublas_error(tandem_cublas_s_, #expr);      \
-  } while (0)
-
-#define TANDEM_STATUS_TRY(expr)            \
-  do {                                     \
-    ::tandem::Status tandem_s_ = (expr);   \
-    if (!tandem_s_.ok()) return tandem_s_; \
   } while (0)

@@ -1,6 +1,6 @@
 // engine::cuda::list_devices: the CUDA devices this process can use, for
 // backend selection (`tandem serve`, [engine] backend = "auto") and `tandem
-// doctor`. Keeps CUDA types inside src/engine/cuda (STYLE.md rule 2).
+// doctor`. Keeps CUDA types inside src/engine/cuda (docs/style.md rule 2).
 //
 // Failure: kDevice with the CUDA runtime's message when there is no usable
 // driver or device (e.g. "no CUDA-capable device is detected"). Thread-safe.

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <numbers>
@@ -161,6 +160,8 @@ class CudaRunner final : public Runner {
   ModelSpec spec_;
   CudaRunnerOptions opt_;
   int sms_ = 132;
+  PdlMode decode_pdl_ = PdlMode::kOff;  // launch mode of the decode path's kernels (launch_pdl.h)
+  bool attention_pdl_ = false;          // decode attention launched with decode_pdl_ too
   int max_tokens_ = 0;
   int num_blocks_ = 0;
   int scratch_block_ = 0;
@@ -191,9 +192,12 @@ Status CudaRunner::init(ModelWeights weights) {
   cudaDeviceProp prop{};
   TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, opt_.device));
   sms_ = prop.multiProcessorCount;
+  decode_pdl_ = opt_.tuning.pdl && prop.major >= 9 ? PdlMode::kTriggerAfterWait : PdlMode::kOff;
+  attention_pdl_ = decode_attention_pdl(spec_, opt_.tuning.attention_pdl);
   TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  TANDEM_STATUS_TRY(gemm_.init(kGemmWorkspace));
-  TANDEM_STATUS_TRY(weights_.upload(spec_, std::move(weights)));
+  TANDEM_RETURN_IF_ERROR(gemm_.init(kGemmWorkspace));
+  gemm_.set_tuning(opt_.tuning.gemm_autotune);
+  TANDEM_RETURN_IF_ERROR(weights_.upload(spec_, std::move(weights)));
 
   const int64_t T = std::max({opt_.max_batch_tokens, opt_.max_running, 8});  // >= 8 rows: the GEMV reads up to 8
   const int64_t R = std::max(opt_.max_running, 8);
@@ -201,22 +205,22 @@ Status CudaRunner::init(ModelWeights weights) {
   const int64_t q_dim = spec_.n_heads * hd, qkv_dim = (spec_.n_heads + 2 * spec_.n_kv_heads) * hd;
   max_tokens_ = std::max(opt_.max_batch_tokens, opt_.max_running);
   const std::vector<float> inv_freq = rope_inv_freq(spec_.head_dim, spec_.rope);
-  TANDEM_STATUS_TRY(inv_freq_.allocate(inv_freq.size() * sizeof(float), "rope frequencies"));
+  TANDEM_RETURN_IF_ERROR(inv_freq_.allocate(inv_freq.size() * sizeof(float), "rope frequencies"));
   TANDEM_CUDA_TRY(cudaMemcpy(inv_freq_.get(), inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
-  TANDEM_STATUS_TRY(x_.allocate(T * hidden * 4, "residual stream"));
-  TANDEM_STATUS_TRY(xn_.allocate(T * hidden * 2, "normed activations"));
-  TANDEM_STATUS_TRY(qkv_.allocate(T * qkv_dim * 4, "qkv activations"));
-  TANDEM_STATUS_TRY(q_.allocate(T * q_dim * 2, "rotated queries"));
-  TANDEM_STATUS_TRY(attn_.allocate(T * q_dim * 2, "attention output"));
-  TANDEM_STATUS_TRY(gate_up_.allocate(T * 2 * spec_.intermediate * 2, "gate/up activations"));
-  TANDEM_STATUS_TRY(act_.allocate(T * spec_.intermediate * 2, "MLP activations"));
-  TANDEM_STATUS_TRY(final_xn_.allocate(R * hidden * 2, "final norm rows"));
-  TANDEM_STATUS_TRY(logits_.allocate(R * spec_.vocab * 4, "logits"));
-  TANDEM_STATUS_TRY(sampler_.init(opt_.max_running, spec_.vocab));
+  TANDEM_RETURN_IF_ERROR(x_.allocate(T * hidden * 4, "residual stream"));
+  TANDEM_RETURN_IF_ERROR(xn_.allocate(T * hidden * 2, "normed activations"));
+  TANDEM_RETURN_IF_ERROR(qkv_.allocate(T * qkv_dim * 4, "qkv activations"));
+  TANDEM_RETURN_IF_ERROR(q_.allocate(T * q_dim * 2, "rotated queries"));
+  TANDEM_RETURN_IF_ERROR(attn_.allocate(T * q_dim * 2, "attention output"));
+  TANDEM_RETURN_IF_ERROR(gate_up_.allocate(T * 2 * spec_.intermediate * 2, "gate/up activations"));
+  TANDEM_RETURN_IF_ERROR(act_.allocate(T * spec_.intermediate * 2, "MLP activations"));
+  TANDEM_RETURN_IF_ERROR(final_xn_.allocate(R * hidden * 2, "final norm rows"));
+  TANDEM_RETURN_IF_ERROR(logits_.allocate(R * spec_.vocab * 4, "logits"));
+  TANDEM_RETURN_IF_ERROR(sampler_.init(opt_.max_running, spec_.vocab));
   // Split-KV partials, then one arrival counter per decode tile (kWsRows bounds the tiles of any split
   // step), zeroed once here: the decode attention kernel returns each to 0 (paged_attention.h).
-  TANDEM_STATUS_TRY(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4 + kWsRows * sizeof(unsigned),
-                                      "split-KV workspace"));
+  TANDEM_RETURN_IF_ERROR(attn_ws_.allocate(static_cast<size_t>(kWsRows) * (hd + 2) * 4 + kWsRows * sizeof(unsigned),
+                                           "split-KV workspace"));
   TANDEM_CUDA_TRY(cudaMemsetAsync(attn_ws_.get<float>() + kWsRows * (hd + 2), 0, kWsRows * sizeof(unsigned), stream_));
 
   // KV pool: a fraction of what is free now.
@@ -236,7 +240,7 @@ Status CudaRunner::init(ModelWeights weights) {
   }
   num_blocks_ = static_cast<int>(blocks);
   scratch_block_ = num_blocks_;
-  TANDEM_STATUS_TRY(kv_.allocate(static_cast<size_t>(num_blocks_ + 1) * block_bytes, "KV pool"));
+  TANDEM_RETURN_IF_ERROR(kv_.allocate(static_cast<size_t>(num_blocks_ + 1) * block_bytes, "KV pool"));
   TANDEM_CUDA_TRY(cudaMemsetAsync(kv_.get(), 0, kv_.bytes(), stream_));
 
   // Step metadata: tokens, rows, sequences, tiles, block tables.
@@ -245,8 +249,8 @@ Status CudaRunner::init(ModelWeights weights) {
   const int group = spec_.n_heads / spec_.n_kv_heads;
   const int64_t max_tiles = spec_.n_kv_heads * ((T * group + 15) / 16 + R);
   const int64_t meta_words = 3 * (T + 4) + (R + 4) + 4 * R + 4 + 4 * max_tiles + 4 + max_table_;
-  TANDEM_STATUS_TRY(meta_.allocate(meta_words * 4, "step metadata"));
-  TANDEM_STATUS_TRY(meta_host_.allocate(meta_words * 4, "step metadata"));
+  TANDEM_RETURN_IF_ERROR(meta_.allocate(meta_words * 4, "step metadata"));
+  TANDEM_RETURN_IF_ERROR(meta_host_.allocate(meta_words * 4, "step metadata"));
   TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
   buckets_ = opt_.cuda_graphs ? graph_buckets(opt_.max_running) : std::vector<int>{};
 
@@ -254,10 +258,12 @@ Status CudaRunner::init(ModelWeights weights) {
                                             spec_.max_position > 0 ? spec_.max_position : INT64_MAX);
   spdlog::info(
       "[engine.cuda] device {} ({}, {} SMs): weights {} MiB bf16; KV pool {} blocks x {} tokens ({} MiB, {} KiB per "
-      "block); longest context that fits: {} tokens; max_batch_tokens {}, max_running {}, cuda graphs {}",
+      "block); longest context that fits: {} tokens; max_batch_tokens {}, max_running {}, cuda graphs {}, decode "
+      "PDL {} (attention {})",
       opt_.device, prop.name, sms_, weights_.bytes() >> 20, num_blocks_, bt,
       (static_cast<size_t>(num_blocks_) * block_bytes) >> 20, block_bytes >> 10, longest, T, R,
-      opt_.cuda_graphs ? "on" : "off");
+      opt_.cuda_graphs ? "on" : "off", decode_pdl_ != PdlMode::kOff ? "on" : "off",
+      decode_pdl_ != PdlMode::kOff && attention_pdl_ ? "on" : "off");
   return {};
 }
 
@@ -277,7 +283,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   emb.out = x;
   emb.n_tokens = T;
   emb.hidden = hidden;
-  TANDEM_STATUS_TRY(launch(emb, stream_));
+  TANDEM_RETURN_IF_ERROR(launch(emb, stream_));
 
   RmsNormParams norm;
   norm.x = x;
@@ -286,16 +292,19 @@ Status CudaRunner::forward(const StepPlan& plan) {
   norm.hidden = hidden;
   norm.eps = spec_.rms_eps;
 
+  // Decode-sized steps: the GEMV reads the residual stream through a fused
+  // RMSNorm prologue and the down projection computes SwiGLU on the fly, so
+  // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
+  // of this path except attention is launched with programmatic dependent
+  // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
+  // first weights, then waits.
+  const bool fused = gemm_.uses_gemv(T);
+
   RopeKvParams rope;
-  // The decode GEMV writes the QKV product as float32, cuBLASLt (prefill) as bf16 (below) unless
-  // TANDEM_CUDA_QKV_F32=1 (the float32 path before bench/NOTES.md v9-gemm, kept for A/B runs).
-  static const bool qkv_f32_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_QKV_F32");
-    return e != nullptr && std::string(e) == "1";
-  }();
-  const bool qkv_f32 = qkv_f32_env || gemm_.uses_gemv(T);
-  rope.qkv = qkv_f32 ? qkv_.get<float>() : nullptr;
-  rope.qkv_bf16 = qkv_f32 ? nullptr : qkv_.get<__nv_bfloat16>();
+  // The decode GEMV writes the QKV product as float32; cuBLASLt (prefill) writes bf16, half the bytes for the
+  // product to write and rope_kv to read, and faster than float32 end to end.
+  rope.qkv = fused ? qkv_.get<float>() : nullptr;
+  rope.qkv_bf16 = fused ? nullptr : qkv_.get<__nv_bfloat16>();
   rope.inv_freq = inv_freq_.get<float>();
   rope.positions = meta + L.positions;
   rope.kv_slots = meta + L.slots;
@@ -334,6 +343,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
                          ? std::countr_zero(static_cast<unsigned>(opt_.block_tokens))
                          : -1;
   attn.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  attn.allow_sm90 = opt_.tuning.prefill_sm90 == KernelPath::kAuto;
+  attn.allow_sm90_tma = opt_.tuning.prefill_sm90_tma == KernelPath::kAuto;
 
   SiluMulParams silu;
   silu.gate_up = gate_up_.get<__nv_bfloat16>();
@@ -341,14 +352,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   silu.n_tokens = T;
   silu.inter = inter;
 
-  // Decode-sized steps: the GEMV reads the residual stream through a fused
-  // RMSNorm prologue and the down projection computes SwiGLU on the fly, so
-  // the norm and SwiGLU kernels drop out (3 launches per layer). Every kernel
-  // of this path except attention is launched with programmatic dependent
-  // launch (launch_pdl.h): it starts while its predecessor finishes, loads its
-  // first weights, then waits (bench/NOTES.md v8).
-  const bool fused = gemm_.uses_gemv(T);
-  const PdlMode pdl = fused ? decode_pdl_mode(opt_.device) : PdlMode::kOff;
+  const PdlMode pdl = fused ? decode_pdl_ : PdlMode::kOff;
   const bool head_gemv = fused && spec_.vocab % GemvParams::kRows == 0 && L.n_rows <= GemvParams::kMaxN;
   auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
                         void* y, bool y_f32, bool accumulate, int m, int k) {
@@ -369,65 +373,45 @@ Status CudaRunner::forward(const StepPlan& plan) {
     return launch(g, stream_);
   };
   rope.pdl = pdl;
-  // Decode attention with PDL (key_split launches only; prefill attention stays an ordinary launch), so the
-  // o-projection's blocks start while attention runs. It pays where a layer's products are latency-bound and
-  // costs where they stream at full bandwidth (H100, bench/NOTES.md Run 17: Qwen3-0.6B batch 1 -3.5%,
-  // Llama-3.1-8B +1.5%), so by default only models whose layer weights are under kAttnPdlMaxLayerBytes get it.
-  // TANDEM_CUDA_ATTN_PDL=0 / =1 forces it off / on (A/B runs).
-  constexpr size_t kAttnPdlMaxLayerBytes = size_t{128} << 20;
-  static const int attn_pdl_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_ATTN_PDL");
-    return e == nullptr ? -1 : std::string(e) == "0" ? 0 : 1;
-  }();
-  const size_t layer_params = static_cast<size_t>(hidden) * (qkv_dim + q_dim + 3 * static_cast<size_t>(inter));
-  const size_t layer_bytes = 2 * layer_params;  // bf16
-  const bool attn_pdl = attn_pdl_env < 0 ? layer_bytes < kAttnPdlMaxLayerBytes : attn_pdl_env == 1;
-  attn.pdl = attn_pdl ? pdl : PdlMode::kOff;
-  // Decode attention issues its metadata and earlier-step K/V loads before the PDL wait (paged_attention.h);
-  // TANDEM_CUDA_ATTN_EARLY=0 waits first (A/B runs).
-  static const bool attn_early_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_ATTN_EARLY");
-    return e == nullptr || std::string(e) != "0";
-  }();
-  attn.early_kv = attn_early_env;
+  attn.pdl = attention_pdl_ ? pdl : PdlMode::kOff;  // key_split launches only: prefill attention ignores it
 
   for (int l = 0; l < spec_.n_layers; ++l) {
     const DeviceLayer& w = weights_.layers()[l];
     if (fused) {
-      TANDEM_STATUS_TRY(fused_gemv(w.wqkv, GemvInput::kRmsNorm, w.attn_norm, x, qkv_.get(), true, false, qkv_dim, hidden));
+      TANDEM_RETURN_IF_ERROR(
+          fused_gemv(w.wqkv, GemvInput::kRmsNorm, w.attn_norm, x, qkv_.get(), true, false, qkv_dim, hidden));
     } else {
       norm.weight = w.attn_norm;
-      TANDEM_STATUS_TRY(launch(norm, stream_));
-      // bf16 QKV (as HF computes it): half the bytes of float32 for the product to write and rope_kv to read.
-      TANDEM_STATUS_TRY(gemm_.run(
-          {w.wqkv, xn, qkv_.get(), qkv_f32 ? GemmOut::kF32 : GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
+      TANDEM_RETURN_IF_ERROR(launch(norm, stream_));
+      TANDEM_RETURN_IF_ERROR(
+          gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
     }
     rope.bias = w.bqkv;
     rope.q_norm = w.q_norm;
     rope.k_norm = w.k_norm;
     rope.layer = l;
-    TANDEM_STATUS_TRY(launch(rope, stream_));
+    TANDEM_RETURN_IF_ERROR(launch(rope, stream_));
     attn.layer = l;
-    TANDEM_STATUS_TRY(launch(attn, stream_));
+    TANDEM_RETURN_IF_ERROR(launch(attn, stream_));
     if (fused) {
-      TANDEM_STATUS_TRY(
+      TANDEM_RETURN_IF_ERROR(
           fused_gemv(w.wo, GemvInput::kBf16, nullptr, attn_.get(), x, true, true, hidden, q_dim));
     } else {
-      TANDEM_STATUS_TRY(
+      TANDEM_RETURN_IF_ERROR(
           gemm_.run({w.wo, attn_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, q_dim, 1.0f}, stream_));
     }
     if (fused) {
-      TANDEM_STATUS_TRY(
+      TANDEM_RETURN_IF_ERROR(
           fused_gemv(w.w_gate_up, GemvInput::kRmsNorm, w.ffn_norm, x, gate_up_.get(), false, false, 2 * inter, hidden));
-      TANDEM_STATUS_TRY(
+      TANDEM_RETURN_IF_ERROR(
           fused_gemv(w.w_down, GemvInput::kSiluMul, nullptr, gate_up_.get(), x, true, true, hidden, inter));
     } else {
       norm.weight = w.ffn_norm;
-      TANDEM_STATUS_TRY(launch(norm, stream_));
-      TANDEM_STATUS_TRY(
+      TANDEM_RETURN_IF_ERROR(launch(norm, stream_));
+      TANDEM_RETURN_IF_ERROR(
           gemm_.run({w.w_gate_up, xn, gate_up_.get(), GemmOut::kBF16, 2 * inter, T, hidden, 0.0f}, stream_));
-      TANDEM_STATUS_TRY(launch(silu, stream_));
-      TANDEM_STATUS_TRY(
+      TANDEM_RETURN_IF_ERROR(launch(silu, stream_));
+      TANDEM_RETURN_IF_ERROR(
           gemm_.run({w.w_down, act_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, inter, 1.0f}, stream_));
     }
   }
@@ -438,7 +422,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
     fin.out = final_xn_.get<__nv_bfloat16>();
     fin.n_rows = L.n_rows;
     fin.pdl = pdl;
-    TANDEM_STATUS_TRY(launch(fin, stream_));
+    TANDEM_RETURN_IF_ERROR(launch(fin, stream_));
     if (head_gemv) {
       GemvParams g;
       g.w = weights_.lm_head();
@@ -448,11 +432,11 @@ Status CudaRunner::forward(const StepPlan& plan) {
       g.n = L.n_rows;
       g.k = hidden;
       g.pdl = pdl;
-      TANDEM_STATUS_TRY(launch(g, stream_));
+      TANDEM_RETURN_IF_ERROR(launch(g, stream_));
     } else {
-      TANDEM_STATUS_TRY(gemm_.run({weights_.lm_head(), final_xn_.get<__nv_bfloat16>(), logits_.get(), GemmOut::kF32,
-                                   spec_.vocab, L.n_rows, hidden, 0.0f},
-                                  stream_));
+      TANDEM_RETURN_IF_ERROR(gemm_.run({weights_.lm_head(), final_xn_.get<__nv_bfloat16>(), logits_.get(),
+                                        GemmOut::kF32, spec_.vocab, L.n_rows, hidden, 0.0f},
+                                       stream_));
     }
   }
   return {};
@@ -472,7 +456,7 @@ Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
   // attributes, produces this step's result), then capture for next time.
   // Capturing executes nothing, so a failed capture costs only the graph: the
   // bucket then stays eager and the step's result stands.
-  TANDEM_STATUS_TRY(forward(plan));
+  TANDEM_RETURN_IF_ERROR(forward(plan));
   if (no_graph_.count(key) != 0) return {};
   cudaGraph_t graph = nullptr;
   TANDEM_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
@@ -508,13 +492,6 @@ Status CudaRunner::enqueue_step(const StepBatch& batch) {
   limits.block_tokens = opt_.block_tokens;
   limits.sms = sms_;
   limits.ws_rows = kWsRows;
-  // TANDEM_CUDA_NOSPLIT_CHUNKS=N sets both no-split bounds, prefill and decode (A/B runs; bench/NOTES.md Run 18,
-  // v11; N=4 is the decode rule before v11).
-  static const int no_split_env = [] {
-    const char* e = std::getenv("TANDEM_CUDA_NOSPLIT_CHUNKS");
-    return e == nullptr ? -1 : std::max(0, std::atoi(e));
-  }();
-  if (no_split_env >= 0) limits.no_split_chunks = limits.decode_no_split_chunks = no_split_env;
   int bucket = 0;
   if (!buckets_.empty() && is_pure_decode(batch)) {
     for (int b : buckets_) {
@@ -524,22 +501,22 @@ Status CudaRunner::enqueue_step(const StepBatch& batch) {
       }
     }
   }
-  TANDEM_STATUS_TRY(plan_.build(batch, spec_, limits, bucket, bucket > 0));
+  TANDEM_RETURN_IF_ERROR(plan_.build(batch, spec_, limits, bucket, bucket > 0));
   if (batch.seqs.empty()) return {};
   const std::vector<int32_t>& packed = plan_.packed();
   std::memcpy(meta_host_.get<int32_t>(), packed.data(), packed.size() * sizeof(int32_t));
   TANDEM_CUDA_TRY(cudaMemcpyAsync(meta_.get(), meta_host_.get<int32_t>(), packed.size() * sizeof(int32_t),
                                   cudaMemcpyHostToDevice, stream_));
   if (bucket > 0) {
-    TANDEM_STATUS_TRY(run_graph(bucket, plan_));
+    TANDEM_RETURN_IF_ERROR(run_graph(bucket, plan_));
   } else {
-    TANDEM_STATUS_TRY(forward(plan_));
+    TANDEM_RETURN_IF_ERROR(forward(plan_));
   }
   return {};
 }
 
 Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
-  TANDEM_STATUS_TRY(enqueue_step(batch));
+  TANDEM_RETURN_IF_ERROR(enqueue_step(batch));
   if (batch.seqs.empty()) {
     logits.clear();
     return {};
@@ -558,8 +535,8 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
 Status CudaRunner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
                                    std::vector<SampledToken>& out) {
   if (!CudaSampler::supports(rows)) return Runner::step_and_sample(batch, rows, out);
-  TANDEM_STATUS_TRY(check_sample_rows(batch, rows));
-  TANDEM_STATUS_TRY(enqueue_step(batch));
+  TANDEM_RETURN_IF_ERROR(check_sample_rows(batch, rows));
+  TANDEM_RETURN_IF_ERROR(enqueue_step(batch));
   if (rows.empty()) {
     out.clear();
     TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
@@ -573,18 +550,7 @@ Status CudaRunner::step_and_sample(const StepBatch& batch, std::span<const Sampl
 }
 
 Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
-  if (src.size() != dst.size()) {
-    return Status(ErrorKind::kInvalidRequest, "copy_blocks: " + std::to_string(src.size()) + " sources but " +
-                                                  std::to_string(dst.size()) + " destinations");
-  }
-  for (size_t i = 0; i < src.size(); ++i) {
-    for (int32_t id : {src[i], dst[i]}) {
-      if (id < 0 || id >= num_blocks_) {
-        return Status(ErrorKind::kInvalidRequest, "copy_blocks: block id " + std::to_string(id) +
-                                                      " is out of range [0, " + std::to_string(num_blocks_) + ")");
-      }
-    }
-  }
+  if (Status s = check_copy_blocks(src, dst); !s.ok()) return s;
   TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
   const size_t bytes = block_bytes();
   auto* base = kv_.get<unsigned char>();
@@ -600,7 +566,7 @@ Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int
 
 Result<std::unique_ptr<Runner>> make_cuda_runner(const ModelSpec& spec, ModelWeights weights,
                                                  const CudaRunnerOptions& options) {
-  TANDEM_STATUS_TRY(check_spec(spec));
+  TANDEM_RETURN_IF_ERROR(check_spec(spec));
   auto bad = [](const char* field, const std::string& what) {
     return Status(ErrorKind::kInvalidRequest, std::string("cuda runner: ") + field + " " + what, field);
   };
@@ -622,7 +588,7 @@ Result<std::unique_ptr<Runner>> make_cuda_runner(const ModelSpec& spec, ModelWei
     return bad("device", std::to_string(options.device) + " is out of range [0, " + std::to_string(count) + ")");
   }
   auto runner = std::make_unique<CudaRunner>(spec, options);
-  TANDEM_STATUS_TRY(runner->init(std::move(weights)));
+  TANDEM_RETURN_IF_ERROR(runner->init(std::move(weights)));
   return std::unique_ptr<Runner>(std::move(runner));
 }
 

@@ -28,6 +28,7 @@
 
 #include <memory>
 
+#include "common/engine_tuning.h"
 #include "common/status.h"
 #include "engine/model_spec.h"
 #include "engine/model_weights.h"
@@ -43,6 +44,7 @@ struct CudaRunnerOptions {
   int max_running = 256;              // sequences per step (also logits rows)
   bool cuda_graphs = true;            // replay decode steps from captured graphs
   int max_blocks = 0;                 // > 0: cap the KV pool at this many blocks (tests)
+  CudaTuning tuning;                  // kernel choices ([engine.cuda], common/engine_tuning.h)
 };
 
 // `weights` (bf16, f16 or f32 host tensors, HF conventions) is moved in; each

@@ -44,11 +44,13 @@ Status CudaSampler::init(int max_rows, int vocab) {
   if (max_rows < 1 || vocab < 1) return Status(ErrorKind::kInvalidRequest, "cuda sampler: max_rows and vocab must be >= 1");
   max_rows_ = max_rows;
   vocab_ = vocab;
-  TANDEM_STATUS_TRY(counts_.allocate(static_cast<size_t>(max_rows) * vocab * sizeof(uint32_t), "sampling penalty counts"));
+  TANDEM_RETURN_IF_ERROR(
+      counts_.allocate(static_cast<size_t>(max_rows) * vocab * sizeof(uint32_t), "sampling penalty counts"));
   TANDEM_CUDA_TRY(cudaMemset(counts_.get(), 0, counts_.bytes()));
-  TANDEM_STATUS_TRY(results_.allocate(static_cast<size_t>(max_rows) * sizeof(SampleRowResult), "sampling results"));
+  TANDEM_RETURN_IF_ERROR(
+      results_.allocate(static_cast<size_t>(max_rows) * sizeof(SampleRowResult), "sampling results"));
   void* p = nullptr;
-  TANDEM_STATUS_TRY(alloc_pinned(static_cast<size_t>(max_rows) * sizeof(SampleRowResult), &p, "sampling results"));
+  TANDEM_RETURN_IF_ERROR(alloc_pinned(static_cast<size_t>(max_rows) * sizeof(SampleRowResult), &p, "sampling results"));
   host_results_.reset(p);
   token_capacity_ = -1;
   return reserve_tokens(4096);
@@ -58,11 +60,11 @@ Status CudaSampler::reserve_tokens(int64_t n) {
   if (n <= token_capacity_) return {};
   const int64_t cap = std::max<int64_t>(n, std::max<int64_t>(token_capacity_, 0) * 2);
   const UploadLayout lay(max_rows_, cap);
-  TANDEM_STATUS_TRY(upload_.allocate(lay.total, "sampling parameters"));
-  TANDEM_STATUS_TRY(saved_.allocate(static_cast<size_t>(cap) * sizeof(float), "sampling saved logits"));
+  TANDEM_RETURN_IF_ERROR(upload_.allocate(lay.total, "sampling parameters"));
+  TANDEM_RETURN_IF_ERROR(saved_.allocate(static_cast<size_t>(cap) * sizeof(float), "sampling saved logits"));
   void* p = nullptr;
   host_upload_.reset();
-  TANDEM_STATUS_TRY(alloc_pinned(lay.total, &p, "sampling parameters"));
+  TANDEM_RETURN_IF_ERROR(alloc_pinned(lay.total, &p, "sampling parameters"));
   host_upload_.reset(p);
   token_capacity_ = cap;
   return {};
@@ -124,7 +126,7 @@ Status CudaSampler::sample(float* logits, std::span<const SampleRow> rows, cudaS
     append(rep || fp ? r.output : std::span<const int32_t>{}, s.output_begin, s.output_count);
   }
   const int64_t n_tokens = static_cast<int64_t>(tokens_.size());
-  TANDEM_STATUS_TRY(reserve_tokens(n_tokens));
+  TANDEM_RETURN_IF_ERROR(reserve_tokens(n_tokens));
   const UploadLayout lay(n, n_tokens);
   auto* host = static_cast<unsigned char*>(host_upload_.get());
   std::memcpy(host + lay.rows, specs_.data(), specs_.size() * sizeof(SampleRowSpec));
@@ -145,7 +147,7 @@ Status CudaSampler::sample(float* logits, std::span<const SampleRow> rows, cudaS
   p.vocab = vocab_;
   p.n_tokens = n_tokens;
   p.cluster = cluster_;
-  TANDEM_STATUS_TRY(launch(p, stream));
+  TANDEM_RETURN_IF_ERROR(launch(p, stream));
   TANDEM_CUDA_TRY(cudaMemcpyAsync(host_results_.get(), results_.get(), static_cast<size_t>(n) * sizeof(SampleRowResult),
                                   cudaMemcpyDeviceToHost, stream));
   TANDEM_CUDA_TRY(cudaStreamSynchronize(stream));

@@ -31,24 +31,6 @@ float f16_bits_to_f32(uint16_t h) {
   return sign ? -v : v;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-Status check_shape(const Tensor& t, const std::vector<int64_t>& want, const std::string& name) {
-  if (t.empty()) return Status(ErrorKind::kMalformedFile, name + ": tensor is missing");
-  if (t.shape != want) {
-    return Status(ErrorKind::kMalformedFile,
-                  name + ": shape " + shape_string(t.shape) + ", expected " + shape_string(want));
-  }
-  if (t.data.size() != static_cast<size_t>(t.numel()) * dtype_size(t.dtype)) {
-    return Status(ErrorKind::kMalformedFile, name + ": data size does not match its shape");
-  }
-  return {};
-}
-
 // A tensor of a fused group: its expected shape, name and where its offset goes.
 struct Part {
   Tensor* tensor;
@@ -96,7 +78,7 @@ Status DeviceWeights::upload(const ModelSpec& spec, ModelWeights weights) {
   std::vector<Piece> pieces;
   size_t total = 0;
   auto add = [&](Tensor& t, const std::vector<int64_t>& shape, const std::string& name) -> Result<size_t> {
-    if (Status s = check_shape(t, shape, name); !s.ok()) return s;
+    if (Status s = check_tensor_shape(t, shape, name); !s.ok()) return s;
     const size_t at = total;
     pieces.push_back({&t, at});
     total += static_cast<size_t>(t.numel());
@@ -125,25 +107,26 @@ Status DeviceWeights::upload(const ModelSpec& spec, ModelWeights weights) {
     if ((q_dim * hidden) % 64 != 0 || (kv_dim * hidden) % 64 != 0 || (inter * hidden) % 64 != 0) {
       return Status(ErrorKind::kUnsupported, "cuda runner: matrix sizes must be multiples of 64 elements");
     }
-    TANDEM_STATUS_TRY(contiguous({{&w.wq, {q_dim, hidden}, "wq", &o.wq},
-                                  {&w.wk, {kv_dim, hidden}, "wk", &o.wk},
-                                  {&w.wv, {kv_dim, hidden}, "wv", &o.wv}}));
-    TANDEM_STATUS_TRY(contiguous({{&w.w_gate, {inter, hidden}, "w_gate", &o.gate},
-                                  {&w.w_up, {inter, hidden}, "w_up", &o.up}}));
-    TANDEM_STATUS_TRY(contiguous({{&w.wo, {hidden, q_dim}, "wo", &o.wo},
-                                  {&w.w_down, {hidden, inter}, "w_down", &o.down},
-                                  {&w.attn_norm, {hidden}, "attn_norm", &o.attn_norm},
-                                  {&w.ffn_norm, {hidden}, "ffn_norm", &o.ffn_norm}}));
+    TANDEM_RETURN_IF_ERROR(contiguous({{&w.wq, {q_dim, hidden}, "wq", &o.wq},
+                                       {&w.wk, {kv_dim, hidden}, "wk", &o.wk},
+                                       {&w.wv, {kv_dim, hidden}, "wv", &o.wv}}));
+    TANDEM_RETURN_IF_ERROR(contiguous({{&w.w_gate, {inter, hidden}, "w_gate", &o.gate},
+                                       {&w.w_up, {inter, hidden}, "w_up", &o.up}}));
+    TANDEM_RETURN_IF_ERROR(contiguous({{&w.wo, {hidden, q_dim}, "wo", &o.wo},
+                                       {&w.w_down, {hidden, inter}, "w_down", &o.down},
+                                       {&w.attn_norm, {hidden}, "attn_norm", &o.attn_norm},
+                                       {&w.ffn_norm, {hidden}, "ffn_norm", &o.ffn_norm}}));
     if (spec.qkv_bias) {
       // The fused bias must be contiguous too: pad-free only if q_dim, kv_dim are multiples of 64.
       if (q_dim % 64 != 0 || kv_dim % 64 != 0) {
         return Status(ErrorKind::kUnsupported, "cuda runner: QKV bias needs head counts * head_dim multiple of 64");
       }
-      TANDEM_STATUS_TRY(contiguous({{&w.bq, {q_dim}, "bq", &o.bq}, {&w.bk, {kv_dim}, "bk", &o.bk},
-                                    {&w.bv, {kv_dim}, "bv", &o.bv}}));
+      TANDEM_RETURN_IF_ERROR(contiguous({{&w.bq, {q_dim}, "bq", &o.bq}, {&w.bk, {kv_dim}, "bk", &o.bk},
+                                         {&w.bv, {kv_dim}, "bv", &o.bv}}));
     }
     if (spec.qk_norm) {
-      TANDEM_STATUS_TRY(contiguous({{&w.q_norm, {hd}, "q_norm", &o.q_norm}, {&w.k_norm, {hd}, "k_norm", &o.k_norm}}));
+      TANDEM_RETURN_IF_ERROR(
+          contiguous({{&w.q_norm, {hd}, "q_norm", &o.q_norm}, {&w.k_norm, {hd}, "k_norm", &o.k_norm}}));
     }
     if (o.wk != o.wq + q_dim * hidden || o.wv != o.wk + kv_dim * hidden || o.up != o.gate + inter * hidden ||
         (spec.qkv_bias && (o.bk != o.bq + q_dim || o.bv != o.bk + kv_dim))) {
@@ -168,10 +151,10 @@ Status DeviceWeights::upload(const ModelSpec& spec, ModelWeights weights) {
     norm_off = r.value();
   }
 
-  TANDEM_STATUS_TRY(buffer_.allocate(total * sizeof(uint16_t), "model weights"));
+  TANDEM_RETURN_IF_ERROR(buffer_.allocate(total * sizeof(uint16_t), "model weights"));
   __nv_bfloat16* base = buffer_.get<__nv_bfloat16>();
   std::vector<uint16_t> scratch;
-  for (const Piece& piece : pieces) TANDEM_STATUS_TRY(upload_tensor(*piece.src, base + piece.offset, scratch));
+  for (const Piece& piece : pieces) TANDEM_RETURN_IF_ERROR(upload_tensor(*piece.src, base + piece.offset, scratch));
 
   layers_.clear();
   decode_read_bytes_ = 0;

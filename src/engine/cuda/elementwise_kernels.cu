@@ -140,7 +140,7 @@ Status EmbeddingParams::check() const {
 }
 
 Status launch(const EmbeddingParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   if (p.n_tokens == 0) return {};
   embedding_kernel<<<p.n_tokens, 128, 0, stream>>>(p);
   return last_launch_status("embedding_kernel");
@@ -153,7 +153,7 @@ Status RmsNormParams::check() const {
 }
 
 Status launch(const RmsNormParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   if (p.n_rows == 0) return {};
   const int threads = p.hidden >= 4096 ? 512 : p.hidden >= 1024 ? 256 : 128;
   const cudaError_t e = launch_kernel(rms_norm_kernel, p.n_rows, threads, 0, stream, p.pdl, p);
@@ -169,7 +169,7 @@ Status SiluMulParams::check() const {
 }
 
 Status launch(const SiluMulParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   if (p.n_tokens == 0) return {};
   const int groups = p.inter / 8;
   const dim3 grid((groups + 2 * kSiluThreads - 1) / (2 * kSiluThreads), p.n_tokens);

@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <bit>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "engine/cuda/cublaslt_api.h"
@@ -43,7 +41,6 @@ GemmLt::~GemmLt() {
 Status GemmLt::init(size_t workspace_bytes) {
   if (auto api = load_cublaslt(); !api.ok()) return api.status();
   TANDEM_CUBLAS_TRY(lt().cublasLtCreate(&handle_));
-  if (const char* env = std::getenv("TANDEM_GEMM_TUNE"); env != nullptr) tune_ = std::strcmp(env, "1") == 0;
   for (cudaEvent_t& e : ev_) TANDEM_CUDA_TRY(cudaEventCreate(&e));
   return workspace_.allocate(workspace_bytes, "cuBLASLt workspace");
 }

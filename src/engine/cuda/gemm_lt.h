@@ -2,7 +2,7 @@
 // the algorithm chosen once per shape and cached, one workspace owned by the
 // object.
 //
-// Algorithm choice (bench/NOTES.md v9-gemm): cuBLASLt's heuristic answers up
+// Algorithm choice: cuBLASLt's heuristic answers up
 // to kTuneCandidates algorithms; its first is 4-9% slower than the fastest of
 // them on several Llama-3.1-8B prefill products (8K tokens, H200). So for
 // n >= kTuneMinN GemmLt times the candidates once per (m, k, output, beta,
@@ -14,8 +14,8 @@
 // Tuning never runs while the stream is being captured (the heuristic's first
 // is used then, and the bucket stays untuned); its cost (sum in tuning_ms(),
 // ~0.1 s per 8K-token 8B product) is paid once per bucket. Off by default:
-// end to end on an H100 it did not pay (bench/NOTES.md Run 13);
-// TANDEM_GEMM_TUNE=1 (read at init()) or set_tuning(true) turns it on. With it
+// end to end on an H100 it did not pay;
+// set_tuning(true) ([engine.cuda] gemm_autotune) turns it on. With it
 // on, which algorithm wins may differ between processes, so logits may differ
 // in the last bf16 bits between runs (as they already do between batch sizes).
 //
@@ -73,7 +73,7 @@ class GemmLt {
   void set_small_n_gemv(bool on) { gemv_ = on; }
   // Whether run() with this n goes to the GEMV (so callers may fuse its prologue).
   bool uses_gemv(int n) const;
-  // Algorithm tuning by timing (above); off unless TANDEM_GEMM_TUNE=1 at init().
+  // Algorithm tuning by timing (above); off until set_tuning(true).
   void set_tuning(bool on) { tune_ = on; }
   bool tuning() const { return tune_; }
   // Milliseconds spent timing candidates so far, and how many buckets were tuned.

@@ -1,6 +1,5 @@
 #include "engine/cuda/gemv_kernels.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
@@ -41,8 +40,8 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
   // the first norm weight piece before the wait and the y they add to right
   // after it, so neither round trip follows the reduction. Long rows (256
   // threads) stream at bandwidth, where the registers held across the wait
-  // cost occupancy: measured 0.6-0.8% slower on the 8B (H200, bench/NOTES.md
-  // v12), so they load both where they are used.
+  // cost occupancy (measured 0.6-0.8% slower on the 8B), so they load both
+  // where they are used.
   constexpr bool kEarlyLoads = THREADS < 256;
   uint4 nwv = make_uint4(0, 0, 0, 0);  // kRmsNorm: the norm weight piece of the first iteration
   if (i < pieces) {
@@ -283,21 +282,12 @@ __global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 1
   }
 }
 
-// TANDEM_CUDA_GEMV_SHORT=0 sends batch-1 short rows to the general kernel (A/B runs).
-bool short_rows_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("TANDEM_CUDA_GEMV_SHORT");
-    return e == nullptr || std::string(e) != "0";
-  }();
-  return on;
-}
-
 template <GemvInput IN, int N>
 cudaError_t launch_n(const GemvParams& p, cudaStream_t stream) {
   const int blocks = p.m / kRows;
   const int pieces = p.k / 8;
   if constexpr (N == 1) {
-    if (pieces < 4 * 128 && short_rows_enabled()) {
+    if (pieces < 4 * 128) {
       const int per_thread = (pieces + 127) / 128;
       if (per_thread == 1) return launch_kernel(gemv_short_kernel<IN, 1>, blocks, 128, 0, stream, p.pdl, p);
       if (per_thread == 2) return launch_kernel(gemv_short_kernel<IN, 2>, blocks, 128, 0, stream, p.pdl, p);
@@ -333,7 +323,7 @@ Status GemvParams::check() const {
 }
 
 Status launch(const GemvParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   cudaError_t e = cudaSuccess;
   switch (p.input) {
     case GemvInput::kBf16:

@@ -16,8 +16,8 @@
 // Batch 1 with k < 4096 takes a short-row kernel instead: every weight piece
 // of the block's rows in registers before the wait, x read once, the RMSNorm
 // sum of squares reduced together with the row sums (one barrier), at most 40
-// registers for k <= 1024 (bench/NOTES.md v13; TANDEM_CUDA_GEMV_SHORT=0 uses
-// the general kernel, for A/B runs).
+// registers for k <= 1024, so both products of a layer run in one wave
+// (faster than the general kernel on these latency-bound shapes).
 #pragma once
 
 #include <cuda_bf16.h>

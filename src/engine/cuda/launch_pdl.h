@@ -25,35 +25,17 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <cstring>
 #include <utility>
 
 namespace tandem::engine::cuda {
 
+// Dependents are triggered after the wait: triggering them at the kernel's
+// start measured slower on the decode path. The runner picks the mode once
+// (kOff before sm_90 or with [engine.cuda] pdl = false).
 enum class PdlMode : uint8_t {
   kOff,               // ordinary launch: starts after the previous kernel completed
   kTriggerAfterWait,  // PDL; lets its dependents launch once its own wait returned
-  kTriggerAtStart,    // PDL; lets its dependents launch as soon as all its blocks run
 };
-
-// The decode launch mode from TANDEM_CUDA_PDL (read once per process):
-// "0"/"off" -> kOff, "early" -> kTriggerAtStart, anything else (default) ->
-// kTriggerAfterWait. Devices before sm_90 always get kOff.
-inline PdlMode decode_pdl_mode(int device) {
-  static const PdlMode env_mode = [] {
-    const char* v = std::getenv("TANDEM_CUDA_PDL");
-    if (v != nullptr && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0)) return PdlMode::kOff;
-    if (v != nullptr && std::strcmp(v, "early") == 0) return PdlMode::kTriggerAtStart;
-    return PdlMode::kTriggerAfterWait;
-  }();
-  int major = 0;
-  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return PdlMode::kOff;
-  }
-  return major >= 9 ? env_mode : PdlMode::kOff;
-}
 
 // Launches kernel<<<grid, block, smem, stream>>>(args...), with the
 // programmatic-serialization attribute unless mode is kOff.
@@ -89,9 +71,8 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-// The PDL calls at a kernel's start, in the order `mode` asks for.
+// The PDL calls at a kernel's start: the wait, then (PDL launches) the trigger.
 __device__ __forceinline__ void pdl_enter(PdlMode mode) {
-  if (mode == PdlMode::kTriggerAtStart) pdl_launch_dependents();
   pdl_wait();
   if (mode == PdlMode::kTriggerAfterWait) pdl_launch_dependents();
 }

@@ -88,9 +88,12 @@ struct PagedAttentionParams {
   int block_shift = -1;                    // log2(block_tokens) when a power of two, else -1
   int layer = 0;
   float scale = 0.0f;                      // softmax scale, usually 1 / sqrt(head_dim)
-  PdlMode pdl = PdlMode::kOff;             // key_split only (launch_pdl.h)
-  bool early_kv = true;                    // key_split: metadata and earlier steps' K/V loads before the PDL
-                                           // wait; false: waits before reading anything
+  PdlMode pdl = PdlMode::kOff;             // key_split only (launch_pdl.h); the kernel loads the metadata and
+                                           // earlier steps' K/V before its PDL wait
+  bool allow_sm90 = true;                  // !key_split: the wgmma kernel where it applies
+                                           // (prefill_attention_sm90.h); false: mma.sync
+  bool allow_sm90_tma = true;              // that kernel loads K/V by TMA where the layout allows; false: its
+                                           // cp.async gather
 
   static constexpr int kMaxSplits = 64;
   static constexpr int kChunk = 64;        // K/V positions per shared-memory stage

@@ -5,7 +5,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -462,14 +461,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-bool env_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("TANDEM_ATTN_SM90");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return enabled;
-}
-
 bool device_is_sm90() {
   static std::atomic<uint64_t> known{0}, yes{0};
   int device = 0;
@@ -485,14 +476,6 @@ bool device_is_sm90() {
     known.fetch_or(bit);
   }
   return (yes.load() & bit) != 0;
-}
-
-bool tma_env_enabled() {
-  static const bool enabled = [] {
-    const char* v = std::getenv("TANDEM_ATTN_SM90_TMA");
-    return v == nullptr || std::strcmp(v, "0") != 0;
-  }();
-  return enabled;
 }
 
 // The KV pool as a 5-D tensor for TMA, innermost first: head dim (128), kv
@@ -558,10 +541,10 @@ bool encode_kv_map(const PagedAttentionParams& p, uint64_t n_blocks, CUtensorMap
 }
 
 // The pool's map for this launch; false sends the launch down the cp.async path
-// (TMA off in the environment, a layout TMA cannot tile, no driver entry point,
+// (TMA not allowed by p, a layout TMA cannot tile, no driver entry point,
 // or the driver does not know the pool's allocation).
 bool cached_kv_map(const PagedAttentionParams& p, int device, CUtensorMap* map) {
-  if (!tma_env_enabled() || !kv_map_layout_fits(p)) return false;
+  if (!p.allow_sm90_tma || !kv_map_layout_fits(p)) return false;
   const DriverFns& fns = driver_fns();
   if (fns.encode == nullptr || fns.range == nullptr) return false;
   CUdeviceptr alloc_base = 0;
@@ -597,8 +580,8 @@ bool cached_kv_map(const PagedAttentionParams& p, int device, CUtensorMap* map) 
 }  // namespace
 
 bool prefill_sm90_applies(const PagedAttentionParams& p) {
-  return !p.key_split && p.head_dim == kHeadDim && prefill_tile_rows(p.prefill_tiling) >= kCtaRows &&
-         env_enabled() && device_is_sm90();
+  return p.allow_sm90 && !p.key_split && p.head_dim == kHeadDim && prefill_tile_rows(p.prefill_tiling) >= kCtaRows &&
+         device_is_sm90();
 }
 
 Status launch_prefill_sm90(const PagedAttentionParams& p, cudaStream_t stream) {

@@ -12,7 +12,7 @@
 // pool, boxes of one block's slots x 64 head dims, 128-byte swizzle) into a
 // 3-stage ring, completion counted in bytes on the stage's "full" mbarrier;
 // the CTA's last chunk when the causal bound cuts it, and block sizes that do
-// not divide 128 (or TANDEM_ATTN_SM90_TMA=0), go through a cp.async gather by
+// not divide 128 (or !p.allow_sm90_tma), go through a cp.async gather by
 // the whole warpgroup instead (zero fill past the bound), so no pool byte past
 // a sequence and no table entry past its blocks is read. Warpgroups 1 and 2
 // own 64 rows each: S = Q K^T (wgmma m64n128k16, both operands from shared
@@ -38,9 +38,9 @@
 
 namespace tandem::engine::cuda {
 
-// True when launch_prefill_sm90 handles p: a prefill (not key_split) launch
-// with head_dim 128 and 128- or 256-row tiles, on a device of compute
-// capability 9.0, and TANDEM_ATTN_SM90 is not "0" in the environment.
+// True when launch_prefill_sm90 handles p: p.allow_sm90, a prefill (not
+// key_split) launch with head_dim 128 and 128- or 256-row tiles, on a device
+// of compute capability 9.0.
 bool prefill_sm90_applies(const PagedAttentionParams& p);
 
 // Enqueues the kernel on stream; p must satisfy p.check() and

@@ -143,7 +143,7 @@ Status RopeKvParams::check() const {
 }
 
 Status launch(const RopeKvParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   if (p.n_tokens == 0) return {};
   const int total_heads = p.n_heads + 2 * p.n_kv_heads;
   const bool f32 = p.qkv != nullptr;

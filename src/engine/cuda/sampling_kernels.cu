@@ -609,7 +609,7 @@ Result<int> sample_cluster_size(const SampleKernelParams& p) {
     return bad("cluster must be 0 (automatic), 1, 2, 4, 8 or 16, got " + std::to_string(p.cluster));
   }
   DeviceLimits d;
-  TANDEM_STATUS_TRY(device_limits(d));
+  TANDEM_RETURN_IF_ERROR(device_limits(d));
   const int size = pick_cluster(p, d);
   if (size > 1 && d.active[size] < 1) {
     return Status(ErrorKind::kInvalidRequest,
@@ -619,7 +619,7 @@ Result<int> sample_cluster_size(const SampleKernelParams& p) {
 }
 
 Status launch(const SampleKernelParams& p, cudaStream_t stream) {
-  TANDEM_STATUS_TRY(p.check());
+  TANDEM_RETURN_IF_ERROR(p.check());
   if (p.n_rows == 0) return {};
   auto size = sample_cluster_size(p);
   if (!size.ok()) return size.status();

@@ -9,9 +9,9 @@ namespace {
 
 int64_t align4(int64_t words) { return (words + 3) / 4 * 4; }  // 16-byte regions
 
-// Multi-row tiles (bench/NOTES.md, v8-attn; per Llama-3.1-8B layer at 8K on
-// an H200: 64-row tiles 2.70 ms, 4 warps x 32 rows 1.82 ms, 8 warps x 32
-// rows 1.76 ms; at 2K the last two tie). 256-row tiles only when they still
+// Multi-row tiles (per Llama-3.1-8B layer at 8K on an H200: 64-row tiles
+// 2.70 ms, 4 warps x 32 rows 1.82 ms, 8 warps x 32 rows 1.76 ms; at 2K the
+// last two tie). 256-row tiles only when they still
 // fill two waves of CTAs; 128-row ones otherwise.
 PrefillTiling choose_prefill_tiling(int64_t tiles_of_256_rows, int sms) {
   return tiles_of_256_rows >= 2 * static_cast<int64_t>(sms) ? PrefillTiling::kWarps8Rows32
@@ -26,6 +26,19 @@ bool is_pure_decode(const StepBatch& batch) {
     if (s.tokens.size() != 1 || !s.want_logits) return false;
   }
   return true;
+}
+
+bool decode_attention_pdl(const ModelSpec& spec, Toggle choice) {
+  switch (choice) {
+    case Toggle::kOn: return true;
+    case Toggle::kOff: return false;
+    case Toggle::kAuto: break;
+  }
+  const size_t q_dim = static_cast<size_t>(spec.n_heads) * spec.head_dim;
+  const size_t qkv_dim = static_cast<size_t>(spec.n_heads + 2 * spec.n_kv_heads) * spec.head_dim;
+  const size_t inter = static_cast<size_t>(spec.intermediate);
+  const size_t layer_bytes = 2 * static_cast<size_t>(spec.hidden) * (qkv_dim + q_dim + 3 * inter);
+  return layer_bytes < kAttentionPdlMaxLayerBytes;
 }
 
 Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const StepPlanLimits& limits, int pad_to,

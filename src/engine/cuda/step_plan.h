@@ -1,5 +1,5 @@
 // StepPlan: the host-side plan of one CUDA step, built once per step from a
-// StepBatch and read by every layer (DESIGN.md "CUDA engine notes"): the new
+// StepBatch and read by every layer (docs/design.md "CUDA engine notes"): the new
 // tokens (ids, positions, KV slots), the rows that want logits, the attention
 // sequences and tiles (paged_attention.h), the concatenated block tables and
 // the split-KV factor, all packed into one int32 array that is uploaded with
@@ -7,13 +7,16 @@
 // tiles), and the block tables come last, so every decode step of one batch
 // size has the same layout: a CUDA graph captured for it stays valid.
 //
-// Pure host code (no CUDA calls). Threads: owned by the runner's thread.
+// Also the runner's per-model launch choice for decode steps
+// (decode_attention_pdl). Pure host code (no CUDA calls). Threads: owned by
+// the runner's thread.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "common/engine_tuning.h"
 #include "common/status.h"
 #include "engine/cuda/paged_attention.h"
 #include "engine/model_spec.h"
@@ -31,12 +34,12 @@ struct StepPlanLimits {
   int sms = 132;             // multiprocessors, for the split-KV choice
   int64_t ws_rows = 0;       // split-KV workspace capacity in (split, token, head) rows
   // Contexts up to this many attention chunks (kChunk positions each) run unsplit: measured faster at batch 1
-  // than split-KV plus its separate combine pass (bench/NOTES.md v6); longer contexts split, since one CTA
+  // than split-KV plus its separate combine pass; longer contexts split, since one CTA
   // walking many chunks in turn is latency-bound.
   int no_split_chunks = 4;
   // The same bound for decode plans (key_split) with fewer tiles than SMs. The decode kernel merges its splits
   // itself and loads earlier steps' K/V before its PDL wait, so with 0 (every chunk its own CTA) all of them load
-  // there (bench/NOTES.md v11); with as many tiles as SMs, no_split_chunks applies.
+  // there; with as many tiles as SMs, no_split_chunks applies.
   int decode_no_split_chunks = 0;
 };
 
@@ -80,5 +83,12 @@ class StepPlan {
 
 // True when every sequence has one new token and wants logits.
 bool is_pure_decode(const StepBatch& batch);
+
+// Whether decode steps launch attention with PDL (launch_pdl.h), so the o-projection's blocks start while it
+// runs: `choice` on/off, or under auto when a layer's bf16 weights are under kAttentionPdlMaxLayerBytes. It pays
+// where a layer's products are latency-bound and costs where they stream at full bandwidth (H100, batch 1:
+// Qwen3-0.6B -3.5%, Llama-3.1-8B +1.5% per token).
+inline constexpr size_t kAttentionPdlMaxLayerBytes = size_t{128} << 20;
+bool decode_attention_pdl(const ModelSpec& spec, Toggle choice);
 
 }  // namespace tandem::engine::cuda

@@ -32,11 +32,88 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_DOUBLE_EQ(c.engine.gpu_memory_fraction, d.engine.gpu_memory_fraction);
   EXPECT_EQ(c.scheduler.router, "kv");
   EXPECT_EQ(c.log.format, "text");
+  EXPECT_EQ(c.log.stats_interval_s, d.log.stats_interval_s);
   EXPECT_FALSE(c.metrics.vllm_names);
   EXPECT_EQ(c.model.tool_call_parser, "auto");
   EXPECT_EQ(c.model.tool_call_parser, d.model.tool_call_parser);
   EXPECT_EQ(c.model.reasoning_parser, "auto");
   EXPECT_EQ(c.model.reasoning_parser, d.model.reasoning_parser);
+  EXPECT_EQ(c.engine.tuning.cuda, d.engine.tuning.cuda);
+  EXPECT_EQ(c.engine.tuning.cpu, d.engine.tuning.cpu);
+}
+
+TEST(Config, StatsIntervalIsSecondsOrOff) {
+  EXPECT_EQ(parse_config("", "t.toml").log.stats_interval_s, 10);
+  EXPECT_EQ(parse_config("[log]\nstats_interval_s = 0\n", "t.toml").log.stats_interval_s, 0);
+  EXPECT_NE(error_of("[log]\nstats_interval_s = -1\n").find("[log] stats_interval_s"), std::string::npos);
+  EXPECT_NE(error_of("[log]\nstats_interval_s = \"10s\"\n").find("[log] stats_interval_s"), std::string::npos);
+}
+
+TEST(Config, EngineTuningDefaultsAreTheMeasuredChoices) {
+  const EngineTuning t = parse_config("", "t.toml").engine.tuning;
+  EXPECT_TRUE(t.cuda.pdl);
+  EXPECT_EQ(t.cuda.attention_pdl, Toggle::kAuto);
+  EXPECT_EQ(t.cuda.prefill_sm90, KernelPath::kAuto);
+  EXPECT_EQ(t.cuda.prefill_sm90_tma, KernelPath::kAuto);
+  EXPECT_FALSE(t.cuda.gemm_autotune);
+  EXPECT_EQ(t.cpu.kernels, CpuKernels::kAuto);
+  EXPECT_TRUE(t.from_environment.empty());
+}
+
+TEST(Config, EngineTuningKeysAreRead) {
+  const Config c = parse_config(R"(
+[engine]
+workers = 2
+[engine.cuda]
+pdl = false
+attention_pdl = "on"
+prefill_sm90 = "off"
+prefill_sm90_tma = "off"
+gemm_autotune = true
+[engine.cpu]
+kernels = "portable"
+)", "t.toml");
+  EXPECT_EQ(c.engine.workers, 2);
+  const CudaTuning& cuda = c.engine.tuning.cuda;
+  EXPECT_FALSE(cuda.pdl);
+  EXPECT_EQ(cuda.attention_pdl, Toggle::kOn);
+  EXPECT_EQ(cuda.prefill_sm90, KernelPath::kOff);
+  EXPECT_EQ(cuda.prefill_sm90_tma, KernelPath::kOff);
+  EXPECT_TRUE(cuda.gemm_autotune);
+  EXPECT_EQ(c.engine.tuning.cpu.kernels, CpuKernels::kPortable);
+  EXPECT_EQ(parse_config("[engine.cuda]\nattention_pdl = \"off\"\n", "t.toml").engine.tuning.cuda.attention_pdl,
+            Toggle::kOff);
+  // Dotted keys and inline tables are the same tables.
+  EXPECT_FALSE(parse_config("[engine]\ncuda.pdl = false\n", "t.toml").engine.tuning.cuda.pdl);
+  EXPECT_EQ(parse_config("[engine]\ncpu = { kernels = \"portable\" }\n", "t.toml").engine.tuning.cpu.kernels,
+            CpuKernels::kPortable);
+}
+
+TEST(Config, EngineTuningErrorsNameTheKey) {
+  EXPECT_EQ(error_of("[engine.cuda]\npdl = \"off\"\n"),
+            "t.toml: [engine.cuda] pdl: expected true or false, got \"off\"");
+  EXPECT_EQ(error_of("[engine.cuda]\nattention_pdl = \"early\"\n"),
+            "t.toml: [engine.cuda] attention_pdl: expected one of \"auto\" \"on\" \"off\", got \"early\"");
+  EXPECT_EQ(error_of("[engine.cuda]\nprefill_sm90 = \"on\"\n"),
+            "t.toml: [engine.cuda] prefill_sm90: expected one of \"auto\" \"off\", got \"on\"");
+  EXPECT_EQ(error_of("[engine.cuda]\nprefill_sm90_tma = false\n"),
+            "t.toml: [engine.cuda] prefill_sm90_tma: expected one of \"auto\" \"off\", got false");
+  EXPECT_EQ(error_of("[engine.cuda]\ngemm_autotune = 1\n"),
+            "t.toml: [engine.cuda] gemm_autotune: expected true or false, got 1");
+  EXPECT_EQ(error_of("[engine.cpu]\nkernels = \"avx512\"\n"),
+            "t.toml: [engine.cpu] kernels: expected one of \"auto\" \"portable\", got \"avx512\"");
+  std::string e = error_of("[engine.cuda]\nqkv_f32 = true\n");
+  EXPECT_NE(e.find("t.toml: [engine.cuda] qkv_f32: unknown key (known keys: pdl, attention_pdl, prefill_sm90, "
+                   "prefill_sm90_tma, gemm_autotune)"),
+            std::string::npos)
+      << e;
+  e = error_of("[engine]\nbackedn = \"cpu\"\n");
+  EXPECT_NE(e.find("enable_prefix_caching, [engine.cuda], [engine.cpu])"), std::string::npos) << e;
+  EXPECT_EQ(error_of("[engine]\ncuda = 1\n"), "t.toml: [engine.cuda]: expected a table, got 1");
+  e = error_of("[engine.cuda.x]\n");
+  EXPECT_NE(e.find("[engine.cuda] x: unknown key"), std::string::npos) << e;
+  e = error_of("[\"engine.cuda\"]\npdl = true\n");
+  EXPECT_NE(e.find("unknown key \"engine.cuda\""), std::string::npos) << e;
 }
 
 TEST(Config, OutputParsersTakeTheKnownFormats) {
@@ -67,7 +144,7 @@ TEST(Config, OutputParsersTakeTheKnownFormats) {
 TEST(Config, EveryKeyInTheShippedFileIsCommented) {
   std::ifstream in(std::string(TANDEM_SOURCE_DIR) + "/etc/tandem.toml");
   std::string line, previous;
-  std::regex key_line(R"(^([a-z_]+) = )");
+  std::regex key_line(R"(^([a-z0-9_]+) = )");
   int keys = 0;
   while (std::getline(in, line)) {
     std::smatch m;
@@ -77,7 +154,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 34);
+  EXPECT_EQ(keys, 41);
 }
 
 TEST(Config, ValuesAreRead) {

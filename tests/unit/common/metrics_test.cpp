@@ -19,6 +19,17 @@ TEST(Metrics, CounterAndGaugeRender) {
   EXPECT_NE(text.find("tandem_kv_blocks_used{worker=\"w0\"} 3\n"), std::string::npos);
 }
 
+TEST(Metrics, TotalSumsEverySeriesOfAFamily) {
+  metrics::Registry r;
+  EXPECT_EQ(r.total("absent_total"), 0.0);
+  r.counter("req_total", "h", {{"route", "a"}}).inc(2);
+  r.counter("req_total", "h", {{"route", "b"}}).inc(3.5);
+  r.gauge("running", "h", {{"worker", "w0"}}).set(4);
+  r.gauge("running", "h", {{"worker", "w1"}}).set(1);
+  EXPECT_DOUBLE_EQ(r.total("req_total"), 5.5);
+  EXPECT_DOUBLE_EQ(r.total("running"), 5.0);
+}
+
 TEST(Metrics, HistogramIsCumulative) {
   Registry r;
   Histogram& h = r.histogram("tandem_x_seconds", "X.", {0.1, 1.0});

@@ -160,13 +160,9 @@ TEST(CpuKernelsTest, DotAndAxpy) {
   }
 }
 
-TEST(CpuKernelsTest, ActiveTableIsAvx2WhereSupported) {
-  const Kernels& k = active_kernels();
-  if (avx2_kernels() != nullptr && std::getenv("TANDEM_CPU_KERNELS") == nullptr) {
-    EXPECT_STREQ(k.name, "avx2");
-  } else {
-    EXPECT_STREQ(k.name, "portable");
-  }
+TEST(CpuKernelsTest, AutoIsAvx2WhereSupportedAndPortableIsPortable) {
+  EXPECT_STREQ(select_kernels(CpuKernels::kAuto).name, avx2_kernels() != nullptr ? "avx2" : "portable");
+  EXPECT_EQ(&select_kernels(CpuKernels::kPortable), &portable_kernels());
 }
 
 TEST(HalfTest, EveryF16RoundTripsThroughF32) {

@@ -377,6 +377,29 @@ TEST(CpuRunnerTest, ThreadCountDoesNotChangeResults) {
   }
 }
 
+TEST(CpuRunnerTest, KernelChoiceComesFromTheOptions) {
+  const ModelSpec s = arch_cases()[0].spec;
+  const ModelWeights w = random_weights(s, 3);
+  CpuRunnerOptions o;
+  o.threads = 1;
+  o.num_blocks = 16;
+  o.tuning.kernels = CpuKernels::kPortable;
+  auto portable = make_cpu_runner(s, w, o);
+  ASSERT_TRUE(portable.ok()) << portable.status().to_string();
+  EXPECT_STREQ(dynamic_cast<CpuRunner&>(*portable.value()).kernels_name(), "portable");
+  o.tuning.kernels = CpuKernels::kAuto;
+  auto automatic = make_cpu_runner(s, w, o);
+  ASSERT_TRUE(automatic.ok()) << automatic.status().to_string();
+  EXPECT_STREQ(dynamic_cast<CpuRunner&>(*automatic.value()).kernels_name(),
+               avx2_kernels() != nullptr ? "avx2" : "portable");
+  // Both tables compute the same logits up to summation order.
+  const std::vector<int32_t> prompt = random_tokens(9, s.vocab, 5);
+  const std::vector<int32_t> table = {0};
+  const std::vector<float> a = run_alone(*portable.value(), prompt, table, {9});
+  const std::vector<float> b = run_alone(*automatic.value(), prompt, table, {9});
+  EXPECT_LT(rel_l2(a, Vec(b.begin(), b.end())), 1e-5);
+}
+
 TEST(CpuRunnerTest, CopiedBlocksContinueTheSequence) {
   const ModelSpec s = arch_cases()[0].spec;
   const ModelWeights w = random_weights(s, 12);

@@ -11,6 +11,8 @@
 namespace tandem::engine {
 namespace {
 
+using model_files::GgmlType;
+
 std::vector<std::byte> bytes(std::initializer_list<int> v) {
   std::vector<std::byte> out;
   for (int x : v) out.push_back(static_cast<std::byte>(x));
@@ -157,16 +159,6 @@ TEST(DequantTest, ConvertToBf16MatchesRoundedF32) {
   std::memcpy(v, f32.data(), 8);
   EXPECT_EQ(v[0], 1.0f);
   EXPECT_EQ(v[1], -2.0f);
-}
-
-TEST(DequantTest, TypeTraits) {
-  EXPECT_EQ(ggml_type_traits(GgmlType::kQ4_K).block_bytes, 144);
-  EXPECT_EQ(ggml_type_traits(GgmlType::kQ6_K).block_bytes, 210);
-  EXPECT_EQ(ggml_type_traits(GgmlType::kQ5_K).block_bytes, 176);
-  EXPECT_EQ(ggml_type_traits(99).block_elems, 0);
-  EXPECT_TRUE(ggml_type_supported(GgmlType::kQ4_1));
-  EXPECT_FALSE(ggml_type_supported(GgmlType::kQ5_0));
-  EXPECT_FALSE(ggml_type_supported(GgmlType::kIQ4_XS));
 }
 
 }  // namespace

@@ -10,13 +10,15 @@
 #include "engine/hf_config.h"
 #include "engine/loader_checks.h"
 #include "engine/weight_loader.h"
-#include "unit/engine/gguf_test_builder.h"
+#include "unit/model_files/gguf_test_builder.h"
 
 namespace tandem::engine {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::GgufBuilder;
+using model_files::GgmlType;
+using model_files::GgufFile;
+using model_files::testing::GgufBuilder;
 
 void expect_status(const Status& s, ErrorKind kind, std::initializer_list<const char*> needles) {
   EXPECT_EQ(s.kind(), kind) << s.message();

@@ -343,7 +343,7 @@ TEST(Worker, PreemptionMetricsAndOutputs) {
   s.worker->begin_shutdown(Clock::now());
   ASSERT_TRUE(join_within(*s.worker, std::chrono::seconds(5)));
   const std::string text = registry.render();
-  EXPECT_NE(text.find("tandem_kv_blocks_total{worker=\"w0\"} 12"), std::string::npos) << text;
+  EXPECT_NE(text.find("tandem_kv_blocks_capacity{worker=\"w0\"} 12"), std::string::npos) << text;
   EXPECT_NE(text.find("tandem_kv_blocks_used{worker=\"w0\"} 0"), std::string::npos);
   EXPECT_NE(text.find("tandem_worker_requests_running{worker=\"w0\"} 0"), std::string::npos);
   EXPECT_NE(text.find("tandem_worker_requests_waiting{worker=\"w0\"} 0"), std::string::npos);

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/gguf_file.h"
+#include "model_files/gguf_file.h"
 
 namespace tandem::text {
 namespace {
@@ -211,7 +211,7 @@ TEST(TokenizerLoaderTest, GgufSentencePieceUsesScores) {
   g.u32("tokenizer.ggml.bos_token_id", 1);
   g.u32("tokenizer.ggml.eos_token_id", 2);
   g.u32("tokenizer.ggml.unknown_token_id", 0);
-  auto file = engine::GgufFile::parse(g.bytes(), "mem.gguf");
+  auto file = model_files::GgufFile::parse(g.bytes(), "mem.gguf");
   ASSERT_TRUE(file.ok()) << file.status().to_string();
   auto tok = load_tokenizer_gguf(*file);
   ASSERT_TRUE(tok.ok()) << tok.status().to_string();
@@ -232,7 +232,7 @@ TEST(TokenizerLoaderTest, GgufSentencePieceUsesScores) {
 TEST(TokenizerLoaderTest, GgufErrors) {
   GgufBuilder g;
   g.str("tokenizer.ggml.model", "bert");
-  auto file = engine::GgufFile::parse(g.bytes(), "bert.gguf");
+  auto file = model_files::GgufFile::parse(g.bytes(), "bert.gguf");
   ASSERT_TRUE(file.ok());
   auto tok = load_tokenizer_gguf(*file);
   ASSERT_FALSE(tok.ok());
@@ -244,7 +244,7 @@ TEST(TokenizerLoaderTest, GgufErrors) {
   g2.strings("tokenizer.ggml.tokens", {"a", "b", "ab"});
   g2.strings("tokenizer.ggml.merges", {"a b"});
   g2.str("tokenizer.ggml.pre", "my-new-model");
-  auto file2 = engine::GgufFile::parse(g2.bytes(), "new.gguf");
+  auto file2 = model_files::GgufFile::parse(g2.bytes(), "new.gguf");
   ASSERT_TRUE(file2.ok());
   auto tok2 = load_tokenizer_gguf(*file2);
   ASSERT_FALSE(tok2.ok());
@@ -254,7 +254,7 @@ TEST(TokenizerLoaderTest, GgufErrors) {
   GgufBuilder g3;
   g3.str("tokenizer.ggml.model", "gpt2");
   g3.strings("tokenizer.ggml.tokens", {"a", "b"});
-  auto file3 = engine::GgufFile::parse(g3.bytes(), "nomerges.gguf");
+  auto file3 = model_files::GgufFile::parse(g3.bytes(), "nomerges.gguf");
   ASSERT_TRUE(file3.ok());
   auto tok3 = load_tokenizer_gguf(*file3);
   ASSERT_FALSE(tok3.ok());
