@@ -23,6 +23,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
+WARNINGS: list[str] = []
 SERVING_RE = re.compile(r"\[main\] serving (\S+) on http://([^:/\s]+):(\d+) ")
 
 
@@ -211,6 +212,11 @@ def aiperf(args, url: str, model: str, endpoint: str, levels: list[int], duratio
         if errors:
             row["first_error"] = json.dumps(errors[0])[:600]
         rows.append(row)
+    # aiperf scrapes the server's /metrics unless it finds it unreachable, which it says only in its log.
+    logs = " ".join(p.read_text(errors="replace") for p in art.rglob("aiperf.log"))
+    if "Server metrics disabled" in logs:
+        WARNINGS.append(f"aiperf {endpoint}: 'Server metrics disabled - no Prometheus endpoints reachable' "
+                        f"(its probe is HEAD {url}/metrics, then GET on the same connection)")
     return rows
 
 
@@ -303,7 +309,13 @@ def main() -> int:
 
     status_lines = [l for l in server.log_path.read_text(errors="replace").splitlines() if " status=" in l]
     refused = [l for l in status_lines if re.search(r" status=[45]\d\d", l)]
-    report = dict(versions=versions, server=server.cmd, model_name=server.model_name, rows=rows,
+    by_kind: dict[str, int] = {}
+    for l in refused:
+        m = re.search(r" (\S+ \S+) status=(\d+)", l)
+        if m:
+            key = f"{m.group(1)} -> {m.group(2)}"
+            by_kind[key] = by_kind.get(key, 0) + 1
+    report = dict(warnings=WARNINGS, versions=versions, server=server.cmd, model_name=server.model_name, rows=rows,
                   refused_by_server=len(refused), captured_failures={k: v[:3] for k, v in captured.items()},
                   load_average=open("/proc/loadavg").read().split()[:3])
     (out / "results.json").write_text(json.dumps(report, indent=1))
@@ -318,7 +330,10 @@ def main() -> int:
             f = fails[0]
             print(f"{tool} chat: {len(fails)} requests refused; first: {f['method']} {f['path']} -> {f['status']}\n"
                   f"  request: {f['request'][:600]}\n  response: {f.get('response')}")
-    print(f"server log: {len(status_lines)} requests answered, {len(refused)} with status 4xx/5xx")
+    for w in WARNINGS:
+        print(w)
+    print(f"server log: {len(status_lines)} requests answered, {len(refused)} with status 4xx/5xx"
+          + "".join(f"; {k}: {n}" for k, n in sorted(by_kind.items())))
     for r in rows:
         if r.get("server_in_tokens") is not None:
             print(f"aiperf {r['endpoint']} c={r['concurrency']}: tokens per request, client-counted in/out "
