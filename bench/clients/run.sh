@@ -11,8 +11,8 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-bin=${1:-build/src/main/tandem}
-[[ $# -gt 0 ]] && shift
+bin=build/src/main/tandem
+if [[ $# -gt 0 && $1 != -* ]]; then bin=$1; shift; fi
 if [[ $# -gt 0 && $1 != -* ]]; then model=$1; shift; else model=$(scripts/fetch_model); fi
 [[ -x $bin ]] || { echo "no tandem binary at $bin (build it: scripts/build tandem)" >&2; exit 1; }
 [[ -f $model ]] || { echo "no model file at $model" >&2; exit 1; }
