@@ -123,7 +123,11 @@ void HttpSession::on_read(const error_code& ec, size_t n) {
   reading_ = false;
   if (closed_) return;
   if (ec) {
-    if (job_ || preparing_ || ec != asio::error::eof) {
+    // A generation (running, or being prepared) treats end-of-input as the
+    // client going away, as it always has; other requests are answered.
+    const bool generation = job_ || (preparing_ && (current_.route == Route::kChatCompletions ||
+                                                    current_.route == Route::kCompletions));
+    if (generation || ec != asio::error::eof) {
       // The client went away (or the socket failed): nobody is left to answer.
       if (job_ || preparing_) {
         spdlog::info("{} client disconnected during {}; cancelling", current_.id.empty() ? "-" : current_.id,
