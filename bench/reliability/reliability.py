@@ -371,73 +371,91 @@ def main():
         rows.append((test, load, result, "pass" if ok else "FAIL"))
         print(f"[{'pass' if ok else 'FAIL'}] {test}: {result}", file=sys.stderr, flush=True)
 
+    def guarded(test, scenario):
+        try:
+            scenario()
+        except Exception as e:  # a scenario that breaks is a failed row, and the others still run
+            row(test, "-", f"the scenario failed: {e!r}", False)
+
     # 1. Overload at 4x capacity.
-    port = free_port()
-    s = Server(args.tandem, model, port, toml())
-    try:
-        base = asyncio.run(unloaded_ttft(port, 10 if args.short else 30))
-        base_p99 = p99(base)
-        counts, ttfts, no_retry, errors = asyncio.run(overload(port, args.overload_seconds, 4 * CAPACITY))
-        alive = s.alive()
-        health = asyncio.run(get(port, "/health"))[0] if alive else None
-        settle, gauges = asyncio.run(wait_idle(port, 10)) if alive else (None, None)
-        load_p99 = p99(ttfts)
-        refused = counts[429] + counts[503]
-        load = (f"{4 * CAPACITY} clients for {args.overload_seconds:.0f} s (capacity {CAPACITY}: max_running "
-                f"{MAX_RUNNING} + max_queue {MAX_QUEUE}); streaming / non-streaming / cancelled after the first "
-                f"token = 2:2:1; 32 tokens each")
-        ok = (alive and health == 200 and no_retry == 0 and not errors and counts["truncated stream"] == 0
-              and refused > 0 and settle is not None)
-        row("overload, 4x capacity", load,
-            f"no crash ({'alive' if alive else 'DIED'}, /health {health}); 200: {counts[200]} "
-            f"({counts['stream']} streamed, {counts['plain']} whole, {counts['cancel']} cancelled), "
-            f"refused: {counts[429]}x429 + {counts[503]}x503, {no_retry} without Retry-After; "
-            f"truncated streams {counts['truncated stream']}; other errors {len(errors)}; idle again "
-            f"{'in %.2f s' % settle if settle is not None else 'NO'}", ok)
-        row("overload, admitted TTFT", load,
-            f"p99 TTFT of {len(ttfts)} admitted streams {load_p99 * 1000:.0f} ms (p50 "
-            f"{statistics.median(ttfts) * 1000 if ttfts else float('nan'):.0f} ms) vs unloaded p99 "
-            f"{base_p99 * 1000:.0f} ms over {len(base)}: {load_p99 / base_p99:.2f}x (limit 2x)",
-            load_p99 <= 2 * base_p99)
-        if errors:
-            print("errors:", collections.Counter(errors).most_common(5), file=sys.stderr)
-    finally:
-        s.stop()
+    def scenario_1():
+        port = free_port()
+        s = Server(args.tandem, model, port, toml())
+        try:
+            base = asyncio.run(unloaded_ttft(port, 10 if args.short else 30))
+            base_p99 = p99(base)
+            counts, ttfts, no_retry, errors = asyncio.run(overload(port, args.overload_seconds, 4 * CAPACITY))
+            alive = s.alive()
+            health = asyncio.run(get(port, "/health"))[0] if alive else None
+            settle, gauges = asyncio.run(wait_idle(port, 10)) if alive else (None, None)
+            load_p99 = p99(ttfts)
+            refused = counts[429] + counts[503]
+            load = (f"{4 * CAPACITY} clients for {args.overload_seconds:.0f} s (capacity {CAPACITY}: max_running "
+                    f"{MAX_RUNNING} + max_queue {MAX_QUEUE}); streaming / non-streaming / cancelled after the first "
+                    f"token = 2:2:1; 32 tokens each")
+            ok = (alive and health == 200 and no_retry == 0 and not errors and counts["truncated stream"] == 0
+                  and refused > 0 and settle is not None)
+            row("overload, 4x capacity", load,
+                f"no crash ({'alive' if alive else 'DIED'}, /health {health}); 200: {counts[200]} "
+                f"({counts['stream']} streamed, {counts['plain']} whole, {counts['cancel']} cancelled), "
+                f"refused: {counts[429]}x429 + {counts[503]}x503, {no_retry} without Retry-After; "
+                f"truncated streams {counts['truncated stream']}; other errors {len(errors)}; idle again "
+                f"{'in %.2f s' % settle if settle is not None else 'NO'}", ok)
+            row("overload, admitted TTFT", load,
+                f"p99 TTFT of {len(ttfts)} admitted streams {load_p99 * 1000:.0f} ms (p50 "
+                f"{statistics.median(ttfts) * 1000 if ttfts else float('nan'):.0f} ms) vs unloaded p99 "
+                f"{base_p99 * 1000:.0f} ms over {len(base)}: {load_p99 / base_p99:.2f}x (limit 2x)",
+                load_p99 <= 2 * base_p99)
+            if errors:
+                print("errors:", collections.Counter(errors).most_common(5), file=sys.stderr)
+        finally:
+            s.stop()
+
+    guarded("overload, 4x capacity", scenario_1)
 
     # 2. 1,000 clients dropping mid-stream.
-    port = free_port()
-    s = Server(args.tandem, model, port, toml(max_queue=args.droppers + 100, max_running=64))
-    try:
-        got, statuses, settle, gauges, d499, dabort = asyncio.run(drop_mid_stream(port, args.droppers))
-        ok = got == args.droppers and settle is not None and settle <= 1.0 and d499 == got and dabort >= got
-        row("clients dropping mid-stream", f"{args.droppers} concurrent chat streams (max_tokens 500), each "
-            f"closed after its first event",
-            f"{got} streams open then dropped; running/waiting/KV back to 0 in "
-            f"{'%.2f s' % settle if settle is not None else 'NOT within 10 s ' + str(gauges)} after the last "
-            f"close (limit 1 s); +{d499:.0f} status=499, +{dabort:.0f} finished_reason=abort; alive: {s.alive()}",
-            ok and s.alive())
-    finally:
-        s.stop()
+    def scenario_2():
+        port = free_port()
+        s = Server(args.tandem, model, port, toml(max_queue=args.droppers + 100, max_running=64))
+        try:
+            got, statuses, settle, gauges, d499, dabort = asyncio.run(drop_mid_stream(port, args.droppers))
+            ok = got == args.droppers and settle is not None and settle <= 1.0 and d499 == got and dabort >= got
+            row("clients dropping mid-stream", f"{args.droppers} concurrent chat streams (max_tokens 500), each "
+                f"closed after its first event",
+                f"{got} streams open then dropped; running/waiting/KV back to 0 in "
+                f"{'%.2f s' % settle if settle is not None else 'NOT within 10 s ' + str(gauges)} after the last "
+                f"close (limit 1 s); +{d499:.0f} status=499, +{dabort:.0f} finished_reason=abort; alive: {s.alive()}",
+                ok and s.alive())
+        finally:
+            s.stop()
+
+    guarded("clients dropping mid-stream", scenario_2)
 
     # 3. SIGTERM under load.
-    drain_s = 3
-    port = free_port()
-    s = Server(args.tandem, model, port, toml(drain_s=drain_s))
-    admitted, aborted, lost, late, rc, exit_s = asyncio.run(sigterm_under_load(s, port, drain_s))
-    ok = not lost and admitted > 0 and late in (503, None) and rc == 0 and exit_s <= drain_s + 3
-    row("SIGTERM under load", f"{CAPACITY} requests 0.1 s apart (half streaming; a third need 4,000 tokens, "
-        f"longer than drain_timeout_s = {drain_s}), SIGTERM 0.5 s after the last, one more request after it",
-        f"{admitted} admitted: {admitted - len(lost)} completed or ended with a final event "
-        f"({aborted} by finish_reason abort + [DONE]), {len(lost)} lost; request after SIGTERM: {late}; "
-        f"exit status {rc} after {exit_s:.1f} s", ok)
-    os.unlink(s.cfg.name)
+    def scenario_3():
+        drain_s = 3
+        port = free_port()
+        s = Server(args.tandem, model, port, toml(drain_s=drain_s))
+        admitted, aborted, lost, late, rc, exit_s = asyncio.run(sigterm_under_load(s, port, drain_s))
+        ok = not lost and admitted > 0 and late in (503, None) and rc == 0 and exit_s <= drain_s + 3
+        row("SIGTERM under load", f"{CAPACITY} requests 0.1 s apart (half streaming; a third need 4,000 tokens, "
+            f"longer than drain_timeout_s = {drain_s}), SIGTERM 0.5 s after the last, one more request after it",
+            f"{admitted} admitted: {admitted - len(lost)} completed or ended with a final event "
+            f"({aborted} by finish_reason abort + [DONE]), {len(lost)} lost; request after SIGTERM: {late}; "
+            f"exit status {rc} after {exit_s:.1f} s", ok)
+        os.unlink(s.cfg.name)
+
+    guarded("SIGTERM under load", scenario_3)
 
     # 4. kill -9 under load, then restart.
-    ready_s, status, finish = asyncio.run(kill9_restart(args.tandem, model, free_port()))
-    row("kill -9 under load, restart", f"{CAPACITY} requests in flight (2,000 tokens each), SIGKILL, restart on "
-        f"the same port",
-        f"serving again {ready_s:.1f} s after the restart; first request {status} {finish}",
-        status == 200)
+    def scenario_4():
+        ready_s, status, finish = asyncio.run(kill9_restart(args.tandem, model, free_port()))
+        row("kill -9 under load, restart", f"{CAPACITY} requests in flight (2,000 tokens each), SIGKILL, restart on "
+            f"the same port",
+            f"serving again {ready_s:.1f} s after the restart; first request {status} {finish}",
+            status == 200)
+
+    guarded("kill -9 under load, restart", scenario_4)
 
     if args.json:
         with open(args.json, "w") as f:

@@ -17,6 +17,6 @@ def test_reliability_scenarios_short(tmp_path):
                            "--json", str(out)], capture_output=True, text=True, timeout=300, env=os.environ)
     assert out.exists(), proc.stderr[-3000:]
     rows = json.loads(out.read_text())
-    assert len(rows) == 5, rows
+    assert len(rows) == 5, (rows, proc.stderr[-3000:])
     failed = [r for r in rows if r["pass"] != "pass" and r["test"] != "overload, admitted TTFT"]
-    assert not failed, failed
+    assert not failed, (failed, proc.stderr[-3000:])
