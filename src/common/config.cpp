@@ -163,6 +163,21 @@ const std::vector<KeySpec>& schema() {
       {"server", "drain_timeout_s", [](auto& n, auto& w, Config& c) {
          c.server.drain_timeout_s = get_int(n, w, 0, 86400);
        }},
+      {"server", "max_connections", [](auto& n, auto& w, Config& c) {
+         c.server.max_connections = get_int(n, w, 1, 1 << 20);
+       }},
+      {"server", "max_connections_per_client", [](auto& n, auto& w, Config& c) {
+         c.server.max_connections_per_client = get_int(n, w, 0, 1 << 20);
+       }},
+      {"server", "cors_origins", [](auto& n, auto& w, Config& c) {
+         c.server.cors_origins = get_string_array(n, w);
+         for (const auto& o : c.server.cors_origins) {
+           if (o.empty()) w.fail("non-empty origins such as \"https://app.example\" or \"*\"", "an empty string");
+         }
+       }},
+      {"server", "prepare_threads", [](auto& n, auto& w, Config& c) {
+         c.server.prepare_threads = get_int(n, w, 1, 64);
+       }},
       {"model", "path", [](auto& n, auto& w, Config& c) { c.model.path = get_string(n, w); }},
       {"model", "name", [](auto& n, auto& w, Config& c) { c.model.name = get_string(n, w); }},
       {"model", "aliases", [](auto& n, auto& w, Config& c) {

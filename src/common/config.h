@@ -31,6 +31,10 @@ struct ServerConfig {
   int idle_timeout_s = 60;               // keep-alive idle time
   int request_timeout_s = 600;           // a request's deadline in the engine
   int drain_timeout_s = 30;              // SIGTERM: time allowed for in-flight requests
+  int max_connections = 4096;            // open connections; kept under the descriptor limit
+  int max_connections_per_client = 0;    // open connections per client address; 0 = no limit
+  std::vector<std::string> cors_origins; // origins allowed by CORS ("*" = any); empty = CORS off
+  int prepare_threads = 2;               // threads for template rendering and tokenization
 };
 
 // Default sampling values that replace the model's generation config

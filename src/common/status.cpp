@@ -11,6 +11,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::kNotFound: return "not_found";
     case ErrorKind::kMethodNotAllowed: return "method_not_allowed";
     case ErrorKind::kPayloadTooLarge: return "payload_too_large";
+    case ErrorKind::kUnsupportedMediaType: return "unsupported_media_type";
     case ErrorKind::kQueueFull: return "queue_full";
     case ErrorKind::kUnavailable: return "unavailable";
     case ErrorKind::kTemplateError: return "template_error";

@@ -17,6 +17,7 @@ enum class ErrorKind {
   kNotFound,               // unknown model, route or id
   kMethodNotAllowed,
   kPayloadTooLarge,
+  kUnsupportedMediaType,   // request body is not application/json (415)
   kQueueFull,              // bounded waiting queue is full (429)
   kUnavailable,            // draining, not ready, no healthy worker (503)
   kTemplateError,          // chat template syntax error or raise_exception (400)

@@ -308,6 +308,18 @@ void GenerationJob::fail(int failed_choice, const Status& error, std::vector<std
   }
 }
 
+void GenerationJob::abort_open(Clock::time_point at, std::string& out, std::vector<std::string>& cancel_ids) {
+  for (int i = 0; i < choice_count(); ++i) {
+    Choice& c = choices_[static_cast<size_t>(i)];
+    if (c.done) continue;
+    cancel_ids.push_back(c.request_id);
+    c.seen_first = true;  // no queue time to observe: it never ran, or it did and was observed
+    scheduler::TokenEvent ev;
+    ev.finish = FinishReason::kCancelled;
+    on_event(i, std::move(ev), at, out, cancel_ids);
+  }
+}
+
 void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time_point at,
                              std::string& out, std::vector<std::string>& cancel_ids) {
   TANDEM_CHECK(choice >= 0 && choice < choice_count());

@@ -83,6 +83,13 @@ class GenerationJob {
   void on_event(int choice, scheduler::TokenEvent&& event, Clock::time_point at, std::string& out,
                 std::vector<std::string>& cancel_ids);
 
+  // Ends every open choice as a kCancelled event would (the deadline path):
+  // held-back text and a finish_reason "abort" chunk are appended to `out`
+  // when streaming, and each counts as "abort" in the metrics. For a server
+  // that stops (drain timeout) and a client that went away. The caller
+  // cancels the service requests (`cancel_ids` gets their ids).
+  void abort_open(Clock::time_point at, std::string& out, std::vector<std::string>& cancel_ids);
+
   // Every choice has its final outcome (the response can be completed).
   bool finished() const { return open_choices_ == 0; }
   // The job failed (a kError event); non-ok until then.

@@ -3,6 +3,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "text/unicode.h"
+
 namespace tandem::frontend {
 
 HttpError http_error_for(ErrorKind kind) {
@@ -19,6 +21,8 @@ HttpError http_error_for(ErrorKind kind) {
       return {405, "invalid_request_error", "method_not_allowed", false};
     case ErrorKind::kPayloadTooLarge:
       return {413, "invalid_request_error", "request_too_large", false};
+    case ErrorKind::kUnsupportedMediaType:
+      return {415, "invalid_request_error", "unsupported_media_type", false};
     case ErrorKind::kQueueFull: return {429, "rate_limit_error", "queue_full", true};
     case ErrorKind::kUnavailable: return {503, "service_unavailable_error", "unavailable", true};
     case ErrorKind::kTimeout: return {504, "timeout_error", "timeout", false};
@@ -36,12 +40,14 @@ HttpError http_error_for(ErrorKind kind) {
 std::string error_json(const Status& status) {
   const HttpError e = http_error_for(status.kind());
   boost::json::object err;
-  err["message"] = status.message();
+  // Messages and params may quote the request (a path, a model id): the
+  // serializer copies bytes as they are, so invalid UTF-8 is replaced here.
+  err["message"] = text::unicode::to_valid_utf8(status.message());
   err["type"] = e.type;
   if (status.param().empty()) {
     err["param"] = nullptr;
   } else {
-    err["param"] = status.param();
+    err["param"] = text::unicode::to_valid_utf8(status.param());
   }
   if (e.code == nullptr) {
     err["code"] = nullptr;

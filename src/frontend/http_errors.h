@@ -22,7 +22,7 @@ struct HttpError {
 HttpError http_error_for(ErrorKind kind);
 
 // The OpenAI error object for a non-ok status: message and param come from
-// the Status (param null when empty).
+// the Status (param null when empty), invalid UTF-8 in them replaced by U+FFFD.
 std::string error_json(const Status& status);
 
 // Seconds sent in Retry-After for 429 and 503 responses.

@@ -9,9 +9,13 @@
 // called from any thread; stop() joins the io threads (do not call it from
 // one of them).
 //
+// Request preparation (body parsing, chat template, tokenization) runs on a
+// small pool (prepare_threads), not on the io threads, so that /health and
+// stream writes never wait behind a large prompt.
+//
 // Lifetime: the ServedModel, GenerationService and metrics Registry must
-// outlive the server. stop() (or the destructor) closes every connection
-// and cancels their requests.
+// outlive the server. stop() (or the destructor) ends every request in
+// flight with a final event and closes every connection.
 #pragma once
 
 #include <chrono>
@@ -38,8 +42,14 @@ struct ServerOptions {
   std::chrono::seconds header_timeout{10};   // first byte of a request -> end of its headers
   std::chrono::seconds idle_timeout{60};     // keep-alive idle; also a write that makes no progress
   std::chrono::seconds request_timeout{0};   // whole request incl. generation; 0 = unlimited
-  int max_connections = 4096;                // further connections are closed at accept
+  int max_connections = 4096;                // further connections are closed at accept; start()
+                                             // lowers it below the file-descriptor limit
+  int max_connections_per_client = 0;        // per client IP address; 0 = no limit
   size_t max_stream_buffer_bytes = 4u << 20; // unsent stream bytes before a slow client is dropped
+  std::vector<std::string> cors_origins;     // CORS: allowed Origin values, "*" = any; empty = off
+  int prepare_threads = 2;                   // template + tokenization threads, >= 1
+  int max_request_choices = 0;               // sequences one request may submit (n x prompts), the
+                                             // service's queue bound; more get 400; 0 = no limit
 };
 
 class ServerCore;  // internal (frontend/server_core.h)
@@ -52,9 +62,10 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts the io threads. kIo with a message naming the
-  // address when the port is taken or the host does not resolve;
-  // kInvalidRequest for bad options.
+  // Binds, listens and starts the io threads. Raises the process's soft
+  // open-file limit to its hard limit and keeps max_connections under it.
+  // kIo with a message naming the address when the port is taken or the host
+  // does not resolve; kInvalidRequest for bad options.
   Status start();
   // The bound port (after start()).
   uint16_t port() const;
@@ -63,8 +74,11 @@ class HttpServer {
   void begin_drain();
   // Generation requests accepted and not yet answered completely.
   size_t in_flight() const;
-  // Closes the listener and every connection, cancels their requests, joins
-  // the io threads. Idempotent.
+  // Closes the listener; ends each request in flight as its deadline would
+  // (streams: finish_reason "abort" chunks, [DONE], the terminating chunk;
+  // others: the response with what was generated), cancels it in the
+  // service, closes every connection once its last bytes are out (at most
+  // ~2 s), joins the io threads. Idempotent.
   void stop();
 
  private:

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <ctime>
 #include <exception>
+#include <optional>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/dispatch.hpp>
@@ -30,10 +32,20 @@ constexpr size_t kReadChunk = 16u << 10;
 
 std::string retry_after_value() { return std::to_string(kRetryAfterSeconds); }
 
+// Whether a Content-Type names JSON: "application/json", any case, with or
+// without parameters ("; charset=utf-8").
+bool is_json_content_type(std::string_view value) {
+  const size_t semi = value.find(';');
+  std::string_view type = value.substr(0, semi);
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+  while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+  return boost::beast::iequals(type, "application/json");
+}
+
 }  // namespace
 
-HttpSession::HttpSession(asio::ip::tcp::socket socket, ServerCore& core)
-    : socket_(std::move(socket)), core_(core), timer_(socket_.get_executor()) {
+HttpSession::HttpSession(asio::ip::tcp::socket socket, ServerCore& core, std::string client)
+    : socket_(std::move(socket)), core_(core), client_(std::move(client)), timer_(socket_.get_executor()) {
   core_.connections.fetch_add(1);
   idle_since_ = Clock::now();
 }
@@ -45,6 +57,7 @@ HttpSession::~HttpSession() {
     std::lock_guard lock(core_.sessions_mu);
     core_.sessions.erase(registration_);
   }
+  if (!client_.empty()) core_.release_client(client_);
   core_.connections.fetch_sub(1);
 }
 
@@ -63,7 +76,35 @@ void HttpSession::start() {
 }
 
 void HttpSession::shutdown() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close(); });
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->end_for_stop(); });
+}
+
+void HttpSession::end_for_stop() {
+  if (closed_) return;
+  if (job_) {
+    stream_scratch_.clear();
+    cancel_ids_.clear();
+    job_->abort_open(Clock::now(), stream_scratch_, cancel_ids_);
+    for (const auto& id : cancel_ids_) core_.service.cancel(id);
+    if (job_->streaming() && !stream_scratch_.empty()) {
+      if (current_.http10) {
+        pending_ += stream_scratch_;
+      } else {
+        append_chunk(pending_, stream_scratch_);
+      }
+    }
+    spdlog::info("{} ended by the server stopping", current_.id);
+    current_.keep_alive = false;
+    close_after_write_ = true;
+    complete_job();
+    return;
+  }
+  if (preparing_ || write_in_flight_ || !pending_.empty()) {
+    // Its answer (503 for a request still being prepared) goes out first.
+    close_after_write_ = true;
+    return;
+  }
+  close();
 }
 
 // ---------------------------------------------------------------- reading
@@ -82,14 +123,17 @@ void HttpSession::on_read(const error_code& ec, size_t n) {
   reading_ = false;
   if (closed_) return;
   if (ec) {
-    if (job_ || ec != asio::error::eof) {
+    // A generation (running, or being prepared) treats end-of-input as the
+    // client going away, as it always has; other requests are answered.
+    const bool generation = job_ || (preparing_ && (current_.route == Route::kChatCompletions ||
+                                                    current_.route == Route::kCompletions));
+    if (generation || ec != asio::error::eof) {
       // The client went away (or the socket failed): nobody is left to answer.
-      if (job_) {
-        spdlog::info("{} client disconnected during {}; cancelling", current_.id,
+      if (job_ || preparing_) {
+        spdlog::info("{} client disconnected during {}; cancelling", current_.id.empty() ? "-" : current_.id,
                      route_label(current_.route));
-        log_request(499, job_->prompt_tokens(), job_->completion_tokens());
       }
-      close();
+      abandon();
       return;
     }
     // Half-closed after its requests: answer what was sent, then close.
@@ -99,12 +143,12 @@ void HttpSession::on_read(const error_code& ec, size_t n) {
     return;
   }
   input_.commit(n);
-  if (!job_) process_input();
+  if (!job_ && !preparing_) process_input();
   do_read();
 }
 
 void HttpSession::process_input() {
-  while (!job_ && !closed_ && !close_after_write_) {
+  while (!job_ && !preparing_ && !closed_ && !close_after_write_) {
     // Back-pressure: a client that pipelines without reading gets no more
     // answers queued until the output drains.
     if (pending_.size() + writing_.size() > core_.options.max_stream_buffer_bytes) break;
@@ -116,10 +160,19 @@ void HttpSession::process_input() {
       parser_->eager(true);
       request_start_ = Clock::now();
       sent_continue_ = false;
+      head_checked_ = false;
     }
     error_code ec;
     const size_t used = parser_->put(input_.data(), ec);
     input_.consume(used);
+    if ((!ec || ec == http::error::need_more) && parser_->is_header_done() && !head_checked_) {
+      head_checked_ = true;
+      begin_request(parser_->get());
+      if (refuse_head(parser_->get(), !parser_->is_done())) {
+        parser_.reset();
+        break;
+      }
+    }
     if (!ec || ec == http::error::need_more) {
       if (!sent_continue_ && parser_->is_header_done() && !parser_->is_done()) {
         sent_continue_ = true;  // checked once per request
@@ -167,63 +220,116 @@ void HttpSession::process_input() {
   arm_timer();
 }
 
-// ---------------------------------------------------------------- routing
-
-void HttpSession::handle_request(Request&& req) {
+void HttpSession::begin_request(const Request& head) {
+  seen_request_ = true;
   current_ = Current{};
   current_.start = request_start_;
-  current_.method = std::string(req.method_string());
-  current_.keep_alive = req.keep_alive() && !core_.draining.load() && !peer_eof_;
-  current_.http10 = req.version() < 11;
-  try {
-    dispatch(req);
-  } catch (const std::exception& e) {
-    if (current_.id.empty()) current_.id = make_request_id("req");
-    spdlog::error("{} internal error handling {} {}: {}", current_.id, current_.method,
-                  route_label(current_.route), e.what());
-    cancel_job();
-    job_.reset();
-    release_in_flight();
-    if (stream_open_) {
-      // The head is out: the connection cannot carry another answer.
-      stream_open_ = false;
-      close_after_write_ = true;
-      flush();
-    } else {
-      respond_error(Status(ErrorKind::kInternal, "Internal server error (request " + current_.id + ")"));
+  current_.method = std::string(head.method_string());
+  current_.match = match_route(head.method_string(), head.target());
+  current_.route = current_.match.route;
+  current_.keep_alive = head.keep_alive() && !core_.draining.load() && !peer_eof_;
+  current_.http10 = head.version() < 11;
+  const auto& origins = core_.options.cors_origins;
+  if (!origins.empty()) {
+    const auto origin = head[http::field::origin];
+    if (!origin.empty()) {
+      for (const auto& allowed : origins) {
+        if (allowed == "*" || allowed == origin) {
+          current_.origin = allowed == "*" ? "*" : std::string(origin);
+          break;
+        }
+      }
     }
   }
 }
 
-void HttpSession::dispatch(Request& req) {
-  const RouteMatch match = match_route(req.method_string(), req.target());
-  current_.route = match.route;
+bool HttpSession::refuse_head(const Request& head, bool body_pending) {
+  const RouteMatch& match = current_.match;
+  const bool preflight = head.method() == http::verb::options && !current_.origin.empty() &&
+                         match.route != Route::kNotFound;
+  if (preflight) return false;  // answered in dispatch
+  std::optional<Status> refusal;
+  std::string_view extra_name, extra_value;
   if (match.route == Route::kNotFound) {
-    respond_error(Status(ErrorKind::kNotFound, "Route " + std::string(req.target()) + " not found"));
+    refusal = Status(ErrorKind::kNotFound, "Route " + std::string(head.target()) + " not found");
+  } else if (!match.method_allowed) {
+    refusal = Status(ErrorKind::kMethodNotAllowed, "Method " + current_.method + " is not allowed for " +
+                                                       route_label(match.route) + "; use " + match.allow);
+    extra_name = "Allow";
+    extra_value = match.allow;
+  } else if (core_.auth.enabled() && route_needs_auth(match.route) &&
+             !core_.auth.check(head[http::field::authorization])) {
+    refusal = Status(ErrorKind::kUnauthorized, "Missing or invalid API key (use 'Authorization: Bearer KEY')");
+    extra_name = "WWW-Authenticate";
+    extra_value = "Bearer";
+  } else if (head.method() == http::verb::post && !is_json_content_type(head[http::field::content_type])) {
+    const auto type = head[http::field::content_type];
+    refusal = Status(ErrorKind::kUnsupportedMediaType,
+                     "The request body must be JSON with 'Content-Type: application/json'" +
+                         (type.empty() ? std::string(" (none was sent)") : ", got '" + std::string(type) + "'"));
+  }
+  if (!refusal) return false;
+  if (body_pending) current_.keep_alive = false;  // the body is not read: the connection cannot go on
+  const HttpError e = http_error_for(refusal->kind());
+  respond(e.status, error_json(*refusal), "application/json", extra_name, extra_value);
+  return true;
+}
+
+// ---------------------------------------------------------------- routing
+
+void HttpSession::handle_request(Request&& req) {
+  try {
+    dispatch(req);
+  } catch (const std::exception& e) {
+    fail_internal(e.what());
+  }
+}
+
+void HttpSession::fail_internal(const char* what) {
+  if (current_.id.empty()) current_.id = make_request_id("req");
+  spdlog::error("{} internal error handling {} {}: {}", current_.id, current_.method,
+                route_label(current_.route), what);
+  cancel_job();
+  job_.reset();
+  release_in_flight();
+  if (stream_open_) {
+    // The head is out: the connection cannot carry another answer.
+    stream_open_ = false;
+    close_after_write_ = true;
+    flush();
+  } else {
+    respond_error(Status(ErrorKind::kInternal, "Internal server error (request " + current_.id + ")"));
+  }
+}
+
+void HttpSession::dispatch(Request& req) {
+  const RouteMatch& match = current_.match;
+  if (req.method() == http::verb::options && !current_.origin.empty() && match.route != Route::kNotFound) {
+    ResponseHead head;
+    head.status = 200;
+    head.content_type = "text/plain";
+    head.keep_alive = current_.keep_alive;
+    head.http10 = current_.http10;
+    add_headers(head);
+    head.headers.emplace_back("Access-Control-Allow-Methods", match.allow);
+    head.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    head.headers.emplace_back("Access-Control-Max-Age", "600");
+    append_response_head(pending_, head);
+    if (!current_.keep_alive) close_after_write_ = true;
+    idle_since_ = Clock::now();
+    core_.request_metrics.http_request(route_label(current_.route), 200);
+    log_request(200, 0, 0);
+    flush();
     return;
   }
-  if (!match.method_allowed) {
-    const std::string body = error_json(Status(
-        ErrorKind::kMethodNotAllowed,
-        "Method " + current_.method + " is not allowed for " + route_label(match.route) + "; use " +
-            match.allow));
-    respond(405, body, "application/json", "Allow", match.allow);
-    return;
-  }
-  if (core_.auth.enabled() && route_needs_auth(match.route) &&
-      !core_.auth.check(req[http::field::authorization])) {
-    const std::string body = error_json(
-        Status(ErrorKind::kUnauthorized, "Missing or invalid API key (use 'Authorization: Bearer KEY')"));
-    respond(401, body, "application/json", "WWW-Authenticate", "Bearer");
-    return;
-  }
-  const auto api_response = [&](const ApiResponse& r) {
+  const auto api_response = [this](const ApiResponse& r) {
     if (r.retry_after) {
       respond(r.status, r.body, "application/json", "Retry-After", retry_after_value());
     } else {
       respond(r.status, r.body);
     }
   };
+  const ServerCore* core = &core_;
   switch (match.route) {
     case Route::kChatCompletions:
     case Route::kCompletions:
@@ -237,10 +343,10 @@ void HttpSession::dispatch(Request& req) {
       api_response(core_.api.model(match.model_id));
       return;
     case Route::kTokenize:
-      api_response(core_.api.tokenize(req.body()));
+      offload([core, body = std::move(req.body())] { return core->api.tokenize(body); }, api_response);
       return;
     case Route::kDetokenize:
-      api_response(core_.api.detokenize(req.body()));
+      offload([core, body = std::move(req.body())] { return core->api.detokenize(body); }, api_response);
       return;
     case Route::kHealth:
     case Route::kPing:
@@ -277,7 +383,56 @@ void HttpSession::start_generation(Request& req) {
     respond_error(Status(ErrorKind::kUnavailable, "The server is draining; retry on another instance"));
     return;
   }
-  auto plan = core_.api.plan(current_.route, req.body());
+  const ServerCore* core = &core_;
+  offload([core, route = current_.route, body = std::move(req.body())] { return core->api.plan(route, body); },
+          [this](Result<JobPlan>&& plan) { admit(std::move(plan)); });
+}
+
+template <class Work, class Done>
+void HttpSession::offload(Work work, Done done) {
+  using R = std::invoke_result_t<Work&>;
+  auto result = std::make_shared<std::optional<R>>();
+  auto self = shared_from_this();
+  auto task = [self, result, work = std::move(work), done = std::move(done)]() mutable {
+    try {
+      result->emplace(work());
+    } catch (const std::exception& e) {
+      spdlog::error("{} preparing the request failed: {}", self->current_.id.empty() ? "-" : self->current_.id,
+                    e.what());
+    }
+    auto executor = self->socket_.get_executor();
+    self->core_.gate->post(executor, [self, result, done = std::move(done)]() mutable {
+      self->preparing_ = false;
+      if (self->closed_) return;
+      if (!result->has_value()) {
+        self->fail_internal("request preparation failed");
+      } else {
+        try {
+          done(std::move(**result));
+        } catch (const std::exception& e) {
+          self->fail_internal(e.what());
+        }
+      }
+      self->arm_timer();
+      if (!self->job_) {
+        self->process_input();
+        self->finish_if_peer_done();
+      }
+      self->do_read();
+    });
+  };
+  preparing_ = true;
+  if (!core_.prepare_pool.post(std::move(task))) {
+    preparing_ = false;
+    respond_error(Status(ErrorKind::kQueueFull, "Too many requests are being prepared; retry shortly"));
+  }
+}
+
+void HttpSession::admit(Result<JobPlan> plan) {
+  if (core_.draining.load() || core_.stopping.load()) {
+    respond_error(Status(ErrorKind::kUnavailable, "The server is draining; retry on another instance"));
+    return;
+  }
   if (!plan.ok()) {
     respond_error(plan.status());
     return;
@@ -285,6 +440,17 @@ void HttpSession::start_generation(Request& req) {
   const int64_t created = static_cast<int64_t>(std::time(nullptr));
   auto job = std::make_unique<GenerationJob>(std::move(plan.value()), core_.model, current_.id, created,
                                              &core_.request_metrics, current_.start);
+  const int limit = core_.options.max_request_choices;
+  if (limit > 0 && job->choice_count() > limit) {
+    // Queued all at once on an idle server they still would not fit: a
+    // retry cannot help, so this is not a 429.
+    respond_error(Status(ErrorKind::kInvalidRequest,
+                         "The request asks for " + std::to_string(job->choice_count()) +
+                             " sequences (n times the number of prompts); this server queues at most " +
+                             std::to_string(limit) + " per request ([scheduler] max_queue)",
+                         "n"));
+    return;
+  }
   auto gate = core_.gate;
   auto executor = socket_.get_executor();
   std::weak_ptr<HttpSession> weak = weak_from_this();
@@ -319,7 +485,7 @@ void HttpSession::start_generation(Request& req) {
     head.keep_alive = current_.keep_alive && !current_.http10;
     if (!head.keep_alive) current_.keep_alive = false;
     head.headers.emplace_back("Cache-Control", "no-cache");
-    head.headers.emplace_back("X-Request-Id", current_.id);
+    add_headers(head);
     append_response_head(pending_, head);
     stream_scratch_.clear();
     job_->open_stream(stream_scratch_);
@@ -361,8 +527,7 @@ void HttpSession::on_inbox() {
   } else if (streaming && pending_.size() > core_.options.max_stream_buffer_bytes) {
     spdlog::warn("{} client is not reading its stream ({} bytes unsent); dropping it", current_.id,
                  pending_.size() + writing_.size());
-    log_request(499, job_->prompt_tokens(), job_->completion_tokens());
-    close();
+    abandon();
     return;
   }
   flush();
@@ -402,7 +567,7 @@ void HttpSession::complete_job() {
     head.keep_alive = current_.keep_alive;
     head.http10 = current_.http10;
     head.content_length = body.size();
-    head.headers.emplace_back("X-Request-Id", current_.id);
+    add_headers(head);
     append_response_head(pending_, head);
     pending_ += body;
     if (!current_.keep_alive) close_after_write_ = true;
@@ -417,6 +582,23 @@ void HttpSession::complete_job() {
   // Pipelined requests that arrived meanwhile.
   process_input();
   do_read();
+}
+
+void HttpSession::abandon() {
+  if (closed_) return;
+  if (job_) {
+    // The output is discarded; what counts is that each open choice ends as
+    // "abort" in the metrics, as it would had the service's event arrived.
+    stream_scratch_.clear();
+    cancel_ids_.clear();
+    job_->abort_open(Clock::now(), stream_scratch_, cancel_ids_);
+    core_.request_metrics.http_request(route_label(current_.route), 499);
+    log_request(499, job_->prompt_tokens(), job_->completion_tokens());
+  } else if (preparing_) {
+    core_.request_metrics.http_request(route_label(current_.route), 499);
+    log_request(499, 0, 0);
+  }
+  close();
 }
 
 void HttpSession::cancel_job() {
@@ -444,7 +626,7 @@ void HttpSession::respond(int status, std::string_view body, std::string_view co
   head.http10 = current_.http10;
   head.content_length = body.size();
   if (!extra_name.empty()) head.headers.emplace_back(extra_name, extra_value);
-  if (!current_.id.empty()) head.headers.emplace_back("X-Request-Id", current_.id);
+  add_headers(head);
   append_response_head(pending_, head);
   if (current_.method != "HEAD") pending_ += body;  // HEAD: the head GET would send
   if (!current_.keep_alive) close_after_write_ = true;
@@ -465,6 +647,14 @@ void HttpSession::respond_error(const Status& status) {
     respond(e.status, body, "application/json", "Retry-After", retry_after_value());
   } else {
     respond(e.status, body);
+  }
+}
+
+void HttpSession::add_headers(ResponseHead& head) const {
+  if (!current_.id.empty()) head.headers.emplace_back("X-Request-Id", current_.id);
+  if (!current_.origin.empty()) {
+    head.headers.emplace_back("Access-Control-Allow-Origin", current_.origin);
+    if (current_.origin != "*") head.headers.emplace_back("Vary", "Origin");
   }
 }
 
@@ -501,8 +691,7 @@ void HttpSession::on_write(const error_code& ec) {
   writing_.clear();
   if (closed_) return;
   if (ec) {
-    if (job_) log_request(499, job_->prompt_tokens(), job_->completion_tokens());
-    close();
+    abandon();
     return;
   }
   if (!pending_.empty()) {
@@ -510,7 +699,7 @@ void HttpSession::on_write(const error_code& ec) {
     return;
   }
   if (!job_) release_in_flight();
-  if (close_after_write_ && !job_) {
+  if (close_after_write_ && !job_ && !preparing_) {
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     close();
@@ -524,7 +713,7 @@ void HttpSession::on_write(const error_code& ec) {
 }
 
 void HttpSession::finish_if_peer_done() {
-  if (peer_eof_ && !job_ && !write_in_flight_ && pending_.empty() && !closed_) close();
+  if (peer_eof_ && !job_ && !preparing_ && !write_in_flight_ && pending_.empty() && !closed_) close();
 }
 
 // ---------------------------------------------------------------- timeouts
@@ -533,12 +722,14 @@ HttpSession::Clock::time_point HttpSession::next_deadline() const {
   const auto& o = core_.options;
   auto d = Clock::time_point::max();
   if (write_in_flight_) d = std::min(d, write_started_ + o.idle_timeout);
-  if (job_) return d;  // generation: bounded by request_timeout in the service
+  if (job_ || preparing_) return d;  // generation: bounded by request_timeout in the service
   if (parser_) {
     d = std::min(d, parser_->is_header_done() ? request_start_ + o.header_timeout + o.idle_timeout
                                               : request_start_ + o.header_timeout);
   } else if (!write_in_flight_) {
-    d = std::min(d, idle_since_ + o.idle_timeout);
+    // A connection that has not sent a request yet is held like a request
+    // head that does not arrive.
+    d = std::min(d, idle_since_ + (seen_request_ ? o.idle_timeout : o.header_timeout));
   }
   return d;
 }
@@ -560,11 +751,10 @@ void HttpSession::on_timer(const error_code& ec) {
     if (job_) {
       spdlog::warn("{} write made no progress for {}s; dropping the client", current_.id,
                    core_.options.idle_timeout.count());
-      log_request(499, job_->prompt_tokens(), job_->completion_tokens());
     } else if (parser_) {
       spdlog::info("- closing a connection whose request did not arrive in time");
     }
-    close();
+    abandon();
     return;
   }
   arm_timer();

@@ -7,13 +7,29 @@
 // answered), and writes through one output buffer: whatever was produced
 // while a write was in flight goes out in the next single write.
 //
-// Limits: body (413), header size (431), header timeout and idle timeout
-// (slowloris: the connection is closed), a stream whose unsent bytes exceed
+// A request is judged on its head as soon as the head is in: unknown route
+// (404), method (405), API key (401), body type (415: POST bodies must be
+// application/json) and size (413) are answered before any body byte is
+// read, and the connection is closed after the answer when body bytes were
+// still to come. Request preparation (template, tokenization) runs on the
+// server's PreparePool; the connection waits for it as for a generation.
+//
+// Limits: body (413), header size (431), header timeout (slowloris, and a
+// connection that never sends a request: the connection is closed), idle
+// timeout between keep-alive requests, a stream whose unsent bytes exceed
 // max_stream_buffer_bytes or a write that makes no progress for idle_timeout
-// (a client that does not read: dropped, its requests cancelled).
+// (a client that does not read: dropped, its requests cancelled). A client
+// dropped or gone during a request counts as HTTP 499 and its open choices as
+// finished_reason "abort".
+//
+// CORS (options.cors_origins): a request whose Origin is allowed gets
+// Access-Control-Allow-Origin on its response, and an OPTIONS preflight on a
+// known route gets 200 with the allowed method and headers. Without
+// cors_origins no Access-Control-* header is ever sent and OPTIONS is 405.
 //
 // Threading: every member runs on the connection's strand, except
-// shutdown(), which posts to it. Owned by the handlers in flight
+// shutdown(), which posts to it, and the preparation work, which runs on a
+// PreparePool thread and touches nothing of the session. Owned by the handlers in flight
 // (shared_from_this); token sinks hold only a weak reference.
 #pragma once
 
@@ -30,7 +46,10 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "common/status.h"
 #include "frontend/generation_job.h"
+#include "frontend/http_response.h"
+#include "frontend/job_plan.h"
 #include "frontend/route.h"
 #include "frontend/server_core.h"
 #include "frontend/token_inbox.h"
@@ -39,14 +58,18 @@ namespace tandem::frontend {
 
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(boost::asio::ip::tcp::socket socket, ServerCore& core);
+  // `client`: the address counted against max_connections_per_client
+  // (released when the session ends), empty when not counted.
+  HttpSession(boost::asio::ip::tcp::socket socket, ServerCore& core, std::string client);
   ~HttpSession();
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
   // Registers with the core and starts reading.
   void start();
-  // Any thread: closes the connection (its requests are cancelled).
+  // Any thread: the server stops. A request in flight ends with a final
+  // event (GenerationJob::abort_open) and the connection closes after it;
+  // an idle connection closes now.
   void shutdown();
 
  private:
@@ -56,6 +79,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // What the current request's log line and metrics need.
   struct Current {
     Route route = Route::kNotFound;
+    RouteMatch match;
+    std::string origin;  // CORS: the allowed Origin to echo; empty = no CORS headers
     std::string method;
     std::string id;
     Clock::time_point start;
@@ -66,18 +91,31 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void do_read();
   void on_read(const boost::system::error_code& ec, size_t n);
   void process_input();
+  // At the end of a request's head: what it is (current_), and whether it
+  // can be answered now (true: answered; the body is not read).
+  void begin_request(const Request& head);
+  bool refuse_head(const Request& head, bool body_pending);
   void handle_request(Request&& req);
   void dispatch(Request& req);
   void start_generation(Request& req);
+  // Runs `work` on the PreparePool, then `done(result)` on the strand.
+  template <class Work, class Done>
+  void offload(Work work, Done done);
+  void admit(Result<JobPlan> plan);
+  void fail_internal(const char* what);
   void on_inbox();
   void complete_job();
   void cancel_job();
+  // The client went away or is dropped: counts 499 and "abort", closes.
+  void abandon();
+  void end_for_stop();
 
   // Queues a complete response; the connection closes after it when
   // keep_alive is false.
   void respond(int status, std::string_view body, std::string_view content_type = "application/json",
                std::string_view extra_name = {}, std::string_view extra_value = {});
   void respond_error(const Status& status);
+  void add_headers(ResponseHead& head) const;
   void log_request(int status, int prompt_tokens, int completion_tokens) const;
 
   void flush();
@@ -91,6 +129,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   boost::asio::ip::tcp::socket socket_;
   ServerCore& core_;
+  const std::string client_;
   boost::asio::steady_timer timer_;
   Clock::time_point armed_for_ = Clock::time_point::max();
   std::list<std::weak_ptr<HttpSession>>::iterator registration_;
@@ -101,6 +140,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool reading_ = false;
   bool peer_eof_ = false;
   bool sent_continue_ = false;
+  bool head_checked_ = false;
+  bool preparing_ = false;   // a request is on the PreparePool
+  bool seen_request_ = false; // before the first request, silence is held for header_timeout only
   Clock::time_point request_start_;
   Clock::time_point idle_since_;
 

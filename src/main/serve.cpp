@@ -413,6 +413,11 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   so.header_timeout = std::chrono::seconds(config.server.header_timeout_s);
   so.idle_timeout = std::chrono::seconds(config.server.idle_timeout_s);
   so.request_timeout = std::chrono::seconds(config.server.request_timeout_s);
+  so.max_connections = config.server.max_connections;
+  so.max_connections_per_client = config.server.max_connections_per_client;
+  so.cors_origins = config.server.cors_origins;
+  so.prepare_threads = config.server.prepare_threads;
+  so.max_request_choices = config.scheduler.max_queue;
   frontend::HttpServer server(so, model, router, registry);
   if (Status st = server.start(); !st.ok()) {
     spdlog::critical("[main] cannot start the HTTP server: {}", st.message());

@@ -71,7 +71,7 @@ class Server:
 class TandemServer(Server):
     """`tandem serve` with the demo model; the port comes from its log line."""
 
-    def __init__(self, *flags):
+    def __init__(self, *flags, extra_config="", wrapper=()):
         if not TANDEM.exists():
             pytest.fail(f"{TANDEM} is not built (scripts/build tandem; set TANDEM_BUILD_DIR)")
         model = subprocess.run([str(REPO / "scripts" / "fetch_model")], check=True, capture_output=True,
@@ -79,9 +79,9 @@ class TandemServer(Server):
         self.kind = "tandem"
         # The same settings the test server has where the tests depend on them.
         self.config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-        self.config.write("[metrics]\nvllm_names = true\n")
+        self.config.write("[metrics]\nvllm_names = true\n" + extra_config)
         self.config.close()
-        self.argv = [str(TANDEM), "serve", "--config", self.config.name, "--model", str(REPO / model),
+        self.argv = [*wrapper, str(TANDEM), "serve", "--config", self.config.name, "--model", str(REPO / model),
                      "--host", "127.0.0.1", "--port", "0", "--log-level", "info", *flags]
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.log = []

@@ -64,6 +64,7 @@ def test_expect_100_continue(instant):
     data = json.dumps({"prompt": "ab", "max_tokens": 2}).encode()
     with socket.create_connection(("127.0.0.1", instant.port), timeout=5) as s:
         s.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                   f"Content-Type: application/json\r\n"
                    f"Content-Length: {len(data)}\r\n\r\n").encode())
         assert s.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
         s.sendall(data)
@@ -132,9 +133,20 @@ def test_slowloris_header_timeout(make_server):
 def test_idle_timeout(make_server):
     s = make_server("--idle-timeout", "1")
     with socket.create_connection(("127.0.0.1", s.port), timeout=5) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_http_responses(sock, 1)
         start = time.monotonic()
         assert sock.recv(100) == b""
         assert 0.8 <= time.monotonic() - start <= 3.5
+
+
+def test_silent_connection_gets_header_timeout(make_server):
+    # Before its first request a connection is held for header_timeout, not idle_timeout.
+    s = make_server("--header-timeout", "1", "--idle-timeout", "30")
+    with socket.create_connection(("127.0.0.1", s.port), timeout=6) as sock:
+        start = time.monotonic()
+        assert sock.recv(100) == b""
+        assert time.monotonic() - start <= 3.5
 
 
 def test_32_concurrent_streaming_clients(make_server):

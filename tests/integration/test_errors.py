@@ -82,8 +82,9 @@ def test_invalid_json_and_wrong_body(server):
     r = requests.post(server.url("/v1/chat/completions"), data=b'{"messages": [', timeout=5,
                       headers={"Content-Type": "application/json"})
     assert "JSON" in check_error(r, 400)["message"]
-    check_error(requests.post(server.url("/v1/completions"), data=b"[1,2]", timeout=5), 400)
-    check_error(requests.post(server.url("/tokenize"), data=b"nope", timeout=5), 400)
+    json_type = {"Content-Type": "application/json"}
+    check_error(requests.post(server.url("/v1/completions"), data=b"[1,2]", timeout=5, headers=json_type), 400)
+    check_error(requests.post(server.url("/tokenize"), data=b"nope", timeout=5, headers=json_type), 400)
 
 
 def test_context_length_exceeded(server):
@@ -136,7 +137,8 @@ def test_malformed_http_is_400(instant):
 
 def test_body_too_large_413(make_server):
     s = make_server("--max-body", "1000")
-    r = requests.post(s.url("/v1/completions"), data=json.dumps({"prompt": "x" * 2000}), timeout=5)
+    r = requests.post(s.url("/v1/completions"), data=json.dumps({"prompt": "x" * 2000}), timeout=5,
+                      headers={"Content-Type": "application/json"})
     check_error(r, 413)
     assert requests.post(s.url("/v1/completions"), json={"prompt": "x", "max_tokens": 1}, timeout=5).status_code == 200
 

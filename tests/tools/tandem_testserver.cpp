@@ -9,7 +9,9 @@
 //   --max-context N --header-timeout S --idle-timeout S --request-timeout S
 //   --model NAME --unavailable --cached-tokens N --max-stream-buffer BYTES
 //   --drain-wait S --log-level LEVEL --tool-call-parser hermes|mistral|llama3_json|none
-//   --reasoning-parser qwen3|deepseek_r1|none
+//   --reasoning-parser qwen3|deepseek_r1|none --max-connections N
+//   --max-connections-per-client N --cors-origin ORIGIN (repeat) --prepare-threads N
+// --queue-limit also bounds the sequences of one request (max_request_choices).
 #include <signal.h>
 
 #include <chrono>
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
     else if (flag == "--threads") options.threads = std::stoi(value());
     else if (flag == "--api-key") options.api_keys.push_back(value());
     else if (flag == "--max-body") options.max_body_bytes = std::stoul(value());
-    else if (flag == "--queue-limit") backend_options.queue_limit = std::stoi(value());
+    else if (flag == "--queue-limit") backend_options.queue_limit = options.max_request_choices = std::stoi(value());
     else if (flag == "--token-delay-us") backend_options.token_delay = std::chrono::microseconds(std::stol(value()));
     else if (flag == "--script") script = value();
     else if (flag == "--max-context") max_context = std::stoi(value());
@@ -75,6 +77,10 @@ int main(int argc, char** argv) {
     else if (flag == "--max-stream-buffer") options.max_stream_buffer_bytes = std::stoul(value());
     else if (flag == "--drain-wait") drain_wait_s = std::stoi(value());
     else if (flag == "--log-level") log_level = value();
+    else if (flag == "--max-connections") options.max_connections = std::stoi(value());
+    else if (flag == "--max-connections-per-client") options.max_connections_per_client = std::stoi(value());
+    else if (flag == "--cors-origin") options.cors_origins.push_back(value());
+    else if (flag == "--prepare-threads") options.prepare_threads = std::stoi(value());
     else if (flag == "--tool-call-parser") tool_call_parser = value();
     else if (flag == "--reasoning-parser") reasoning_parser = value();
     else usage("unknown flag " + flag);

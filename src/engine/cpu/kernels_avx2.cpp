@@ -11,6 +11,7 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -164,12 +165,18 @@ TANDEM_AVX2 void axpy(float a, const float* x, float* y, int n) {
 
 const Kernels kAvx2{"avx2", &matmul_rows, &dot, &axpy};
 
+// F16C from CPUID leaf 1 (ECX bit 29): clang before 16 rejects
+// __builtin_cpu_supports("f16c"), and the fuzz build uses clang.
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
 }  // namespace
 
 const Kernels* avx2_kernels() {
   __builtin_cpu_init();
-  const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                  __builtin_cpu_supports("f16c");
+  const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   return ok ? &kAvx2 : nullptr;
 }
 

@@ -154,7 +154,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 41);
+  EXPECT_EQ(keys, 45);
 }
 
 TEST(Config, ValuesAreRead) {
@@ -259,6 +259,29 @@ TEST(Config, OutOfRangeNamesExpectation) {
   EXPECT_NE(error_of("[engine]\nmax_batch_tokens = 16\nkv_block_tokens = 32\n")
                 .find("max_batch_tokens: expected at least kv_block_tokens"),
             std::string::npos);
+}
+
+TEST(Config, ConnectionCorsAndPrepareKeys) {
+  Config d;
+  EXPECT_EQ(d.server.max_connections, 4096);
+  EXPECT_EQ(d.server.max_connections_per_client, 0);
+  EXPECT_TRUE(d.server.cors_origins.empty());
+  EXPECT_EQ(d.server.prepare_threads, 2);
+  Config c = parse_config(R"(
+[server]
+max_connections = 100
+max_connections_per_client = 8
+cors_origins = ["https://app.example", "*"]
+prepare_threads = 3
+)", "t.toml");
+  EXPECT_EQ(c.server.max_connections, 100);
+  EXPECT_EQ(c.server.max_connections_per_client, 8);
+  EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://app.example", "*"}));
+  EXPECT_EQ(c.server.prepare_threads, 3);
+  EXPECT_NE(error_of("[server]\nmax_connections = 0\n").find("[server] max_connections: expected"), std::string::npos);
+  EXPECT_NE(error_of("[server]\nmax_connections_per_client = -1\n").find("expected"), std::string::npos);
+  EXPECT_NE(error_of("[server]\ncors_origins = [\"\"]\n").find("non-empty origins"), std::string::npos);
+  EXPECT_NE(error_of("[server]\nprepare_threads = 0\n").find("prepare_threads: expected"), std::string::npos);
 }
 
 TEST(Config, SyntaxErrorNamesLine) {

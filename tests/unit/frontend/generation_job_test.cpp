@@ -335,6 +335,42 @@ TEST_F(GenerationJobTest, RecordsMetrics) {
   EXPECT_NE(text.find("tandem_request_success_total{finished_reason=\"length\"} 1"), std::string::npos) << text;
 }
 
+TEST_F(GenerationJobTest, AbortOpenEndsEveryOpenChoiceAsAbort) {
+  metrics::Registry registry;
+  RequestMetrics m(registry);
+  auto job = make(R"({"prompt":"ab","max_tokens":50,"n":2,"stream":true})", false, &m);
+  job->open_stream(out_);
+  feed(*job, 0, event("xy", FinishReason::kLength));
+  feed(*job, 1, event("z"));
+  out_.clear();
+  cancels_.clear();
+  job->abort_open(GenerationJob::Clock::now(), out_, cancels_);
+  ASSERT_TRUE(job->finished());
+  EXPECT_EQ(cancels_, (std::vector<std::string>{job->request_id(1)}));
+  job->close_stream(out_);
+  const auto events = payloads(out_);
+  ASSERT_EQ(events.size(), 2u);
+  const json::value chunk = json::parse(events[0]);
+  const auto& choice = chunk.at("choices").as_array()[0].as_object();
+  EXPECT_EQ(choice.at("index").as_int64(), 1);
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "abort");
+  EXPECT_EQ(events[1], "[DONE]");
+  const std::string text = registry.render();
+  EXPECT_NE(text.find("tandem_request_success_total{finished_reason=\"abort\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("tandem_request_success_total{finished_reason=\"length\"} 1"), std::string::npos) << text;
+}
+
+TEST_F(GenerationJobTest, AbortOpenGivesAWholeResponse) {
+  auto job = make(R"({"prompt":"ab","max_tokens":50})", false);
+  feed(*job, 0, event("hello"));
+  job->abort_open(GenerationJob::Clock::now(), out_, cancels_);
+  ASSERT_TRUE(job->finished());
+  EXPECT_TRUE(out_.empty());
+  const auto choice = json::parse(job->response_body()).at("choices").as_array()[0].as_object();
+  EXPECT_EQ(choice.at("text").as_string(), "hello");
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "abort");
+}
+
 // Tool calls: the test model "writes" hermes calls (its format is set per test).
 constexpr const char* kToolsChat =
     R"({"messages":[{"role":"user","content":"weather?"}],)"
