@@ -42,6 +42,15 @@ bool is_json_content_type(std::string_view value) {
   return boost::beast::iequals(type, "application/json");
 }
 
+// Whether a request head announces a body (a non-zero Content-Length, or a
+// Transfer-Encoding): only a body needs a JSON Content-Type, so a bare
+// POST /ping (a load balancer's probe) is not refused.
+template <class Head>
+bool announces_body(const Head& head) {
+  const auto length = head[boost::beast::http::field::content_length];
+  return !head[boost::beast::http::field::transfer_encoding].empty() || (!length.empty() && length != "0");
+}
+
 }  // namespace
 
 HttpSession::HttpSession(asio::ip::tcp::socket socket, ServerCore& core, std::string client)
@@ -262,7 +271,8 @@ bool HttpSession::refuse_head(const Request& head, bool body_pending) {
     refusal = Status(ErrorKind::kUnauthorized, "Missing or invalid API key (use 'Authorization: Bearer KEY')");
     extra_name = "WWW-Authenticate";
     extra_value = "Bearer";
-  } else if (head.method() == http::verb::post && !is_json_content_type(head[http::field::content_type])) {
+  } else if (head.method() == http::verb::post && announces_body(head) &&
+             !is_json_content_type(head[http::field::content_type])) {
     const auto type = head[http::field::content_type];
     refusal = Status(ErrorKind::kUnsupportedMediaType,
                      "The request body must be JSON with 'Content-Type: application/json'" +
