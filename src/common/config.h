@@ -62,6 +62,14 @@ struct SchedulerConfig {
   double router_temperature = 0.0;       // kv router: 0 = lowest cost; > 0 samples a softmax over costs
 };
 
+// One [[workers]] table: one worker, in the order of the tables. Without any,
+// [engine] devices / workers describe aggregated workers.
+struct WorkerConfig {
+  std::string backend;                   // "" = [engine] backend; cpu | cuda
+  std::optional<int> device;             // CUDA device ordinal (CUDA only; default 0)
+  std::string role = "aggregated";       // aggregated | prefill | decode
+};
+
 struct LogConfig {
   std::string level = "info";            // trace | debug | info | warn | error | off
   std::string format = "text";           // text | json
@@ -76,6 +84,7 @@ struct Config {
   ServerConfig server;
   ModelConfig model;
   EngineConfig engine;
+  std::vector<WorkerConfig> workers;     // [[workers]] tables; empty = the flat [engine] forms
   SchedulerConfig scheduler;
   LogConfig log;
   MetricsConfig metrics;

@@ -140,7 +140,8 @@ ServiceStats Router::stats() const {
     s.running += l.running;
     s.waiting += l.waiting;
     const WorkerState state = w->state();
-    s.workers.push_back({w->name(), worker_state_name(state), state == WorkerState::kRunning});
+    s.workers.push_back(
+        {w->name(), worker_state_name(state), state == WorkerState::kRunning, worker_role_name(w->role())});
   }
   return s;
 }

@@ -34,7 +34,8 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
       runner_(std::move(runner)),
       registry_(metrics),
       metrics_(metrics, options_.name),
-      seed_rng_(std::random_device{}()) {
+      seed_rng_(std::random_device{}()),
+      role_(options_.role) {
   TANDEM_CHECK(runner_ != nullptr);
   TANDEM_CHECK(options_.max_queue >= 1);
   const engine::ModelSpec& spec = runner_->spec();
@@ -56,10 +57,12 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
   metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
   metrics_.set_kv(0, limits_.num_blocks);  // counts this pool in the process-wide total now
-  spdlog::info("[scheduler] worker={} started: {} KV blocks of {} tokens, max_batch_tokens={}, "
+  metrics_.set_role(options_.role);
+  spdlog::info("[scheduler] worker={} started: role {}, {} KV blocks of {} tokens, max_batch_tokens={}, "
                "max_running={}, max_queue={}, prefix_caching={}",
-               options_.name, limits_.num_blocks, limits_.block_tokens, options_.max_batch_tokens,
-               options_.max_running, options_.max_queue, options_.enable_prefix_caching);
+               options_.name, worker_role_name(options_.role), limits_.num_blocks, limits_.block_tokens,
+               options_.max_batch_tokens, options_.max_running, options_.max_queue,
+               options_.enable_prefix_caching);
 }
 
 Worker::~Worker() {
@@ -139,6 +142,19 @@ void Worker::set_kv_event_sink(kv::KvEventSink sink) {
   kv_sink_ = std::move(sink);
 }
 
+void Worker::set_role(WorkerRole role) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_role_ = role;
+  wake_.notify_one();
+}
+
+void Worker::apply_role(WorkerRole role) {
+  const WorkerRole old = role_.exchange(role);
+  if (old == role) return;
+  metrics_.set_role(role);
+  spdlog::info("[scheduler] worker={} role {} -> {}", options_.name, worker_role_name(old), worker_role_name(role));
+}
+
 void Worker::emit_kv_event(const kv::KvEvent& e) {
   std::lock_guard<std::mutex> lock(kv_sink_mu_);
   if (kv_sink_) kv_sink_(e);
@@ -173,11 +189,16 @@ bool Worker::drain_inbox() {
   std::deque<Command> commands;
   bool shutdown = false;
   bool failed = false;
+  std::optional<WorkerRole> role;
   Clock::time_point cancel_at;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait(lock, [&] { return !inbox_.empty() || scheduler_->has_work() || shutdown_requested_; });
+    wake_.wait(lock, [&] {
+      return !inbox_.empty() || scheduler_->has_work() || shutdown_requested_ || pending_role_.has_value();
+    });
     commands.swap(inbox_);
+    role = pending_role_;
+    pending_role_.reset();
     // Moved requests count as waiting until the next publish_load().
     published_.waiting += inbox_requests_;
     published_.load_tokens += inbox_tokens_;
@@ -187,6 +208,7 @@ bool Worker::drain_inbox() {
     failed = state_ == WorkerState::kFailed;
     cancel_at = cancel_at_;
   }
+  if (role) apply_role(*role);
   for (Command& c : commands) {
     if (auto* seq = std::get_if<std::unique_ptr<Sequence>>(&c)) {
       scheduler_->enqueue(std::move(*seq));

@@ -25,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -40,11 +41,13 @@
 #include "scheduler/request_limits.h"
 #include "scheduler/step_scheduler.h"
 #include "scheduler/worker_metrics.h"
+#include "scheduler/worker_role.h"
 
 namespace tandem::scheduler {
 
 struct WorkerOptions {
   std::string name = "w0";          // metrics label, logs, KV events, TokenEvent::worker
+  WorkerRole role = WorkerRole::kAggregated;  // the role at start (set_role changes it)
   int max_batch_tokens = 2048;      // tokens per step (prefill chunks + decodes), >= 1
   int max_running = 64;             // sequences per step, >= 1
   int max_queue = 256;              // queued (not yet running) requests before kQueueFull, >= 1
@@ -104,6 +107,14 @@ class Worker {
   // Where KV events go from now on (replaces the previous sink; empty drops).
   void set_kv_event_sink(kv::KvEventSink sink);
 
+  // Changes the worker's role without touching its weights or its work: the
+  // loop applies it before its next step (role() then reports it, the
+  // tandem_worker_role gauge and the log follow). Sequences already here
+  // finish as they started; the router routes by role() from then on.
+  void set_role(WorkerRole role);
+  // The role the loop last applied.
+  WorkerRole role() const { return role_.load(); }
+
   const std::string& name() const { return options_.name; }
   bool healthy() const { return state() == WorkerState::kRunning; }
   WorkerState state() const;
@@ -128,6 +139,7 @@ class Worker {
   bool healthy_locked_view();        // state_ != kFailed, under mu_
   void fail_remaining();             // every queued/running request -> kError
   bool drain_inbox();                // false when the loop should exit
+  void apply_role(WorkerRole role);  // worker thread, between steps
   void publish_load();
   void on_final_event(const std::string& id);
   void emit_kv_event(const kv::KvEvent& e);
@@ -152,6 +164,8 @@ class Worker {
   int inbox_requests_ = 0;
   int64_t inbox_tokens_ = 0;
   WorkerLoad published_;             // the loop's figures after its last step
+  std::optional<WorkerRole> pending_role_;  // set_role() not yet applied
+  std::atomic<WorkerRole> role_;            // written by the worker thread only (and the constructor)
 
   std::mutex kv_sink_mu_;
   kv::KvEventSink kv_sink_;

@@ -8,6 +8,11 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   healthy_ = &r->gauge("tandem_worker_healthy",
                        "1 while the worker serves, 0 after a step failed (device fault): it takes no more work.",
                        labels);
+  for (WorkerRole role : {WorkerRole::kAggregated, WorkerRole::kPrefill, WorkerRole::kDecode}) {
+    roles_[static_cast<int>(role)] =
+        &r->gauge("tandem_worker_role", "1 for the worker's role (aggregated, prefill, decode), 0 for the others.",
+                  {{"worker", worker}, {"role", worker_role_name(role)}});
+  }
   running_ = &r->gauge("tandem_worker_requests_running", "Requests in the worker's step batch.", labels);
   waiting_ = &r->gauge("tandem_worker_requests_waiting",
                        "Requests queued at the worker, preempted ones included.", labels);
@@ -51,6 +56,12 @@ void WorkerMetrics::set_kv(int used_blocks, int total_blocks) {
   last_total_ = total_blocks;
   const double total = all_total_->value();
   usage_perc_->set(total > 0 ? all_used_->value() / total : 0.0);
+}
+
+void WorkerMetrics::set_role(WorkerRole role) {
+  for (int i = 0; i < 3; ++i) {
+    if (roles_[i]) roles_[i]->set(i == static_cast<int>(role) ? 1 : 0);
+  }
 }
 
 void WorkerMetrics::add_preemption() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/metrics.h"
+#include "scheduler/worker_role.h"
 
 namespace tandem::scheduler {
 
@@ -27,6 +28,8 @@ class WorkerMetrics {
   // 1 while the worker accepts work, 0 once it failed (a device fault).
   void set_healthy(bool healthy);
   void set_kv(int used_blocks, int total_blocks);
+  // tandem_worker_role{worker, role}: 1 for the worker's role, 0 for the others.
+  void set_role(WorkerRole role);
   void add_preemption();
   void observe_step(double seconds, int tokens);
   // A request's first admission: `prompt` tokens looked up, `hit` found cached.
@@ -34,6 +37,7 @@ class WorkerMetrics {
 
  private:
   metrics::Gauge* healthy_ = nullptr;       // tandem_worker_healthy
+  metrics::Gauge* roles_[3] = {};           // tandem_worker_role, by WorkerRole value
   metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
   metrics::Gauge* waiting_ = nullptr;       // tandem_worker_requests_waiting
   metrics::Gauge* kv_used_ = nullptr;       // tandem_kv_blocks_used
