@@ -211,6 +211,12 @@ const std::vector<KeySpec>& schema() {
       {"scheduler", "router_temperature", [](auto& n, auto& w, Config& c) {
          c.scheduler.router_temperature = get_double(n, w, 0.0, 1000.0, false);
        }},
+      {"scheduler", "max_local_prefill_tokens", [](auto& n, auto& w, Config& c) {
+         c.scheduler.max_local_prefill_tokens = static_cast<int>(get_int(n, w, 0, kMaxInt));
+       }},
+      {"scheduler", "max_prefill_queue", [](auto& n, auto& w, Config& c) {
+         c.scheduler.max_prefill_queue = static_cast<int>(get_int(n, w, 1, 1 << 20));
+       }},
       {"log", "level", [](auto& n, auto& w, Config& c) {
          c.log.level = get_choice(n, w, {"trace", "debug", "info", "warn", "error", "off"});
        }},

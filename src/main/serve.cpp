@@ -362,6 +362,8 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   router_options.max_queue = config.scheduler.max_queue;
   router_options.kv_overlap_weight = config.scheduler.kv_overlap_weight;
   router_options.router_temperature = config.scheduler.router_temperature;
+  router_options.max_local_prefill_tokens = config.scheduler.max_local_prefill_tokens;
+  router_options.max_prefill_queue = config.scheduler.max_prefill_queue;
   scheduler::Router router(router_options, std::move(workers));
 
   frontend::ServerOptions so;

@@ -70,7 +70,7 @@ Worker::~Worker() {
   join();
 }
 
-Status Worker::submit(GenerationRequest&& request) {
+Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
   if (Status st = check_request(request, limits_); !st.ok()) return st;
   const std::string id = request.id;
   const int64_t tokens = static_cast<int64_t>(request.prompt.size());
@@ -92,8 +92,23 @@ Status Worker::submit(GenerationRequest&& request) {
                                        std::to_string(options_.max_queue) + " requests waiting"};
   }
   const uint64_t seed = request.sampling.seed ? *request.sampling.seed : seed_rng_();
-  // Wrap the sink so the id leaves in_flight_ with the final event.
-  request.sink = [this, id, inner = std::move(request.sink)](TokenEvent&& e) {
+  TokenSink client = remote.handoff ? request.sink : TokenSink();
+  request.sink = wrap_sink(id, std::move(request.sink));
+  in_flight_.insert(id);
+  auto seq = std::make_unique<Sequence>(std::move(request), seed, root, Clock::now());
+  seq->client_sink = std::move(client);
+  seq->handoff = std::move(remote.handoff);
+  seq->cancelled = std::move(remote.cancelled);
+  inbox_.emplace_back(std::move(seq));
+  ++inbox_requests_;
+  inbox_tokens_ += tokens;
+  wake_.notify_one();
+  return {};
+}
+
+// Wraps the sink so the id leaves in_flight_ with the final event.
+TokenSink Worker::wrap_sink(const std::string& id, TokenSink inner) {
+  return [this, id, inner = std::move(inner)](TokenEvent&& e) {
     const bool final = e.finish != FinishReason::kNone;
     struct Done {
       Worker* w;
@@ -105,12 +120,42 @@ Status Worker::submit(GenerationRequest&& request) {
     } done{this, id, final};
     inner(std::move(e));
   };
+}
+
+Status Worker::adopt(Handoff& handoff) {
+  TANDEM_CHECK(handoff.seq && handoff.seq->client_sink);
+  const std::string id = handoff.seq->id();
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (state_) {
+    case WorkerState::kRunning:
+    case WorkerState::kDraining: break;
+    case WorkerState::kFailed:
+      return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
+    case WorkerState::kStopped:
+      return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
+  }
+  if (exiting_) return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
+  if (in_flight_.count(id) != 0) {
+    return {ErrorKind::kInvalidRequest, "request id '" + id + "' is already in flight", "id"};
+  }
   in_flight_.insert(id);
-  inbox_.emplace_back(std::make_unique<Sequence>(std::move(request), seed, root, Clock::now()));
+  handoff.seq->request.sink = wrap_sink(id, handoff.seq->client_sink);
   ++inbox_requests_;
-  inbox_tokens_ += tokens;
+  inbox_tokens_ += handoff.seq->num_tokens();
+  inbox_.emplace_back(std::move(handoff));
   wake_.notify_one();
   return {};
+}
+
+void Worker::dispatch_handoffs() {
+  for (Handoff& h : scheduler_->take_handoffs()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(h.seq->id());
+    }
+    const HandoffFn send = h.seq->handoff;  // h is moved from below
+    send(std::move(h));
+  }
 }
 
 void Worker::cancel(const std::string& id) {
@@ -212,6 +257,10 @@ bool Worker::drain_inbox() {
   for (Command& c : commands) {
     if (auto* seq = std::get_if<std::unique_ptr<Sequence>>(&c)) {
       scheduler_->enqueue(std::move(*seq));
+    } else if (auto* handoff = std::get_if<Handoff>(&c)) {
+      const StepScheduler::AdoptResult r = scheduler_->adopt(std::move(*handoff), *runner_);
+      if (r.with_kv) metrics_.observe_transfer(r.bytes, r.seconds, r.cached_blocks);
+      if (r.import_failed) metrics_.add_transfer_failure();
     } else {
       scheduler_->request_cancel(std::get<Cancel>(c).id);
     }
@@ -222,7 +271,12 @@ bool Worker::drain_inbox() {
                  options_.name, scheduler_->num_running(), scheduler_->num_waiting());
     scheduler_->finish_all(FinishReason::kCancelled, {});
   }
-  return !(shutdown && !scheduler_->has_work());
+  dispatch_handoffs();
+  if (!shutdown || scheduler_->has_work()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!inbox_.empty()) return true;  // a hand-off arrived meanwhile
+  exiting_ = true;                   // adopt() refuses from now on
+  return false;
 }
 
 // One iteration of the scheduler; the load is published once the step is
@@ -256,6 +310,7 @@ void Worker::run() {
     // After a failure the step's own requests got the runner's error (in
     // step()); the rest learn that the worker is gone.
     if (!healthy_locked_view()) fail_remaining();
+    dispatch_handoffs();
     publish_load();
   }
   publish_load();

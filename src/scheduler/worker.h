@@ -38,6 +38,7 @@
 #include "kv/block_pool.h"
 #include "kv/kv_event.h"
 #include "scheduler/generation.h"
+#include "scheduler/handoff.h"
 #include "scheduler/request_limits.h"
 #include "scheduler/step_scheduler.h"
 #include "scheduler/worker_metrics.h"
@@ -65,6 +66,15 @@ enum class WorkerState {
 };
 
 const char* worker_state_name(WorkerState state);
+
+// What makes a submit a remote prefill (disaggregated serving): after the
+// first token the sequence leaves through `handoff` (called on this worker's
+// thread, see handoff.h); `cancelled` is the router's cancel flag, checked at
+// every step by whichever worker holds the request.
+struct RemotePrefill {
+  HandoffFn handoff;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+};
 
 // Load figures the router reads (refreshed after every step and on submit).
 struct WorkerLoad {
@@ -95,8 +105,18 @@ class Worker {
   // for an id already in flight here, kQueueFull, kUnavailable when failed or
   // draining. Draws a seed when the request has none. Moves from `request`
   // only when it returns ok, so a caller may offer it to another worker.
-  Status submit(GenerationRequest&& request);
+  // With `remote.handoff` set the request is a remote prefill: it leaves this
+  // worker after its first token, or, should this worker fail first, without
+  // its KV (the id then leaves this worker's in-flight set).
+  Status submit(GenerationRequest&& request, RemotePrefill remote = {});
   void cancel(const std::string& id);
+
+  // Takes a sequence handed over by a prefill worker (see handoff.h) into the
+  // inbox; the loop adopts it before its next step. kUnavailable when failed
+  // or stopped (a draining worker still adopts: the request was accepted),
+  // kInvalidRequest for an id in flight here; `handoff` is moved from only on
+  // success. Transfer metrics are this worker's.
+  Status adopt(Handoff& handoff);
 
   // Stops accepting work and lets the loop finish what it has; at cancel_at
   // whatever is left gets kCancelled. Does not wait (see join()).
@@ -130,7 +150,7 @@ class Worker {
   struct Cancel {
     std::string id;
   };
-  using Command = std::variant<std::unique_ptr<Sequence>, Cancel>;
+  using Command = std::variant<std::unique_ptr<Sequence>, Cancel, Handoff>;
 
   Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics);
   void run();                        // the thread body
@@ -142,6 +162,11 @@ class Worker {
   void apply_role(WorkerRole role);  // worker thread, between steps
   void publish_load();
   void on_final_event(const std::string& id);
+  // The sink a request has here: `inner`, then the id leaves in_flight_ with
+  // the final event.
+  TokenSink wrap_sink(const std::string& id, TokenSink inner);
+  // Sends every Handoff the scheduler built (worker thread, mu_ not held).
+  void dispatch_handoffs();
   void emit_kv_event(const kv::KvEvent& e);
 
   WorkerOptions options_;
@@ -159,6 +184,7 @@ class Worker {
   WorkerState state_ = WorkerState::kRunning;
   Status failure_;                   // why the worker failed (kFailed only)
   bool shutdown_requested_ = false;
+  bool exiting_ = false;             // the loop decided to exit (nothing left after shutdown)
   Clock::time_point cancel_at_ = Clock::time_point::max();
   std::mt19937_64 seed_rng_;
   int inbox_requests_ = 0;

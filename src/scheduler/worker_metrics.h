@@ -31,6 +31,11 @@ class WorkerMetrics {
   // tandem_worker_role{worker, role}: 1 for the worker's role, 0 for the others.
   void set_role(WorkerRole role);
   void add_preemption();
+  // A sequence adopted with its KV from a prefill worker: bytes imported,
+  // export + import seconds, leading blocks already cached here (not copied).
+  void observe_transfer(size_t bytes, double seconds, int cached_blocks);
+  // An import that failed (the sequence recomputes here).
+  void add_transfer_failure();
   void observe_step(double seconds, int tokens);
   // A request's first admission: `prompt` tokens looked up, `hit` found cached.
   void add_prefix_lookup(int prompt, int hit);
@@ -45,6 +50,10 @@ class WorkerMetrics {
   metrics::Counter* preemptions_ = nullptr; // tandem_preemptions_total
   metrics::Histogram* step_seconds_ = nullptr;  // tandem_step_seconds
   metrics::Histogram* step_tokens_ = nullptr;   // tandem_step_tokens
+  metrics::Counter* transfer_bytes_ = nullptr;  // tandem_kv_transfer_bytes_total
+  metrics::Histogram* transfer_seconds_ = nullptr;  // tandem_kv_transfer_seconds
+  metrics::Counter* transfer_cached_ = nullptr;     // tandem_kv_transfer_cached_blocks_total
+  metrics::Counter* transfer_failures_ = nullptr;   // tandem_kv_transfer_failures_total
   // Process-wide (no label; vLLM aliases in metrics::vllm_alias_table()).
   metrics::Counter* all_preemptions_ = nullptr;  // tandem_num_preemptions_total
   metrics::Counter* prefix_queries_ = nullptr;   // tandem_prefix_cache_queries_total

@@ -154,13 +154,16 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 38);
+  EXPECT_EQ(keys, 40);
 }
 
 TEST(Config, WorkerTablesAreRead) {
   Config c = parse_config(R"(
 [engine]
 backend = "cpu"
+[scheduler]
+max_local_prefill_tokens = 64
+max_prefill_queue = 4
 [[workers]]
 role = "prefill"
 [[workers]]
@@ -175,8 +178,12 @@ role = "decode"
   EXPECT_EQ(c.workers[1].backend, "cpu");
   EXPECT_EQ(c.workers[2].role, "aggregated");
   EXPECT_FALSE(c.workers[2].device.has_value());
+  EXPECT_EQ(c.scheduler.max_local_prefill_tokens, 64);
+  EXPECT_EQ(c.scheduler.max_prefill_queue, 4);
   Config d;
   EXPECT_TRUE(d.workers.empty());
+  EXPECT_EQ(d.scheduler.max_local_prefill_tokens, 1000);
+  EXPECT_EQ(d.scheduler.max_prefill_queue, 2);
 }
 
 TEST(Config, WorkerTableErrorsNameTheKey) {
