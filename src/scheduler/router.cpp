@@ -121,8 +121,8 @@ Status Router::submit(GenerationRequest request) {
     // Conditional disaggregation: remote only for a long uncached prompt and
     // a short prefill queue.
     const size_t decode = candidates[first].index;
-    const int uncached =
-        static_cast<int>(request.prompt.size()) - policy_->cached_tokens(request, candidates[first]);
+    const int cached = policy_->cached_tokens(request, candidates[first]);
+    const int uncached = static_cast<int>(request.prompt.size()) - cached;
     const WorkerView& p = prefill[policy_->pick(request, prefill)];
     if (uncached > options_.max_local_prefill_tokens && p.load.waiting < options_.max_prefill_queue) {
       auto cancelled = std::make_shared<std::atomic<bool>>(false);
@@ -130,7 +130,8 @@ Status Router::submit(GenerationRequest request) {
         std::lock_guard<std::mutex> lock(ids_mu_);
         owner_[id] = Owner{p.index, cancelled};
       }
-      RemotePrefill rp{[this, decode](Handoff&& h) { deliver(decode, std::move(h)); }, cancelled};
+      RemotePrefill rp{[this, decode](Handoff&& h) { deliver(decode, std::move(h)); }, cancelled,
+                       cached / workers_[decode]->block_tokens()};
       const Status st = workers_[p.index]->submit(std::move(request), std::move(rp));
       if (st.ok()) {
         if (decisions_[p.index]) decisions_[p.index]->inc();

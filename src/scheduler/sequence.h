@@ -85,6 +85,7 @@ struct Sequence {
 
   // Disaggregated serving (empty for aggregated requests).
   HandoffFn handoff;               // set: remote prefill; hand the sequence over after its first token
+  int handoff_skip_blocks = 0;     // leading blocks the decode worker caches (router's view): not exported
   std::shared_ptr<std::atomic<bool>> cancelled;  // the router's cancel flag, seen by whichever worker holds it
   TokenSink client_sink;           // the sink as the router gave it (each worker wraps its own)
 

@@ -356,13 +356,15 @@ void StepScheduler::hand_off(engine::Runner& runner) {
     Handoff h;
     h.from = options_.worker;
     const int positions = s->num_computed;
-    const std::vector<int32_t> ids(s->blocks.begin(), s->blocks.begin() + pool_.blocks_for(positions));
+    const int first = std::clamp(s->handoff_skip_blocks, 0, pool_.blocks_for(positions));
+    const std::vector<int32_t> ids(s->blocks.begin() + first, s->blocks.begin() + pool_.blocks_for(positions));
     h.kv.resize(ids.size() * runner.block_bytes());
     const auto t0 = Clock::now();
     const Status st = runner.export_blocks(ids, h.kv);
     h.export_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (st.ok()) {
       h.kv_positions = positions;
+      h.kv_first_block = first;
     } else {
       spdlog::warn("[scheduler] worker={} req={} KV export failed ({}); the decode worker recomputes",
                    options_.worker, s->id(), st.message());
@@ -390,15 +392,22 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
     const int bt = pool_.block_tokens();
     const size_t block_bytes = runner.block_bytes();
     const int n_blocks = pool_.blocks_for(handoff.kv_positions);
-    TANDEM_CHECK(handoff.kv.size() == static_cast<size_t>(n_blocks) * block_bytes);
+    const int first = handoff.kv_first_block;
+    TANDEM_CHECK(first >= 0 && first <= n_blocks);
+    TANDEM_CHECK(handoff.kv.size() == static_cast<size_t>(n_blocks - first) * block_bytes);
     const kv::PrefixMatch hit = pool_.match_prefix(seq->root, seq->tokens, handoff.kv_positions / bt);
     const int cached = static_cast<int>(hit.blocks.size());
     kv::BlockPool::Plan plan = pool_.plan();
-    if (plan.add({hit.blocks, n_blocks - cached}) >= 0) {
+    if (cached < first) {
+      spdlog::info("[scheduler] worker={} req={} {} of the {} leading blocks {} did not send are no longer cached "
+                   "here; prefilling locally",
+                   options_.worker, seq->id(), first - cached, first, handoff.from);
+      r.missing_prefix = true;
+    } else if (plan.add({hit.blocks, n_blocks - cached}) >= 0) {
       const std::vector<kv::BlockId> fresh = pool_.commit(std::move(plan))[0];
       const auto t0 = Clock::now();
       const Status st = runner.import_blocks(
-          fresh, std::span<const std::byte>(handoff.kv).subspan(static_cast<size_t>(cached) * block_bytes));
+          fresh, std::span<const std::byte>(handoff.kv).subspan(static_cast<size_t>(cached - first) * block_bytes));
       r.seconds = handoff.export_seconds + std::chrono::duration<double>(Clock::now() - t0).count();
       std::vector<kv::BlockId> table = hit.blocks;
       table.insert(table.end(), fresh.begin(), fresh.end());

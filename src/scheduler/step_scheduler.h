@@ -119,14 +119,16 @@ class StepScheduler {
     bool with_kv = false;       // runs as decoding on the moved KV
     bool import_failed = false; // Runner::import_blocks failed: recomputes
     bool no_room = false;       // the pool could not take the blocks: recomputes
+    bool missing_prefix = false;  // a leading block not sent is no longer cached here: recomputes
     int imported_blocks = 0;    // blocks copied into this pool
     int cached_blocks = 0;      // leading blocks this pool's prefix cache already held (not copied)
     size_t bytes = 0;           // bytes imported
     double seconds = 0.0;       // export + import time
   };
   // Takes a sequence handed over by a prefill worker (state kMigrating).
-  // With KV: one plan for the cached leading blocks (reused) plus fresh
-  // blocks for the rest, committed, then the rest imported; the sequence
+  // With KV: one plan for the cached leading blocks (reused; they must
+  // cover the kv_first_block blocks not sent) plus fresh blocks for the
+  // rest, committed, then the rest imported; the sequence
   // runs as decoding from the next step. Without KV, without room, or when
   // the import fails (its blocks are released again) it is queued at the
   // front as preempted and recomputes prompt + generated tokens. Its

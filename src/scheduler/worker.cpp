@@ -99,6 +99,7 @@ Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
   seq->client_sink = std::move(client);
   seq->handoff = std::move(remote.handoff);
   seq->cancelled = std::move(remote.cancelled);
+  seq->handoff_skip_blocks = remote.skip_blocks;
   inbox_.emplace_back(std::move(seq));
   ++inbox_requests_;
   inbox_tokens_ += tokens;
@@ -260,7 +261,7 @@ bool Worker::drain_inbox() {
     } else if (auto* handoff = std::get_if<Handoff>(&c)) {
       const StepScheduler::AdoptResult r = scheduler_->adopt(std::move(*handoff), *runner_);
       if (r.with_kv) metrics_.observe_transfer(r.bytes, r.seconds, r.cached_blocks);
-      if (r.import_failed) metrics_.add_transfer_failure();
+      if (r.import_failed || r.missing_prefix) metrics_.add_transfer_failure();
     } else {
       scheduler_->request_cancel(std::get<Cancel>(c).id);
     }

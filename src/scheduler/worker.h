@@ -74,6 +74,7 @@ const char* worker_state_name(WorkerState state);
 struct RemotePrefill {
   HandoffFn handoff;
   std::shared_ptr<std::atomic<bool>> cancelled;
+  int skip_blocks = 0;  // leading prompt blocks the decode worker caches: not exported
 };
 
 // Load figures the router reads (refreshed after every step and on submit).

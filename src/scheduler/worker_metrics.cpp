@@ -32,7 +32,8 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   transfer_cached_ = &r->counter("tandem_kv_transfer_cached_blocks_total",
                                  "Blocks of handed-over sequences already cached here, so not copied.", labels);
   transfer_failures_ = &r->counter("tandem_kv_transfer_failures_total",
-                                   "KV imports that failed; the sequence was prefilled here instead.", labels);
+                                   "KV moves that failed here (import error, or a leading block not sent was no "
+                                   "longer cached); the sequence was prefilled here instead.", labels);
   all_preemptions_ = &r->counter("tandem_num_preemptions_total", "Preempted sequences, all workers.");
   prefix_queries_ = &r->counter("tandem_prefix_cache_queries_total",
                                 "Prompt tokens looked up in the prefix cache.");

@@ -34,7 +34,7 @@ class WorkerMetrics {
   // A sequence adopted with its KV from a prefill worker: bytes imported,
   // export + import seconds, leading blocks already cached here (not copied).
   void observe_transfer(size_t bytes, double seconds, int cached_blocks);
-  // An import that failed (the sequence recomputes here).
+  // A move that failed here: import error or missing prefix (it recomputes here).
   void add_transfer_failure();
   void observe_step(double seconds, int tokens);
   // A request's first admission: `prompt` tokens looked up, `hit` found cached.

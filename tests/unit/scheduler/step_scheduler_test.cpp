@@ -377,12 +377,13 @@ TEST(StepScheduler, LoadTokensCountQueuedAndRunning) {
 struct HandoffCase {
   explicit HandoffCase(int target_blocks) : src(64, 32), dst(64, target_blocks) {}
 
-  Collector& add(GenerationRequest r, uint64_t seed) {
+  Collector& add(GenerationRequest r, uint64_t seed, int skip_blocks = 0) {
     collectors.push_back(std::make_unique<Collector>());
     r.sink = collectors.back()->sink();
     request = r;
     auto seq = std::make_unique<Sequence>(std::move(r), seed, kv::root_hash(7, ""), Clock::now());
     seq->handoff = [](Handoff&&) {};
+    seq->handoff_skip_blocks = skip_blocks;
     src.sched.enqueue(std::move(seq));
     return *collectors.back();
   }
@@ -419,6 +420,29 @@ TEST(StepScheduler, AdoptedSequenceDecodesOnTheMovedKvWithoutRecomputing) {
   EXPECT_EQ(c.tokens(), reference_generate(h.request, 5, kVocab, 1000, test_sample).tokens);
   EXPECT_EQ(c.num_final(), 1);
   EXPECT_EQ(h.dst.pool.num_held(), 0);
+}
+
+TEST(StepScheduler, BlocksTheTargetCachesAreNotSentAndAMissingOneMeansRecompute) {
+  // The target already computed the same prompt: the 2 leading blocks are not sent.
+  HandoffCase h(32);
+  const GenerationRequest r0 = request("a", 14, 8, 3, 0.0f);
+  Collector& warm = h.dst.add(r0, 5);
+  h.dst.run();
+  Collector& c = h.add(r0, 5, 2);
+  const StepScheduler::AdoptResult r = h.move();
+  EXPECT_TRUE(r.with_kv);
+  EXPECT_GE(r.cached_blocks, 2);
+  h.dst.run();
+  EXPECT_EQ(c.tokens(), warm.tokens());
+  // An empty target cannot supply the blocks that were not sent.
+  HandoffCase cold(32);
+  Collector& c2 = cold.add(r0, 5, 2);
+  const StepScheduler::AdoptResult r2 = cold.move();
+  EXPECT_FALSE(r2.with_kv);
+  EXPECT_TRUE(r2.missing_prefix);
+  cold.dst.run();
+  EXPECT_EQ(c2.tokens(), warm.tokens());
+  EXPECT_EQ(c2.num_final(), 1);
 }
 
 TEST(StepScheduler, AdoptWithoutRoomRecomputesWithTheSameOutput) {
