@@ -259,6 +259,12 @@ const std::vector<KeySpec>& schema() {
       {"scheduler", "router_temperature", [](auto& n, auto& w, Config& c) {
          c.scheduler.router_temperature = get_double(n, w, 0.0, 1000.0, false);
        }},
+      {"scheduler", "max_local_prefill_tokens", [](auto& n, auto& w, Config& c) {
+         c.scheduler.max_local_prefill_tokens = static_cast<int>(get_int(n, w, 0, kMaxInt));
+       }},
+      {"scheduler", "max_prefill_queue", [](auto& n, auto& w, Config& c) {
+         c.scheduler.max_prefill_queue = static_cast<int>(get_int(n, w, 1, 1 << 20));
+       }},
       {"log", "level", [](auto& n, auto& w, Config& c) {
          c.log.level = get_choice(n, w, {"trace", "debug", "info", "warn", "error", "off"});
        }},
@@ -323,12 +329,77 @@ void read_section(const toml::table& table, const std::string& section, const st
   }
 }
 
+// One [[workers]] table (the index-th, from 1, for messages).
+WorkerConfig read_worker(const toml::node& node, size_t index, const std::string& name) {
+  const std::string where = "[[workers]] #" + std::to_string(index);
+  const auto* table = node.as_table();
+  if (!table) throw ConfigError(name + ": " + where + ": expected a table, got " + describe(node));
+  WorkerConfig wc;
+  for (const auto& [key, value] : *table) {
+    const std::string k(key.str());
+    if (k == "backend") {
+      wc.backend = get_choice(value, Where{name, "[workers]", "#" + std::to_string(index) + " backend"},
+                              {"cpu", "cuda"});
+    } else if (k == "device") {
+      wc.device = static_cast<int>(get_int(value, Where{name, "[workers]", "#" + std::to_string(index) + " device"},
+                                           0, 1023));
+    } else if (k == "role") {
+      wc.role = get_choice(value, Where{name, "[workers]", "#" + std::to_string(index) + " role"},
+                           {"aggregated", "prefill", "decode"});
+    } else {
+      throw ConfigError(name + ": " + where + " " + k + ": unknown key (known keys: backend, device, role)");
+    }
+  }
+  return wc;
+}
+
+void validate_workers(const Config& c, const std::string& file) {
+  if (c.workers.empty()) return;
+  auto fail = [&](size_t i, const std::string& key, const std::string& msg) {
+    throw ConfigError(file + ": [[workers]] #" + std::to_string(i + 1) + " " + key + ": " + msg);
+  };
+  if (!c.engine.devices.empty()) {
+    fail(0, "device", "expected either [[workers]] tables or [engine] devices, not both");
+  }
+  if (c.engine.workers != 1) {
+    fail(0, "backend", "expected either [[workers]] tables or [engine] workers, not both");
+  }
+  bool prefill = false, decode = false;
+  std::string backend;
+  for (size_t i = 0; i < c.workers.size(); ++i) {
+    const WorkerConfig& w = c.workers[i];
+    const std::string b = w.backend.empty() ? c.engine.backend : w.backend;
+    if (!w.backend.empty() && c.engine.backend != "auto" && w.backend != c.engine.backend) {
+      fail(i, "backend", "expected \"" + c.engine.backend + "\" like [engine] backend, got \"" + w.backend + "\"");
+    }
+    if (i > 0 && b != backend) {
+      fail(i, "backend", "expected every worker on one backend (\"" + backend + "\" before), got \"" + b + "\"");
+    }
+    backend = b;
+    if (w.device && b == "cpu") fail(i, "device", "expected no device on the CPU backend");
+    if (w.role != "aggregated" && b == "cuda") {
+      fail(i, "role", "expected \"aggregated\" on the CUDA backend (moving KV blocks between CUDA workers is not "
+                      "built yet), got \"" + w.role + "\"");
+    }
+    prefill |= w.role == "prefill";
+    decode |= w.role == "decode";
+  }
+  if (prefill && !decode) {
+    for (size_t i = 0; i < c.workers.size(); ++i) {
+      if (c.workers[i].role == "prefill") {
+        fail(i, "role", "a \"prefill\" worker needs at least one \"decode\" worker to hand sequences to");
+      }
+    }
+  }
+}
+
 void validate(const Config& c, const std::string& file) {
   if (c.engine.max_batch_tokens < c.engine.kv_block_tokens) {
     throw ConfigError(file + ": [engine] max_batch_tokens: expected at least kv_block_tokens (" +
                       std::to_string(c.engine.kv_block_tokens) + "), got " +
                       std::to_string(c.engine.max_batch_tokens));
   }
+  validate_workers(c, file);
 }
 
 // One command-line setting: its value parsed as TOML and set through the
@@ -364,11 +435,17 @@ Config parse_config(const std::string& toml_text, const std::string& name) {
   config.source = name;
   for (const auto& [section_key, section_node] : root) {
     std::string section(section_key.str());
+    if (section == "workers") {
+      const auto* tables = section_node.as_array();
+      if (!tables) throw ConfigError(name + ": [[workers]]: expected tables, got " + describe(section_node));
+      for (size_t i = 0; i < tables->size(); ++i) config.workers.push_back(read_worker((*tables)[i], i + 1, name));
+      continue;
+    }
     const auto* table = section_node.as_table();
     if (section.find('.') != std::string::npos || !is_section(section)) {
       throw ConfigError(name + ": unknown key \"" + section +
                         "\" (expected one of the sections [server] [model] [engine] [scheduler] "
-                        "[log] [metrics])");
+                        "[log] [metrics] [[workers]])");
     }
     if (!table) {
       throw ConfigError(name + ": [" + section + "]: expected a table, got " + describe(section_node));

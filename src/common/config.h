@@ -80,6 +80,19 @@ struct SchedulerConfig {
   int max_queue = 256;                   // waiting requests before 429
   double kv_overlap_weight = 1.0;        // kv router: weight of prefill blocks still to compute vs load
   double router_temperature = 0.0;       // kv router: 0 = lowest cost; > 0 samples a softmax over costs
+  // Conditional disaggregation (with prefill and decode workers): a prompt goes to a prefill worker only
+  // when more than this many of its tokens are not cached on the chosen decode worker ...
+  int max_local_prefill_tokens = 1000;
+  // ... and fewer than this many requests wait at the chosen prefill worker; else the decode worker prefills.
+  int max_prefill_queue = 2;
+};
+
+// One [[workers]] table: one worker, in the order of the tables. Without any,
+// [engine] devices / workers describe aggregated workers.
+struct WorkerConfig {
+  std::string backend;                   // "" = [engine] backend; cpu | cuda
+  std::optional<int> device;             // CUDA device ordinal (CUDA only; default 0)
+  std::string role = "aggregated";       // aggregated | prefill | decode
 };
 
 struct LogConfig {
@@ -96,6 +109,7 @@ struct Config {
   ServerConfig server;
   ModelConfig model;
   EngineConfig engine;
+  std::vector<WorkerConfig> workers;     // [[workers]] tables; empty = the flat [engine] forms
   SchedulerConfig scheduler;
   LogConfig log;
   MetricsConfig metrics;

@@ -42,6 +42,30 @@ Status Runner::check_copy_blocks(std::span<const int32_t> src, std::span<const i
   return {};
 }
 
+Status Runner::check_block_bytes(const char* what, std::span<const int32_t> ids, size_t bytes) const {
+  const int n = num_blocks();
+  for (int32_t id : ids) {
+    if (id < 0 || id >= n) {
+      return Status(ErrorKind::kInvalidRequest, std::string(what) + ": block id " + std::to_string(id) +
+                                                    " is out of range [0, " + std::to_string(n) + ")");
+    }
+  }
+  if (bytes != ids.size() * block_bytes()) {
+    return Status(ErrorKind::kInvalidRequest, std::string(what) + ": " + std::to_string(ids.size()) +
+                                                  " blocks need " + std::to_string(ids.size() * block_bytes()) +
+                                                  " bytes, the buffer has " + std::to_string(bytes));
+  }
+  return {};
+}
+
+Status Runner::export_blocks(std::span<const int32_t>, std::span<std::byte>) {
+  return Status(ErrorKind::kUnsupported, "this backend cannot export KV blocks");
+}
+
+Status Runner::import_blocks(std::span<const int32_t>, std::span<const std::byte>) {
+  return Status(ErrorKind::kUnsupported, "this backend cannot import KV blocks");
+}
+
 Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
                                std::vector<SampledToken>& out) {
   if (Status s = check_sample_rows(batch, rows); !s.ok()) return s;

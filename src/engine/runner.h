@@ -82,11 +82,24 @@ class Runner {
   // outside [0, num_blocks()).
   virtual Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) = 0;
 
+  // Moving KV between workers (disaggregated prefill/decode) as whole blocks
+  // of bytes in the layout above. export_blocks writes block ids[i] to
+  // out[i * block_bytes(), (i + 1) * block_bytes()); import_blocks writes
+  // those bytes into block ids[i]. Both fail with kInvalidRequest, touching
+  // nothing, when an id is outside [0, num_blocks()) or the buffer is not
+  // ids.size() * block_bytes() bytes. The default returns kUnsupported: the
+  // CUDA runner does not move blocks yet, which is why the config refuses
+  // prefill and decode roles on CUDA workers. The CPU runner copies memory.
+  virtual Status export_blocks(std::span<const int32_t> ids, std::span<std::byte> out);
+  virtual Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in);
+
  protected:
   // Checks rows.size() against the batch's want_logits count (step_and_sample).
   static Status check_sample_rows(const StepBatch& batch, std::span<const SampleRow> rows);
   // copy_blocks' argument checks, for every backend before it copies.
   Status check_copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) const;
+  // export_blocks/import_blocks' argument checks (`what` names the call).
+  Status check_block_bytes(const char* what, std::span<const int32_t> ids, size_t bytes) const;
 
  private:
   std::vector<float> sample_logits_;  // the default step_and_sample's logits

@@ -13,7 +13,9 @@ Readiness readiness(bool service_ready, const scheduler::ServiceStats& stats) {
   boost::json::array workers;
   std::string failed;
   for (const scheduler::WorkerStatus& w : stats.workers) {
-    workers.push_back(boost::json::object{{"name", w.name}, {"state", w.state}});
+    boost::json::object worker{{"name", w.name}, {"state", w.state}};
+    if (!w.role.empty()) worker["role"] = w.role;
+    workers.push_back(std::move(worker));
     if (!w.healthy) {
       all_healthy = false;
       failed += (failed.empty() ? "" : ", ") + w.name + " " + w.state;

@@ -1,5 +1,5 @@
 // What GET /ready answers (docs/design.md: load balancers and systemd checks poll it).
-//   200 {"status":"ready","workers":[{"name":"cuda0","state":"running"},...]}
+//   200 {"status":"ready","workers":[{"name":"cuda0","state":"running","role":"aggregated"},...]}
 //       while every worker serves; "degraded" while some failed (a device
 //       fault) and others still serve;
 //   503 naming the failed workers when none serves.

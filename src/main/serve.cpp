@@ -31,6 +31,7 @@
 #include "main/systemd_notify.h"
 #include "scheduler/router.h"
 #include "scheduler/worker.h"
+#include "scheduler/worker_role.h"
 #include "text/chat_template.h"
 #include "text/reasoning_parser.h"
 #include "text/tool_call_parser.h"
@@ -135,6 +136,24 @@ size_t kv_block_bytes_f32(const engine::ModelSpec& spec, int block_tokens) {
          sizeof(float);
 }
 
+// The backend [engine] backend and the [[workers]] tables ask for (validated:
+// the tables agree with each other and with [engine] backend unless "auto").
+std::string requested_backend(const Config& config) {
+  if (config.engine.backend == "auto" && !config.workers.empty() && !config.workers[0].backend.empty()) {
+    return config.workers[0].backend;
+  }
+  return config.engine.backend;
+}
+
+// Each worker's role: the [[workers]] tables' in order, else `n` aggregated.
+std::vector<scheduler::WorkerRole> worker_roles(const Config& config, size_t n) {
+  std::vector<scheduler::WorkerRole> roles(n, scheduler::WorkerRole::kAggregated);
+  for (size_t i = 0; i < config.workers.size() && i < n; ++i) {
+    roles[i] = *scheduler::worker_role_from_name(config.workers[i].role);
+  }
+  return roles;
+}
+
 std::unique_ptr<engine::Runner> wrap(const ServeHooks& hooks, std::unique_ptr<engine::Runner> runner) {
   return hooks.wrap_runner ? hooks.wrap_runner(std::move(runner)) : std::move(runner);
 }
@@ -143,7 +162,8 @@ std::unique_ptr<engine::Runner> wrap(const ServeHooks& hooks, std::unique_ptr<en
 std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     const Config& config, engine::LoadedModel& loaded, int max_context, uint64_t salt,
     metrics::Registry& registry, const ServeHooks& hooks) {
-  const int n = config.engine.workers;
+  const int n = config.workers.empty() ? config.engine.workers : static_cast<int>(config.workers.size());
+  const std::vector<scheduler::WorkerRole> roles = worker_roles(config, static_cast<size_t>(n));
   int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int threads = config.engine.cpu_threads > 0 ? config.engine.cpu_threads : std::max(1, hw / n);
   size_t block_bytes = kv_block_bytes_f32(loaded.spec, config.engine.kv_block_tokens);
@@ -173,6 +193,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     }
     scheduler::WorkerOptions wo;
     wo.name = "cpu" + std::to_string(i);
+    wo.role = roles[static_cast<size_t>(i)];
     wo.max_batch_tokens = config.engine.max_batch_tokens;
     wo.max_running = config.engine.max_running;
     wo.max_queue = config.scheduler.max_queue;
@@ -233,12 +254,13 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
 // usable device, or an [engine] devices entry that does not exist, is a
 // start-up error.
 std::vector<int> choose_cuda_devices(const Config& config) {
-  if (config.engine.backend == "cpu") return {};
+  const std::string backend = requested_backend(config);
+  if (backend == "cpu") return {};
 #ifdef TANDEM_HAVE_CUDA
   auto found = engine::cuda::list_devices();
   int count = found.ok() ? static_cast<int>(found->size()) : 0;
   if (count == 0) {
-    if (config.engine.backend == "cuda") {
+    if (backend == "cuda") {
       throw std::runtime_error("[engine] backend = \"cuda\" but no CUDA device is usable: " +
                                (found.ok() ? std::string("none found") : found.status().message()));
     }
@@ -247,6 +269,14 @@ std::vector<int> choose_cuda_devices(const Config& config) {
     return {};
   }
   std::vector<int> devices = config.engine.devices;
+  for (const WorkerConfig& w : config.workers) devices.push_back(w.device.value_or(0));
+  for (size_t i = 0; i < config.workers.size(); ++i) {
+    if (config.workers[i].role != "aggregated") {
+      throw ConfigError("[[workers]] #" + std::to_string(i + 1) + " role: expected \"aggregated\" on the CUDA backend "
+                        "(moving KV blocks between CUDA workers is not built yet), got \"" +
+                        config.workers[i].role + "\"; set backend = \"cpu\" to serve with prefill and decode roles");
+    }
+  }
   if (devices.empty()) {
     for (int i = 0; i < count; ++i) devices.push_back(i);
   }
@@ -258,7 +288,7 @@ std::vector<int> choose_cuda_devices(const Config& config) {
   }
   return devices;
 #else
-  if (config.engine.backend == "cuda") {
+  if (backend == "cuda") {
     throw ConfigError("[engine] backend: \"cuda\" is not available in this build (built without CUDA); "
                       "use \"cpu\" or \"auto\"");
   }
@@ -401,6 +431,8 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   router_options.max_queue = config.scheduler.max_queue;
   router_options.kv_overlap_weight = config.scheduler.kv_overlap_weight;
   router_options.router_temperature = config.scheduler.router_temperature;
+  router_options.max_local_prefill_tokens = config.scheduler.max_local_prefill_tokens;
+  router_options.max_prefill_queue = config.scheduler.max_prefill_queue;
   scheduler::Router router(router_options, std::move(workers));
 
   frontend::ServerOptions so;

@@ -77,6 +77,7 @@ struct WorkerStatus {
   std::string name;     // e.g. "cuda0", "cpu1"
   std::string state;    // "running", "draining", "failed", "stopped"
   bool healthy = false; // accepting work
+  std::string role;     // "aggregated", "prefill", "decode"; "" when the service has no roles
 };
 
 struct ServiceStats {

@@ -51,6 +51,11 @@ void KvRoutingPolicy::on_kv_event(size_t worker_index, const kv::KvEvent& event)
 
 void KvRoutingPolicy::on_worker_removed(size_t worker_index) { index_.remove_worker(worker_index); }
 
+int KvRoutingPolicy::cached_tokens(const GenerationRequest& request, const WorkerView& worker) {
+  const std::vector<KvScore> s = score(request, std::span<const WorkerView>(&worker, 1));
+  return static_cast<int>(s[0].overlap_blocks) * worker.block_tokens;
+}
+
 std::vector<KvScore> KvRoutingPolicy::score(const GenerationRequest& request,
                                             std::span<const WorkerView> candidates) const {
   std::vector<KvScore> scores(candidates.size());

@@ -53,6 +53,8 @@ class KvRoutingPolicy final : public RoutingPolicy {
 
   const char* name() const override { return "kv"; }
   size_t pick(const GenerationRequest& request, std::span<const WorkerView> candidates) override;
+  // overlap blocks x block_tokens, from the index.
+  int cached_tokens(const GenerationRequest& request, const WorkerView& worker) override;
   void on_kv_event(size_t worker_index, const kv::KvEvent& event) override;
   void on_worker_removed(size_t worker_index) override;
 

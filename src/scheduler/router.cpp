@@ -1,6 +1,7 @@
 #include "scheduler/router.h"
 
 #include "scheduler/kv_routing_policy.h"
+#include "scheduler/worker_role.h"
 
 #include <spdlog/spdlog.h>
 
@@ -36,6 +37,19 @@ Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> worke
     workers_[i]->set_kv_event_sink(
         [policy = policy_.get(), i](const kv::KvEvent& e) { policy->on_kv_event(i, e); });
   }
+  if (metrics::Registry* r = workers_[0]->metrics_registry()) {
+    const char* help = "Requests routed while prefill workers were available, by where their prompt was prefilled.";
+    remote_prefills_ = &r->counter("tandem_disagg_prefills_total", help, {{"path", "remote"}});
+    local_prefills_ = &r->counter("tandem_disagg_prefills_total", help, {{"path", "local"}});
+    for (WorkerRole role : {WorkerRole::kAggregated, WorkerRole::kPrefill, WorkerRole::kDecode}) {
+      role_waiting_[static_cast<int>(role)] =
+          &r->gauge("tandem_role_requests_waiting", "Requests waiting at the workers of a role (at the last submit).",
+                    {{"role", worker_role_name(role)}});
+    }
+  }
+  if (options_.max_local_prefill_tokens < 0 || options_.max_prefill_queue < 1) {
+    throw std::invalid_argument("router: max_local_prefill_tokens must be >= 0 and max_prefill_queue >= 1");
+  }
   spdlog::info("[router] {} workers, policy {}, max_queue {}", workers_.size(), policy_->name(),
                options_.max_queue);
 }
@@ -47,11 +61,15 @@ Status Router::submit(GenerationRequest request) {
   if (request.id.empty()) return {ErrorKind::kInvalidRequest, "request id is empty", "id"};
   if (!request.sink) return {ErrorKind::kInvalidRequest, "request has no token sink", "sink"};
 
-  std::vector<WorkerView> candidates;
+  std::vector<WorkerView> candidates;  // serving workers (aggregated, decode)
+  std::vector<WorkerView> prefill;     // prefill-role workers
   int waiting = 0;
+  int role_waiting[3] = {};
   for (size_t i = 0; i < workers_.size(); ++i) {
     WorkerLoad load = workers_[i]->load();
+    const WorkerRole role = workers_[i]->role();
     waiting += load.waiting;
+    role_waiting[static_cast<int>(role)] += load.waiting;
     if (!load.healthy) {
       if (workers_[i]->state() == WorkerState::kFailed && !removed_[i].exchange(true)) {
         spdlog::warn("[router] worker {} failed; dropping its cache from routing", workers_[i]->name());
@@ -59,9 +77,13 @@ Status Router::submit(GenerationRequest request) {
       }
       continue;
     }
-    candidates.push_back({i, workers_[i]->name(), load, workers_[i]->block_tokens(),
-                          workers_[i]->model_salt()});
+    WorkerView view{i, workers_[i]->name(), load, workers_[i]->block_tokens(), workers_[i]->model_salt()};
+    (role == WorkerRole::kPrefill ? prefill : candidates).push_back(view);
   }
+  for (int r = 0; r < 3; ++r) {
+    if (role_waiting_[r]) role_waiting_[r]->set(role_waiting[r]);
+  }
+  if (candidates.empty()) candidates.swap(prefill);  // no serving worker left: prefill workers serve
   if (candidates.empty()) return {ErrorKind::kUnavailable, "no healthy worker"};
   if (waiting >= options_.max_queue) {
     return {ErrorKind::kQueueFull,
@@ -72,7 +94,7 @@ Status Router::submit(GenerationRequest request) {
   const std::string id = request.id;
   {
     std::lock_guard<std::mutex> lock(ids_mu_);
-    if (!owner_.emplace(id, SIZE_MAX).second) {
+    if (!owner_.emplace(id, Owner{}).second) {
       return {ErrorKind::kInvalidRequest, "request id '" + id + "' is already in flight", "id"};
     }
   }
@@ -95,12 +117,44 @@ Status Router::submit(GenerationRequest request) {
   });
   order.insert(order.end(), rest.begin(), rest.end());
 
+  if (!prefill.empty()) {
+    // Conditional disaggregation: remote only for a long uncached prompt and
+    // a short prefill queue.
+    const size_t decode = candidates[first].index;
+    const int cached = policy_->cached_tokens(request, candidates[first]);
+    const int uncached = static_cast<int>(request.prompt.size()) - cached;
+    const WorkerView& p = prefill[policy_->pick(request, prefill)];
+    if (uncached > options_.max_local_prefill_tokens && p.load.waiting < options_.max_prefill_queue) {
+      auto cancelled = std::make_shared<std::atomic<bool>>(false);
+      {
+        std::lock_guard<std::mutex> lock(ids_mu_);
+        owner_[id] = Owner{p.index, cancelled};
+      }
+      RemotePrefill rp{[this, decode](Handoff&& h) { deliver(decode, std::move(h)); }, cancelled,
+                       cached / workers_[decode]->block_tokens()};
+      const Status st = workers_[p.index]->submit(std::move(request), std::move(rp));
+      if (st.ok()) {
+        if (decisions_[p.index]) decisions_[p.index]->inc();
+        if (remote_prefills_) remote_prefills_->inc();
+        spdlog::debug("[router] req={} remote prefill on {} ({} uncached tokens), decode on {}", id, p.name,
+                      uncached, workers_[decode]->name());
+        return st;
+      }
+      if (st.kind() != ErrorKind::kQueueFull && st.kind() != ErrorKind::kUnavailable) {
+        forget(id);
+        return st;
+      }
+      // The prefill worker is full or gone: prefill locally.
+    }
+    if (local_prefills_) local_prefills_->inc();
+  }
+
   Status last;
   for (size_t pos : order) {
     const size_t w = candidates[pos].index;
     {
       std::lock_guard<std::mutex> lock(ids_mu_);
-      owner_[id] = w;
+      owner_[id] = Owner{w, nullptr};
     }
     last = workers_[w]->submit(std::move(request));
     if (last.ok()) {
@@ -123,9 +177,45 @@ void Router::cancel(const std::string& id) {
   {
     std::lock_guard<std::mutex> lock(ids_mu_);
     auto it = owner_.find(id);
-    if (it != owner_.end()) w = it->second;
+    if (it == owner_.end()) return;
+    w = it->second.worker;
+    // In transit between workers the flag is what the next holder sees.
+    if (it->second.cancelled) it->second.cancelled->store(true);
   }
   if (w < workers_.size()) workers_[w]->cancel(id);
+}
+
+void Router::deliver(size_t decode, Handoff&& handoff) {
+  const std::string id = handoff.seq->id();
+  std::vector<size_t> order = {decode};
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (i != decode && workers_[i]->role() != WorkerRole::kPrefill) order.push_back(i);
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (i != decode && workers_[i]->role() == WorkerRole::kPrefill) order.push_back(i);
+  }
+  Status last;
+  for (size_t w : order) {
+    {
+      std::lock_guard<std::mutex> lock(ids_mu_);
+      auto it = owner_.find(id);
+      if (it != owner_.end()) it->second.worker = w;
+    }
+    last = workers_[w]->adopt(handoff);
+    if (last.ok()) return;
+  }
+  spdlog::error("[router] req={} no worker takes the sequence prefilled on {}: {}", id, handoff.from, last.message());
+  Sequence& s = *handoff.seq;
+  TokenEvent e;
+  e.finish = FinishReason::kError;
+  e.error = Status(ErrorKind::kUnavailable, "no healthy worker to continue the request");
+  if (!s.first_event_sent) {
+    e.prompt_tokens = s.num_prompt;
+    e.cached_tokens = s.cached_tokens;
+    e.queue_seconds = s.queue_seconds;
+    e.worker = handoff.from;
+  }
+  s.client_sink(std::move(e));
 }
 
 bool Router::ready() const {
@@ -140,7 +230,8 @@ ServiceStats Router::stats() const {
     s.running += l.running;
     s.waiting += l.waiting;
     const WorkerState state = w->state();
-    s.workers.push_back({w->name(), worker_state_name(state), state == WorkerState::kRunning});
+    s.workers.push_back(
+        {w->name(), worker_state_name(state), state == WorkerState::kRunning, worker_role_name(w->role())});
   }
   return s;
 }

@@ -4,9 +4,23 @@
 // request id so cancel() reaches it. KV events of every worker are forwarded
 // to the policy; a worker seen failed is reported once (on_worker_removed).
 //
+// Roles (disaggregated serving): workers with role kPrefill take only remote
+// prefills; the others (decode, aggregated) take requests as before. Per
+// request the router picks a serving worker with the policy (overlap and
+// load), and, when prefill workers are healthy, a prefill worker with the same
+// policy over them (overlap and prefill load); the conditional rule
+// (RouterOptions) decides whether the prompt is prefilled there. A remote
+// prefill's Handoff (handoff.h) is delivered to the chosen serving worker,
+// else to any other healthy one; if none takes it the request ends with
+// kUnavailable. cancel() sets the request's shared flag, so it reaches the
+// request wherever it is, in transit included. With no healthy serving worker
+// left, prefill workers serve whole requests.
+//
 // Metrics (in the workers' registry, when they have one):
 // tandem_router_decisions_total{worker} (requests a worker accepted from the
-// router).
+// router), tandem_disagg_prefills_total{path="remote"|"local"} (requests
+// routed while prefill workers were available), tandem_role_requests_waiting{role}
+// (waiting requests per role, refreshed at each submit).
 //
 // Threading: submit/cancel/ready/stats are thread-safe and never wait for a
 // step (workers take requests through their inboxes). shutdown() blocks until
@@ -36,6 +50,12 @@ struct RouterOptions {
   double kv_overlap_weight = 1.0;       // [scheduler] kv_overlap_weight, >= 0
   double router_temperature = 0.0;      // [scheduler] router_temperature, >= 0
   uint64_t router_seed = 0;             // softmax sampling seed; 0 = drawn at start
+  // Conditional disaggregation (with prefill-role workers): remote prefill only
+  // when the prompt tokens not cached on the chosen decode worker exceed
+  // max_local_prefill_tokens and fewer than max_prefill_queue requests wait at
+  // the chosen prefill worker; otherwise the decode worker prefills.
+  int max_local_prefill_tokens = 1000;  // [scheduler] max_local_prefill_tokens, >= 0
+  int max_prefill_queue = 2;            // [scheduler] max_prefill_queue, >= 1
 };
 
 class Router final : public GenerationService {
@@ -63,13 +83,24 @@ class Router final : public GenerationService {
   // Idempotent.
   void shutdown(std::chrono::milliseconds grace);
 
+  // Changes worker i's role (Worker::set_role: applied between its steps,
+  // weights untouched); routing follows once it is applied. For the planner.
+  void set_role(size_t i, WorkerRole role) { workers_.at(i)->set_role(role); }
+
   const char* policy_name() const { return policy_->name(); }
   size_t num_workers() const { return workers_.size(); }
   const Worker& worker(size_t i) const { return *workers_.at(i); }
   const RoutingPolicy& policy() const { return *policy_; }
 
  private:
+  struct Owner {
+    size_t worker = SIZE_MAX;                       // index of the worker holding it
+    std::shared_ptr<std::atomic<bool>> cancelled;   // remote prefills only
+  };
   void forget(const std::string& id);
+  // On the prefill worker's thread: gives a finished prefill to `decode`, else
+  // to another healthy worker; ends the request when none takes it.
+  void deliver(size_t decode, Handoff&& handoff);
 
   RouterOptions options_;
   std::unique_ptr<RoutingPolicy> policy_;   // outlives the workers (declared first)
@@ -80,7 +111,10 @@ class Router final : public GenerationService {
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
   mutable std::mutex ids_mu_;
-  std::unordered_map<std::string, size_t> owner_;  // request id -> worker index
+  std::unordered_map<std::string, Owner> owner_;  // request id -> where it is
+  metrics::Counter* remote_prefills_ = nullptr;
+  metrics::Counter* local_prefills_ = nullptr;
+  metrics::Gauge* role_waiting_[3] = {};            // by WorkerRole
 };
 
 }  // namespace tandem::scheduler

@@ -6,6 +6,8 @@
 
 namespace tandem::scheduler {
 
+int RoutingPolicy::cached_tokens(const GenerationRequest&, const WorkerView&) { return 0; }
+
 void RoutingPolicy::on_kv_event(size_t /*worker_index*/, const kv::KvEvent& /*event*/) {}
 
 void RoutingPolicy::on_worker_removed(size_t /*worker_index*/) {}

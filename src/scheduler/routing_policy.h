@@ -33,6 +33,9 @@ class RoutingPolicy {
   virtual const char* name() const = 0;
   // Returns a position in `candidates` (non-empty, healthy workers only).
   virtual size_t pick(const GenerationRequest& request, std::span<const WorkerView> candidates) = 0;
+  // Prompt tokens of `request` the policy believes `worker` has cached (the
+  // conditional-disaggregation rule reads it). Default: 0 (no cache view).
+  virtual int cached_tokens(const GenerationRequest& request, const WorkerView& worker);
   // A KV event of worker `worker_index`. Default: ignored.
   virtual void on_kv_event(size_t worker_index, const kv::KvEvent& event);
   // Worker `worker_index` failed or left: whatever it cached is gone (its

@@ -12,6 +12,7 @@ const char* sequence_state_name(SequenceState state) {
     case SequenceState::kPrefilling: return "prefilling";
     case SequenceState::kDecoding: return "decoding";
     case SequenceState::kPreempted: return "preempted";
+    case SequenceState::kMigrating: return "migrating";
     case SequenceState::kFinished: return "finished";
   }
   return "unknown";
@@ -20,15 +21,17 @@ const char* sequence_state_name(SequenceState state) {
 bool sequence_transition_allowed(SequenceState from, SequenceState to) {
   switch (from) {
     case SequenceState::kWaiting:
-      return to == SequenceState::kPrefilling || to == SequenceState::kFinished;
+      return to == SequenceState::kPrefilling || to == SequenceState::kMigrating || to == SequenceState::kFinished;
     case SequenceState::kPrefilling:
       return to == SequenceState::kPrefilling || to == SequenceState::kDecoding ||
-             to == SequenceState::kPreempted || to == SequenceState::kFinished;
+             to == SequenceState::kPreempted || to == SequenceState::kMigrating || to == SequenceState::kFinished;
     case SequenceState::kDecoding:
       return to == SequenceState::kDecoding || to == SequenceState::kPreempted ||
-             to == SequenceState::kFinished;
+             to == SequenceState::kMigrating || to == SequenceState::kFinished;
     case SequenceState::kPreempted:
-      return to == SequenceState::kPrefilling || to == SequenceState::kFinished;
+      return to == SequenceState::kPrefilling || to == SequenceState::kMigrating || to == SequenceState::kFinished;
+    case SequenceState::kMigrating:
+      return to == SequenceState::kDecoding || to == SequenceState::kPreempted || to == SequenceState::kFinished;
     case SequenceState::kFinished:
       return false;
   }

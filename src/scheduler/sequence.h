@@ -13,11 +13,22 @@
 //   kDecoding   -> kDecoding     one more token
 //   kPrefilling, kDecoding -> kPreempted   blocks freed, requeued at the front
 //   kPreempted  -> kPrefilling   readmitted: recomputes prompt + generated tokens
+//   kDecoding   -> kMigrating    remote prefill done: first token published, the
+//                                prefill worker exported its KV and released its
+//                                blocks; the sequence travels to a decode worker
+//   kWaiting, kPrefilling, kPreempted -> kMigrating   the prefill worker failed
+//                                before the first token: it travels without KV
+//   kMigrating  -> kDecoding     adopted by the decode worker with its KV
+//   kMigrating  -> kPreempted    adopted without KV (none sent, no room, or the
+//                                import failed): recomputes like a preempted one
 //   any but kFinished -> kFinished   stop/length, cancel, deadline, error, shutdown
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -33,8 +44,13 @@ enum class SequenceState {
   kPrefilling,
   kDecoding,
   kPreempted,
+  kMigrating,
   kFinished,
 };
+
+struct Handoff;
+// Called on the prefill worker's thread with a sequence leaving it (Router).
+using HandoffFn = std::function<void(Handoff&&)>;
 
 const char* sequence_state_name(SequenceState state);
 bool sequence_transition_allowed(SequenceState from, SequenceState to);
@@ -67,6 +83,12 @@ struct Sequence {
   Status error;                               // non-ok iff finish == kError
   std::optional<int32_t> stop_token;          // the EOS/stop id when finish == kStop
 
+  // Disaggregated serving (empty for aggregated requests).
+  HandoffFn handoff;               // set: remote prefill; hand the sequence over after its first token
+  int handoff_skip_blocks = 0;     // leading blocks the decode worker caches (router's view): not exported
+  std::shared_ptr<std::atomic<bool>> cancelled;  // the router's cancel flag, seen by whichever worker holds it
+  TokenSink client_sink;           // the sink as the router gave it (each worker wraps its own)
+
   const std::string& id() const { return request.id; }
   int num_tokens() const { return static_cast<int>(tokens.size()); }
   int num_output() const { return num_tokens() - num_prompt; }
@@ -75,6 +97,7 @@ struct Sequence {
   std::span<const int32_t> output() const {
     return {tokens.data() + num_prompt, static_cast<size_t>(num_output())};
   }
+  bool cancel_seen() const { return cancel_requested || (cancelled && cancelled->load()); }
   bool is_running() const {
     return state == SequenceState::kPrefilling || state == SequenceState::kDecoding;
   }

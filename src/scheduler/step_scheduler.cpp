@@ -78,10 +78,10 @@ std::vector<const Sequence*> StepScheduler::waiting() const {
 void StepScheduler::reap(Clock::time_point now) {
   std::vector<Sequence*> doomed;
   for (const auto& s : running_) {
-    if (s->cancel_requested || now >= s->request.deadline) doomed.push_back(s.get());
+    if (s->cancel_seen() || now >= s->request.deadline) doomed.push_back(s.get());
   }
   for (const auto& s : waiting_) {
-    if (s->cancel_requested || now >= s->request.deadline) doomed.push_back(s.get());
+    if (s->cancel_seen() || now >= s->request.deadline) doomed.push_back(s.get());
   }
   // The deadline is the server's own limit on the request: it ends as a
   // length limit does, so OpenAI clients see "length".
@@ -311,6 +311,16 @@ void StepScheduler::fail(const StepPlan& plan, const Status& error) {
 
 void StepScheduler::finish(Sequence& seq, FinishReason reason, Status error,
                            std::optional<int32_t> stop_token) {
+  if (reason == FinishReason::kError && seq.handoff && !seq.cancel_seen()) {
+    // A remote prefill that failed here: the decode worker prefills it locally.
+    spdlog::warn("[scheduler] worker={} req={} prefill failed ({}); handing it over without KV", options_.worker,
+                 seq.id(), error.message());
+    Handoff h;
+    h.from = options_.worker;
+    h.seq = detach(seq);
+    handoffs_.push_back(std::move(h));
+    return;
+  }
   if (!seq.blocks.empty()) pool_.release(seq.blocks);
   seq.blocks.clear();
   seq.hashes.clear();
@@ -323,6 +333,115 @@ void StepScheduler::finish(Sequence& seq, FinishReason reason, Status error,
   TANDEM_CHECK(owner != nullptr);
   by_id_.erase(seq.id());
   finished_.push_back(std::move(owner));
+}
+
+std::unique_ptr<Sequence> StepScheduler::detach(Sequence& seq) {
+  if (!seq.blocks.empty()) pool_.release(seq.blocks);
+  seq.blocks.clear();
+  seq.hashes.clear();
+  seq.num_computed = 0;
+  seq.set_state(SequenceState::kMigrating);
+  std::unique_ptr<Sequence> owner = take(running_, &seq);
+  if (!owner) owner = take(waiting_, &seq);
+  TANDEM_CHECK(owner != nullptr);
+  by_id_.erase(seq.id());
+  return owner;
+}
+
+// ---- hand-off (disaggregated serving) ---------------------------------------------
+
+void StepScheduler::hand_off(engine::Runner& runner) {
+  std::vector<Sequence*> ready;
+  for (const auto& s : running_) {
+    if (s->handoff && s->state == SequenceState::kDecoding) ready.push_back(s.get());
+  }
+  for (Sequence* s : ready) {
+    TANDEM_CHECK(s->pending.empty());  // the first token was published
+    Handoff h;
+    h.from = options_.worker;
+    const int positions = s->num_computed;
+    const int first = std::clamp(s->handoff_skip_blocks, 0, pool_.blocks_for(positions));
+    const std::vector<int32_t> ids(s->blocks.begin() + first, s->blocks.begin() + pool_.blocks_for(positions));
+    h.kv.resize(ids.size() * runner.block_bytes());
+    const auto t0 = Clock::now();
+    const Status st = runner.export_blocks(ids, h.kv);
+    h.export_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (st.ok()) {
+      h.kv_positions = positions;
+      h.kv_first_block = first;
+    } else {
+      spdlog::warn("[scheduler] worker={} req={} KV export failed ({}); the decode worker recomputes",
+                   options_.worker, s->id(), st.message());
+      h.kv.clear();
+    }
+    h.seq = detach(*s);
+    handoffs_.push_back(std::move(h));
+  }
+  if (!ready.empty()) update_metrics();
+}
+
+std::vector<Handoff> StepScheduler::take_handoffs() {
+  std::vector<Handoff> out;
+  out.swap(handoffs_);
+  return out;
+}
+
+StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runner& runner) {
+  AdoptResult r;
+  std::unique_ptr<Sequence> seq = std::move(handoff.seq);
+  TANDEM_CHECK(seq && seq->state == SequenceState::kMigrating && seq->blocks.empty());
+  TANDEM_CHECK_MSG(by_id_.emplace(seq->id(), seq.get()).second, "duplicate request id in a worker");
+  seq->handoff = nullptr;
+  if (handoff.kv_positions > 0) {
+    const int bt = pool_.block_tokens();
+    const size_t block_bytes = runner.block_bytes();
+    const int n_blocks = pool_.blocks_for(handoff.kv_positions);
+    const int first = handoff.kv_first_block;
+    TANDEM_CHECK(first >= 0 && first <= n_blocks);
+    TANDEM_CHECK(handoff.kv.size() == static_cast<size_t>(n_blocks - first) * block_bytes);
+    const kv::PrefixMatch hit = pool_.match_prefix(seq->root, seq->tokens, handoff.kv_positions / bt);
+    const int cached = static_cast<int>(hit.blocks.size());
+    kv::BlockPool::Plan plan = pool_.plan();
+    if (cached < first) {
+      spdlog::info("[scheduler] worker={} req={} {} of the {} leading blocks {} did not send are no longer cached "
+                   "here; prefilling locally",
+                   options_.worker, seq->id(), first - cached, first, handoff.from);
+      r.missing_prefix = true;
+    } else if (plan.add({hit.blocks, n_blocks - cached}) >= 0) {
+      const std::vector<kv::BlockId> fresh = pool_.commit(std::move(plan))[0];
+      const auto t0 = Clock::now();
+      const Status st = runner.import_blocks(
+          fresh, std::span<const std::byte>(handoff.kv).subspan(static_cast<size_t>(cached - first) * block_bytes));
+      r.seconds = handoff.export_seconds + std::chrono::duration<double>(Clock::now() - t0).count();
+      std::vector<kv::BlockId> table = hit.blocks;
+      table.insert(table.end(), fresh.begin(), fresh.end());
+      if (st.ok()) {
+        seq->blocks = std::move(table);
+        seq->hashes = hit.hashes;
+        seq->num_computed = handoff.kv_positions;
+        seq->set_state(SequenceState::kDecoding);
+        seq->admit_order = next_admit_order_++;
+        store_full_blocks(*seq);
+        r.with_kv = true;
+        r.imported_blocks = static_cast<int>(fresh.size());
+        r.cached_blocks = cached;
+        r.bytes = fresh.size() * block_bytes;
+        running_.push_back(std::move(seq));
+        update_metrics();
+        return r;
+      }
+      spdlog::warn("[scheduler] worker={} req={} KV import from {} failed ({}); prefilling locally",
+                   options_.worker, seq->id(), handoff.from, st.message());
+      r.import_failed = true;
+      pool_.release(table);
+    } else {
+      r.no_room = true;
+    }
+  }
+  seq->set_state(SequenceState::kPreempted);
+  waiting_.push_front(std::move(seq));
+  update_metrics();
+  return r;
 }
 
 // ---- publish ------------------------------------------------------------------
@@ -416,6 +535,7 @@ Status StepScheduler::iterate(engine::Runner& runner, Clock::time_point now, con
   if (!plan.empty()) status = run(plan, runner);
   if (!status.ok() && hooks.failed) hooks.failed(status);
   publish();  // updates the queue and KV gauges
+  hand_off(runner);
   return status;
 }
 

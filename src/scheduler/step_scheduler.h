@@ -37,6 +37,7 @@
 #include "engine/runner.h"
 #include "engine/sampling.h"
 #include "kv/block_pool.h"
+#include "scheduler/handoff.h"
 #include "scheduler/sequence.h"
 #include "scheduler/step_plan.h"
 #include "scheduler/worker_metrics.h"
@@ -103,6 +104,36 @@ class StepScheduler {
   // Delivers one event per sequence with new tokens or a finish, then drops
   // finished sequences.
   void publish();
+  // After publish(): every running sequence with a `handoff` that has its
+  // first token leaves as a Handoff (see handoff.h): the KV of its computed
+  // positions exported from `runner` (a failed export sends none), its
+  // blocks released here. Collect them with take_handoffs().
+  void hand_off(engine::Runner& runner);
+  // The Handoffs built since the last call: by hand_off(), and by finish()
+  // for a `handoff` sequence that failed (kError) before its first token,
+  // which leaves without KV instead of finishing.
+  std::vector<Handoff> take_handoffs();
+
+  // What adopt() did, for the transfer metrics.
+  struct AdoptResult {
+    bool with_kv = false;       // runs as decoding on the moved KV
+    bool import_failed = false; // Runner::import_blocks failed: recomputes
+    bool no_room = false;       // the pool could not take the blocks: recomputes
+    bool missing_prefix = false;  // a leading block not sent is no longer cached here: recomputes
+    int imported_blocks = 0;    // blocks copied into this pool
+    int cached_blocks = 0;      // leading blocks this pool's prefix cache already held (not copied)
+    size_t bytes = 0;           // bytes imported
+    double seconds = 0.0;       // export + import time
+  };
+  // Takes a sequence handed over by a prefill worker (state kMigrating).
+  // With KV: one plan for the cached leading blocks (reused; they must
+  // cover the kv_first_block blocks not sent) plus fresh blocks for the
+  // rest, committed, then the rest imported; the sequence
+  // runs as decoding from the next step. Without KV, without room, or when
+  // the import fails (its blocks are released again) it is queued at the
+  // front as preempted and recomputes prompt + generated tokens. Its
+  // `handoff` is cleared: here it is an ordinary sequence.
+  AdoptResult adopt(Handoff&& handoff, engine::Runner& runner);
 
   // build_batch + runner.step + apply (or fail) for a non-empty plan, with the
   // step metrics. Returns the runner's status (non-ok: the plan's sequences
@@ -151,6 +182,8 @@ class StepScheduler {
   template <class NextToken>
   size_t apply_rows(const StepPlan& plan, NextToken&& next_token);
   void finish(Sequence& seq, FinishReason reason, Status error, std::optional<int32_t> stop_token);
+  // Releases seq's blocks and takes it out of this scheduler as kMigrating.
+  std::unique_ptr<Sequence> detach(Sequence& seq);
   void update_metrics();
 
   SchedulerOptions options_;
@@ -160,6 +193,7 @@ class StepScheduler {
   std::deque<std::unique_ptr<Sequence>> waiting_;   // front = next admitted
   std::vector<std::unique_ptr<Sequence>> running_;  // admission order
   std::vector<std::unique_ptr<Sequence>> finished_; // until publish()
+  std::vector<Handoff> handoffs_;                   // until take_handoffs()
   std::unordered_map<std::string, Sequence*> by_id_;
   uint64_t next_admit_order_ = 0;
   uint64_t preemptions_ = 0;

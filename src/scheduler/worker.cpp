@@ -34,7 +34,8 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
       runner_(std::move(runner)),
       registry_(metrics),
       metrics_(metrics, options_.name),
-      seed_rng_(std::random_device{}()) {
+      seed_rng_(std::random_device{}()),
+      role_(options_.role) {
   TANDEM_CHECK(runner_ != nullptr);
   TANDEM_CHECK(options_.max_queue >= 1);
   const engine::ModelSpec& spec = runner_->spec();
@@ -56,10 +57,12 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
   metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
   metrics_.set_kv(0, limits_.num_blocks);  // counts this pool in the process-wide total now
-  spdlog::info("[scheduler] worker={} started: {} KV blocks of {} tokens, max_batch_tokens={}, "
+  metrics_.set_role(options_.role);
+  spdlog::info("[scheduler] worker={} started: role {}, {} KV blocks of {} tokens, max_batch_tokens={}, "
                "max_running={}, max_queue={}, prefix_caching={}",
-               options_.name, limits_.num_blocks, limits_.block_tokens, options_.max_batch_tokens,
-               options_.max_running, options_.max_queue, options_.enable_prefix_caching);
+               options_.name, worker_role_name(options_.role), limits_.num_blocks, limits_.block_tokens,
+               options_.max_batch_tokens, options_.max_running, options_.max_queue,
+               options_.enable_prefix_caching);
 }
 
 Worker::~Worker() {
@@ -67,7 +70,7 @@ Worker::~Worker() {
   join();
 }
 
-Status Worker::submit(GenerationRequest&& request) {
+Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
   if (Status st = check_request(request, limits_); !st.ok()) return st;
   const std::string id = request.id;
   const int64_t tokens = static_cast<int64_t>(request.prompt.size());
@@ -89,8 +92,24 @@ Status Worker::submit(GenerationRequest&& request) {
                                        std::to_string(options_.max_queue) + " requests waiting"};
   }
   const uint64_t seed = request.sampling.seed ? *request.sampling.seed : seed_rng_();
-  // Wrap the sink so the id leaves in_flight_ with the final event.
-  request.sink = [this, id, inner = std::move(request.sink)](TokenEvent&& e) {
+  TokenSink client = remote.handoff ? request.sink : TokenSink();
+  request.sink = wrap_sink(id, std::move(request.sink));
+  in_flight_.insert(id);
+  auto seq = std::make_unique<Sequence>(std::move(request), seed, root, Clock::now());
+  seq->client_sink = std::move(client);
+  seq->handoff = std::move(remote.handoff);
+  seq->cancelled = std::move(remote.cancelled);
+  seq->handoff_skip_blocks = remote.skip_blocks;
+  inbox_.emplace_back(std::move(seq));
+  ++inbox_requests_;
+  inbox_tokens_ += tokens;
+  wake_.notify_one();
+  return {};
+}
+
+// Wraps the sink so the id leaves in_flight_ with the final event.
+TokenSink Worker::wrap_sink(const std::string& id, TokenSink inner) {
+  return [this, id, inner = std::move(inner)](TokenEvent&& e) {
     const bool final = e.finish != FinishReason::kNone;
     struct Done {
       Worker* w;
@@ -102,12 +121,42 @@ Status Worker::submit(GenerationRequest&& request) {
     } done{this, id, final};
     inner(std::move(e));
   };
+}
+
+Status Worker::adopt(Handoff& handoff) {
+  TANDEM_CHECK(handoff.seq && handoff.seq->client_sink);
+  const std::string id = handoff.seq->id();
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (state_) {
+    case WorkerState::kRunning:
+    case WorkerState::kDraining: break;
+    case WorkerState::kFailed:
+      return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
+    case WorkerState::kStopped:
+      return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
+  }
+  if (exiting_) return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
+  if (in_flight_.count(id) != 0) {
+    return {ErrorKind::kInvalidRequest, "request id '" + id + "' is already in flight", "id"};
+  }
   in_flight_.insert(id);
-  inbox_.emplace_back(std::make_unique<Sequence>(std::move(request), seed, root, Clock::now()));
+  handoff.seq->request.sink = wrap_sink(id, handoff.seq->client_sink);
   ++inbox_requests_;
-  inbox_tokens_ += tokens;
+  inbox_tokens_ += handoff.seq->num_tokens();
+  inbox_.emplace_back(std::move(handoff));
   wake_.notify_one();
   return {};
+}
+
+void Worker::dispatch_handoffs() {
+  for (Handoff& h : scheduler_->take_handoffs()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      in_flight_.erase(h.seq->id());
+    }
+    const HandoffFn send = h.seq->handoff;  // h is moved from below
+    send(std::move(h));
+  }
 }
 
 void Worker::cancel(const std::string& id) {
@@ -137,6 +186,19 @@ void Worker::join() {
 void Worker::set_kv_event_sink(kv::KvEventSink sink) {
   std::lock_guard<std::mutex> lock(kv_sink_mu_);
   kv_sink_ = std::move(sink);
+}
+
+void Worker::set_role(WorkerRole role) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_role_ = role;
+  wake_.notify_one();
+}
+
+void Worker::apply_role(WorkerRole role) {
+  const WorkerRole old = role_.exchange(role);
+  if (old == role) return;
+  metrics_.set_role(role);
+  spdlog::info("[scheduler] worker={} role {} -> {}", options_.name, worker_role_name(old), worker_role_name(role));
 }
 
 void Worker::emit_kv_event(const kv::KvEvent& e) {
@@ -173,11 +235,16 @@ bool Worker::drain_inbox() {
   std::deque<Command> commands;
   bool shutdown = false;
   bool failed = false;
+  std::optional<WorkerRole> role;
   Clock::time_point cancel_at;
   {
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait(lock, [&] { return !inbox_.empty() || scheduler_->has_work() || shutdown_requested_; });
+    wake_.wait(lock, [&] {
+      return !inbox_.empty() || scheduler_->has_work() || shutdown_requested_ || pending_role_.has_value();
+    });
     commands.swap(inbox_);
+    role = pending_role_;
+    pending_role_.reset();
     // Moved requests count as waiting until the next publish_load().
     published_.waiting += inbox_requests_;
     published_.load_tokens += inbox_tokens_;
@@ -187,9 +254,14 @@ bool Worker::drain_inbox() {
     failed = state_ == WorkerState::kFailed;
     cancel_at = cancel_at_;
   }
+  if (role) apply_role(*role);
   for (Command& c : commands) {
     if (auto* seq = std::get_if<std::unique_ptr<Sequence>>(&c)) {
       scheduler_->enqueue(std::move(*seq));
+    } else if (auto* handoff = std::get_if<Handoff>(&c)) {
+      const StepScheduler::AdoptResult r = scheduler_->adopt(std::move(*handoff), *runner_);
+      if (r.with_kv) metrics_.observe_transfer(r.bytes, r.seconds, r.cached_blocks);
+      if (r.import_failed || r.missing_prefix) metrics_.add_transfer_failure();
     } else {
       scheduler_->request_cancel(std::get<Cancel>(c).id);
     }
@@ -200,7 +272,12 @@ bool Worker::drain_inbox() {
                  options_.name, scheduler_->num_running(), scheduler_->num_waiting());
     scheduler_->finish_all(FinishReason::kCancelled, {});
   }
-  return !(shutdown && !scheduler_->has_work());
+  dispatch_handoffs();
+  if (!shutdown || scheduler_->has_work()) return true;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!inbox_.empty()) return true;  // a hand-off arrived meanwhile
+  exiting_ = true;                   // adopt() refuses from now on
+  return false;
 }
 
 // One iteration of the scheduler; the load is published once the step is
@@ -234,6 +311,7 @@ void Worker::run() {
     // After a failure the step's own requests got the runner's error (in
     // step()); the rest learn that the worker is gone.
     if (!healthy_locked_view()) fail_remaining();
+    dispatch_handoffs();
     publish_load();
   }
   publish_load();

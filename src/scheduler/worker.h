@@ -25,6 +25,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -37,14 +38,17 @@
 #include "kv/block_pool.h"
 #include "kv/kv_event.h"
 #include "scheduler/generation.h"
+#include "scheduler/handoff.h"
 #include "scheduler/request_limits.h"
 #include "scheduler/step_scheduler.h"
 #include "scheduler/worker_metrics.h"
+#include "scheduler/worker_role.h"
 
 namespace tandem::scheduler {
 
 struct WorkerOptions {
   std::string name = "w0";          // metrics label, logs, KV events, TokenEvent::worker
+  WorkerRole role = WorkerRole::kAggregated;  // the role at start (set_role changes it)
   int max_batch_tokens = 2048;      // tokens per step (prefill chunks + decodes), >= 1
   int max_running = 64;             // sequences per step, >= 1
   int max_queue = 256;              // queued (not yet running) requests before kQueueFull, >= 1
@@ -62,6 +66,16 @@ enum class WorkerState {
 };
 
 const char* worker_state_name(WorkerState state);
+
+// What makes a submit a remote prefill (disaggregated serving): after the
+// first token the sequence leaves through `handoff` (called on this worker's
+// thread, see handoff.h); `cancelled` is the router's cancel flag, checked at
+// every step by whichever worker holds the request.
+struct RemotePrefill {
+  HandoffFn handoff;
+  std::shared_ptr<std::atomic<bool>> cancelled;
+  int skip_blocks = 0;  // leading prompt blocks the decode worker caches: not exported
+};
 
 // Load figures the router reads (refreshed after every step and on submit).
 struct WorkerLoad {
@@ -92,8 +106,18 @@ class Worker {
   // for an id already in flight here, kQueueFull, kUnavailable when failed or
   // draining. Draws a seed when the request has none. Moves from `request`
   // only when it returns ok, so a caller may offer it to another worker.
-  Status submit(GenerationRequest&& request);
+  // With `remote.handoff` set the request is a remote prefill: it leaves this
+  // worker after its first token, or, should this worker fail first, without
+  // its KV (the id then leaves this worker's in-flight set).
+  Status submit(GenerationRequest&& request, RemotePrefill remote = {});
   void cancel(const std::string& id);
+
+  // Takes a sequence handed over by a prefill worker (see handoff.h) into the
+  // inbox; the loop adopts it before its next step. kUnavailable when failed
+  // or stopped (a draining worker still adopts: the request was accepted),
+  // kInvalidRequest for an id in flight here; `handoff` is moved from only on
+  // success. Transfer metrics are this worker's.
+  Status adopt(Handoff& handoff);
 
   // Stops accepting work and lets the loop finish what it has; at cancel_at
   // whatever is left gets kCancelled. Does not wait (see join()).
@@ -103,6 +127,14 @@ class Worker {
 
   // Where KV events go from now on (replaces the previous sink; empty drops).
   void set_kv_event_sink(kv::KvEventSink sink);
+
+  // Changes the worker's role without touching its weights or its work: the
+  // loop applies it before its next step (role() then reports it, the
+  // tandem_worker_role gauge and the log follow). Sequences already here
+  // finish as they started; the router routes by role() from then on.
+  void set_role(WorkerRole role);
+  // The role the loop last applied.
+  WorkerRole role() const { return role_.load(); }
 
   const std::string& name() const { return options_.name; }
   bool healthy() const { return state() == WorkerState::kRunning; }
@@ -119,7 +151,7 @@ class Worker {
   struct Cancel {
     std::string id;
   };
-  using Command = std::variant<std::unique_ptr<Sequence>, Cancel>;
+  using Command = std::variant<std::unique_ptr<Sequence>, Cancel, Handoff>;
 
   Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics);
   void run();                        // the thread body
@@ -128,8 +160,14 @@ class Worker {
   bool healthy_locked_view();        // state_ != kFailed, under mu_
   void fail_remaining();             // every queued/running request -> kError
   bool drain_inbox();                // false when the loop should exit
+  void apply_role(WorkerRole role);  // worker thread, between steps
   void publish_load();
   void on_final_event(const std::string& id);
+  // The sink a request has here: `inner`, then the id leaves in_flight_ with
+  // the final event.
+  TokenSink wrap_sink(const std::string& id, TokenSink inner);
+  // Sends every Handoff the scheduler built (worker thread, mu_ not held).
+  void dispatch_handoffs();
   void emit_kv_event(const kv::KvEvent& e);
 
   WorkerOptions options_;
@@ -147,11 +185,14 @@ class Worker {
   WorkerState state_ = WorkerState::kRunning;
   Status failure_;                   // why the worker failed (kFailed only)
   bool shutdown_requested_ = false;
+  bool exiting_ = false;             // the loop decided to exit (nothing left after shutdown)
   Clock::time_point cancel_at_ = Clock::time_point::max();
   std::mt19937_64 seed_rng_;
   int inbox_requests_ = 0;
   int64_t inbox_tokens_ = 0;
   WorkerLoad published_;             // the loop's figures after its last step
+  std::optional<WorkerRole> pending_role_;  // set_role() not yet applied
+  std::atomic<WorkerRole> role_;            // written by the worker thread only (and the constructor)
 
   std::mutex kv_sink_mu_;
   kv::KvEventSink kv_sink_;

@@ -8,6 +8,11 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   healthy_ = &r->gauge("tandem_worker_healthy",
                        "1 while the worker serves, 0 after a step failed (device fault): it takes no more work.",
                        labels);
+  for (WorkerRole role : {WorkerRole::kAggregated, WorkerRole::kPrefill, WorkerRole::kDecode}) {
+    roles_[static_cast<int>(role)] =
+        &r->gauge("tandem_worker_role", "1 for the worker's role (aggregated, prefill, decode), 0 for the others.",
+                  {{"worker", worker}, {"role", worker_role_name(role)}});
+  }
   running_ = &r->gauge("tandem_worker_requests_running", "Requests in the worker's step batch.", labels);
   waiting_ = &r->gauge("tandem_worker_requests_waiting",
                        "Requests queued at the worker, preempted ones included.", labels);
@@ -19,6 +24,16 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
                                 metrics::exponential_buckets(0.0005, 2.0, 16), labels);
   step_tokens_ = &r->histogram("tandem_step_tokens", "Tokens computed in one worker step.",
                                metrics::exponential_buckets(1.0, 2.0, 14), labels);
+  transfer_bytes_ = &r->counter("tandem_kv_transfer_bytes_total",
+                                "KV bytes imported from prefill workers (disaggregated serving).", labels);
+  transfer_seconds_ = &r->histogram("tandem_kv_transfer_seconds",
+                                    "Time to move one sequence's KV from a prefill worker (export + import).",
+                                    metrics::exponential_buckets(0.00005, 2.0, 16), labels);
+  transfer_cached_ = &r->counter("tandem_kv_transfer_cached_blocks_total",
+                                 "Blocks of handed-over sequences already cached here, so not copied.", labels);
+  transfer_failures_ = &r->counter("tandem_kv_transfer_failures_total",
+                                   "KV moves that failed here (import error, or a leading block not sent was no "
+                                   "longer cached); the sequence was prefilled here instead.", labels);
   all_preemptions_ = &r->counter("tandem_num_preemptions_total", "Preempted sequences, all workers.");
   prefix_queries_ = &r->counter("tandem_prefix_cache_queries_total",
                                 "Prompt tokens looked up in the prefix cache.");
@@ -51,6 +66,22 @@ void WorkerMetrics::set_kv(int used_blocks, int total_blocks) {
   last_total_ = total_blocks;
   const double total = all_total_->value();
   usage_perc_->set(total > 0 ? all_used_->value() / total : 0.0);
+}
+
+void WorkerMetrics::set_role(WorkerRole role) {
+  for (int i = 0; i < 3; ++i) {
+    if (roles_[i]) roles_[i]->set(i == static_cast<int>(role) ? 1 : 0);
+  }
+}
+
+void WorkerMetrics::observe_transfer(size_t bytes, double seconds, int cached_blocks) {
+  if (transfer_bytes_) transfer_bytes_->inc(static_cast<double>(bytes));
+  if (transfer_seconds_) transfer_seconds_->observe(seconds);
+  if (transfer_cached_) transfer_cached_->inc(cached_blocks);
+}
+
+void WorkerMetrics::add_transfer_failure() {
+  if (transfer_failures_) transfer_failures_->inc();
 }
 
 void WorkerMetrics::add_preemption() {

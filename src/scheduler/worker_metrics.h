@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/metrics.h"
+#include "scheduler/worker_role.h"
 
 namespace tandem::scheduler {
 
@@ -27,13 +28,21 @@ class WorkerMetrics {
   // 1 while the worker accepts work, 0 once it failed (a device fault).
   void set_healthy(bool healthy);
   void set_kv(int used_blocks, int total_blocks);
+  // tandem_worker_role{worker, role}: 1 for the worker's role, 0 for the others.
+  void set_role(WorkerRole role);
   void add_preemption();
+  // A sequence adopted with its KV from a prefill worker: bytes imported,
+  // export + import seconds, leading blocks already cached here (not copied).
+  void observe_transfer(size_t bytes, double seconds, int cached_blocks);
+  // A move that failed here: import error or missing prefix (it recomputes here).
+  void add_transfer_failure();
   void observe_step(double seconds, int tokens);
   // A request's first admission: `prompt` tokens looked up, `hit` found cached.
   void add_prefix_lookup(int prompt, int hit);
 
  private:
   metrics::Gauge* healthy_ = nullptr;       // tandem_worker_healthy
+  metrics::Gauge* roles_[3] = {};           // tandem_worker_role, by WorkerRole value
   metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
   metrics::Gauge* waiting_ = nullptr;       // tandem_worker_requests_waiting
   metrics::Gauge* kv_used_ = nullptr;       // tandem_kv_blocks_used
@@ -41,6 +50,10 @@ class WorkerMetrics {
   metrics::Counter* preemptions_ = nullptr; // tandem_preemptions_total
   metrics::Histogram* step_seconds_ = nullptr;  // tandem_step_seconds
   metrics::Histogram* step_tokens_ = nullptr;   // tandem_step_tokens
+  metrics::Counter* transfer_bytes_ = nullptr;  // tandem_kv_transfer_bytes_total
+  metrics::Histogram* transfer_seconds_ = nullptr;  // tandem_kv_transfer_seconds
+  metrics::Counter* transfer_cached_ = nullptr;     // tandem_kv_transfer_cached_blocks_total
+  metrics::Counter* transfer_failures_ = nullptr;   // tandem_kv_transfer_failures_total
   // Process-wide (no label; vLLM aliases in metrics::vllm_alias_table()).
   metrics::Counter* all_preemptions_ = nullptr;  // tandem_num_preemptions_total
   metrics::Counter* prefix_queries_ = nullptr;   // tandem_prefix_cache_queries_total

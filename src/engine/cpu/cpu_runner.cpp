@@ -408,6 +408,24 @@ Status CpuRunner::step(const StepBatch& batch, std::vector<float>& logits) {
   return {};
 }
 
+Status CpuRunner::export_blocks(std::span<const int32_t> ids, std::span<std::byte> out) {
+  if (Status s = check_block_bytes("export_blocks", ids, out.size()); !s.ok()) return s;
+  const size_t bytes = block_floats_ * sizeof(float);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::memcpy(out.data() + i * bytes, kv_.data() + static_cast<size_t>(ids[i]) * block_floats_, bytes);
+  }
+  return {};
+}
+
+Status CpuRunner::import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) {
+  if (Status s = check_block_bytes("import_blocks", ids, in.size()); !s.ok()) return s;
+  const size_t bytes = block_floats_ * sizeof(float);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::memcpy(kv_.data() + static_cast<size_t>(ids[i]) * block_floats_, in.data() + i * bytes, bytes);
+  }
+  return {};
+}
+
 Status CpuRunner::copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) {
   if (Status s = check_copy_blocks(src, dst); !s.ok()) return s;
   for (size_t i = 0; i < src.size(); ++i) {

@@ -47,6 +47,8 @@ class CpuRunner final : public Runner {
   size_t block_bytes() const override { return block_floats_ * sizeof(float); }
   Status step(const StepBatch& batch, std::vector<float>& logits) override;
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override;
+  Status export_blocks(std::span<const int32_t> ids, std::span<std::byte> out) override;
+  Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) override;
 
   int threads() const { return pool_.size(); }
   // Name of the kernel table in use ("avx2" or "portable"), for logs and tests.

@@ -154,7 +154,62 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 45);
+  EXPECT_EQ(keys, 47);
+}
+
+TEST(Config, WorkerTablesAreRead) {
+  Config c = parse_config(R"(
+[engine]
+backend = "cpu"
+[scheduler]
+max_local_prefill_tokens = 64
+max_prefill_queue = 4
+[[workers]]
+role = "prefill"
+[[workers]]
+backend = "cpu"
+role = "decode"
+[[workers]]
+)", "t.toml");
+  ASSERT_EQ(c.workers.size(), 3u);
+  EXPECT_EQ(c.workers[0].role, "prefill");
+  EXPECT_EQ(c.workers[0].backend, "");
+  EXPECT_EQ(c.workers[1].role, "decode");
+  EXPECT_EQ(c.workers[1].backend, "cpu");
+  EXPECT_EQ(c.workers[2].role, "aggregated");
+  EXPECT_FALSE(c.workers[2].device.has_value());
+  EXPECT_EQ(c.scheduler.max_local_prefill_tokens, 64);
+  EXPECT_EQ(c.scheduler.max_prefill_queue, 4);
+  Config d;
+  EXPECT_TRUE(d.workers.empty());
+  EXPECT_EQ(d.scheduler.max_local_prefill_tokens, 1000);
+  EXPECT_EQ(d.scheduler.max_prefill_queue, 2);
+}
+
+TEST(Config, WorkerTableErrorsNameTheKey) {
+  EXPECT_EQ(error_of("[[workers]]\nrole = \"both\"\n"),
+            "t.toml: [[workers]] #1 role: expected one of \"aggregated\" \"prefill\" \"decode\", got \"both\"");
+  EXPECT_EQ(error_of("[[workers]]\n[[workers]]\ncolor = 1\n"),
+            "t.toml: [[workers]] #2 color: unknown key (known keys: backend, device, role)");
+  EXPECT_EQ(error_of("[[workers]]\ndevice = -1\n"),
+            "t.toml: [[workers]] #1 device: expected an integer in 0..1023, got -1");
+  EXPECT_EQ(error_of("workers = 3\n"), "t.toml: [[workers]]: expected tables, got 3");
+  EXPECT_NE(error_of("[engine]\ndevices = [0]\n[[workers]]\n").find("[[workers]] #1 device: expected either"),
+            std::string::npos);
+  EXPECT_NE(error_of("[engine]\nworkers = 2\n[[workers]]\n").find("[[workers]] #1 backend: expected either"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[workers]]\nbackend = \"cpu\"\n[[workers]]\nbackend = \"cuda\"\n")
+                .find("[[workers]] #2 backend: expected every worker on one backend"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[workers]]\nbackend = \"cpu\"\ndevice = 1\n").find("[[workers]] #1 device: expected no device"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[workers]]\nbackend = \"cuda\"\nrole = \"prefill\"\n[[workers]]\nbackend = \"cuda\"\n"
+                     "role = \"decode\"\n")
+                .find("[[workers]] #1 role: expected \"aggregated\" on the CUDA backend"),
+            std::string::npos);
+  EXPECT_NE(error_of("[[workers]]\nbackend = \"cpu\"\nrole = \"prefill\"\n[[workers]]\nbackend = \"cpu\"\n")
+                .find("[[workers]] #1 role: a \"prefill\" worker needs at least one \"decode\" worker"),
+            std::string::npos);
 }
 
 TEST(Config, ValuesAreRead) {

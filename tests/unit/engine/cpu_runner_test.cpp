@@ -420,6 +420,31 @@ TEST(CpuRunnerTest, CopiedBlocksContinueTheSequence) {
   EXPECT_EQ(r->copy_blocks(src, std::span(dst).first(2)).kind(), ErrorKind::kInvalidRequest);
 }
 
+// Disaggregated serving moves a prompt's blocks from one worker's runner to
+// another's as bytes; the receiver continues the sequence exactly.
+TEST(CpuRunnerTest, ExportedBlocksImportedIntoAnotherRunnerContinueTheSequence) {
+  const ModelSpec s = arch_cases()[0].spec;
+  const ModelWeights w = random_weights(s, 12);
+  const std::vector<int32_t> prompt = random_tokens(11, s.vocab, 6);
+  auto from = make_runner(s, w);
+  auto to = make_runner(s, w);
+  const std::vector<int32_t> src = {10, 11, 12}, dst = {3, 7, 5};
+  run_alone(*from, std::span(prompt).first(10), src, {10});
+  std::vector<std::byte> bytes(src.size() * from->block_bytes());
+  ASSERT_TRUE(from->export_blocks(src, bytes).ok());
+  ASSERT_TRUE(to->import_blocks(dst, bytes).ok());
+  std::vector<float> at_source, at_target;
+  StepBatch b;
+  b.seqs.push_back({std::span(prompt).subspan(10, 1), 10, src, true});
+  ASSERT_TRUE(from->step(b, at_source).ok());
+  b.seqs[0].block_table = dst;
+  ASSERT_TRUE(to->step(b, at_target).ok());
+  EXPECT_EQ(at_source, at_target);
+  const std::vector<int32_t> bad = {64};
+  EXPECT_EQ(from->export_blocks(bad, std::span(bytes).first(from->block_bytes())).kind(), ErrorKind::kInvalidRequest);
+  EXPECT_EQ(to->import_blocks(dst, std::span(bytes).first(from->block_bytes())).kind(), ErrorKind::kInvalidRequest);
+}
+
 TEST(CpuRunnerTest, RejectsMalformedBatchesAndKeepsWorking) {
   ModelSpec s = arch_cases()[0].spec;
   s.max_position = 32;

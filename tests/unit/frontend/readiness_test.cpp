@@ -38,6 +38,16 @@ TEST(Readiness, NoHealthyWorkerNamesTheFailedOnes) {
   EXPECT_NE(r.message.find("cuda0 failed, cuda1 failed"), std::string::npos) << r.message;
 }
 
+TEST(Readiness, WorkerRolesAreListed) {
+  const Readiness r = readiness(true, stats_of({{"cpu0", "running", true, "prefill"}, {"cpu1", "running", true, "decode"},
+                                                {"cpu2", "running", true}}));
+  const auto body = boost::json::parse(r.body).as_object();
+  const auto& workers = body.at("workers").as_array();
+  EXPECT_EQ(workers[0].as_object().at("role").as_string(), "prefill");
+  EXPECT_EQ(workers[1].as_object().at("role").as_string(), "decode");
+  EXPECT_FALSE(workers[2].as_object().contains("role"));
+}
+
 TEST(Readiness, ServiceWithoutWorkerListStillAnswers) {
   EXPECT_EQ(readiness(true, {}).body, R"({"status":"ready"})");
   EXPECT_EQ(readiness(false, {}).message, "The model is not ready");

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <span>
@@ -188,12 +190,42 @@ class FakeRunner final : public engine::Runner {
     return {};
   }
 
+  Status export_blocks(std::span<const int32_t> ids, std::span<std::byte> out) override {
+    if (Status s = check_block_bytes("export_blocks", ids, out.size()); !s.ok()) return s;
+    if (fail_exports > 0 && exports.fetch_add(1) % fail_exports == fail_exports - 1) {
+      return {ErrorKind::kDevice, "fake export fault"};
+    }
+    const size_t bytes = block_bytes();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      std::memcpy(out.data() + i * bytes, &cache_[static_cast<size_t>(ids[i]) * static_cast<size_t>(block_tokens_)], bytes);
+    }
+    return {};
+  }
+
+  Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) override {
+    if (Status s = check_block_bytes("import_blocks", ids, in.size()); !s.ok()) return s;
+    if (fail_imports > 0 && imports.fetch_add(1) % fail_imports == fail_imports - 1) {
+      return {ErrorKind::kDevice, "fake import fault"};
+    }
+    const size_t bytes = block_bytes();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      std::memcpy(&cache_[static_cast<size_t>(ids[i]) * static_cast<size_t>(block_tokens_)], in.data() + i * bytes, bytes);
+    }
+    imported_blocks.fetch_add(static_cast<int>(ids.size()));
+    return {};
+  }
+
   // Knobs and records (set before the worker starts; read after it stops or
   // from the worker thread only, except the atomics).
   std::function<void()> gate;         // called at the start of every step
   int fail_at_step = 0;               // > 0: that step and later ones fail with kDevice
   std::atomic<int> entered{0};        // steps begun (before the gate)
   std::atomic<int> steps{0};          // steps past the gate
+  int fail_exports = 0;               // > 0: every Nth export_blocks fails with kDevice
+  int fail_imports = 0;               // > 0: every Nth import_blocks fails with kDevice
+  std::atomic<int> exports{0};        // export_blocks calls past the checks
+  std::atomic<int> imports{0};        // import_blocks calls past the checks
+  std::atomic<int> imported_blocks{0};
   std::vector<int> batch_tokens;      // tokens per step
   std::vector<int> batch_seqs;        // sequences per step
 

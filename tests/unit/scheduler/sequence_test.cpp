@@ -8,12 +8,18 @@ namespace {
 using S = SequenceState;
 
 TEST(Sequence, TransitionsFollowTheDocumentedLifecycle) {
-  const S all[] = {S::kWaiting, S::kPrefilling, S::kDecoding, S::kPreempted, S::kFinished};
+  const S all[] = {S::kWaiting, S::kPrefilling, S::kDecoding, S::kPreempted, S::kMigrating, S::kFinished};
   int allowed = 0;
   for (S from : all) {
     for (S to : all) allowed += sequence_transition_allowed(from, to) ? 1 : 0;
   }
-  EXPECT_EQ(allowed, 11);  // the table in sequence.h
+  EXPECT_EQ(allowed, 18);  // the table in sequence.h
+  EXPECT_TRUE(sequence_transition_allowed(S::kDecoding, S::kMigrating));
+  EXPECT_TRUE(sequence_transition_allowed(S::kWaiting, S::kMigrating));
+  EXPECT_TRUE(sequence_transition_allowed(S::kMigrating, S::kDecoding));
+  EXPECT_TRUE(sequence_transition_allowed(S::kMigrating, S::kPreempted));
+  EXPECT_FALSE(sequence_transition_allowed(S::kMigrating, S::kPrefilling));
+  EXPECT_FALSE(sequence_transition_allowed(S::kMigrating, S::kMigrating));
   EXPECT_TRUE(sequence_transition_allowed(S::kWaiting, S::kPrefilling));
   EXPECT_TRUE(sequence_transition_allowed(S::kPrefilling, S::kDecoding));
   EXPECT_TRUE(sequence_transition_allowed(S::kDecoding, S::kPreempted));

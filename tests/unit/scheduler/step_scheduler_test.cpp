@@ -372,5 +372,95 @@ TEST(StepScheduler, LoadTokensCountQueuedAndRunning) {
   EXPECT_EQ(h.sched.num_running(), 1);
 }
 
+// Hand-off at the scheduler level: the source computes the prompt and the
+// first token, exports and releases; the target adopts and only decodes.
+struct HandoffCase {
+  explicit HandoffCase(int target_blocks) : src(64, 32), dst(64, target_blocks) {}
+
+  Collector& add(GenerationRequest r, uint64_t seed, int skip_blocks = 0) {
+    collectors.push_back(std::make_unique<Collector>());
+    r.sink = collectors.back()->sink();
+    request = r;
+    auto seq = std::make_unique<Sequence>(std::move(r), seed, kv::root_hash(7, ""), Clock::now());
+    seq->handoff = [](Handoff&&) {};
+    seq->handoff_skip_blocks = skip_blocks;
+    src.sched.enqueue(std::move(seq));
+    return *collectors.back();
+  }
+
+  StepScheduler::AdoptResult move() {
+    std::vector<Handoff> out;
+    for (int i = 0; i < 100 && out.empty(); ++i) {
+      EXPECT_TRUE(src.sched.iterate(src.runner, Clock::now()).ok());
+      out = src.sched.take_handoffs();
+    }
+    EXPECT_EQ(out.size(), 1u);
+    EXPECT_FALSE(src.sched.has_work());
+    EXPECT_EQ(src.pool.num_held(), 0);
+    src.pool.check_invariants();
+    StepScheduler::AdoptResult r = dst.sched.adopt(std::move(out[0]), dst.runner);
+    dst.pool.check_invariants();
+    return r;
+  }
+
+  Harness src, dst;
+  GenerationRequest request;
+  std::vector<std::unique_ptr<Collector>> collectors;
+};
+
+TEST(StepScheduler, AdoptedSequenceDecodesOnTheMovedKvWithoutRecomputing) {
+  HandoffCase h(32);
+  Collector& c = h.add(request("a", 14, 8, 3, 0.0f), 5);
+  const StepScheduler::AdoptResult r = h.move();
+  EXPECT_TRUE(r.with_kv);
+  EXPECT_EQ(r.imported_blocks, 4);  // 14 prompt positions in blocks of 4
+  EXPECT_EQ(c.tokens().size(), 1u);  // the first token came from the source
+  h.dst.run();
+  for (int tokens : h.dst.runner.batch_tokens) EXPECT_EQ(tokens, 1);  // decode steps only
+  EXPECT_EQ(c.tokens(), reference_generate(h.request, 5, kVocab, 1000, test_sample).tokens);
+  EXPECT_EQ(c.num_final(), 1);
+  EXPECT_EQ(h.dst.pool.num_held(), 0);
+}
+
+TEST(StepScheduler, BlocksTheTargetCachesAreNotSentAndAMissingOneMeansRecompute) {
+  // The target already computed the same prompt: the 2 leading blocks are not sent.
+  HandoffCase h(32);
+  const GenerationRequest r0 = request("a", 14, 8, 3, 0.0f);
+  Collector& warm = h.dst.add(r0, 5);
+  h.dst.run();
+  Collector& c = h.add(r0, 5, 2);
+  const StepScheduler::AdoptResult r = h.move();
+  EXPECT_TRUE(r.with_kv);
+  EXPECT_GE(r.cached_blocks, 2);
+  h.dst.run();
+  EXPECT_EQ(c.tokens(), warm.tokens());
+  // An empty target cannot supply the blocks that were not sent.
+  HandoffCase cold(32);
+  Collector& c2 = cold.add(r0, 5, 2);
+  const StepScheduler::AdoptResult r2 = cold.move();
+  EXPECT_FALSE(r2.with_kv);
+  EXPECT_TRUE(r2.missing_prefix);
+  cold.dst.run();
+  EXPECT_EQ(c2.tokens(), warm.tokens());
+  EXPECT_EQ(c2.num_final(), 1);
+}
+
+TEST(StepScheduler, AdoptWithoutRoomRecomputesWithTheSameOutput) {
+  HandoffCase h(5);
+  h.dst.pool.check_invariants();
+  // Hold 3 of the target's 5 blocks so the 4 moved blocks cannot be placed.
+  kv::BlockPool::Plan hold = h.dst.pool.plan();
+  ASSERT_GE(hold.add({{}, 3}), 0);
+  const std::vector<kv::BlockId> held = h.dst.pool.commit(std::move(hold))[0];
+  Collector& c = h.add(request("a", 14, 3, 4, 0.0f), 6);
+  const StepScheduler::AdoptResult r = h.move();
+  EXPECT_FALSE(r.with_kv);
+  EXPECT_TRUE(r.no_room);
+  h.dst.pool.release(held);
+  h.dst.run();
+  EXPECT_EQ(c.tokens(), reference_generate(h.request, 6, kVocab, 1000, test_sample).tokens);
+  EXPECT_EQ(c.num_final(), 1);
+}
+
 }  // namespace
 }  // namespace tandem::scheduler

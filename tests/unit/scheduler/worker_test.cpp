@@ -410,3 +410,38 @@ TEST(Worker, KvEventsReachTheSink) {
 
 }  // namespace
 }  // namespace tandem::scheduler
+
+namespace tandem::scheduler {
+namespace {
+
+TEST(Worker, RoleChangesBetweenStepsWithoutStoppingWork) {
+  metrics::Registry registry;
+  WorkerOptions o = options();
+  o.role = WorkerRole::kPrefill;
+  Started s = start_worker(o, 64, 4, &registry);
+  auto role_gauge = [&](const char* role) {
+    return registry.gauge("tandem_worker_role", "", {{"worker", "w0"}, {"role", role}}).value();
+  };
+  EXPECT_EQ(s.worker->role(), WorkerRole::kPrefill);
+  EXPECT_EQ(role_gauge("prefill"), 1);
+  EXPECT_EQ(role_gauge("decode"), 0);
+  Collector c;
+  GenerationRequest r = request("a", 9, 12, 3);
+  r.sink = c.sink();
+  const testing::Expected expected = reference_generate(r, 1, kVocab, kContext, test_sample);
+  ASSERT_TRUE(s.worker->submit(std::move(r)).ok());
+  s.worker->set_role(WorkerRole::kDecode);
+  EXPECT_TRUE(eventually([&] { return s.worker->role() == WorkerRole::kDecode; }));
+  EXPECT_EQ(role_gauge("decode"), 1);
+  EXPECT_EQ(role_gauge("prefill"), 0);
+  ASSERT_TRUE(c.wait_final());
+  EXPECT_EQ(c.tokens(), expected.tokens);
+  s.worker->set_role(WorkerRole::kAggregated);
+  EXPECT_TRUE(eventually([&] { return s.worker->role() == WorkerRole::kAggregated; }));
+  EXPECT_EQ(std::string(worker_role_name(WorkerRole::kAggregated)), "aggregated");
+  EXPECT_EQ(worker_role_from_name("prefill"), WorkerRole::kPrefill);
+  EXPECT_FALSE(worker_role_from_name("both").has_value());
+}
+
+}  // namespace
+}  // namespace tandem::scheduler
