@@ -125,7 +125,8 @@ void build(Built& b, const Case& c, int tiling, std::mt19937& rng) {
   std::shuffle(ids.begin(), ids.end(), rng);
   const int64_t block_elems = static_cast<int64_t>(c.layers) * 2 * c.block_tokens * c.n_kv_heads * c.head_dim;
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<__nv_bfloat16> pool(block_elems * (n_blocks + 3)), q(static_cast<size_t>(n_tokens) * c.n_heads * c.head_dim);
+  std::vector<__nv_bfloat16> pool(block_elems * (n_blocks + 3)),
+      q(static_cast<size_t>(n_tokens) * c.n_heads * c.head_dim);
   for (auto& v : pool) v = __float2bfloat16(nd(rng));
   for (auto& v : q) v = __float2bfloat16(2.0f * nd(rng));  // peaked softmax rows too
   std::vector<AttnSeq> seqs;

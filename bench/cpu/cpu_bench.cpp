@@ -53,13 +53,20 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     try {
-      if (a == "--model") model = v;
-      else if (a == "--threads") threads = std::stoi(v);
-      else if (a == "--batches") batches_arg = v;
-      else if (a == "--prompt-tokens") prompt_tokens = std::stoi(v);
-      else if (a == "--decode-tokens") decode_tokens = std::stoi(v);
-      else if (a == "--repeats") repeats = std::stoi(v);
-      else return fail("unknown option " + a);
+      if (a == "--model")
+        model = v;
+      else if (a == "--threads")
+        threads = std::stoi(v);
+      else if (a == "--batches")
+        batches_arg = v;
+      else if (a == "--prompt-tokens")
+        prompt_tokens = std::stoi(v);
+      else if (a == "--decode-tokens")
+        decode_tokens = std::stoi(v);
+      else if (a == "--repeats")
+        repeats = std::stoi(v);
+      else
+        return fail("unknown option " + a);
     } catch (const std::exception&) {
       return fail("bad value for " + a);
     }

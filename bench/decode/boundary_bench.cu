@@ -34,13 +34,13 @@ using tandem::engine::cuda::pdl_launch_dependents;
 using tandem::engine::cuda::pdl_wait;
 using tandem::engine::cuda::PdlMode;
 
-#define CK(x)                                                                                  \
-  do {                                                                                         \
-    cudaError_t e_ = (x);                                                                      \
-    if (e_ != cudaSuccess) {                                                                   \
+#define CK(x)                                                                                 \
+  do {                                                                                        \
+    cudaError_t e_ = (x);                                                                     \
+    if (e_ != cudaSuccess) {                                                                  \
       std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                            \
-    }                                                                                          \
+      std::exit(1);                                                                           \
+    }                                                                                         \
   } while (0)
 
 enum Mode { kPlain, kPdl, kEarly, kFlag };
@@ -152,9 +152,8 @@ __global__ void __launch_bounds__(128) rope(const float* qkv, float* q, Sync s) 
   const float4 v = __ldcg(reinterpret_cast<const float4*>(qkv) + blockIdx.x * 128 + threadIdx.x);
   const float inv = rsqrtf(block_sum(v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w, sh) / 512 + 1e-6f);
   const float c = 0.8f, sn = 0.6f;
-  reinterpret_cast<float4*>(q)[blockIdx.x * 128 + threadIdx.x] =
-      make_float4((v.x * c - v.y * sn) * inv, (v.x * sn + v.y * c) * inv, (v.z * c - v.w * sn) * inv,
-                  (v.z * sn + v.w * c) * inv);
+  reinterpret_cast<float4*>(q)[blockIdx.x * 128 + threadIdx.x] = make_float4(
+      (v.x * c - v.y * sn) * inv, (v.x * sn + v.y * c) * inv, (v.z * c - v.w * sn) * inv, (v.z * sn + v.w * c) * inv);
   leave(s);
 }
 

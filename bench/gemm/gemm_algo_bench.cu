@@ -33,14 +33,14 @@ void die(const char* what, int code) {
   std::fprintf(stderr, "error: %s (%d)\n", what, code);
   std::exit(1);
 }
-#define CK(x)                                         \
-  do {                                                \
-    cudaError_t e_ = (x);                             \
+#define CK(x)                                             \
+  do {                                                    \
+    cudaError_t e_ = (x);                                 \
     if (e_ != cudaSuccess) die(#x, static_cast<int>(e_)); \
   } while (0)
-#define LK(x)                                                  \
-  do {                                                         \
-    cublasStatus_t s_ = (x);                                   \
+#define LK(x)                                                       \
+  do {                                                              \
+    cublasStatus_t s_ = (x);                                        \
     if (s_ != CUBLAS_STATUS_SUCCESS) die(#x, static_cast<int>(s_)); \
   } while (0)
 
@@ -100,12 +100,18 @@ int main(int argc, char** argv) {
   int max_algos = 16, reps = 30, explore = 1;
   std::vector<int> ns = {512, 2048, 8192}, decode_ns;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--algos")) max_algos = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--ns")) ns = parse_list(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--decode-ns")) decode_ns = parse_list(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--explore")) explore = std::atoi(argv[i + 1]);
-    else die("unknown flag", i);
+    if (!std::strcmp(argv[i], "--algos"))
+      max_algos = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--reps"))
+      reps = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--ns"))
+      ns = parse_list(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--decode-ns"))
+      decode_ns = parse_list(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--explore"))
+      explore = std::atoi(argv[i + 1]);
+    else
+      die("unknown flag", i);
   }
   cudaDeviceProp prop{};
   CK(cudaGetDeviceProperties(&prop, 0));
@@ -114,7 +120,7 @@ int main(int argc, char** argv) {
   // 8B: QKV 4096 -> 6144 f32; o 4096 -> 4096 f32 beta 1; gate_up 4096 -> 28672 bf16; down 14336 -> 4096 f32 beta 1;
   // then the same products with bf16 outputs (beta 0), to price the f32 residual stream.
   const std::vector<Shape> shapes = {
-      {"qkv_f32", 6144, 4096, true, 0.0f},     {"o_f32_b1", 4096, 4096, true, 1.0f},
+      {"qkv_f32", 6144, 4096, true, 0.0f},        {"o_f32_b1", 4096, 4096, true, 1.0f},
       {"gate_up_bf16", 28672, 4096, false, 0.0f}, {"down_f32_b1", 4096, 14336, true, 1.0f},
       {"qkv_bf16", 6144, 4096, false, 0.0f},
   };
@@ -187,8 +193,9 @@ int main(int argc, char** argv) {
     }
     const size_t n_heur = cand.size();
     if (explore) {
-      const uint16_t clusters[] = {CUBLASLT_CLUSTER_SHAPE_AUTO, CUBLASLT_CLUSTER_SHAPE_1x1x1, CUBLASLT_CLUSTER_SHAPE_2x1x1,
-                                   CUBLASLT_CLUSTER_SHAPE_1x2x1, CUBLASLT_CLUSTER_SHAPE_2x2x1, CUBLASLT_CLUSTER_SHAPE_4x1x1,
+      const uint16_t clusters[] = {CUBLASLT_CLUSTER_SHAPE_AUTO,  CUBLASLT_CLUSTER_SHAPE_1x1x1,
+                                   CUBLASLT_CLUSTER_SHAPE_2x1x1, CUBLASLT_CLUSTER_SHAPE_1x2x1,
+                                   CUBLASLT_CLUSTER_SHAPE_2x2x1, CUBLASLT_CLUSTER_SHAPE_4x1x1,
                                    CUBLASLT_CLUSTER_SHAPE_1x4x1};
       for (size_t i = 0; i < n_heur; ++i) {
         for (uint16_t cl : clusters) {
@@ -216,8 +223,8 @@ int main(int argc, char** argv) {
     }
     auto run = [&](size_t a, int it) {
       const int r = it % copies;
-      return cublasLtMatmul(h, desc, &alpha, W[r], la, X[r], lb, &c.s.beta, Y[r], lc, Y[r], lc, &cand[a], ws,
-                            ws_bytes, stream);
+      return cublasLtMatmul(h, desc, &alpha, W[r], la, X[r], lb, &c.s.beta, Y[r], lc, Y[r], lc, &cand[a], ws, ws_bytes,
+                            stream);
     };
     auto time_one = [&](size_t a, int it) -> float {
       CK(cudaEventRecord(e0, stream));
@@ -274,10 +281,11 @@ int main(int argc, char** argv) {
                   cfg16(al, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID), origin[fin[f]]);
     }
     const double best_ms = median(t[best]);
-    std::printf("SUMMARY %-13s n=%-5d candidates %3zu (heuristic %zu) first %.4f ms (%.1f TFLOP/s, half-spread %.3f) "
-                "best #%zu %.4f ms (%.1f TFLOP/s) gain %.3f\n",
-                c.s.name, n, cand.size(), n_heur, base, flop / (base * 1e-3) / 1e12, spread0, fin[best], best_ms,
-                flop / (best_ms * 1e-3) / 1e12, base / best_ms);
+    std::printf(
+        "SUMMARY %-13s n=%-5d candidates %3zu (heuristic %zu) first %.4f ms (%.1f TFLOP/s, half-spread %.3f) "
+        "best #%zu %.4f ms (%.1f TFLOP/s) gain %.3f\n",
+        c.s.name, n, cand.size(), n_heur, base, flop / (base * 1e-3) / 1e12, spread0, fin[best], best_ms,
+        flop / (best_ms * 1e-3) / 1e12, base / best_ms);
     std::fflush(stdout);
     cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(la);

@@ -186,9 +186,10 @@ int run_bench() {
     double bytes = 0;
     for (const Product& pr : kQwen3) bytes += 2.0 * pr.m * pr.k * kLayers;
     const double a = median(us[0]), b = median(us[1]);
-    std::printf("{\"bench\":\"gemv_chain_28_layers\",\"n\":%d,\"pdl_off_us\":%.1f,\"pdl_on_us\":%.1f,"
-                "\"pdl_off_TBps\":%.2f,\"pdl_on_TBps\":%.2f,\"floor_us_at_3TBps\":%.1f}\n",
-                n, a, b, bytes / (a * 1e-6) / 1e12, bytes / (b * 1e-6) / 1e12, bytes / 3.0e12 * 1e6);
+    std::printf(
+        "{\"bench\":\"gemv_chain_28_layers\",\"n\":%d,\"pdl_off_us\":%.1f,\"pdl_on_us\":%.1f,"
+        "\"pdl_off_TBps\":%.2f,\"pdl_on_TBps\":%.2f,\"floor_us_at_3TBps\":%.1f}\n",
+        n, a, b, bytes / (a * 1e-6) / 1e12, bytes / (b * 1e-6) / 1e12, bytes / 3.0e12 * 1e6);
     cudaGraphExecDestroy(exec[0]);
     cudaGraphExecDestroy(exec[1]);
   }

@@ -35,18 +35,22 @@ Args parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const long v = std::atol(argv[i + 1]);
-    if (k == "--workers") a.workers = static_cast<int>(v);
-    else if (k == "--blocks") a.blocks = v;
-    else if (k == "--prompt") a.prompt_tokens = static_cast<int>(v);
-    else if (k == "--block-tokens") a.block_tokens = static_cast<int>(v);
-    else if (k == "--picks") a.picks = static_cast<int>(v);
+    if (k == "--workers")
+      a.workers = static_cast<int>(v);
+    else if (k == "--blocks")
+      a.blocks = v;
+    else if (k == "--prompt")
+      a.prompt_tokens = static_cast<int>(v);
+    else if (k == "--block-tokens")
+      a.block_tokens = static_cast<int>(v);
+    else if (k == "--picks")
+      a.picks = static_cast<int>(v);
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       std::exit(2);
     }
   }
-  if (a.workers < 1 || a.workers > 64 || a.blocks < 1 || a.prompt_tokens < 2 || a.block_tokens < 1 ||
-      a.picks < 1) {
+  if (a.workers < 1 || a.workers > 64 || a.blocks < 1 || a.prompt_tokens < 2 || a.block_tokens < 1 || a.picks < 1) {
     std::fprintf(stderr, "bad option value\n");
     std::exit(2);
   }
@@ -111,8 +115,7 @@ int main(int argc, char** argv) {
       parent = h;
     }
   }
-  const double fill_s =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
+  const double fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
 
   std::vector<scheduler::WorkerView> views(static_cast<size_t>(a.workers));
   std::vector<std::string> names;
@@ -128,12 +131,11 @@ int main(int argc, char** argv) {
   }
 
   // Queries: a document prefix (0..100% of the prompt) followed by new tokens.
-  std::printf("router_bench: %d workers, %zu blocks indexed (%.1f s to fill through events), prompt %d "
-              "tokens (%d blocks of %d), %d picks per row\n",
-              a.workers, policy.index().num_hashes(), fill_s, a.prompt_tokens, prompt_blocks,
-              a.block_tokens, a.picks);
-  std::printf("%-22s %12s %12s %12s %14s\n", "shared prefix", "median_us", "p99_us", "max_us",
-              "chosen_overlap");
+  std::printf(
+      "router_bench: %d workers, %zu blocks indexed (%.1f s to fill through events), prompt %d "
+      "tokens (%d blocks of %d), %d picks per row\n",
+      a.workers, policy.index().num_hashes(), fill_s, a.prompt_tokens, prompt_blocks, a.block_tokens, a.picks);
+  std::printf("%-22s %12s %12s %12s %14s\n", "shared prefix", "median_us", "p99_us", "max_us", "chosen_overlap");
   std::vector<double> all;
   for (int pct : {0, 25, 50, 100}) {
     std::vector<scheduler::GenerationRequest> reqs;
@@ -161,8 +163,8 @@ int main(int argc, char** argv) {
     all.insert(all.end(), us.begin(), us.end());
     char label[32];
     std::snprintf(label, sizeof label, "%d%%", pct);
-    std::printf("%-22s %12.2f %12.2f %12.2f %14.1f\n", label, us[us.size() / 2],
-                us[us.size() * 99 / 100], us.back(), overlap_sum / 64);
+    std::printf("%-22s %12.2f %12.2f %12.2f %14.1f\n", label, us[us.size() / 2], us[us.size() * 99 / 100], us.back(),
+                overlap_sum / 64);
   }
   std::sort(all.begin(), all.end());
   std::printf("decision median_us %.2f\n", all[all.size() / 2]);

@@ -24,8 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 class NullRunner final : public engine::Runner {
  public:
-  NullRunner(int vocab, int block_tokens, int num_blocks)
-      : block_tokens_(block_tokens), num_blocks_(num_blocks) {
+  NullRunner(int vocab, int block_tokens, int num_blocks) : block_tokens_(block_tokens), num_blocks_(num_blocks) {
     spec_.vocab = vocab;
     spec_.max_position = 1 << 20;
   }
@@ -91,17 +90,21 @@ int main(int argc, char** argv) {
   int vocab = 49152, context = 1024, steps = 200;
   bool real = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--vocab") && i + 1 < argc) vocab = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--context") && i + 1 < argc) context = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc) steps = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--real-sampler")) real = true;
+    if (!std::strcmp(argv[i], "--vocab") && i + 1 < argc)
+      vocab = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--context") && i + 1 < argc)
+      context = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--steps") && i + 1 < argc)
+      steps = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--real-sampler"))
+      real = true;
     else {
       std::fprintf(stderr, "usage: %s [--vocab V] [--context C] [--steps N] [--real-sampler]\n", argv[0]);
       return 2;
     }
   }
-  std::printf("scheduler overhead per decode step (vocab %d, context %d, %d steps, sampler: %s)\n", vocab,
-              context, steps, real ? "engine::sample greedy" : "trivial");
+  std::printf("scheduler overhead per decode step (vocab %d, context %d, %d steps, sampler: %s)\n", vocab, context,
+              steps, real ? "engine::sample greedy" : "trivial");
   std::printf("%8s %14s %14s\n", "batch", "us/step", "us/seq");
   for (int b : {1, 8, 32, 64, 128, 256}) {
     Row r = run(b, vocab, context, steps, real);

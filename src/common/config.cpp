@@ -48,9 +48,12 @@ double get_double(const toml::node& node, const Where& w, double lo, double hi, 
   std::ostringstream range;
   range << "a number in " << (lo_open ? "(" : "[") << lo << ", " << hi << "]";
   double d;
-  if (const auto* f = node.as_floating_point()) d = f->get();
-  else if (const auto* i = node.as_integer()) d = static_cast<double>(i->get());
-  else w.fail(range.str(), describe(node));
+  if (const auto* f = node.as_floating_point())
+    d = f->get();
+  else if (const auto* i = node.as_integer())
+    d = static_cast<double>(i->get());
+  else
+    w.fail(range.str(), describe(node));
   if (d < lo || d > hi || (lo_open && d == lo)) w.fail(range.str(), describe(node));
   return d;
 }
@@ -67,8 +70,7 @@ std::string get_string(const toml::node& node, const Where& w) {
   return v->get();
 }
 
-std::string get_choice(const toml::node& node, const Where& w,
-                       std::initializer_list<const char*> choices) {
+std::string get_choice(const toml::node& node, const Where& w, std::initializer_list<const char*> choices) {
   std::string expected = "one of";
   for (const char* c : choices) expected += std::string(" \"") + c + "\"";
   const auto* v = node.as_string();
@@ -112,15 +114,22 @@ SamplingDefaults get_sampling_defaults(const toml::node& node, const Where& w) {
   for (const auto& [key, value] : *table) {
     const std::string k(key.str());
     const Where at{w.file, w.section + "." + w.key, k};
-    if (k == "temperature") d.temperature = get_double(value, at, 0.0, 100.0, false);
-    else if (k == "top_p") d.top_p = get_double(value, at, 0.0, 1.0, true);
-    else if (k == "top_k") d.top_k = static_cast<int>(get_int(value, at, 0, 1 << 20));
-    else if (k == "min_p") d.min_p = get_double(value, at, 0.0, 1.0, false);
-    else if (k == "repetition_penalty") d.repetition_penalty = get_double(value, at, 0.0, 100.0, true);
-    else if (k == "max_tokens") d.max_tokens = static_cast<int>(get_int(value, at, 1, std::numeric_limits<int>::max()));
-    else throw ConfigError(w.file + ": [" + at.section + "] " + k +
-                           ": unknown key (known keys: temperature, top_p, top_k, min_p, repetition_penalty, "
-                           "max_tokens)");
+    if (k == "temperature")
+      d.temperature = get_double(value, at, 0.0, 100.0, false);
+    else if (k == "top_p")
+      d.top_p = get_double(value, at, 0.0, 1.0, true);
+    else if (k == "top_k")
+      d.top_k = static_cast<int>(get_int(value, at, 0, 1 << 20));
+    else if (k == "min_p")
+      d.min_p = get_double(value, at, 0.0, 1.0, false);
+    else if (k == "repetition_penalty")
+      d.repetition_penalty = get_double(value, at, 0.0, 100.0, true);
+    else if (k == "max_tokens")
+      d.max_tokens = static_cast<int>(get_int(value, at, 1, std::numeric_limits<int>::max()));
+    else
+      throw ConfigError(w.file + ": [" + at.section + "] " + k +
+                        ": unknown key (known keys: temperature, top_p, top_k, min_p, repetition_penalty, "
+                        "max_tokens)");
   }
   return d;
 }
@@ -136,144 +145,137 @@ constexpr int64_t kMaxInt = std::numeric_limits<int>::max();
 
 const std::vector<KeySpec>& schema() {
   static const std::vector<KeySpec> kSchema = {
-      {"server", "host", [](auto& n, auto& w, Config& c) {
+      {"server", "host",
+       [](auto& n, auto& w, Config& c) {
          c.server.host = get_string(n, w);
          if (c.server.host.empty()) w.fail("a non-empty host name or address");
        }},
       {"server", "port", [](auto& n, auto& w, Config& c) { c.server.port = get_int(n, w, 0, 65535); }},
       {"server", "threads", [](auto& n, auto& w, Config& c) { c.server.threads = get_int(n, w, 0, 256); }},
-      {"server", "api_keys", [](auto& n, auto& w, Config& c) {
+      {"server", "api_keys",
+       [](auto& n, auto& w, Config& c) {
          c.server.api_keys = get_string_array(n, w);
          for (const auto& k : c.server.api_keys) {
            if (k.empty()) w.fail("non-empty keys", "an empty string");
          }
        }},
-      {"server", "max_body_bytes", [](auto& n, auto& w, Config& c) {
-         c.server.max_body_bytes = get_int(n, w, 1024, int64_t{1} << 32);
-       }},
-      {"server", "header_timeout_s", [](auto& n, auto& w, Config& c) {
-         c.server.header_timeout_s = get_int(n, w, 1, 3600);
-       }},
-      {"server", "idle_timeout_s", [](auto& n, auto& w, Config& c) {
-         c.server.idle_timeout_s = get_int(n, w, 1, 86400);
-       }},
-      {"server", "request_timeout_s", [](auto& n, auto& w, Config& c) {
-         c.server.request_timeout_s = get_int(n, w, 1, 86400);
-       }},
-      {"server", "drain_timeout_s", [](auto& n, auto& w, Config& c) {
-         c.server.drain_timeout_s = get_int(n, w, 0, 86400);
-       }},
-      {"server", "max_connections", [](auto& n, auto& w, Config& c) {
-         c.server.max_connections = get_int(n, w, 1, 1 << 20);
-       }},
-      {"server", "max_connections_per_client", [](auto& n, auto& w, Config& c) {
-         c.server.max_connections_per_client = get_int(n, w, 0, 1 << 20);
-       }},
-      {"server", "cors_origins", [](auto& n, auto& w, Config& c) {
+      {"server", "max_body_bytes",
+       [](auto& n, auto& w, Config& c) { c.server.max_body_bytes = get_int(n, w, 1024, int64_t{1} << 32); }},
+      {"server", "header_timeout_s",
+       [](auto& n, auto& w, Config& c) { c.server.header_timeout_s = get_int(n, w, 1, 3600); }},
+      {"server", "idle_timeout_s",
+       [](auto& n, auto& w, Config& c) { c.server.idle_timeout_s = get_int(n, w, 1, 86400); }},
+      {"server", "request_timeout_s",
+       [](auto& n, auto& w, Config& c) { c.server.request_timeout_s = get_int(n, w, 1, 86400); }},
+      {"server", "drain_timeout_s",
+       [](auto& n, auto& w, Config& c) { c.server.drain_timeout_s = get_int(n, w, 0, 86400); }},
+      {"server", "max_connections",
+       [](auto& n, auto& w, Config& c) { c.server.max_connections = get_int(n, w, 1, 1 << 20); }},
+      {"server", "max_connections_per_client",
+       [](auto& n, auto& w, Config& c) { c.server.max_connections_per_client = get_int(n, w, 0, 1 << 20); }},
+      {"server", "cors_origins",
+       [](auto& n, auto& w, Config& c) {
          c.server.cors_origins = get_string_array(n, w);
          for (const auto& o : c.server.cors_origins) {
            if (o.empty()) w.fail("non-empty origins such as \"https://app.example\" or \"*\"", "an empty string");
          }
        }},
-      {"server", "prepare_threads", [](auto& n, auto& w, Config& c) {
-         c.server.prepare_threads = get_int(n, w, 1, 64);
-       }},
+      {"server", "prepare_threads",
+       [](auto& n, auto& w, Config& c) { c.server.prepare_threads = get_int(n, w, 1, 64); }},
       {"model", "path", [](auto& n, auto& w, Config& c) { c.model.path = get_string(n, w); }},
       {"model", "name", [](auto& n, auto& w, Config& c) { c.model.name = get_string(n, w); }},
-      {"model", "aliases", [](auto& n, auto& w, Config& c) {
+      {"model", "aliases",
+       [](auto& n, auto& w, Config& c) {
          c.model.aliases = get_string_array(n, w);
          for (const auto& a : c.model.aliases) {
            if (a.empty()) w.fail("non-empty names", "an empty string");
          }
        }},
-      {"model", "max_context", [](auto& n, auto& w, Config& c) {
-         c.model.max_context = get_int(n, w, 0, kMaxInt);
-       }},
+      {"model", "max_context", [](auto& n, auto& w, Config& c) { c.model.max_context = get_int(n, w, 0, kMaxInt); }},
       {"model", "chat_template", [](auto& n, auto& w, Config& c) { c.model.chat_template = get_string(n, w); }},
-      {"model", "generation_config", [](auto& n, auto& w, Config& c) {
+      {"model", "generation_config",
+       [](auto& n, auto& w, Config& c) {
          c.model.generation_config = get_string(n, w);
          if (c.model.generation_config.empty()) w.fail("\"auto\", \"none\" or a folder");
        }},
       {"model", "defaults", [](auto& n, auto& w, Config& c) { c.model.defaults = get_sampling_defaults(n, w); }},
-      {"model", "tool_call_parser", [](auto& n, auto& w, Config& c) {
+      {"model", "tool_call_parser",
+       [](auto& n, auto& w, Config& c) {
          c.model.tool_call_parser = get_choice(n, w, {"auto", "none", "hermes", "mistral", "llama3_json"});
        }},
-      {"model", "reasoning_parser", [](auto& n, auto& w, Config& c) {
+      {"model", "reasoning_parser",
+       [](auto& n, auto& w, Config& c) {
          c.model.reasoning_parser = get_choice(n, w, {"auto", "none", "qwen3", "deepseek_r1"});
        }},
-      {"engine", "backend", [](auto& n, auto& w, Config& c) {
+      {"engine", "backend",
+       [](auto& n, auto& w, Config& c) {
          c.engine.backend = get_choice(n, w, {"auto", "cpu", "cuda"});
        }},
-      {"engine", "devices", [](auto& n, auto& w, Config& c) {
-         c.engine.devices = get_int_array(n, w, 0, 1023);
-       }},
+      {"engine", "devices", [](auto& n, auto& w, Config& c) { c.engine.devices = get_int_array(n, w, 0, 1023); }},
       {"engine", "workers", [](auto& n, auto& w, Config& c) { c.engine.workers = get_int(n, w, 1, 256); }},
-      {"engine", "cpu_threads", [](auto& n, auto& w, Config& c) {
-         c.engine.cpu_threads = get_int(n, w, 0, 1024);
-       }},
-      {"engine", "kv_block_tokens", [](auto& n, auto& w, Config& c) {
+      {"engine", "cpu_threads", [](auto& n, auto& w, Config& c) { c.engine.cpu_threads = get_int(n, w, 0, 1024); }},
+      {"engine", "kv_block_tokens",
+       [](auto& n, auto& w, Config& c) {
          int64_t v = get_int(n, w, 1, 1024);
          if (v & (v - 1)) w.fail("a power of two in 1..1024", describe(n));
          c.engine.kv_block_tokens = static_cast<int>(v);
        }},
-      {"engine", "gpu_memory_fraction", [](auto& n, auto& w, Config& c) {
-         c.engine.gpu_memory_fraction = get_double(n, w, 0.0, 1.0, true);
-       }},
-      {"engine", "cpu_kv_cache_mib", [](auto& n, auto& w, Config& c) {
-         c.engine.cpu_kv_cache_mib = get_int(n, w, 1, int64_t{1} << 22);
-       }},
-      {"engine", "max_batch_tokens", [](auto& n, auto& w, Config& c) {
-         c.engine.max_batch_tokens = get_int(n, w, 16, 1 << 20);
-       }},
-      {"engine", "max_running", [](auto& n, auto& w, Config& c) {
-         c.engine.max_running = get_int(n, w, 1, 4096);
-       }},
-      {"engine", "enable_prefix_caching", [](auto& n, auto& w, Config& c) {
-         c.engine.enable_prefix_caching = get_bool(n, w);
-       }},
+      {"engine", "gpu_memory_fraction",
+       [](auto& n, auto& w, Config& c) { c.engine.gpu_memory_fraction = get_double(n, w, 0.0, 1.0, true); }},
+      {"engine", "cpu_kv_cache_mib",
+       [](auto& n, auto& w, Config& c) { c.engine.cpu_kv_cache_mib = get_int(n, w, 1, int64_t{1} << 22); }},
+      {"engine", "max_batch_tokens",
+       [](auto& n, auto& w, Config& c) { c.engine.max_batch_tokens = get_int(n, w, 16, 1 << 20); }},
+      {"engine", "max_running", [](auto& n, auto& w, Config& c) { c.engine.max_running = get_int(n, w, 1, 4096); }},
+      {"engine", "enable_prefix_caching",
+       [](auto& n, auto& w, Config& c) { c.engine.enable_prefix_caching = get_bool(n, w); }},
       {"engine.cuda", "pdl", [](auto& n, auto& w, Config& c) { c.engine.tuning.cuda.pdl = get_bool(n, w); }},
-      {"engine.cuda", "attention_pdl", [](auto& n, auto& w, Config& c) {
+      {"engine.cuda", "attention_pdl",
+       [](auto& n, auto& w, Config& c) {
          c.engine.tuning.cuda.attention_pdl = *toggle_from_name(get_choice(n, w, {"auto", "on", "off"}));
        }},
-      {"engine.cuda", "prefill_sm90", [](auto& n, auto& w, Config& c) {
+      {"engine.cuda", "prefill_sm90",
+       [](auto& n, auto& w, Config& c) {
          c.engine.tuning.cuda.prefill_sm90 = *kernel_path_from_name(get_choice(n, w, {"auto", "off"}));
        }},
-      {"engine.cuda", "prefill_sm90_tma", [](auto& n, auto& w, Config& c) {
+      {"engine.cuda", "prefill_sm90_tma",
+       [](auto& n, auto& w, Config& c) {
          c.engine.tuning.cuda.prefill_sm90_tma = *kernel_path_from_name(get_choice(n, w, {"auto", "off"}));
        }},
-      {"engine.cuda", "gemm_autotune", [](auto& n, auto& w, Config& c) {
-         c.engine.tuning.cuda.gemm_autotune = get_bool(n, w);
-       }},
-      {"engine.cpu", "kernels", [](auto& n, auto& w, Config& c) {
+      {"engine.cuda", "gemm_autotune",
+       [](auto& n, auto& w, Config& c) { c.engine.tuning.cuda.gemm_autotune = get_bool(n, w); }},
+      {"engine.cpu", "kernels",
+       [](auto& n, auto& w, Config& c) {
          c.engine.tuning.cpu.kernels = *cpu_kernels_from_name(get_choice(n, w, {"auto", "portable"}));
        }},
-      {"scheduler", "router", [](auto& n, auto& w, Config& c) {
+      {"scheduler", "router",
+       [](auto& n, auto& w, Config& c) {
          c.scheduler.router = get_choice(n, w, {"kv", "round_robin", "least_loaded"});
        }},
-      {"scheduler", "max_queue", [](auto& n, auto& w, Config& c) {
-         c.scheduler.max_queue = get_int(n, w, 1, 1 << 20);
-       }},
-      {"scheduler", "kv_overlap_weight", [](auto& n, auto& w, Config& c) {
-         c.scheduler.kv_overlap_weight = get_double(n, w, 0.0, 1000.0, false);
-       }},
-      {"scheduler", "router_temperature", [](auto& n, auto& w, Config& c) {
-         c.scheduler.router_temperature = get_double(n, w, 0.0, 1000.0, false);
-       }},
-      {"scheduler", "max_local_prefill_tokens", [](auto& n, auto& w, Config& c) {
+      {"scheduler", "max_queue",
+       [](auto& n, auto& w, Config& c) { c.scheduler.max_queue = get_int(n, w, 1, 1 << 20); }},
+      {"scheduler", "kv_overlap_weight",
+       [](auto& n, auto& w, Config& c) { c.scheduler.kv_overlap_weight = get_double(n, w, 0.0, 1000.0, false); }},
+      {"scheduler", "router_temperature",
+       [](auto& n, auto& w, Config& c) { c.scheduler.router_temperature = get_double(n, w, 0.0, 1000.0, false); }},
+      {"scheduler", "max_local_prefill_tokens",
+       [](auto& n, auto& w, Config& c) {
          c.scheduler.max_local_prefill_tokens = static_cast<int>(get_int(n, w, 0, kMaxInt));
        }},
-      {"scheduler", "max_prefill_queue", [](auto& n, auto& w, Config& c) {
+      {"scheduler", "max_prefill_queue",
+       [](auto& n, auto& w, Config& c) {
          c.scheduler.max_prefill_queue = static_cast<int>(get_int(n, w, 1, 1 << 20));
        }},
-      {"log", "level", [](auto& n, auto& w, Config& c) {
+      {"log", "level",
+       [](auto& n, auto& w, Config& c) {
          c.log.level = get_choice(n, w, {"trace", "debug", "info", "warn", "error", "off"});
        }},
-      {"log", "format", [](auto& n, auto& w, Config& c) {
+      {"log", "format",
+       [](auto& n, auto& w, Config& c) {
          c.log.format = get_choice(n, w, {"text", "json"});
        }},
-      {"log", "stats_interval_s", [](auto& n, auto& w, Config& c) {
-         c.log.stats_interval_s = static_cast<int>(get_int(n, w, 0, 3600));
-       }},
+      {"log", "stats_interval_s",
+       [](auto& n, auto& w, Config& c) { c.log.stats_interval_s = static_cast<int>(get_int(n, w, 0, 3600)); }},
       {"metrics", "vllm_names", [](auto& n, auto& w, Config& c) { c.metrics.vllm_names = get_bool(n, w); }},
   };
   return kSchema;
@@ -322,8 +324,7 @@ void read_section(const toml::table& table, const std::string& section, const st
       if (section == spec.section && k == spec.key) found = &spec;
     }
     if (!found) {
-      throw ConfigError(name + ": [" + section + "] " + k + ": unknown key (known keys: " + known_keys(section) +
-                        ")");
+      throw ConfigError(name + ": [" + section + "] " + k + ": unknown key (known keys: " + known_keys(section) + ")");
     }
     found->set(node, Where{name, section, k}, config);
   }
@@ -338,11 +339,11 @@ WorkerConfig read_worker(const toml::node& node, size_t index, const std::string
   for (const auto& [key, value] : *table) {
     const std::string k(key.str());
     if (k == "backend") {
-      wc.backend = get_choice(value, Where{name, "[workers]", "#" + std::to_string(index) + " backend"},
-                              {"cpu", "cuda"});
+      wc.backend =
+          get_choice(value, Where{name, "[workers]", "#" + std::to_string(index) + " backend"}, {"cpu", "cuda"});
     } else if (k == "device") {
-      wc.device = static_cast<int>(get_int(value, Where{name, "[workers]", "#" + std::to_string(index) + " device"},
-                                           0, 1023));
+      wc.device =
+          static_cast<int>(get_int(value, Where{name, "[workers]", "#" + std::to_string(index) + " device"}, 0, 1023));
     } else if (k == "role") {
       wc.role = get_choice(value, Where{name, "[workers]", "#" + std::to_string(index) + " role"},
                            {"aggregated", "prefill", "decode"});
@@ -378,8 +379,10 @@ void validate_workers(const Config& c, const std::string& file) {
     backend = b;
     if (w.device && b == "cpu") fail(i, "device", "expected no device on the CPU backend");
     if (w.role != "aggregated" && b == "cuda") {
-      fail(i, "role", "expected \"aggregated\" on the CUDA backend (moving KV blocks between CUDA workers is not "
-                      "built yet), got \"" + w.role + "\"");
+      fail(i, "role",
+           "expected \"aggregated\" on the CUDA backend (moving KV blocks between CUDA workers is not "
+           "built yet), got \"" +
+               w.role + "\"");
     }
     prefill |= w.role == "prefill";
     decode |= w.role == "decode";
@@ -396,8 +399,7 @@ void validate_workers(const Config& c, const std::string& file) {
 void validate(const Config& c, const std::string& file) {
   if (c.engine.max_batch_tokens < c.engine.kv_block_tokens) {
     throw ConfigError(file + ": [engine] max_batch_tokens: expected at least kv_block_tokens (" +
-                      std::to_string(c.engine.kv_block_tokens) + "), got " +
-                      std::to_string(c.engine.max_batch_tokens));
+                      std::to_string(c.engine.kv_block_tokens) + "), got " + std::to_string(c.engine.max_batch_tokens));
   }
   validate_workers(c, file);
 }

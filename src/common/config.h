@@ -24,62 +24,62 @@ class ConfigError : public std::runtime_error {
 struct ServerConfig {
   std::string host = "0.0.0.0";
   int port = 8000;
-  int threads = 0;                       // HTTP I/O threads; 0 = min(4, cores)
-  std::vector<std::string> api_keys;     // empty = no authentication
+  int threads = 0;                    // HTTP I/O threads; 0 = min(4, cores)
+  std::vector<std::string> api_keys;  // empty = no authentication
   int64_t max_body_bytes = 8 << 20;
-  int header_timeout_s = 10;             // time to receive the request head
-  int idle_timeout_s = 60;               // keep-alive idle time
-  int request_timeout_s = 600;           // a request's deadline in the engine
-  int drain_timeout_s = 30;              // SIGTERM: time allowed for in-flight requests
-  int max_connections = 4096;            // open connections; kept under the descriptor limit
-  int max_connections_per_client = 0;    // open connections per client address; 0 = no limit
-  std::vector<std::string> cors_origins; // origins allowed by CORS ("*" = any); empty = CORS off
-  int prepare_threads = 2;               // threads for template rendering and tokenization
+  int header_timeout_s = 10;              // time to receive the request head
+  int idle_timeout_s = 60;                // keep-alive idle time
+  int request_timeout_s = 600;            // a request's deadline in the engine
+  int drain_timeout_s = 30;               // SIGTERM: time allowed for in-flight requests
+  int max_connections = 4096;             // open connections; kept under the descriptor limit
+  int max_connections_per_client = 0;     // open connections per client address; 0 = no limit
+  std::vector<std::string> cors_origins;  // origins allowed by CORS ("*" = any); empty = CORS off
+  int prepare_threads = 2;                // threads for template rendering and tokenization
 };
 
 // Default sampling values that replace the model's generation config
 // ([model.defaults], vLLM's --override-generation-config); unset keys keep it.
 struct SamplingDefaults {
-  std::optional<double> temperature;     // >= 0
-  std::optional<double> top_p;           // (0, 1]
-  std::optional<int> top_k;              // 0 = off
-  std::optional<double> min_p;           // [0, 1]
+  std::optional<double> temperature;         // >= 0
+  std::optional<double> top_p;               // (0, 1]
+  std::optional<int> top_k;                  // 0 = off
+  std::optional<double> min_p;               // [0, 1]
   std::optional<double> repetition_penalty;  // > 0
-  std::optional<int> max_tokens;         // cap when a request sets none (else the rest of the context)
+  std::optional<int> max_tokens;             // cap when a request sets none (else the rest of the context)
 };
 
 struct ModelConfig {
-  std::string path;                      // .gguf file or Hugging Face directory
-  std::string name;                      // id in /v1/models; default: file or directory name
-  std::vector<std::string> aliases;      // further names requests may use (also listed in /v1/models)
-  int max_context = 0;                   // 0 = the model's trained context
-  std::string chat_template;             // Jinja file (or template text) instead of the model's; "" = the model's
+  std::string path;                  // .gguf file or Hugging Face directory
+  std::string name;                  // id in /v1/models; default: file or directory name
+  std::vector<std::string> aliases;  // further names requests may use (also listed in /v1/models)
+  int max_context = 0;               // 0 = the model's trained context
+  std::string chat_template;         // Jinja file (or template text) instead of the model's; "" = the model's
   // Default sampling from: auto (the model's) | none (OpenAI's) | a folder with generation_config.json
   std::string generation_config = "auto";
   SamplingDefaults defaults;
-  std::string tool_call_parser = "auto"; // auto (from the chat template) | none | hermes | mistral | llama3_json
-  std::string reasoning_parser = "auto"; // auto (from the chat template) | none | qwen3 | deepseek_r1
+  std::string tool_call_parser = "auto";  // auto (from the chat template) | none | hermes | mistral | llama3_json
+  std::string reasoning_parser = "auto";  // auto (from the chat template) | none | qwen3 | deepseek_r1
 };
 
 struct EngineConfig {
-  std::string backend = "auto";          // auto | cpu | cuda
-  std::vector<int> devices;              // CUDA device ordinals; empty = all visible
-  int workers = 1;                       // CPU backend: number of workers (each its own KV pool)
-  int cpu_threads = 0;                   // threads per CPU worker; 0 = cores / workers
-  int kv_block_tokens = 16;              // tokens per KV block
-  double gpu_memory_fraction = 0.90;     // of the GPU's memory Tandem may use
-  int64_t cpu_kv_cache_mib = 1024;       // CPU backend: KV pool size per worker
-  int max_batch_tokens = 2048;           // tokens per step (prefill chunks + decodes)
-  int max_running = 64;                  // sequences per worker step
+  std::string backend = "auto";       // auto | cpu | cuda
+  std::vector<int> devices;           // CUDA device ordinals; empty = all visible
+  int workers = 1;                    // CPU backend: number of workers (each its own KV pool)
+  int cpu_threads = 0;                // threads per CPU worker; 0 = cores / workers
+  int kv_block_tokens = 16;           // tokens per KV block
+  double gpu_memory_fraction = 0.90;  // of the GPU's memory Tandem may use
+  int64_t cpu_kv_cache_mib = 1024;    // CPU backend: KV pool size per worker
+  int max_batch_tokens = 2048;        // tokens per step (prefill chunks + decodes)
+  int max_running = 64;               // sequences per worker step
   bool enable_prefix_caching = true;
-  EngineTuning tuning;                   // [engine.cuda], [engine.cpu] (engine_tuning.h)
+  EngineTuning tuning;  // [engine.cuda], [engine.cpu] (engine_tuning.h)
 };
 
 struct SchedulerConfig {
-  std::string router = "kv";             // kv | round_robin | least_loaded
-  int max_queue = 256;                   // waiting requests before 429
-  double kv_overlap_weight = 1.0;        // kv router: weight of prefill blocks still to compute vs load
-  double router_temperature = 0.0;       // kv router: 0 = lowest cost; > 0 samples a softmax over costs
+  std::string router = "kv";        // kv | round_robin | least_loaded
+  int max_queue = 256;              // waiting requests before 429
+  double kv_overlap_weight = 1.0;   // kv router: weight of prefill blocks still to compute vs load
+  double router_temperature = 0.0;  // kv router: 0 = lowest cost; > 0 samples a softmax over costs
   // Conditional disaggregation (with prefill and decode workers): a prompt goes to a prefill worker only
   // when more than this many of its tokens are not cached on the chosen decode worker ...
   int max_local_prefill_tokens = 1000;
@@ -90,30 +90,30 @@ struct SchedulerConfig {
 // One [[workers]] table: one worker, in the order of the tables. Without any,
 // [engine] devices / workers describe aggregated workers.
 struct WorkerConfig {
-  std::string backend;                   // "" = [engine] backend; cpu | cuda
-  std::optional<int> device;             // CUDA device ordinal (CUDA only; default 0)
-  std::string role = "aggregated";       // aggregated | prefill | decode
+  std::string backend;              // "" = [engine] backend; cpu | cuda
+  std::optional<int> device;        // CUDA device ordinal (CUDA only; default 0)
+  std::string role = "aggregated";  // aggregated | prefill | decode
 };
 
 struct LogConfig {
-  std::string level = "info";            // trace | debug | info | warn | error | off
-  std::string format = "text";           // text | json
-  int stats_interval_s = 10;             // seconds between [stats] lines while busy; 0: none
+  std::string level = "info";   // trace | debug | info | warn | error | off
+  std::string format = "text";  // text | json
+  int stats_interval_s = 10;    // seconds between [stats] lines while busy; 0: none
 };
 
 struct MetricsConfig {
-  bool vllm_names = false;               // also export vllm:* names
+  bool vllm_names = false;  // also export vllm:* names
 };
 
 struct Config {
   ServerConfig server;
   ModelConfig model;
   EngineConfig engine;
-  std::vector<WorkerConfig> workers;     // [[workers]] tables; empty = the flat [engine] forms
+  std::vector<WorkerConfig> workers;  // [[workers]] tables; empty = the flat [engine] forms
   SchedulerConfig scheduler;
   LogConfig log;
   MetricsConfig metrics;
-  std::string source;                    // file the config came from ("" = defaults)
+  std::string source;  // file the config came from ("" = defaults)
 };
 
 // Command-line values that override the file.

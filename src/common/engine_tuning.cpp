@@ -14,7 +14,7 @@ struct EnvValue {
   T value;
 };
 
-const std::initializer_list<EnvValue<bool>> kBoolValues = {{"1", true},     {"0", false}, {"true", true},
+const std::initializer_list<EnvValue<bool>> kBoolValues = {{"1", true},      {"0", false}, {"true", true},
                                                            {"false", false}, {"on", true}, {"off", false}};
 
 // Sets `field` from variable `var` when it is set and not empty.
@@ -90,10 +90,10 @@ void apply_tuning_environment(EngineTuning& tuning, const EnvLookup& lookup) {
   std::vector<std::string>& applied = tuning.from_environment;
   CudaTuning& cuda = tuning.cuda;
   apply_one(lookup, "TANDEM_CUDA_PDL", kBoolValues, cuda.pdl, applied);
-  apply_one<Toggle>(lookup, "TANDEM_CUDA_ATTN_PDL",
-                    {{"auto", Toggle::kAuto}, {"on", Toggle::kOn}, {"off", Toggle::kOff}, {"1", Toggle::kOn},
-                     {"0", Toggle::kOff}},
-                    cuda.attention_pdl, applied);
+  apply_one<Toggle>(
+      lookup, "TANDEM_CUDA_ATTN_PDL",
+      {{"auto", Toggle::kAuto}, {"on", Toggle::kOn}, {"off", Toggle::kOff}, {"1", Toggle::kOn}, {"0", Toggle::kOff}},
+      cuda.attention_pdl, applied);
   const std::initializer_list<EnvValue<KernelPath>> paths = {
       {"auto", KernelPath::kAuto}, {"off", KernelPath::kOff}, {"1", KernelPath::kAuto}, {"0", KernelPath::kOff}};
   apply_one(lookup, "TANDEM_ATTN_SM90", paths, cuda.prefill_sm90, applied);

@@ -1,8 +1,8 @@
 #include "common/metrics.h"
 
 #include <algorithm>
-#include <cmath>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 
 #include "common/check.h"
@@ -47,9 +47,12 @@ std::string render_labels(const Labels& labels) {
 
 void escape_help(std::string& out, const std::string& help) {
   for (char c : help) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
 }
 
@@ -102,8 +105,7 @@ const std::vector<AliasEntry>& vllm_alias_table() {
   return kTable;
 }
 
-Registry::Family& Registry::family(const std::string& name, const std::string& help,
-                                   MetricType type) {
+Registry::Family& Registry::family(const std::string& name, const std::string& help, MetricType type) {
   auto it = by_name_.find(name);
   if (it != by_name_.end()) {
     TANDEM_CHECK_MSG(it->second->type == type, name.c_str());
@@ -114,8 +116,7 @@ Registry::Family& Registry::family(const std::string& name, const std::string& h
   return families_.back();
 }
 
-Counter& Registry::counter(const std::string& name, const std::string& help,
-                           const Labels& labels) {
+Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
   Family& f = family(name, help, MetricType::kCounter);
   Series& s = f.series[render_labels(labels)];
@@ -149,8 +150,8 @@ double Registry::total(const std::string& name) const {
   return sum;
 }
 
-Histogram& Registry::histogram(const std::string& name, const std::string& help,
-                               std::vector<double> bounds, const Labels& labels) {
+Histogram& Registry::histogram(const std::string& name, const std::string& help, std::vector<double> bounds,
+                               const Labels& labels) {
   std::lock_guard lock(mu_);
   Family& f = family(name, help, MetricType::kHistogram);
   if (f.series.empty() && f.bounds.empty()) f.bounds = bounds;
@@ -162,8 +163,7 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *s.histogram;
 }
 
-void Registry::render_family(std::string& out, const Family& f, const std::string& name,
-                             const Labels& extra) const {
+void Registry::render_family(std::string& out, const Family& f, const std::string& name, const Labels& extra) const {
   out += "# HELP ";
   out += name;
   out += ' ';
@@ -180,9 +180,7 @@ void Registry::render_family(std::string& out, const Family& f, const std::strin
       case MetricType::kCounter:
         out += name + render_labels(labels) + ' ' + format_value(s.counter->value()) + '\n';
         break;
-      case MetricType::kGauge:
-        out += name + render_labels(labels) + ' ' + format_value(s.gauge->value()) + '\n';
-        break;
+      case MetricType::kGauge: out += name + render_labels(labels) + ' ' + format_value(s.gauge->value()) + '\n'; break;
       case MetricType::kHistogram: {
         const Histogram& h = *s.histogram;
         std::vector<uint64_t> counts = h.bucket_counts();
@@ -191,12 +189,10 @@ void Registry::render_family(std::string& out, const Family& f, const std::strin
           cumulative += counts[i];
           Labels with_le = labels;
           with_le.emplace_back("le", i < h.bounds().size() ? format_value(h.bounds()[i]) : "+Inf");
-          out += name + "_bucket" + render_labels(with_le) + ' ' +
-                 format_value(static_cast<double>(cumulative)) + '\n';
+          out += name + "_bucket" + render_labels(with_le) + ' ' + format_value(static_cast<double>(cumulative)) + '\n';
         }
         out += name + "_sum" + render_labels(labels) + ' ' + format_value(h.sum()) + '\n';
-        out += name + "_count" + render_labels(labels) + ' ' +
-               format_value(static_cast<double>(cumulative)) + '\n';
+        out += name + "_count" + render_labels(labels) + ' ' + format_value(static_cast<double>(cumulative)) + '\n';
         break;
       }
     }

@@ -109,8 +109,7 @@ class Registry {
   };
 
   Family& family(const std::string& name, const std::string& help, MetricType type);
-  void render_family(std::string& out, const Family& f, const std::string& name,
-                     const Labels& extra) const;
+  void render_family(std::string& out, const Family& f, const std::string& name, const Labels& extra) const;
 
   Options options_;
   mutable std::mutex mu_;

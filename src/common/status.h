@@ -17,18 +17,18 @@ enum class ErrorKind {
   kNotFound,               // unknown model, route or id
   kMethodNotAllowed,
   kPayloadTooLarge,
-  kUnsupportedMediaType,   // request body is not application/json (415)
-  kQueueFull,              // bounded waiting queue is full (429)
-  kUnavailable,            // draining, not ready, no healthy worker (503)
-  kTemplateError,          // chat template syntax error or raise_exception (400)
-  kKvExhausted,            // a request that can never fit in the KV pool
-  kCancelled,              // client went away
-  kTimeout,                // deadline passed
-  kMalformedFile,          // model/tokenizer/config file is wrong (names file and key)
-  kUnsupported,            // valid input we do not implement (names what)
-  kIo,                     // file system or socket failure
-  kDevice,                 // GPU fault: OOM, failed launch, Xid
-  kInternal,               // a real bug
+  kUnsupportedMediaType,  // request body is not application/json (415)
+  kQueueFull,             // bounded waiting queue is full (429)
+  kUnavailable,           // draining, not ready, no healthy worker (503)
+  kTemplateError,         // chat template syntax error or raise_exception (400)
+  kKvExhausted,           // a request that can never fit in the KV pool
+  kCancelled,             // client went away
+  kTimeout,               // deadline passed
+  kMalformedFile,         // model/tokenizer/config file is wrong (names file and key)
+  kUnsupported,           // valid input we do not implement (names what)
+  kIo,                    // file system or socket failure
+  kDevice,                // GPU fault: OOM, failed launch, Xid
+  kInternal,              // a real bug
 };
 
 // Stable lower-case name of an error kind, for logs and metrics labels.
@@ -59,8 +59,8 @@ class Status {
 template <class T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                      // NOLINT: implicit by design
-  Result(Status status) : v_(std::move(status)) {}               // NOLINT
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+  Result(Status status) : v_(std::move(status)) {}  // NOLINT
   Result(ErrorKind kind, std::string message, std::string param = {})
       : v_(Status(kind, std::move(message), std::move(param))) {}
 

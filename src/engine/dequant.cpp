@@ -16,10 +16,10 @@
 
 namespace tandem::engine {
 
-using model_files::GgmlType;
-using model_files::GgmlTypeTraits;
 using model_files::ggml_type_supported;
 using model_files::ggml_type_traits;
+using model_files::GgmlType;
+using model_files::GgmlTypeTraits;
 
 namespace {
 
@@ -160,9 +160,7 @@ constexpr size_t kChunk = 16 * kQKK;
 
 void store(std::span<const float> src, DType out, std::byte* dst) {
   switch (out) {
-    case DType::kF32:
-      std::memcpy(dst, src.data(), src.size() * 4);
-      return;
+    case DType::kF32: std::memcpy(dst, src.data(), src.size() * 4); return;
     case DType::kBF16:
       for (size_t i = 0; i < src.size(); ++i) {
         uint16_t h = f32_to_bf16(src[i]);
@@ -217,8 +215,8 @@ uint16_t f32_to_f16(float f) {
   std::memcpy(&bits, &f, 4);
   const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t abs = bits & 0x7FFFFFFFu;
-  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);  // NaN
-  if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u); // rounds to >= 65520: inf
+  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
+  if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to >= 65520: inf
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero): value = abs_float / 2^-24, rounded to even.
     if (abs < 0x33000000u) return sign;  // < 2^-25: rounds to zero
@@ -248,9 +246,7 @@ void dequantize_to_f32(GgmlType type, std::span<const std::byte> src, std::span<
   const std::byte* in = src.data();
   float* out = dst.data();
   switch (type) {
-    case GgmlType::kF32:
-      std::memcpy(out, in, dst.size() * 4);
-      return;
+    case GgmlType::kF32: std::memcpy(out, in, dst.size() * 4); return;
     case GgmlType::kF16:
       for (size_t i = 0; i < dst.size(); ++i) out[i] = f16_to_f32(load_u16(in + 2 * i));
       return;
@@ -303,8 +299,8 @@ void convert_ggml_data(GgmlType type, std::span<const std::byte> src, DType out,
     const size_t nb = std::min(chunk_blocks, blocks - b);
     const size_t ne = nb * static_cast<size_t>(t.block_elems);
     std::span<float> f(buf.data(), ne);
-    dequantize_to_f32(type, src.subspan(b * static_cast<size_t>(t.block_bytes), nb * static_cast<size_t>(t.block_bytes)),
-                      f);
+    dequantize_to_f32(type,
+                      src.subspan(b * static_cast<size_t>(t.block_bytes), nb * static_cast<size_t>(t.block_bytes)), f);
     store(f, out, dst.data() + b * static_cast<size_t>(t.block_elems) * dtype_size(out));
   }
 }

@@ -72,8 +72,8 @@ float llama3_factor(double freq, const RopeConfig& r) {
   const double high_wavelen = r.original_max_position / r.high_freq_factor;
   if (wavelen < high_wavelen) return 1.0f;
   if (wavelen > low_wavelen) return r.factor;
-  const double smooth = (r.original_max_position / wavelen - r.low_freq_factor) /
-                        (r.high_freq_factor - r.low_freq_factor);
+  const double smooth =
+      (r.original_max_position / wavelen - r.low_freq_factor) / (r.high_freq_factor - r.low_freq_factor);
   return static_cast<float>(1.0 / ((1.0 - smooth) / r.factor + smooth));
 }
 
@@ -124,12 +124,12 @@ Status read_rope_scaling(const GgufFile& f, const std::string& arch, ModelSpec& 
     const double freq = std::pow(static_cast<double>(spec.rope.theta), -2.0 * static_cast<double>(i) / spec.head_dim);
     const float want = llama3_factor(freq, spec.rope);
     if (std::fabs(want - ff[i]) > 1e-3f * want) {
-      return Status(ErrorKind::kUnsupported,
-                    f.name() + ": " + tn + " does not match llama3 rope scaling (factor " +
-                        std::to_string(spec.rope.factor) + ", low_freq_factor " +
-                        std::to_string(spec.rope.low_freq_factor) + ", high_freq_factor " +
-                        std::to_string(spec.rope.high_freq_factor) + ", original context " +
-                        std::to_string(spec.rope.original_max_position) + ") at index " + std::to_string(i));
+      return Status(ErrorKind::kUnsupported, f.name() + ": " + tn + " does not match llama3 rope scaling (factor " +
+                                                 std::to_string(spec.rope.factor) + ", low_freq_factor " +
+                                                 std::to_string(spec.rope.low_freq_factor) + ", high_freq_factor " +
+                                                 std::to_string(spec.rope.high_freq_factor) + ", original context " +
+                                                 std::to_string(spec.rope.original_max_position) + ") at index " +
+                                                 std::to_string(i));
     }
   }
   return Status::ok_status();
@@ -152,8 +152,8 @@ Result<ModelSpec> read_spec(const GgufFile& f, std::string& arch_out) {
     s.arch = Architecture::kQwen3;
     s.qk_norm = true;
   } else {
-    return Status(ErrorKind::kUnsupported, f.name() + ": architecture '" + a +
-                                               "' is not supported (llama, mistral, qwen2, qwen3 are)");
+    return Status(ErrorKind::kUnsupported,
+                  f.name() + ": architecture '" + a + "' is not supported (llama, mistral, qwen2, qwen3 are)");
   }
   struct IntField {
     const char* key;
@@ -216,7 +216,8 @@ Result<ModelSpec> read_spec(const GgufFile& f, std::string& arch_out) {
 GenerationDefaults read_defaults(const GgufFile& f) {
   GenerationDefaults d;
   if (auto bos = f.get_i32("tokenizer.ggml.bos_token_id")) d.bos_token_id = *bos;
-  for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+  for (const char* key :
+       {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
     if (auto id = f.get_i32(key)) {
       if (std::find(d.eos_token_ids.begin(), d.eos_token_ids.end(), *id) == d.eos_token_ids.end()) {
         d.eos_token_ids.push_back(*id);

@@ -35,8 +35,8 @@ Result<std::optional<std::string>> read_optional(const fs::path& path) {
   uintmax_t size = fs::file_size(path, ec);
   if (ec) return Status(ErrorKind::kIo, path.string() + ": " + ec.message());
   if (size > kMaxJsonFileBytes) {
-    return Status(ErrorKind::kMalformedFile, path.string() + ": larger than " + std::to_string(kMaxJsonFileBytes) +
-                                                 " bytes");
+    return Status(ErrorKind::kMalformedFile,
+                  path.string() + ": larger than " + std::to_string(kMaxJsonFileBytes) + " bytes");
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status(ErrorKind::kIo, path.string() + ": cannot open");
@@ -48,8 +48,8 @@ Result<std::optional<std::string>> read_optional(const fs::path& path) {
 
 // The set of shard files and, with an index, which shard holds each tensor.
 struct Shards {
-  std::vector<std::string> files;                     // in order of first mention
-  std::map<std::string, std::string> weight_map;      // empty without an index
+  std::vector<std::string> files;                 // in order of first mention
+  std::map<std::string, std::string> weight_map;  // empty without an index
   bool indexed = false;
 };
 
@@ -76,9 +76,9 @@ Result<Shards> find_shards(const fs::path& dir) {
       std::string shard(kv.value().as_string());
       if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos ||
           shard == "." || shard == "..") {
-        return Status(ErrorKind::kMalformedFile,
-                      name + ": weight_map entry '" + std::string(kv.key()) + "' names '" + shard +
-                          "', which is not a plain file name in the model directory");
+        return Status(ErrorKind::kMalformedFile, name + ": weight_map entry '" + std::string(kv.key()) + "' names '" +
+                                                     shard +
+                                                     "', which is not a plain file name in the model directory");
       }
       if (std::find(s.files.begin(), s.files.end(), shard) == s.files.end()) s.files.push_back(shard);
       s.weight_map[std::string(kv.key())] = shard;
@@ -111,8 +111,8 @@ Result<GgmlType> ggml_type_of(const SafetensorsFile& f, const SafetensorsTensorI
   if (t.dtype == "F32") return GgmlType::kF32;
   if (t.dtype == "F16") return GgmlType::kF16;
   if (t.dtype == "BF16") return GgmlType::kBF16;
-  return Status(ErrorKind::kUnsupported, f.name() + ": tensor '" + t.name + "' has dtype " + t.dtype +
-                                             " (F32, F16 and BF16 are supported)");
+  return Status(ErrorKind::kUnsupported,
+                f.name() + ": tensor '" + t.name + "' has dtype " + t.dtype + " (F32, F16 and BF16 are supported)");
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ Status read_ids(const json::object& o, const char* key, const std::string& file,
   auto push = [&](const json::value& x) {
     auto i = integer(x);
     if (!i || *i < 0 || *i > std::numeric_limits<int32_t>::max()) return false;
-    if (std::find(ids.begin(), ids.end(), static_cast<int32_t>(*i)) == ids.end()) ids.push_back(static_cast<int32_t>(*i));
+    if (std::find(ids.begin(), ids.end(), static_cast<int32_t>(*i)) == ids.end())
+      ids.push_back(static_cast<int32_t>(*i));
     return true;
   };
   if (v->is_array()) {
@@ -183,8 +184,8 @@ Result<HfConfig> parse_hf_config(std::string_view text, const std::string& file)
     s.qk_norm = true;
     default_max_position = 32768;
   } else {
-    return Status(ErrorKind::kUnsupported, file + ": architecture '" + arch_name +
-                                               "' is not supported (Llama, Mistral, Qwen2, Qwen3 are)");
+    return Status(ErrorKind::kUnsupported,
+                  file + ": architecture '" + arch_name + "' is not supported (Llama, Mistral, Qwen2, Qwen3 are)");
   }
 
   for (auto [key, dst] : {std::pair<const char*, int*>{"hidden_size", &s.hidden},

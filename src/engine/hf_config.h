@@ -18,9 +18,9 @@
 namespace tandem::engine {
 
 struct HfConfig {
-  ModelSpec spec;                       // tied_embeddings from the key, false when absent
+  ModelSpec spec;  // tied_embeddings from the key, false when absent
   std::optional<bool> tie_word_embeddings;
-  GenerationDefaults defaults;          // bos/eos ids given in config.json
+  GenerationDefaults defaults;  // bos/eos ids given in config.json
 };
 
 // config.json: architectures[0] (or model_type) among LlamaForCausalLM,

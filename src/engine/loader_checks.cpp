@@ -8,8 +8,8 @@ namespace tandem::engine {
 namespace {
 Status range(const std::string& file, const char* field, int64_t v, int64_t hi) {
   if (v <= 0 || v > hi) {
-    return Status(ErrorKind::kMalformedFile, file + ": " + field + " = " + std::to_string(v) +
-                                                 " is outside [1, " + std::to_string(hi) + "]");
+    return Status(ErrorKind::kMalformedFile,
+                  file + ": " + field + " = " + std::to_string(v) + " is outside [1, " + std::to_string(hi) + "]");
   }
   return Status::ok_status();
 }
@@ -21,10 +21,10 @@ Status check_spec(const ModelSpec& s, const std::string& file) {
     int64_t v;
     int64_t hi;
   } checks[] = {
-      {"n_layers", s.n_layers, 1024},          {"hidden", s.hidden, 1 << 17},
-      {"n_heads", s.n_heads, 1024},            {"n_kv_heads", s.n_kv_heads, 1024},
-      {"head_dim", s.head_dim, 1024},          {"intermediate", s.intermediate, 1 << 17},
-      {"vocab", s.vocab, 1 << 22},             {"max_position", s.max_position, 1 << 24},
+      {"n_layers", s.n_layers, 1024}, {"hidden", s.hidden, 1 << 17},
+      {"n_heads", s.n_heads, 1024},   {"n_kv_heads", s.n_kv_heads, 1024},
+      {"head_dim", s.head_dim, 1024}, {"intermediate", s.intermediate, 1 << 17},
+      {"vocab", s.vocab, 1 << 22},    {"max_position", s.max_position, 1 << 24},
   };
   for (const auto& c : checks) {
     Status st = range(file, c.field, c.v, c.hi);
@@ -50,8 +50,9 @@ Status check_spec(const ModelSpec& s, const std::string& file) {
       (!(s.rope.high_freq_factor > s.rope.low_freq_factor) || !(s.rope.low_freq_factor > 0.0f) ||
        s.rope.original_max_position <= 0)) {
     return Status(ErrorKind::kMalformedFile,
-                  file + ": llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and "
-                         "original_max_position_embeddings > 0");
+                  file +
+                      ": llama3 rope scaling needs 0 < low_freq_factor < high_freq_factor and "
+                      "original_max_position_embeddings > 0");
   }
   return Status::ok_status();
 }

@@ -33,10 +33,10 @@ namespace tandem::engine {
 
 struct LoadedModel {
   ModelSpec spec;
-  ModelWeights weights;          // empty (no layers) from inspect_model
+  ModelWeights weights;  // empty (no layers) from inspect_model
   GenerationDefaults defaults;
-  std::string chat_template;     // empty when the model has none
-  std::string format;            // "gguf" | "safetensors"
+  std::string chat_template;  // empty when the model has none
+  std::string format;         // "gguf" | "safetensors"
   std::string path;
 };
 

@@ -29,25 +29,25 @@ struct RopeConfig {
   float theta = 10000.0f;
   RopeScalingType scaling = RopeScalingType::kNone;
   float factor = 1.0f;
-  float low_freq_factor = 1.0f;          // llama3
-  float high_freq_factor = 4.0f;         // llama3
-  int original_max_position = 8192;      // llama3
+  float low_freq_factor = 1.0f;      // llama3
+  float high_freq_factor = 4.0f;     // llama3
+  int original_max_position = 8192;  // llama3
 };
 
 struct ModelSpec {
   Architecture arch = Architecture::kLlama;
   int n_layers = 0;
-  int hidden = 0;            // d_model
-  int n_heads = 0;           // query heads
-  int n_kv_heads = 0;        // key/value heads (GQA when < n_heads)
-  int head_dim = 0;          // usually hidden / n_heads (Qwen3: explicit)
-  int intermediate = 0;      // MLP hidden size
-  int vocab = 0;             // rows of the embedding table / logits width
-  int max_position = 0;      // trained context length
+  int hidden = 0;        // d_model
+  int n_heads = 0;       // query heads
+  int n_kv_heads = 0;    // key/value heads (GQA when < n_heads)
+  int head_dim = 0;      // usually hidden / n_heads (Qwen3: explicit)
+  int intermediate = 0;  // MLP hidden size
+  int vocab = 0;         // rows of the embedding table / logits width
+  int max_position = 0;  // trained context length
   float rms_eps = 1e-6f;
   RopeConfig rope;
-  bool qkv_bias = false;     // Qwen2
-  bool qk_norm = false;      // Qwen3
+  bool qkv_bias = false;  // Qwen2
+  bool qk_norm = false;   // Qwen3
   bool tied_embeddings = false;
 };
 
@@ -59,7 +59,7 @@ struct GenerationDefaults {
   int top_k = -1;
   float min_p = -1.0f;
   float repetition_penalty = -1.0f;
-  std::vector<int32_t> eos_token_ids;   // every id that ends generation
+  std::vector<int32_t> eos_token_ids;  // every id that ends generation
   int32_t bos_token_id = -1;
 };
 

@@ -44,21 +44,21 @@ Status check_tensor_data(const Tensor& t, const std::string& name);
 Status check_tensor_shape(const Tensor& t, const std::vector<int64_t>& want, const std::string& name);
 
 struct LayerWeights {
-  Tensor attn_norm;          // [hidden]
-  Tensor wq, wk, wv;         // [n_heads*head_dim, hidden], [n_kv_heads*head_dim, hidden] x2
-  Tensor bq, bk, bv;         // biases (qkv_bias only), [out]
-  Tensor q_norm, k_norm;     // [head_dim] (qk_norm only)
-  Tensor wo;                 // [hidden, n_heads*head_dim]
-  Tensor ffn_norm;           // [hidden]
-  Tensor w_gate, w_up;       // [intermediate, hidden]
-  Tensor w_down;             // [hidden, intermediate]
+  Tensor attn_norm;       // [hidden]
+  Tensor wq, wk, wv;      // [n_heads*head_dim, hidden], [n_kv_heads*head_dim, hidden] x2
+  Tensor bq, bk, bv;      // biases (qkv_bias only), [out]
+  Tensor q_norm, k_norm;  // [head_dim] (qk_norm only)
+  Tensor wo;              // [hidden, n_heads*head_dim]
+  Tensor ffn_norm;        // [hidden]
+  Tensor w_gate, w_up;    // [intermediate, hidden]
+  Tensor w_down;          // [hidden, intermediate]
 };
 
 struct ModelWeights {
-  Tensor embed;              // [vocab, hidden]
+  Tensor embed;  // [vocab, hidden]
   std::vector<LayerWeights> layers;
-  Tensor final_norm;         // [hidden]
-  Tensor lm_head;            // [vocab, hidden]; empty when tied to embed
+  Tensor final_norm;  // [hidden]
+  Tensor lm_head;     // [vocab, hidden]; empty when tied to embed
 };
 
 }  // namespace tandem::engine

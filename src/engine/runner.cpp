@@ -12,9 +12,8 @@ Status Runner::check_sample_rows(const StepBatch& batch, std::span<const SampleR
   size_t want = 0;
   for (const SequenceStep& s : batch.seqs) want += s.want_logits ? 1 : 0;
   if (rows.size() != want) {
-    return Status(ErrorKind::kInvalidRequest, "step_and_sample: " + std::to_string(rows.size()) +
-                                                  " sample rows for " + std::to_string(want) +
-                                                  " sequences that want logits");
+    return Status(ErrorKind::kInvalidRequest, "step_and_sample: " + std::to_string(rows.size()) + " sample rows for " +
+                                                  std::to_string(want) + " sequences that want logits");
   }
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i].params == nullptr) {
@@ -51,8 +50,8 @@ Status Runner::check_block_bytes(const char* what, std::span<const int32_t> ids,
     }
   }
   if (bytes != ids.size() * block_bytes()) {
-    return Status(ErrorKind::kInvalidRequest, std::string(what) + ": " + std::to_string(ids.size()) +
-                                                  " blocks need " + std::to_string(ids.size() * block_bytes()) +
+    return Status(ErrorKind::kInvalidRequest, std::string(what) + ": " + std::to_string(ids.size()) + " blocks need " +
+                                                  std::to_string(ids.size() * block_bytes()) +
                                                   " bytes, the buffer has " + std::to_string(bytes));
   }
   return {};

@@ -53,9 +53,9 @@ class Runner {
   virtual ~Runner() = default;
 
   virtual const ModelSpec& spec() const = 0;
-  virtual int block_tokens() const = 0;   // positions per KV block
-  virtual int num_blocks() const = 0;     // capacity of the KV pool
-  virtual size_t block_bytes() const = 0; // bytes per block (layout above)
+  virtual int block_tokens() const = 0;    // positions per KV block
+  virtual int num_blocks() const = 0;      // capacity of the KV pool
+  virtual size_t block_bytes() const = 0;  // bytes per block (layout above)
 
   // Runs one forward step: writes K/V of every new token into its block, and
   // writes logits for each sequence with want_logits, in batch order, as

@@ -33,9 +33,7 @@ struct Candidate {
 
 // Descending logit, then ascending id: a total order, so results never depend
 // on the sort algorithm.
-bool better(const Candidate& a, const Candidate& b) {
-  return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-}
+bool better(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
 
 int32_t argmax(const std::vector<float>& v) {
   int32_t best = 0;
@@ -157,9 +155,8 @@ std::vector<TokenProb> sampling_distribution(const SampleInput& in) {
   if (p.min_p > 0.0f) {
     // p_i >= min_p * p_max  <=>  exp(l_i - l_max) >= min_p; the most likely
     // token always stays (also for min_p > 1).
-    std::erase_if(c, [&](const Candidate& x) {
-      return x.logit < m && std::exp(static_cast<double>(x.logit) - m) < p.min_p;
-    });
+    std::erase_if(
+        c, [&](const Candidate& x) { return x.logit < m && std::exp(static_cast<double>(x.logit) - m) < p.min_p; });
   }
   if (p.top_k > 0 && static_cast<size_t>(p.top_k) < c.size()) {
     std::vector<float> v(c.size());

@@ -13,16 +13,16 @@ namespace tandem::engine {
 
 // Validated sampling parameters of one sequence (model defaults applied).
 struct SamplingParams {
-  float temperature = 1.0f;          // 0 = greedy (argmax)
-  float top_p = 1.0f;                // (0, 1]
-  int top_k = 0;                     // 0 = disabled
-  float min_p = 0.0f;                // [0, 1]
-  float presence_penalty = 0.0f;     // [-2, 2], OpenAI semantics (output tokens)
-  float frequency_penalty = 0.0f;    // [-2, 2], OpenAI semantics (output tokens)
-  float repetition_penalty = 1.0f;   // > 0, HF/vLLM semantics (prompt + output tokens)
+  float temperature = 1.0f;                           // 0 = greedy (argmax)
+  float top_p = 1.0f;                                 // (0, 1]
+  int top_k = 0;                                      // 0 = disabled
+  float min_p = 0.0f;                                 // [0, 1]
+  float presence_penalty = 0.0f;                      // [-2, 2], OpenAI semantics (output tokens)
+  float frequency_penalty = 0.0f;                     // [-2, 2], OpenAI semantics (output tokens)
+  float repetition_penalty = 1.0f;                    // > 0, HF/vLLM semantics (prompt + output tokens)
   std::vector<std::pair<int32_t, float>> logit_bias;  // added to logits before sampling
-  std::optional<uint64_t> seed;      // unset: the scheduler draws one at submit
-  int logprobs = -1;                 // -1: none; k >= 0: chosen token's logprob + top k
+  std::optional<uint64_t> seed;                       // unset: the scheduler draws one at submit
+  int logprobs = -1;                                  // -1: none; k >= 0: chosen token's logprob + top k
 };
 
 struct TokenLogprob {
@@ -32,13 +32,13 @@ struct TokenLogprob {
 
 struct SampledToken {
   int32_t token = 0;
-  float logprob = 0.0f;                // log-softmax of the raw logits (as vLLM reports)
-  std::vector<TokenLogprob> top;       // top-k alternatives, best first (k = logprobs)
+  float logprob = 0.0f;           // log-softmax of the raw logits (as vLLM reports)
+  std::vector<TokenLogprob> top;  // top-k alternatives, best first (k = logprobs)
 };
 
 // Inputs for one sequence's sampling step.
 struct SampleInput {
-  std::span<const float> logits;        // [vocab], raw model output
+  std::span<const float> logits;  // [vocab], raw model output
   const SamplingParams* params = nullptr;
   std::span<const int32_t> prompt;      // prompt tokens (repetition penalty)
   std::span<const int32_t> output;      // tokens generated so far (all penalties)

@@ -9,9 +9,9 @@
 
 namespace tandem::engine {
 
-using model_files::GgmlTypeTraits;
 using model_files::ggml_type_supported;
 using model_files::ggml_type_traits;
+using model_files::GgmlTypeTraits;
 
 namespace {
 

@@ -30,8 +30,8 @@ namespace tandem::engine {
 
 // A tensor as found in a model file, before conversion.
 struct SourceTensor {
-  std::string file;                 // for messages
-  std::string name;                 // its name in that file
+  std::string file;  // for messages
+  std::string name;  // its name in that file
   // safetensors F32/F16/BF16 map to the same ggml types
   model_files::GgmlType type = model_files::GgmlType::kF32;
   std::vector<int64_t> shape;       // row-major
@@ -46,7 +46,7 @@ struct WeightLoadOptions {
   DType dtype = DType::kF32;
   bool unpermute_qk = false;  // llama.cpp's converter permuted Q/K rows (llama arch)
   std::function<void(float)> progress;
-  std::string model_name;     // for messages when a tensor is missing
+  std::string model_name;  // for messages when a tensor is missing
   // The file's name for an HF tensor name, for messages (identity when unset).
   std::function<std::string(const std::string&)> file_tensor_name;
 };

@@ -31,9 +31,7 @@ bool ApiKeyAuth::check(std::string_view authorization) const {
   for (size_t i = 0; i < kBearer.size(); ++i) {
     const char c = authorization[i];
     const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    const char want = (kBearer[i] >= 'A' && kBearer[i] <= 'Z')
-                          ? static_cast<char>(kBearer[i] - 'A' + 'a')
-                          : kBearer[i];
+    const char want = (kBearer[i] >= 'A' && kBearer[i] <= 'Z') ? static_cast<char>(kBearer[i] - 'A' + 'a') : kBearer[i];
     if (lower != want) return false;
   }
   std::string_view token = authorization.substr(kBearer.size());

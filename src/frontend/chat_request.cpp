@@ -10,12 +10,10 @@
 namespace tandem::frontend {
 namespace {
 
-constexpr std::array<std::string_view, 6> kRoles = {"system", "user",  "assistant",
-                                                    "tool",   "developer", "function"};
+constexpr std::array<std::string_view, 6> kRoles = {"system", "user", "assistant", "tool", "developer", "function"};
 
 Status message_error(size_t index, const std::string& what) {
-  return Status(ErrorKind::kInvalidRequest, "messages[" + std::to_string(index) + "]" + what,
-                "messages");
+  return Status(ErrorKind::kInvalidRequest, "messages[" + std::to_string(index) + "]" + what, "messages");
 }
 
 bool is_json_object_text(std::string_view text) {

@@ -30,17 +30,17 @@
 namespace tandem::frontend {
 
 enum class ToolChoice {
-  kNone,   // calls in the output are left as text
-  kAuto,   // the model may call tools; calls are parsed out of its output
+  kNone,  // calls in the output are left as text
+  kAuto,  // the model may call tools; calls are parsed out of its output
 };
 
 struct ChatRequest {
   boost::json::array messages;
   std::optional<boost::json::array> tools;
   ToolChoice tool_choice = ToolChoice::kNone;
-  bool parallel_tool_calls = true;        // false: only the first call is returned
-  bool include_reasoning = true;          // false: the reasoning is parsed out and dropped (vLLM)
-  boost::json::object template_kwargs;    // chat_template_kwargs, merged into the context
+  bool parallel_tool_calls = true;      // false: only the first call is returned
+  bool include_reasoning = true;        // false: the reasoning is parsed out and dropped (vLLM)
+  boost::json::object template_kwargs;  // chat_template_kwargs, merged into the context
   bool add_generation_prompt = true;
   GenerationOptions options;
 };

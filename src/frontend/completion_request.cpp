@@ -59,8 +59,7 @@ Result<CompletionRequest> parse_completion_request(std::string_view body) {
   }
   TANDEM_RETURN_IF_ERROR(parse_generation_options(o, ApiKind::kCompletion, req.options));
   if (static_cast<int64_t>(req.prompts.size()) * req.options.n > kMaxTotalChoices) {
-    return invalid_field("n", "times the number of prompts must not exceed " +
-                                  std::to_string(kMaxTotalChoices));
+    return invalid_field("n", "times the number of prompts must not exceed " + std::to_string(kMaxTotalChoices));
   }
   return req;
 }

@@ -16,8 +16,8 @@
 namespace tandem::frontend {
 
 struct CompletionPrompt {
-  std::optional<std::string> text;   // set for text prompts
-  std::vector<int64_t> tokens;       // set for token prompts (checked against the vocabulary later)
+  std::optional<std::string> text;  // set for text prompts
+  std::vector<int64_t> tokens;      // set for token prompts (checked against the vocabulary later)
 };
 
 struct CompletionRequest {

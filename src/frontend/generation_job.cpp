@@ -3,9 +3,9 @@
 #include <utility>
 
 #include "common/check.h"
-#include "frontend/request_id.h"
 #include "frontend/http_errors.h"
 #include "frontend/json_text.h"
+#include "frontend/request_id.h"
 
 namespace tandem::frontend {
 
@@ -80,8 +80,8 @@ GenerationJob::GenerationJob(JobPlan plan, const ServedModel& model, std::string
   const bool chat = plan_.api == ApiKind::kChat;
   chunk_prefix_ = "data: {\"id\":";
   append_json_string(chunk_prefix_, id_);
-  chunk_prefix_ += chat ? ",\"object\":\"chat.completion.chunk\",\"created\":"
-                        : ",\"object\":\"text_completion\",\"created\":";
+  chunk_prefix_ +=
+      chat ? ",\"object\":\"chat.completion.chunk\",\"created\":" : ",\"object\":\"text_completion\",\"created\":";
   append_json_int(chunk_prefix_, created_);
   chunk_prefix_ += ",\"model\":";
   append_json_string(chunk_prefix_, model_.name);
@@ -153,8 +153,7 @@ void GenerationJob::append_logprob(Choice& c, const engine::SampledToken& t, siz
     return s;
   };
   const auto bytes_array = [&](std::string& out, int32_t id) {
-    const std::string raw =
-        tok_.kind(id) == text::TokenKind::kControl ? tok_.token_text(id) : tok_.token_bytes(id);
+    const std::string raw = tok_.kind(id) == text::TokenKind::kControl ? tok_.token_text(id) : tok_.token_bytes(id);
     out += '[';
     for (size_t i = 0; i < raw.size(); ++i) {
       if (i != 0) out += ',';
@@ -320,8 +319,8 @@ void GenerationJob::abort_open(Clock::time_point at, std::string& out, std::vect
   }
 }
 
-void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time_point at,
-                             std::string& out, std::vector<std::string>& cancel_ids) {
+void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time_point at, std::string& out,
+                             std::vector<std::string>& cancel_ids) {
   TANDEM_CHECK(choice >= 0 && choice < choice_count());
   Choice& c = choices_[static_cast<size_t>(choice)];
   if (c.done) return;  // after a stop string or a failure: late events are ignored
@@ -447,8 +446,7 @@ void GenerationJob::emit_output(Choice& c, int index, bool streaming, std::strin
         continue;
       }
       if (!plan_.parallel_tool_calls && c.calls_emitted > 0) continue;
-      EmittedCall call{make_tool_call_id(plan_.tool_format == text::ToolCallFormat::kMistral),
-                       std::move(*piece.call)};
+      EmittedCall call{make_tool_call_id(plan_.tool_format == text::ToolCallFormat::kMistral), std::move(*piece.call)};
       ++c.calls_emitted;
       if (!streaming) {
         c.calls.push_back(std::move(call));

@@ -58,8 +58,8 @@ class GenerationJob {
   using Clock = std::chrono::steady_clock;
 
   // `id` is the response id (chatcmpl-... / cmpl-...); `metrics` may be null.
-  GenerationJob(JobPlan plan, const ServedModel& model, std::string id, int64_t created,
-                RequestMetrics* metrics, Clock::time_point arrival = Clock::now());
+  GenerationJob(JobPlan plan, const ServedModel& model, std::string id, int64_t created, RequestMetrics* metrics,
+                Clock::time_point arrival = Clock::now());
   GenerationJob(const GenerationJob&) = delete;
   GenerationJob& operator=(const GenerationJob&) = delete;
 
@@ -119,12 +119,12 @@ class GenerationJob {
     text::StopMatcher stops;
     text::ReasoningParser reasoning_parser;
     text::ToolCallParser tools;
-    std::string reasoning;       // reasoning (non-streaming responses)
-    std::string text;            // content emitted (non-streaming responses)
+    std::string reasoning;           // reasoning (non-streaming responses)
+    std::string text;                // content emitted (non-streaming responses)
     std::vector<EmittedCall> calls;  // tool calls (non-streaming responses)
     int calls_emitted = 0;
-    size_t decoded = 0;          // bytes the detokenizer produced (completion text_offset)
-    int tokens = 0;              // counted in usage
+    size_t decoded = 0;  // bytes the detokenizer produced (completion text_offset)
+    int tokens = 0;      // counted in usage
     bool done = false;
     bool seen_first = false;
     const char* finish_reason = nullptr;
@@ -132,7 +132,7 @@ class GenerationJob {
     Clock::time_point last_event;
     // Logprobs as JSON array bodies without brackets: the whole choice when
     // not streaming, the current event's tokens when streaming.
-    std::string lp_content;      // chat: content entries
+    std::string lp_content;                                        // chat: content entries
     std::string lp_tokens, lp_token_logprobs, lp_top, lp_offsets;  // completions
     void clear_logprobs();
   };
@@ -167,14 +167,14 @@ class GenerationJob {
   RequestMetrics* metrics_;
   Clock::time_point arrival_;
   std::vector<Choice> choices_;
-  std::vector<int> cached_;        // per prompt, from the first event of its choices (-1 unknown)
+  std::vector<int> cached_;  // per prompt, from the first event of its choices (-1 unknown)
   int open_choices_ = 0;
   Status error_;
-  std::string chunk_prefix_;       // `data: {"id":...,"choices":[`
-  std::string scratch_;            // detokenizer output of one event
-  std::string delta_;              // emittable text of one event
+  std::string chunk_prefix_;                    // `data: {"id":...,"choices":[`
+  std::string scratch_;                         // detokenizer output of one event
+  std::string delta_;                           // emittable text of one event
   std::string reasoning_delta_, answer_delta_;  // delta_ after the reasoning parser
-  std::vector<text::ToolCallPiece> pieces_;  // delta_ after the tool-call parser (when it runs)
+  std::vector<text::ToolCallPiece> pieces_;     // delta_ after the tool-call parser (when it runs)
   // POST /v1/responses (plan.responses set): rewrites the chat output of
   // open_stream, on_event and close_stream, and the body, into Responses shapes.
   std::unique_ptr<ResponsesWriter> responses_;

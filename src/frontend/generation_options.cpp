@@ -41,8 +41,7 @@ Status parse_stop_token_ids(const boost::json::object& body, std::vector<int64_t
   return {};
 }
 
-Status parse_logit_bias(const boost::json::object& body,
-                        std::vector<std::pair<int64_t, float>>& out) {
+Status parse_logit_bias(const boost::json::object& body, std::vector<std::pair<int64_t, float>>& out) {
   auto it = body.find("logit_bias");
   if (it == body.end() || it->value().is_null()) return {};
   if (!it->value().is_object()) {
@@ -68,8 +67,7 @@ Status parse_logit_bias(const boost::json::object& body,
 
 }  // namespace
 
-Status parse_generation_options(const boost::json::object& body, ApiKind api,
-                                GenerationOptions& out) {
+Status parse_generation_options(const boost::json::object& body, ApiKind api, GenerationOptions& out) {
   std::optional<std::string> s;
   TANDEM_RETURN_IF_ERROR(read_string(body, "model", s));
   if (s) out.model = *s;
@@ -130,8 +128,8 @@ Status parse_generation_options(const boost::json::object& body, ApiKind api,
   TANDEM_RETURN_IF_ERROR(parse_logit_bias(body, out.logit_bias));
 
   i.reset();
-  TANDEM_RETURN_IF_ERROR(read_int(body, "seed", std::numeric_limits<int64_t>::min(),
-                                  std::numeric_limits<int64_t>::max(), i));
+  TANDEM_RETURN_IF_ERROR(
+      read_int(body, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(), i));
   out.seed = i;
 
   TANDEM_RETURN_IF_ERROR(parse_stop(body, out.stop));
@@ -145,9 +143,8 @@ Status parse_generation_options(const boost::json::object& body, ApiKind api,
   TANDEM_RETURN_IF_ERROR(read_int(body, "min_tokens", 0, kIntMax, i));
   out.min_tokens = i ? static_cast<int>(*i) : 0;
   if (out.max_tokens && out.min_tokens > *out.max_tokens) {
-    return invalid_field("min_tokens", "must be less than or equal to max_tokens (" +
-                                           std::to_string(*out.max_tokens) + "), got " +
-                                           std::to_string(out.min_tokens));
+    return invalid_field("min_tokens", "must be less than or equal to max_tokens (" + std::to_string(*out.max_tokens) +
+                                           "), got " + std::to_string(out.min_tokens));
   }
 
   if (api == ApiKind::kChat) {

@@ -10,19 +10,15 @@ namespace tandem::frontend {
 HttpError http_error_for(ErrorKind kind) {
   switch (kind) {
     case ErrorKind::kInvalidRequest: return {400, "invalid_request_error", nullptr, false};
-    case ErrorKind::kContextLengthExceeded:
-      return {400, "invalid_request_error", "context_length_exceeded", false};
+    case ErrorKind::kContextLengthExceeded: return {400, "invalid_request_error", "context_length_exceeded", false};
     case ErrorKind::kTemplateError: return {400, "invalid_request_error", "template_error", false};
     case ErrorKind::kUnsupported: return {400, "invalid_request_error", "unsupported", false};
     case ErrorKind::kKvExhausted: return {400, "invalid_request_error", "kv_cache_exhausted", false};
     case ErrorKind::kUnauthorized: return {401, "authentication_error", "invalid_api_key", false};
     case ErrorKind::kNotFound: return {404, "invalid_request_error", "not_found", false};
-    case ErrorKind::kMethodNotAllowed:
-      return {405, "invalid_request_error", "method_not_allowed", false};
-    case ErrorKind::kPayloadTooLarge:
-      return {413, "invalid_request_error", "request_too_large", false};
-    case ErrorKind::kUnsupportedMediaType:
-      return {415, "invalid_request_error", "unsupported_media_type", false};
+    case ErrorKind::kMethodNotAllowed: return {405, "invalid_request_error", "method_not_allowed", false};
+    case ErrorKind::kPayloadTooLarge: return {413, "invalid_request_error", "request_too_large", false};
+    case ErrorKind::kUnsupportedMediaType: return {415, "invalid_request_error", "unsupported_media_type", false};
     case ErrorKind::kQueueFull: return {429, "rate_limit_error", "queue_full", true};
     case ErrorKind::kUnavailable: return {503, "service_unavailable_error", "unavailable", true};
     case ErrorKind::kTimeout: return {504, "timeout_error", "timeout", false};
@@ -31,8 +27,7 @@ HttpError http_error_for(ErrorKind kind) {
     case ErrorKind::kIo:
     case ErrorKind::kDevice:
     case ErrorKind::kInternal:
-    case ErrorKind::kOk:
-      return {500, "server_error", "internal_error", false};
+    case ErrorKind::kOk: return {500, "server_error", "internal_error", false};
   }
   return {500, "server_error", "internal_error", false};
 }

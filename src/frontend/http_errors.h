@@ -11,10 +11,10 @@
 namespace tandem::frontend {
 
 struct HttpError {
-  int status = 500;           // HTTP status code
-  const char* type = "";      // OpenAI error `type`
-  const char* code = nullptr; // OpenAI error `code`; nullptr renders as null
-  bool retry_after = false;   // the response carries a Retry-After header
+  int status = 500;            // HTTP status code
+  const char* type = "";       // OpenAI error `type`
+  const char* code = nullptr;  // OpenAI error `code`; nullptr renders as null
+  bool retry_after = false;    // the response carries a Retry-After header
 };
 
 // ErrorKind -> (HTTP status, OpenAI type, code). kOk is a programming error

@@ -15,8 +15,8 @@ struct ResponseHead {
   int status = 200;
   std::string_view content_type = "application/json";
   bool keep_alive = true;
-  bool http10 = false;          // HTTP/1.0 client: no chunked encoding
-  bool chunked = false;         // Transfer-Encoding: chunked (streams); else Content-Length
+  bool http10 = false;   // HTTP/1.0 client: no chunked encoding
+  bool chunked = false;  // Transfer-Encoding: chunked (streams); else Content-Length
   size_t content_length = 0;
   std::vector<std::pair<std::string_view, std::string_view>> headers;  // extra headers
 };

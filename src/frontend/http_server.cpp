@@ -8,9 +8,9 @@
 #include <filesystem>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/strand.hpp>
-#include <spdlog/spdlog.h>
 
 #include "frontend/http_session.h"
 #include "frontend/server_core.h"
@@ -59,12 +59,11 @@ int open_descriptors() {
 int connection_cap(int max_connections) {
   const rlim_t limit = raise_descriptor_limit();
   if (limit == 0 || limit == RLIM_INFINITY) return max_connections;
-  const int64_t room = static_cast<int64_t>(std::min<rlim_t>(limit, 1u << 30)) - open_descriptors() -
-                       kSpareDescriptors;
+  const int64_t room = static_cast<int64_t>(std::min<rlim_t>(limit, 1u << 30)) - open_descriptors() - kSpareDescriptors;
   const int cap = static_cast<int>(std::clamp<int64_t>(room, 1, max_connections));
   if (cap < max_connections) {
-    spdlog::warn("max_connections lowered from {} to {} to stay under the open-file limit ({})",
-                 max_connections, cap, static_cast<uint64_t>(limit));
+    spdlog::warn("max_connections lowered from {} to {} to stay under the open-file limit ({})", max_connections, cap,
+                 static_cast<uint64_t>(limit));
   }
   return cap;
 }
@@ -77,8 +76,8 @@ bool out_of_descriptors(const error_code& ec) {
 void refuse(ServerCore& core, tcp::socket& socket, const char* why, int limit) {
   uint64_t suppressed = 0;
   if (core.refused_log.allow(suppressed)) {
-    spdlog::warn("{} ({}) reached; refusing connections ({} more refused since the last warning)", why,
-                 limit, suppressed);
+    spdlog::warn("{} ({}) reached; refusing connections ({} more refused since the last warning)", why, limit,
+                 suppressed);
   }
   error_code ignored;
   socket.close(ignored);
@@ -89,12 +88,12 @@ void do_accept(ServerCore& core);
 // Out of descriptors (or kernel memory): retrying at once would fail at once,
 // so wait, longer each time, until a connection closes.
 void back_off_accept(ServerCore& core, const error_code& ec) {
-  core.accept_delay = core.accept_delay.count() == 0 ? kFirstAcceptDelay
-                                                     : std::min(core.accept_delay * 2, kMaxAcceptDelay);
+  core.accept_delay =
+      core.accept_delay.count() == 0 ? kFirstAcceptDelay : std::min(core.accept_delay * 2, kMaxAcceptDelay);
   uint64_t suppressed = 0;
   if (core.accept_error_log.allow(suppressed)) {
-    spdlog::warn("accept failed: {}; retrying in {} ms ({} more failures since the last warning)",
-                 ec.message(), core.accept_delay.count(), suppressed);
+    spdlog::warn("accept failed: {}; retrying in {} ms ({} more failures since the last warning)", ec.message(),
+                 core.accept_delay.count(), suppressed);
   }
   core.accept_backoff.expires_after(core.accept_delay);
   core.accept_backoff.async_wait([&core](const error_code& wait_ec) {
@@ -139,8 +138,8 @@ void do_accept(ServerCore& core) {
 
 }  // namespace
 
-HttpServer::HttpServer(ServerOptions options, const ServedModel& model,
-                       scheduler::GenerationService& service, metrics::Registry& registry)
+HttpServer::HttpServer(ServerOptions options, const ServedModel& model, scheduler::GenerationService& service,
+                       metrics::Registry& registry)
     : core_(std::make_unique<ServerCore>(std::move(options), model, service, registry)) {}
 
 HttpServer::~HttpServer() { stop(); }
@@ -165,8 +164,7 @@ Status HttpServer::start() {
     endpoints.emplace_back(address, c.options.port);
   } else {
     tcp::resolver resolver(c.ioc);
-    auto results = resolver.resolve(c.options.host, std::to_string(c.options.port),
-                                    tcp::resolver::passive, ec);
+    auto results = resolver.resolve(c.options.host, std::to_string(c.options.port), tcp::resolver::passive, ec);
     if (ec) {
       return Status(ErrorKind::kIo, "cannot resolve listen host '" + c.options.host + "': " + ec.message());
     }
@@ -179,8 +177,7 @@ Status HttpServer::start() {
     if (!ec) c.acceptor.bind(ep, ec);
     if (!ec) c.acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (!ec) break;
-    last_error = "cannot listen on " + c.options.host + ":" + std::to_string(c.options.port) + ": " +
-                 ec.message();
+    last_error = "cannot listen on " + c.options.host + ":" + std::to_string(c.options.port) + ": " + ec.message();
     error_code ignored;
     c.acceptor.close(ignored);
   }

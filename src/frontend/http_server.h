@@ -34,22 +34,22 @@ namespace tandem::frontend {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 8000;                      // 0: an ephemeral port (see port())
-  int threads = 2;                           // io threads, >= 1
-  std::vector<std::string> api_keys;         // empty: no authentication
-  size_t max_body_bytes = 8u << 20;          // larger bodies get 413
-  size_t max_header_bytes = 64u << 10;       // larger headers get 431
-  std::chrono::seconds header_timeout{10};   // first byte of a request -> end of its headers
-  std::chrono::seconds idle_timeout{60};     // keep-alive idle; also a write that makes no progress
-  std::chrono::seconds request_timeout{0};   // whole request incl. generation; 0 = unlimited
-  int max_connections = 4096;                // further connections are closed at accept; start()
-                                             // lowers it below the file-descriptor limit
-  int max_connections_per_client = 0;        // per client IP address; 0 = no limit
-  size_t max_stream_buffer_bytes = 4u << 20; // unsent stream bytes before a slow client is dropped
-  std::vector<std::string> cors_origins;     // CORS: allowed Origin values, "*" = any; empty = off
-  int prepare_threads = 2;                   // template + tokenization threads, >= 1
-  int max_request_choices = 0;               // sequences one request may submit (n x prompts), the
-                                             // service's queue bound; more get 400; 0 = no limit
+  uint16_t port = 8000;                       // 0: an ephemeral port (see port())
+  int threads = 2;                            // io threads, >= 1
+  std::vector<std::string> api_keys;          // empty: no authentication
+  size_t max_body_bytes = 8u << 20;           // larger bodies get 413
+  size_t max_header_bytes = 64u << 10;        // larger headers get 431
+  std::chrono::seconds header_timeout{10};    // first byte of a request -> end of its headers
+  std::chrono::seconds idle_timeout{60};      // keep-alive idle; also a write that makes no progress
+  std::chrono::seconds request_timeout{0};    // whole request incl. generation; 0 = unlimited
+  int max_connections = 4096;                 // further connections are closed at accept; start()
+                                              // lowers it below the file-descriptor limit
+  int max_connections_per_client = 0;         // per client IP address; 0 = no limit
+  size_t max_stream_buffer_bytes = 4u << 20;  // unsent stream bytes before a slow client is dropped
+  std::vector<std::string> cors_origins;      // CORS: allowed Origin values, "*" = any; empty = off
+  int prepare_threads = 2;                    // template + tokenization threads, >= 1
+  int max_request_choices = 0;                // sequences one request may submit (n x prompts), the
+                                              // service's queue bound; more get 400; 0 = no limit
 };
 
 class ServerCore;  // internal (frontend/server_core.h)

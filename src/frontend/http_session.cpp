@@ -7,11 +7,11 @@
 #include <type_traits>
 #include <utility>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
-#include <spdlog/spdlog.h>
 
 #include "frontend/http_errors.h"
 #include "frontend/http_response.h"
@@ -123,9 +123,7 @@ void HttpSession::do_read() {
   if (input_.size() >= kMaxBufferedInput + core_.options.max_header_bytes) return;
   reading_ = true;
   socket_.async_read_some(input_.prepare(kReadChunk),
-                          [self = shared_from_this()](const error_code& ec, size_t n) {
-                            self->on_read(ec, n);
-                          });
+                          [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read(ec, n); });
 }
 
 void HttpSession::on_read(const error_code& ec, size_t n) {
@@ -134,8 +132,8 @@ void HttpSession::on_read(const error_code& ec, size_t n) {
   if (ec) {
     // A generation (running, or being prepared) treats end-of-input as the
     // client going away, as it always has; other requests are answered.
-    const bool generation = job_ || (preparing_ && (current_.route == Route::kChatCompletions ||
-                                                    current_.route == Route::kCompletions));
+    const bool generation =
+        job_ || (preparing_ && (current_.route == Route::kChatCompletions || current_.route == Route::kCompletions));
     if (generation || ec != asio::error::eof) {
       // The client went away (or the socket failed): nobody is left to answer.
       if (job_ || preparing_) {
@@ -202,12 +200,11 @@ void HttpSession::process_input() {
       std::string message = "Malformed HTTP request: " + ec.message();
       if (ec == http::error::body_limit) {
         status = 413;
-        message = "The request body exceeds the limit of " +
-                  std::to_string(core_.options.max_body_bytes) + " bytes";
+        message = "The request body exceeds the limit of " + std::to_string(core_.options.max_body_bytes) + " bytes";
       } else if (ec == http::error::header_limit) {
         status = 431;
-        message = "The request headers exceed the limit of " +
-                  std::to_string(core_.options.max_header_bytes) + " bytes";
+        message =
+            "The request headers exceed the limit of " + std::to_string(core_.options.max_header_bytes) + " bytes";
       }
       parser_.reset();
       if (status == 413) {
@@ -254,8 +251,8 @@ void HttpSession::begin_request(const Request& head) {
 
 bool HttpSession::refuse_head(const Request& head, bool body_pending) {
   const RouteMatch& match = current_.match;
-  const bool preflight = head.method() == http::verb::options && !current_.origin.empty() &&
-                         match.route != Route::kNotFound;
+  const bool preflight =
+      head.method() == http::verb::options && !current_.origin.empty() && match.route != Route::kNotFound;
   if (preflight) return false;  // answered in dispatch
   std::optional<Status> refusal;
   std::string_view extra_name, extra_value;
@@ -297,8 +294,8 @@ void HttpSession::handle_request(Request&& req) {
 
 void HttpSession::fail_internal(const char* what) {
   if (current_.id.empty()) current_.id = make_request_id("req");
-  spdlog::error("{} internal error handling {} {}: {}", current_.id, current_.method,
-                route_label(current_.route), what);
+  spdlog::error("{} internal error handling {} {}: {}", current_.id, current_.method, route_label(current_.route),
+                what);
   cancel_job();
   job_.reset();
   release_in_flight();
@@ -343,15 +340,9 @@ void HttpSession::dispatch(Request& req) {
   switch (match.route) {
     case Route::kChatCompletions:
     case Route::kCompletions:
-    case Route::kResponses:
-      start_generation(req);
-      return;
-    case Route::kModels:
-      api_response(core_.api.models());
-      return;
-    case Route::kModel:
-      api_response(core_.api.model(match.model_id));
-      return;
+    case Route::kResponses: start_generation(req); return;
+    case Route::kModels: api_response(core_.api.models()); return;
+    case Route::kModel: api_response(core_.api.model(match.model_id)); return;
     case Route::kTokenize:
       offload([core, body = std::move(req.body())] { return core->api.tokenize(body); }, api_response);
       return;
@@ -359,12 +350,8 @@ void HttpSession::dispatch(Request& req) {
       offload([core, body = std::move(req.body())] { return core->api.detokenize(body); }, api_response);
       return;
     case Route::kHealth:
-    case Route::kPing:
-      respond(200, "{\"status\":\"ok\"}");
-      return;
-    case Route::kVersion:
-      api_response(OpenAiApi::version());
-      return;
+    case Route::kPing: respond(200, "{\"status\":\"ok\"}"); return;
+    case Route::kVersion: api_response(OpenAiApi::version()); return;
     case Route::kReady:
       if (core_.draining.load()) {
         respond_error(Status(ErrorKind::kUnavailable, "The server is draining"));
@@ -381,8 +368,7 @@ void HttpSession::dispatch(Request& req) {
       core_.request_metrics.update_service_stats(core_.service.stats());
       respond(200, core_.registry.render(), "text/plain; version=0.0.4; charset=utf-8");
       return;
-    case Route::kNotFound:
-      break;
+    case Route::kNotFound: break;
   }
 }
 
@@ -469,9 +455,8 @@ void HttpSession::admit(Result<JobPlan> plan) {
       if (auto self = weak.lock()) self->on_inbox();
     });
   });
-  const auto deadline = core_.options.request_timeout.count() > 0
-                            ? current_.start + core_.options.request_timeout
-                            : Clock::time_point::max();
+  const auto deadline = core_.options.request_timeout.count() > 0 ? current_.start + core_.options.request_timeout
+                                                                  : Clock::time_point::max();
   for (int i = 0; i < job->choice_count(); ++i) {
     scheduler::GenerationRequest r = job->make_request(i);
     r.deadline = deadline;
@@ -627,8 +612,8 @@ void HttpSession::release_in_flight() {
 
 // ---------------------------------------------------------------- responses
 
-void HttpSession::respond(int status, std::string_view body, std::string_view content_type,
-                          std::string_view extra_name, std::string_view extra_value) {
+void HttpSession::respond(int status, std::string_view body, std::string_view content_type, std::string_view extra_name,
+                          std::string_view extra_value) {
   ResponseHead head;
   head.status = status;
   head.content_type = content_type;
@@ -649,8 +634,8 @@ void HttpSession::respond(int status, std::string_view body, std::string_view co
 void HttpSession::respond_error(const Status& status) {
   const HttpError e = http_error_for(status.kind());
   if (e.status >= 500 && status.kind() != ErrorKind::kUnavailable) {
-    spdlog::error("{} {} {}: {}", current_.id.empty() ? "-" : current_.id, current_.method,
-                  route_label(current_.route), status.to_string());
+    spdlog::error("{} {} {}: {}", current_.id.empty() ? "-" : current_.id, current_.method, route_label(current_.route),
+                  status.to_string());
   }
   const std::string body = error_json(status);
   if (e.retry_after) {
@@ -672,14 +657,12 @@ void HttpSession::log_request(int status, int prompt_tokens, int completion_toke
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - current_.start).count();
   const bool generation = current_.route == Route::kChatCompletions || current_.route == Route::kCompletions ||
                           current_.route == Route::kResponses;
-  if (generation || current_.route == Route::kTokenize || current_.route == Route::kDetokenize ||
-      status >= 400) {
+  if (generation || current_.route == Route::kTokenize || current_.route == Route::kDetokenize || status >= 400) {
     spdlog::info("{} {} {} status={} prompt_tokens={} completion_tokens={} duration_ms={:.2f}",
-                 current_.id.empty() ? "-" : current_.id, current_.method, route_label(current_.route),
-                 status, prompt_tokens, completion_tokens, ms);
+                 current_.id.empty() ? "-" : current_.id, current_.method, route_label(current_.route), status,
+                 prompt_tokens, completion_tokens, ms);
   } else {
-    spdlog::debug("- {} {} status={} duration_ms={:.2f}", current_.method, route_label(current_.route),
-                  status, ms);
+    spdlog::debug("- {} {} status={} duration_ms={:.2f}", current_.method, route_label(current_.route), status, ms);
   }
 }
 

@@ -141,13 +141,13 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool peer_eof_ = false;
   bool sent_continue_ = false;
   bool head_checked_ = false;
-  bool preparing_ = false;   // a request is on the PreparePool
-  bool seen_request_ = false; // before the first request, silence is held for header_timeout only
+  bool preparing_ = false;     // a request is on the PreparePool
+  bool seen_request_ = false;  // before the first request, silence is held for header_timeout only
   Clock::time_point request_start_;
   Clock::time_point idle_since_;
 
-  std::string pending_;   // bytes produced since the last write started
-  std::string writing_;   // bytes of the write in flight
+  std::string pending_;  // bytes produced since the last write started
+  std::string writing_;  // bytes of the write in flight
   bool write_in_flight_ = false;
   Clock::time_point write_started_;
   bool close_after_write_ = false;

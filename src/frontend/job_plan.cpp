@@ -13,8 +13,7 @@ namespace {
 
 Status check_token_id(int64_t id, const text::Tokenizer& tok, const char* field) {
   if (id < 0 || id >= tok.vocab_size()) {
-    return invalid_field(field, "contains token id " + std::to_string(id) +
-                                    " outside the vocabulary [0, " +
+    return invalid_field(field, "contains token id " + std::to_string(id) + " outside the vocabulary [0, " +
                                     std::to_string(tok.vocab_size()) + ")");
   }
   return {};
@@ -30,8 +29,8 @@ Status build_common(const GenerationOptions& o, const ServedModel& model, JobPla
   const int top_k = o.top_k.value_or(d.top_k >= 0 ? d.top_k : 0);
   s.top_k = top_k < 0 ? 0 : top_k;
   s.min_p = static_cast<float>(o.min_p.value_or(d.min_p >= 0 ? d.min_p : 0.0));
-  s.repetition_penalty = static_cast<float>(
-      o.repetition_penalty.value_or(d.repetition_penalty > 0 ? d.repetition_penalty : 1.0));
+  s.repetition_penalty =
+      static_cast<float>(o.repetition_penalty.value_or(d.repetition_penalty > 0 ? d.repetition_penalty : 1.0));
   s.presence_penalty = static_cast<float>(o.presence_penalty);
   s.frequency_penalty = static_cast<float>(o.frequency_penalty);
   for (const auto& [id, bias] : o.logit_bias) {
@@ -53,8 +52,8 @@ Status build_common(const GenerationOptions& o, const ServedModel& model, JobPla
   return {};
 }
 
-Status plan_prompt(std::vector<int32_t> tokens, const GenerationOptions& o, const ServedModel& model,
-                   const char* what, PlannedPrompt& out) {
+Status plan_prompt(std::vector<int32_t> tokens, const GenerationOptions& o, const ServedModel& model, const char* what,
+                   PlannedPrompt& out) {
   const int64_t prompt_len = static_cast<int64_t>(tokens.size());
   if (prompt_len == 0) return invalid_field(what, "must not be empty (it encodes to zero tokens)");
   int64_t max_tokens = model.max_context - prompt_len;
@@ -69,13 +68,11 @@ Status plan_prompt(std::vector<int32_t> tokens, const GenerationOptions& o, cons
                       std::to_string(prompt_len + std::max<int64_t>(max_tokens, 1)) + " tokens (" +
                       std::to_string(prompt_len) + " in the " + what + ", " +
                       std::to_string(std::max<int64_t>(max_tokens, 1)) +
-                      " in the completion). Please reduce the length of the " + what +
-                      " or completion.";
+                      " in the completion). Please reduce the length of the " + what + " or completion.";
     return Status(ErrorKind::kContextLengthExceeded, std::move(msg), what);
   }
   if (o.min_tokens > max_tokens) {
-    return invalid_field("min_tokens", "must be less than or equal to max_tokens (" +
-                                           std::to_string(max_tokens) + ")");
+    return invalid_field("min_tokens", "must be less than or equal to max_tokens (" + std::to_string(max_tokens) + ")");
   }
   out.tokens = std::move(tokens);
   out.max_tokens = static_cast<int>(max_tokens);
@@ -143,8 +140,8 @@ Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model) {
   plan.reasoning_opened = text::prompt_opens_reasoning(rendered.value());
   plan.include_reasoning = request.include_reasoning;
   PlannedPrompt prompt;
-  TANDEM_RETURN_IF_ERROR(plan_prompt(tok.encode(rendered.value(), false, true), request.options,
-                                     model, "messages", prompt));
+  TANDEM_RETURN_IF_ERROR(
+      plan_prompt(tok.encode(rendered.value(), false, true), request.options, model, "messages", prompt));
   plan.stop.max_tokens = prompt.max_tokens;
   plan.prompts.push_back(std::move(prompt));
   plan.options = std::move(request.options);
@@ -155,8 +152,7 @@ Result<JobPlan> plan_completion(CompletionRequest request, const ServedModel& mo
   TANDEM_RETURN_IF_ERROR(check_model_name(request.options.model, model));
   const auto& o = request.options;
   if (o.echo && o.logprobs >= 0) {
-    return Status(ErrorKind::kUnsupported, "'echo' together with 'logprobs' is not supported",
-                  "echo");
+    return Status(ErrorKind::kUnsupported, "'echo' together with 'logprobs' is not supported", "echo");
   }
   JobPlan plan;
   plan.api = ApiKind::kCompletion;

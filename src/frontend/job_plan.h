@@ -28,22 +28,22 @@ namespace tandem::frontend {
 struct ResponsesPlan;
 
 struct PlannedPrompt {
-  std::vector<int32_t> tokens;   // non-empty
-  int max_tokens = 0;            // after the default (max_context - prompt) was applied
-  std::string echo_text;         // completions with echo: the prompt as text
+  std::vector<int32_t> tokens;  // non-empty
+  int max_tokens = 0;           // after the default (max_context - prompt) was applied
+  std::string echo_text;        // completions with echo: the prompt as text
 };
 
 struct JobPlan {
   ApiKind api = ApiKind::kChat;
-  GenerationOptions options;             // as parsed (stream, stops, logprobs, ...)
-  std::vector<PlannedPrompt> prompts;    // chat: exactly one
-  engine::SamplingParams sampling;       // defaults applied; seed = the request's seed
-  scheduler::StopCriteria stop;          // max_tokens of prompts[0]; per prompt in PlannedPrompt
+  GenerationOptions options;           // as parsed (stream, stops, logprobs, ...)
+  std::vector<PlannedPrompt> prompts;  // chat: exactly one
+  engine::SamplingParams sampling;     // defaults applied; seed = the request's seed
+  scheduler::StopCriteria stop;        // max_tokens of prompts[0]; per prompt in PlannedPrompt
   // Chat with tools and tool_choice "auto": the format calls are parsed in
   // (the model's); kNone otherwise. When set, special tokens are not skipped
   // in the output (vLLM does the same: some formats' markers are special tokens).
   text::ToolCallFormat tool_format = text::ToolCallFormat::kNone;
-  bool parallel_tool_calls = true;       // false: calls after the first are dropped
+  bool parallel_tool_calls = true;  // false: calls after the first are dropped
   // Chat: the format the model's reasoning is parsed in (kNone: none), whether
   // the rendered prompt left a think block open, and whether the reasoning is
   // returned (include_reasoning) or dropped.

@@ -70,8 +70,7 @@ Status read_bool(const boost::json::object& o, std::string_view key, std::option
   return {};
 }
 
-Status read_string(const boost::json::object& o, std::string_view key,
-                   std::optional<std::string>& out) {
+Status read_string(const boost::json::object& o, std::string_view key, std::optional<std::string>& out) {
   const auto* v = find(o, key);
   if (v == nullptr) return {};
   if (!v->is_string()) return wrong_type(key, "a string", *v);
@@ -87,15 +86,14 @@ Status read_int(const boost::json::object& o, std::string_view key, int64_t lo, 
   const auto i = as_integer(*v);
   if (!i) return invalid_field(key, "must be an integer");
   if (*i < lo || *i > hi) {
-    return invalid_field(key, "must be between " + std::to_string(lo) + " and " +
-                                  std::to_string(hi) + ", got " + std::to_string(*i));
+    return invalid_field(
+        key, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(*i));
   }
   out = *i;
   return {};
 }
 
-Status read_number(const boost::json::object& o, std::string_view key,
-                   std::optional<double>& out) {
+Status read_number(const boost::json::object& o, std::string_view key, std::optional<double>& out) {
   const auto* v = find(o, key);
   if (v == nullptr) return {};
   if (v->is_bool() || !v->is_number()) return wrong_type(key, "a number", *v);

@@ -23,14 +23,12 @@ Status invalid_field(std::string_view field, std::string_view what);
 const char* json_kind_name(const boost::json::value& v);
 
 Status read_bool(const boost::json::object& o, std::string_view key, std::optional<bool>& out);
-Status read_string(const boost::json::object& o, std::string_view key,
-                   std::optional<std::string>& out);
+Status read_string(const boost::json::object& o, std::string_view key, std::optional<std::string>& out);
 // Integers in [lo, hi].
 Status read_int(const boost::json::object& o, std::string_view key, int64_t lo, int64_t hi,
                 std::optional<int64_t>& out);
 // Any finite number (range checks are the caller's, with messages of their own).
-Status read_number(const boost::json::object& o, std::string_view key,
-                   std::optional<double>& out);
+Status read_number(const boost::json::object& o, std::string_view key, std::optional<double>& out);
 
 // Integer value of a JSON number that is integral; nullopt otherwise.
 std::optional<int64_t> as_integer(const boost::json::value& v);

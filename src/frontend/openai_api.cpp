@@ -106,8 +106,7 @@ ApiResponse OpenAiApi::detokenize(std::string_view body) const {
   ids.reserve(req->tokens.size());
   for (int64_t id : req->tokens) {
     if (id < 0 || id >= tok.vocab_size()) {
-      return error(invalid_field("tokens", "contains token id " + std::to_string(id) +
-                                               " outside the vocabulary [0, " +
+      return error(invalid_field("tokens", "contains token id " + std::to_string(id) + " outside the vocabulary [0, " +
                                                std::to_string(tok.vocab_size()) + ")"));
     }
     ids.push_back(static_cast<int32_t>(id));
@@ -150,8 +149,7 @@ Result<JobPlan> OpenAiApi::plan(Route route, std::string_view body) const {
     case Route::kMetrics:
     case Route::kVersion:
     case Route::kPing:
-    case Route::kNotFound:
-      break;
+    case Route::kNotFound: break;
   }
   TANDEM_CHECK_MSG(false, "OpenAiApi::plan called for a route that does not generate");
   return Status(ErrorKind::kInternal, "not a generation route");

@@ -20,13 +20,12 @@ namespace tandem::frontend {
 struct ApiResponse {
   int status = 200;
   std::string body;
-  bool retry_after = false;   // add Retry-After (429 / 503)
+  bool retry_after = false;  // add Retry-After (429 / 503)
 };
 
 class OpenAiApi {
  public:
-  explicit OpenAiApi(const ServedModel& model)
-      : model_(model), responses_(std::make_shared<ResponseStore>()) {}
+  explicit OpenAiApi(const ServedModel& model) : model_(model), responses_(std::make_shared<ResponseStore>()) {}
 
   ApiResponse models() const;
   ApiResponse model(const std::string& id) const;

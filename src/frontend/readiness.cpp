@@ -22,7 +22,8 @@ Readiness readiness(bool service_ready, const scheduler::ServiceStats& stats) {
     }
   }
   if (!service_ready) {
-    r.message = failed.empty() ? "The model is not ready" : "The model is not ready: no healthy worker (" + failed + ")";
+    r.message =
+        failed.empty() ? "The model is not ready" : "The model is not ready: no healthy worker (" + failed + ")";
     return r;
   }
   boost::json::object body{{"status", all_healthy ? "ready" : "degraded"}};

@@ -7,8 +7,7 @@ namespace tandem::frontend {
 namespace {
 
 std::mt19937_64& thread_rng() {
-  thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
-                                   std::random_device{}()};
+  thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
   return rng;
 }
 

@@ -147,17 +147,21 @@ Status map_tool_choice(const json::value& choice, json::object& chat) {
     chat["tool_choice"] = json::object{{"type", "function"}, {"function", json::object{{"name", *name}}}};
     return {};
   }
-  return unsupported("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or a function; hosted "
-                                    "tools are not supported");
+  return unsupported("tool_choice",
+                     "tool_choice must be \"none\", \"auto\", \"required\" or a function; hosted "
+                     "tools are not supported");
 }
 
 // The chat planner names chat fields; a Responses client knows other names.
 Status renamed(Status st) {
   if (st.ok()) return st;
   std::string param = st.param();
-  if (param == "max_tokens") param = "max_output_tokens";
-  else if (param == "messages") param = "input";
-  else return st;
+  if (param == "max_tokens")
+    param = "max_output_tokens";
+  else if (param == "messages")
+    param = "input";
+  else
+    return st;
   return Status(st.kind(), st.message(), std::move(param));
 }
 
@@ -182,11 +186,12 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
   if (const json::value* text = present(o, "text")) {
     const json::object* t = text->if_object();
     const json::value* format = t != nullptr ? present(*t, "format") : nullptr;
-    const json::value* type = format != nullptr && format->is_object() ? present(format->get_object(), "type")
-                                                                       : nullptr;
+    const json::value* type =
+        format != nullptr && format->is_object() ? present(format->get_object(), "type") : nullptr;
     if (format != nullptr && (type == nullptr || !type->is_string() || type->get_string() != "text")) {
-      return unsupported("text", "text.format other than \"text\" needs constrained decoding, which Tandem does not "
-                                 "have");
+      return unsupported("text",
+                         "text.format other than \"text\" needs constrained decoding, which Tandem does not "
+                         "have");
     }
   }
 
@@ -221,9 +226,9 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
     if (const json::value* c = present(o, "tool_choice")) TANDEM_RETURN_IF_ERROR(map_tool_choice(*c, chat));
   }
   if (const json::value* m = present(o, "max_output_tokens")) chat["max_tokens"] = *m;
-  for (const char* key : {"model", "temperature", "top_p", "stream", "parallel_tool_calls", "user", "top_k", "min_p",
-                          "repetition_penalty", "presence_penalty", "frequency_penalty", "seed",
-                          "chat_template_kwargs"}) {
+  for (const char* key :
+       {"model", "temperature", "top_p", "stream", "parallel_tool_calls", "user", "top_k", "min_p",
+        "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "chat_template_kwargs"}) {
     if (const json::value* v = present(o, key)) chat[key] = *v;
   }
   if (const json::value* s = present(o, "stream"); s != nullptr && s->is_bool() && s->get_bool()) {

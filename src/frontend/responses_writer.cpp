@@ -113,9 +113,10 @@ void ResponsesWriter::on_chunk(const json::object& chunk, std::string& out) {
     const json::value* code = present(e, "code");
     json::value c = code != nullptr ? *code : json::value(present(e, "type") ? e.at("type") : json::value(nullptr));
     error_ = json::object{{"code", c}, {"message", string_or_empty(e, "message")}};
-    emit(out, "error", json::object{{"code", c},
-                                    {"message", string_or_empty(e, "message")},
-                                    {"param", present(e, "param") ? e.at("param") : json::value(nullptr)}});
+    emit(out, "error",
+         json::object{{"code", c},
+                      {"message", string_or_empty(e, "message")},
+                      {"param", present(e, "param") ? e.at("param") : json::value(nullptr)}});
     emit(out, "response.failed", json::object{{"response", response_object("failed")}});
     ended_ = true;
     return;
@@ -220,8 +221,8 @@ void ResponsesWriter::add_call(std::string& out, const json::object& call, bool 
   const std::string_view arguments = string_or_empty(fn->get_object(), "arguments");
   const std::string_view call_id = string_or_empty(call, "id");
   const std::string item_id = "fc_" + id_ + "_" + std::to_string(output_.size());
-  json::object item{{"id", item_id},     {"type", "function_call"}, {"call_id", call_id},
-                    {"name", name},      {"arguments", arguments},  {"status", "completed"}};
+  json::object item{{"id", item_id}, {"type", "function_call"}, {"call_id", call_id},
+                    {"name", name},  {"arguments", arguments},  {"status", "completed"}};
   if (streaming) {
     json::object added = item;
     added["arguments"] = "";
@@ -234,9 +235,8 @@ void ResponsesWriter::add_call(std::string& out, const json::object& call, bool 
     emit(out, "response.output_item.done", json::object{{"output_index", output_.size()}, {"item", item}});
   }
   output_.push_back(std::move(item));
-  calls_.push_back(json::object{{"id", call_id},
-                                {"type", "function"},
-                                {"function", json::object{{"name", name}, {"arguments", arguments}}}});
+  calls_.push_back(json::object{
+      {"id", call_id}, {"type", "function"}, {"function", json::object{{"name", name}, {"arguments", arguments}}}});
 }
 
 void ResponsesWriter::finish(std::string& out) {
@@ -252,8 +252,8 @@ void ResponsesWriter::finish(std::string& out) {
 void ResponsesWriter::store_conversation() {
   if (!plan_->store || !error_.is_null()) return;
   json::array conversation = plan_->conversation;
-  json::object turn{{"role", "assistant"}, {"content", text_.empty() && !calls_.empty() ? json::value(nullptr)
-                                                                                        : json::value(text_)}};
+  json::object turn{{"role", "assistant"},
+                    {"content", text_.empty() && !calls_.empty() ? json::value(nullptr) : json::value(text_)}};
   if (!calls_.empty()) turn["tool_calls"] = calls_;
   conversation.push_back(std::move(turn));
   plan_->store->put(id_, std::move(conversation));

@@ -66,14 +66,14 @@ class ResponsesWriter {
   int64_t sequence_ = 0;
   bool started_ = false;
   bool ended_ = false;
-  boost::json::array output_;       // finished output items
+  boost::json::array output_;  // finished output items
   Open open_ = Open::kNone;
-  std::string open_text_;           // text of the open item
-  std::string text_;                // the message's whole text (for the stored conversation)
-  boost::json::array calls_;        // chat tool calls (for the stored conversation)
+  std::string open_text_;     // text of the open item
+  std::string text_;          // the message's whole text (for the stored conversation)
+  boost::json::array calls_;  // chat tool calls (for the stored conversation)
   const char* status_ = "completed";
-  boost::json::value usage_;        // Responses usage, or null
-  boost::json::value error_;        // {code, message} once failed, else null
+  boost::json::value usage_;  // Responses usage, or null
+  boost::json::value error_;  // {code, message} once failed, else null
 };
 
 }  // namespace tandem::frontend

@@ -118,15 +118,13 @@ bool route_needs_auth(Route route) {
     case Route::kModels:
     case Route::kModel:
     case Route::kTokenize:
-    case Route::kDetokenize:
-      return true;
+    case Route::kDetokenize: return true;
     case Route::kHealth:
     case Route::kReady:
     case Route::kMetrics:
     case Route::kVersion:
     case Route::kPing:
-    case Route::kNotFound:
-      return false;
+    case Route::kNotFound: return false;
   }
   return true;
 }

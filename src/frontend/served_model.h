@@ -13,8 +13,8 @@
 
 #include "common/status.h"
 #include "engine/model_spec.h"
-#include "text/tokenizer.h"
 #include "text/reasoning_parser.h"
+#include "text/tokenizer.h"
 #include "text/tool_call_parser.h"
 
 namespace tandem::frontend {

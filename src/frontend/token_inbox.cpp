@@ -19,9 +19,7 @@ void TokenInbox::push(int choice, scheduler::TokenEvent&& event) {
 }
 
 scheduler::TokenSink TokenInbox::sink(int choice) {
-  return [self = shared_from_this(), choice](scheduler::TokenEvent&& event) {
-    self->push(choice, std::move(event));
-  };
+  return [self = shared_from_this(), choice](scheduler::TokenEvent&& event) { self->push(choice, std::move(event)); };
 }
 
 void TokenInbox::take(std::vector<Item>& out) {

@@ -22,10 +22,10 @@ namespace tandem::frontend {
 
 struct TokenizeRequest {
   std::string model;
-  std::optional<std::string> prompt;     // set: the prompt form
-  std::optional<ChatRequest> chat;       // set: the messages form
+  std::optional<std::string> prompt;  // set: the prompt form
+  std::optional<ChatRequest> chat;    // set: the messages form
   bool add_special_tokens = true;
-  bool return_token_strs = false;        // vLLM: `token_strs` lists each token's vocabulary text
+  bool return_token_strs = false;  // vLLM: `token_strs` lists each token's vocabulary text
 };
 
 struct DetokenizeRequest {

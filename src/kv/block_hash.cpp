@@ -16,7 +16,7 @@ uint64_t mix(uint64_t x) {
 }
 
 constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
-constexpr uint64_t kRootTag = 0x74616e64656d0001ULL;   // distinguishes roots from blocks
+constexpr uint64_t kRootTag = 0x74616e64656d0001ULL;  // distinguishes roots from blocks
 constexpr uint64_t kBlockTag = 0x74616e64656d0002ULL;
 
 }  // namespace
@@ -33,8 +33,7 @@ BlockHash chain_hash(BlockHash parent, std::span<const int32_t> tokens) {
   return mix(h ^ (static_cast<uint64_t>(tokens.size()) * kGolden));
 }
 
-std::vector<BlockHash> block_hashes(BlockHash root, std::span<const int32_t> tokens,
-                                    int block_tokens, int max_blocks) {
+std::vector<BlockHash> block_hashes(BlockHash root, std::span<const int32_t> tokens, int block_tokens, int max_blocks) {
   TANDEM_CHECK(block_tokens >= 1);
   std::vector<BlockHash> out;
   const size_t bt = static_cast<size_t>(block_tokens);

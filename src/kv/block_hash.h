@@ -29,7 +29,6 @@ BlockHash chain_hash(BlockHash parent, std::span<const int32_t> tokens);
 
 // Hashes of the first `max_blocks` full blocks of `tokens` (fewer when tokens
 // run out; a partial tail block has no hash). block_tokens must be >= 1.
-std::vector<BlockHash> block_hashes(BlockHash root, std::span<const int32_t> tokens,
-                                    int block_tokens, int max_blocks);
+std::vector<BlockHash> block_hashes(BlockHash root, std::span<const int32_t> tokens, int block_tokens, int max_blocks);
 
 }  // namespace tandem::kv

@@ -186,8 +186,7 @@ BlockHash BlockPool::store(BlockId id, BlockHash parent, std::span<const int32_t
   return b.hash;
 }
 
-PrefixMatch BlockPool::match_prefix(BlockHash root, std::span<const int32_t> tokens,
-                                    int max_blocks) const {
+PrefixMatch BlockPool::match_prefix(BlockHash root, std::span<const int32_t> tokens, int max_blocks) const {
   PrefixMatch m;
   if (!options_.enable_prefix_caching) return m;
   const size_t bt = static_cast<size_t>(options_.block_tokens);
@@ -198,8 +197,7 @@ PrefixMatch BlockPool::match_prefix(BlockHash root, std::span<const int32_t> tok
     const auto found = by_hash_.find(h);
     if (found == by_hash_.end()) break;
     const Block& b = at(found->second);
-    if (b.parent != parent || !std::equal(b.tokens.begin(), b.tokens.end(), block_tokens.begin(),
-                                          block_tokens.end())) {
+    if (b.parent != parent || !std::equal(b.tokens.begin(), b.tokens.end(), block_tokens.begin(), block_tokens.end())) {
       break;  // a hash collision: treat as a miss
     }
     m.blocks.push_back(found->second);
@@ -232,9 +230,7 @@ void BlockPool::check_invariants() const {
         TANDEM_CHECK(std::count(free_.begin(), free_.end(), id) == 1);
         ++n_free;
         break;
-      case BlockState::kHeld:
-        TANDEM_CHECK(b.ref >= 1);
-        break;
+      case BlockState::kHeld: TANDEM_CHECK(b.ref >= 1); break;
       case BlockState::kCached:
         TANDEM_CHECK(b.ref == 0 && b.registered && *b.lru_pos == id);
         ++n_cached;

@@ -49,9 +49,9 @@ enum class BlockState {
 const char* block_state_name(BlockState state);
 
 struct BlockPoolOptions {
-  std::string worker;                 // copied into every KvEvent
-  int num_blocks = 0;                 // >= 1, the Runner's num_blocks()
-  int block_tokens = 16;              // >= 1, the Runner's block_tokens()
+  std::string worker;     // copied into every KvEvent
+  int num_blocks = 0;     // >= 1, the Runner's num_blocks()
+  int block_tokens = 16;  // >= 1, the Runner's block_tokens()
   bool enable_prefix_caching = true;
 };
 
@@ -149,8 +149,8 @@ class BlockPool {
   struct Block {
     int ref = 0;
     BlockState state = BlockState::kFree;
-    bool stored = false;       // store() was called since allocation
-    bool registered = false;   // by_hash_[hash] == this block
+    bool stored = false;      // store() was called since allocation
+    bool registered = false;  // by_hash_[hash] == this block
     BlockHash hash = 0;
     BlockHash parent = 0;
     std::vector<int32_t> tokens;
@@ -169,7 +169,7 @@ class BlockPool {
   std::list<BlockId> lru_;                          // front = least recently freed
   std::unordered_map<BlockHash, BlockId> by_hash_;  // registered blocks
   uint64_t next_seq_no_ = 0;
-  uint64_t version_ = 0;                            // bumped by every change
+  uint64_t version_ = 0;  // bumped by every change
 };
 
 }  // namespace tandem::kv

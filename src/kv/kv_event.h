@@ -29,13 +29,13 @@ const char* kv_event_kind_name(KvEventKind kind);  // "stored", "evicted"
 const char* kv_tier_name(KvTier tier);             // "device", "host", "disk"
 
 struct KvEvent {
-  std::string worker;            // BlockPoolOptions::worker of the emitting pool
-  uint64_t seq_no = 0;           // per pool, starts at 0, +1 per event, no gaps
+  std::string worker;   // BlockPoolOptions::worker of the emitting pool
+  uint64_t seq_no = 0;  // per pool, starts at 0, +1 per event, no gaps
   KvEventKind kind = KvEventKind::kStored;
   KvTier tier = KvTier::kDevice;
   BlockHash block_hash = 0;
-  BlockHash parent_hash = 0;     // the previous block's hash; the chain root for block 0
-  std::vector<int32_t> tokens;   // the block's block_tokens token ids
+  BlockHash parent_hash = 0;    // the previous block's hash; the chain root for block 0
+  std::vector<int32_t> tokens;  // the block's block_tokens token ids
 };
 
 // Called synchronously on the pool owner's thread (the worker thread) while

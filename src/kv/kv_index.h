@@ -36,9 +36,9 @@ namespace tandem::kv {
 
 // What apply() did with one event.
 enum class KvIndexUpdate {
-  kApplied,          // the index changed as the event says
-  kUnknownEviction,  // evicted a hash the worker was not known to hold: ignored
-  kWorkerOutOfRange, // worker index >= kMaxWorkers: ignored
+  kApplied,           // the index changed as the event says
+  kUnknownEviction,   // evicted a hash the worker was not known to hold: ignored
+  kWorkerOutOfRange,  // worker index >= kMaxWorkers: ignored
 };
 
 class KvIndex {
@@ -70,7 +70,7 @@ class KvIndex {
   using Mask = uint64_t;
   struct WorkerState {
     size_t blocks = 0;
-    bool seen = false;          // an event arrived since start or remove_worker()
+    bool seen = false;  // an event arrived since start or remove_worker()
     uint64_t next_seq_no = 0;
   };
 

@@ -19,10 +19,10 @@ int parse_port(const std::string& v) {
 
 // How a vLLM flag's value becomes TOML.
 enum class Value {
-  kString,      // one string
-  kStrings,     // one or more strings (the flag's following arguments)
+  kString,   // one string
+  kStrings,  // one or more strings (the flag's following arguments)
   kInt,
-  kHumanInt,    // an integer, or vLLM's human-readable form: 32k = 32000, 32K = 32768 (m/M, g/G alike)
+  kHumanInt,  // an integer, or vLLM's human-readable form: 32k = 32000, 32K = 32768 (m/M, g/G alike)
   kNumber,
   kTrue,        // no value; sets true
   kFalse,       // no value; sets false
@@ -134,10 +134,14 @@ std::string json_object_to_toml(const std::string& flag, const std::string& text
   for (const auto& [key, value] : v.get_object()) {
     const std::string_view k = key == "max_new_tokens" ? std::string_view("max_tokens") : std::string_view(key);
     std::string number;
-    if (value.is_int64()) number = std::to_string(value.get_int64());
-    else if (value.is_uint64()) number = std::to_string(value.get_uint64());
-    else if (value.is_double()) number = std::to_string(value.get_double());
-    else throw ConfigError(flag + ": \"" + std::string(key) + "\": expected a number");
+    if (value.is_int64())
+      number = std::to_string(value.get_int64());
+    else if (value.is_uint64())
+      number = std::to_string(value.get_uint64());
+    else if (value.is_double())
+      number = std::to_string(value.get_double());
+    else
+      throw ConfigError(flag + ": \"" + std::string(key) + "\": expected a number");
     out += (first ? " " : ", ") + toml_string(k) + " = " + number;
     first = false;
   }
@@ -225,11 +229,16 @@ CliOptions parse_args(const std::vector<std::string>& args) {
   CliOptions o;
   if (args.empty()) return o;
   const std::string& cmd = args[0];
-  if (cmd == "serve") o.command = Command::kServe;
-  else if (cmd == "doctor") o.command = Command::kDoctor;
-  else if (cmd == "version" || cmd == "--version") o.command = Command::kVersion;
-  else if (cmd == "help" || cmd == "--help" || cmd == "-h") return o;
-  else throw ConfigError("unknown command \"" + cmd + "\" (expected serve, doctor or version)");
+  if (cmd == "serve")
+    o.command = Command::kServe;
+  else if (cmd == "doctor")
+    o.command = Command::kDoctor;
+  else if (cmd == "version" || cmd == "--version")
+    o.command = Command::kVersion;
+  else if (cmd == "help" || cmd == "--help" || cmd == "-h")
+    return o;
+  else
+    throw ConfigError("unknown command \"" + cmd + "\" (expected serve, doctor or version)");
 
   for (size_t i = 1; i < args.size(); ++i) {
     std::string flag = args[i];
@@ -265,8 +274,7 @@ CliOptions parse_args(const std::vector<std::string>& args) {
       }
       continue;
     }
-    static const char* kWithValue[] = {"--config", "--model", "--host", "--port", "--backend",
-                                       "--log-level"};
+    static const char* kWithValue[] = {"--config", "--model", "--host", "--port", "--backend", "--log-level"};
     bool known = false;
     for (const char* f : kWithValue) known |= flag == f;
     if (!known) throw ConfigError("unknown option \"" + args[i] + "\"");
@@ -274,12 +282,18 @@ CliOptions parse_args(const std::vector<std::string>& args) {
       if (i + 1 >= args.size()) throw ConfigError(flag + ": expected a value");
       value = args[++i];
     }
-    if (flag == "--config") o.config_path = value;
-    else if (flag == "--model") o.overrides.model_path = value;
-    else if (flag == "--host") o.overrides.host = value;
-    else if (flag == "--port") o.overrides.port = parse_port(value);
-    else if (flag == "--backend") o.overrides.backend = value;
-    else if (flag == "--log-level") o.overrides.log_level = value;
+    if (flag == "--config")
+      o.config_path = value;
+    else if (flag == "--model")
+      o.overrides.model_path = value;
+    else if (flag == "--host")
+      o.overrides.host = value;
+    else if (flag == "--port")
+      o.overrides.port = parse_port(value);
+    else if (flag == "--backend")
+      o.overrides.backend = value;
+    else if (flag == "--log-level")
+      o.overrides.log_level = value;
   }
   return o;
 }

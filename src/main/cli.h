@@ -13,7 +13,7 @@ enum class Command { kServe, kDoctor, kVersion, kHelp };
 
 struct CliOptions {
   Command command = Command::kHelp;
-  std::string config_path;   // --config; "" = defaults (or /etc/tandem/tandem.toml when present for doctor)
+  std::string config_path;  // --config; "" = defaults (or /etc/tandem/tandem.toml when present for doctor)
   ConfigOverrides overrides;
 };
 

@@ -32,11 +32,11 @@
 namespace tandem::main {
 
 struct CudaWorkerPlan {
-  int device = 0;                    // CUDA device ordinal
-  std::string name;                  // worker name: "cuda0", "cuda0.1", ...
-  int index_on_device = 0;           // j: workers on this device started before this one
-  int workers_on_device = 1;         // k
-  double kv_memory_fraction = 0.9;   // CudaRunnerOptions::gpu_memory_fraction for this worker, in (0, 1]
+  int device = 0;                   // CUDA device ordinal
+  std::string name;                 // worker name: "cuda0", "cuda0.1", ...
+  int index_on_device = 0;          // j: workers on this device started before this one
+  int workers_on_device = 1;        // k
+  double kv_memory_fraction = 0.9;  // CudaRunnerOptions::gpu_memory_fraction for this worker, in (0, 1]
 };
 
 // `gpu_memory_fraction` in (0, 1] ([engine] gpu_memory_fraction).

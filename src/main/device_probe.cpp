@@ -47,9 +47,9 @@ DeviceReport probe_devices() {
     r.gpus.clear();  // the CUDA runtime's view replaces the /proc one
     for (const auto& d : *devices) {
       char line[256];
-      std::snprintf(line, sizeof line, "CUDA device %d: %s, compute %d.%d, %.1f GiB (%.1f GiB free)",
-                    d.ordinal, d.name.c_str(), d.compute_major, d.compute_minor,
-                    d.total_bytes / 1073741824.0, d.free_bytes / 1073741824.0);
+      std::snprintf(line, sizeof line, "CUDA device %d: %s, compute %d.%d, %.1f GiB (%.1f GiB free)", d.ordinal,
+                    d.name.c_str(), d.compute_major, d.compute_minor, d.total_bytes / 1073741824.0,
+                    d.free_bytes / 1073741824.0);
       r.gpus.push_back(line);
     }
     r.cuda_devices = static_cast<int>(devices->size());

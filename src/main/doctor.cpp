@@ -65,8 +65,7 @@ std::string try_bind(const std::string& host, int port) {
 int run_doctor(const Config& config, const std::string& config_path) {
   Report r;
   std::printf("tandem doctor\n");
-  r.ok("config", config_path.empty() ? "built-in defaults (no --config given)"
-                                     : config_path + " is valid");
+  r.ok("config", config_path.empty() ? "built-in defaults (no --config given)" : config_path + " is valid");
 
   // Driver and GPUs: not looked at when the CPU backend is asked for.
   const bool cpu_only = config.engine.backend == "cpu";
@@ -74,8 +73,10 @@ int run_doctor(const Config& config, const std::string& config_path) {
     r.ok("backend", "cpu (GPUs are not used)");
   } else {
     const DeviceReport dev = probe_devices();
-    if (!dev.driver_version.empty()) r.ok("driver", "NVIDIA driver " + dev.driver_version);
-    else r.warn("driver", "no NVIDIA driver found (the CPU backend will serve)");
+    if (!dev.driver_version.empty())
+      r.ok("driver", "NVIDIA driver " + dev.driver_version);
+    else
+      r.warn("driver", "no NVIDIA driver found (the CPU backend will serve)");
     for (const auto& gpu : dev.gpus) r.ok("gpu", gpu);
     if (!dev.cuda_built) {
       if (config.engine.backend == "cuda") {
@@ -113,9 +114,8 @@ int run_doctor(const Config& config, const std::string& config_path) {
                 "point [model] path at a readable .gguf file or Hugging Face directory");
     } else {
       const auto& s = info->spec;
-      r.ok("model", config.model.path + " (" + info->format + ", " +
-                        engine::architecture_name(s.arch) + ", " + std::to_string(s.n_layers) +
-                        " layers, hidden " + std::to_string(s.hidden) + ", context " +
+      r.ok("model", config.model.path + " (" + info->format + ", " + engine::architecture_name(s.arch) + ", " +
+                        std::to_string(s.n_layers) + " layers, hidden " + std::to_string(s.hidden) + ", context " +
                         std::to_string(s.max_position) + ")");
     }
   }
@@ -131,7 +131,7 @@ int run_doctor(const Config& config, const std::string& config_path) {
   // State directory: the package creates it; nothing is stored there yet (the disk KV tier and the profiles
   // will be), so only its free space is shown.
   const std::string state = "/var/lib/tandem";
-  struct statvfs vfs{};
+  struct statvfs vfs {};
   if (std::filesystem::is_directory(state) && statvfs(state.c_str(), &vfs) == 0) {
     const double free_gib = static_cast<double>(vfs.f_bavail) * vfs.f_frsize / (1024.0 * 1024 * 1024);
     char buf[128];
@@ -139,8 +139,8 @@ int run_doctor(const Config& config, const std::string& config_path) {
     r.ok("state", buf);
   }
 
-  std::printf("%s\n", r.problems == 0 ? "no problems found" :
-                                        (std::to_string(r.problems) + " problem(s) found").c_str());
+  std::printf("%s\n",
+              r.problems == 0 ? "no problems found" : (std::to_string(r.problems) + " problem(s) found").c_str());
   return r.problems == 0 ? 0 : 1;
 }
 

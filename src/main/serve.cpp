@@ -34,8 +34,8 @@
 #include "scheduler/worker_role.h"
 #include "text/chat_template.h"
 #include "text/reasoning_parser.h"
-#include "text/tool_call_parser.h"
 #include "text/tokenizer_loader.h"
+#include "text/tool_call_parser.h"
 
 #ifdef TANDEM_HAVE_CUDA
 #include "engine/cuda/cuda_devices.h"
@@ -83,8 +83,10 @@ engine::GenerationDefaults generation_defaults(const Config& config, const engin
     const std::filesystem::path file = std::filesystem::path(source) / "generation_config.json";
     std::ifstream in(file, std::ios::binary);
     if (!in) {
-      throw ConfigError("[model] generation_config: expected \"auto\", \"none\" or a folder holding "
-                        "generation_config.json, got \"" + source + "\"");
+      throw ConfigError(
+          "[model] generation_config: expected \"auto\", \"none\" or a folder holding "
+          "generation_config.json, got \"" +
+          source + "\"");
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -103,18 +105,15 @@ engine::GenerationDefaults generation_defaults(const Config& config, const engin
 
 // The chat template as the frontend's renderer; models without one refuse
 // chat requests with a clear message (completions still work).
-std::function<Result<std::string>(const boost::json::object&)> make_renderer(
-    const std::string& source) {
+std::function<Result<std::string>(const boost::json::object&)> make_renderer(const std::string& source) {
   if (source.empty()) {
     return [](const boost::json::object&) -> Result<std::string> {
-      return Status(ErrorKind::kTemplateError,
-                    "this model has no chat template; use /v1/completions", "messages");
+      return Status(ErrorKind::kTemplateError, "this model has no chat template; use /v1/completions", "messages");
     };
   }
   auto compiled = text::ChatTemplate::compile(source);
   if (!compiled.ok()) {
-    spdlog::error("[main] the model's chat template does not compile: {}",
-                  compiled.status().message());
+    spdlog::error("[main] the model's chat template does not compile: {}", compiled.status().message());
     Status error = compiled.status();
     return [error](const boost::json::object&) -> Result<std::string> { return error; };
   }
@@ -125,15 +124,13 @@ std::function<Result<std::string>(const boost::json::object&)> make_renderer(
 uint64_t model_salt(const Config& config, const engine::ModelSpec& spec) {
   std::error_code ec;
   auto size = std::filesystem::file_size(config.model.path, ec);
-  std::string key = std::filesystem::absolute(config.model.path, ec).string() + "|" +
-                    std::to_string(ec ? 0 : size) + "|" + std::to_string(spec.vocab) + "|" +
-                    std::to_string(spec.n_layers);
+  std::string key = std::filesystem::absolute(config.model.path, ec).string() + "|" + std::to_string(ec ? 0 : size) +
+                    "|" + std::to_string(spec.vocab) + "|" + std::to_string(spec.n_layers);
   return std::hash<std::string>{}(key);
 }
 
 size_t kv_block_bytes_f32(const engine::ModelSpec& spec, int block_tokens) {
-  return static_cast<size_t>(spec.n_layers) * 2 * block_tokens * spec.n_kv_heads * spec.head_dim *
-         sizeof(float);
+  return static_cast<size_t>(spec.n_layers) * 2 * block_tokens * spec.n_kv_heads * spec.head_dim * sizeof(float);
 }
 
 // The backend [engine] backend and the [[workers]] tables ask for (validated:
@@ -159,25 +156,25 @@ std::unique_ptr<engine::Runner> wrap(const ServeHooks& hooks, std::unique_ptr<en
 }
 
 // CPU workers, each with its own runner (weights converted per worker) and pool.
-std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
-    const Config& config, engine::LoadedModel& loaded, int max_context, uint64_t salt,
-    metrics::Registry& registry, const ServeHooks& hooks) {
+std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(const Config& config, engine::LoadedModel& loaded,
+                                                                  int max_context, uint64_t salt,
+                                                                  metrics::Registry& registry,
+                                                                  const ServeHooks& hooks) {
   const int n = config.workers.empty() ? config.engine.workers : static_cast<int>(config.workers.size());
   const std::vector<scheduler::WorkerRole> roles = worker_roles(config, static_cast<size_t>(n));
   int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int threads = config.engine.cpu_threads > 0 ? config.engine.cpu_threads : std::max(1, hw / n);
   size_t block_bytes = kv_block_bytes_f32(loaded.spec, config.engine.kv_block_tokens);
-  int64_t num_blocks = config.engine.cpu_kv_cache_mib * (int64_t{1} << 20) /
-                       static_cast<int64_t>(block_bytes);
+  int64_t num_blocks = config.engine.cpu_kv_cache_mib * (int64_t{1} << 20) / static_cast<int64_t>(block_bytes);
   if (num_blocks < 1) {
     throw ConfigError("[engine] cpu_kv_cache_mib: expected room for at least one KV block (" +
                       std::to_string(block_bytes >> 10) + " KiB), got " +
                       std::to_string(config.engine.cpu_kv_cache_mib) + " MiB");
   }
-  spdlog::info("[main] CPU backend: {} worker(s) x {} threads, {} KV blocks of {} tokens each "
-               "({} tokens of context per worker)",
-               n, threads, num_blocks, config.engine.kv_block_tokens,
-               num_blocks * config.engine.kv_block_tokens);
+  spdlog::info(
+      "[main] CPU backend: {} worker(s) x {} threads, {} KV blocks of {} tokens each "
+      "({} tokens of context per worker)",
+      n, threads, num_blocks, config.engine.kv_block_tokens, num_blocks * config.engine.kv_block_tokens);
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
   for (int i = 0; i < n; ++i) {
     engine::ModelWeights weights = i + 1 < n ? loaded.weights : std::move(loaded.weights);
@@ -188,8 +185,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
     ro.tuning = config.engine.tuning.cpu;
     auto runner = engine::cpu::make_cpu_runner(loaded.spec, std::move(weights), ro);
     if (!runner.ok()) {
-      throw std::runtime_error("cannot start CPU worker " + std::to_string(i) + ": " +
-                               runner.status().message());
+      throw std::runtime_error("cannot start CPU worker " + std::to_string(i) + ": " + runner.status().message());
     }
     scheduler::WorkerOptions wo;
     wo.name = "cpu" + std::to_string(i);
@@ -209,11 +205,11 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(
 // One worker per entry of `devices` (a device listed k times gets k workers),
 // each with its own runner (bf16 weights, KV pool, graphs) and stream; names
 // and KV memory shares from main::plan_cuda_workers.
-std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
-    const Config& config, engine::LoadedModel& loaded, const std::vector<int>& devices,
-    int max_context, uint64_t salt, metrics::Registry& registry, const ServeHooks& hooks) {
-  const std::vector<main::CudaWorkerPlan> plan =
-      main::plan_cuda_workers(devices, config.engine.gpu_memory_fraction);
+std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(const Config& config, engine::LoadedModel& loaded,
+                                                                   const std::vector<int>& devices, int max_context,
+                                                                   uint64_t salt, metrics::Registry& registry,
+                                                                   const ServeHooks& hooks) {
+  const std::vector<main::CudaWorkerPlan> plan = main::plan_cuda_workers(devices, config.engine.gpu_memory_fraction);
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
   for (size_t i = 0; i < plan.size(); ++i) {
     const main::CudaWorkerPlan& p = plan[i];
@@ -228,13 +224,13 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(
     ro.max_running = config.engine.max_running;
     ro.tuning = config.engine.tuning.cuda;
     if (p.workers_on_device > 1) {
-      spdlog::info("[main] worker {}: {} of {} on CUDA device {}, KV pool from {:.3f} of the free memory",
-                   p.name, p.index_on_device + 1, p.workers_on_device, p.device, p.kv_memory_fraction);
+      spdlog::info("[main] worker {}: {} of {} on CUDA device {}, KV pool from {:.3f} of the free memory", p.name,
+                   p.index_on_device + 1, p.workers_on_device, p.device, p.kv_memory_fraction);
     }
     auto runner = engine::cuda::make_cuda_runner(loaded.spec, std::move(weights), ro);
     if (!runner.ok()) {
-      throw std::runtime_error("cannot start worker " + p.name + " on CUDA device " + std::to_string(p.device) +
-                               ": " + runner.status().message());
+      throw std::runtime_error("cannot start worker " + p.name + " on CUDA device " + std::to_string(p.device) + ": " +
+                               runner.status().message());
     }
     scheduler::WorkerOptions wo;
     wo.name = p.name;
@@ -272,7 +268,8 @@ std::vector<int> choose_cuda_devices(const Config& config) {
   for (const WorkerConfig& w : config.workers) devices.push_back(w.device.value_or(0));
   for (size_t i = 0; i < config.workers.size(); ++i) {
     if (config.workers[i].role != "aggregated") {
-      throw ConfigError("[[workers]] #" + std::to_string(i + 1) + " role: expected \"aggregated\" on the CUDA backend "
+      throw ConfigError("[[workers]] #" + std::to_string(i + 1) +
+                        " role: expected \"aggregated\" on the CUDA backend "
                         "(moving KV blocks between CUDA workers is not built yet), got \"" +
                         config.workers[i].role + "\"; set backend = \"cpu\" to serve with prefill and decode roles");
     }
@@ -282,15 +279,16 @@ std::vector<int> choose_cuda_devices(const Config& config) {
   }
   for (int d : devices) {
     if (d >= count) {
-      throw ConfigError("[engine] devices: expected CUDA device ordinals below " + std::to_string(count) +
-                        ", got " + std::to_string(d));
+      throw ConfigError("[engine] devices: expected CUDA device ordinals below " + std::to_string(count) + ", got " +
+                        std::to_string(d));
     }
   }
   return devices;
 #else
   if (backend == "cuda") {
-    throw ConfigError("[engine] backend: \"cuda\" is not available in this build (built without CUDA); "
-                      "use \"cpu\" or \"auto\"");
+    throw ConfigError(
+        "[engine] backend: \"cuda\" is not available in this build (built without CUDA); "
+        "use \"cpu\" or \"auto\"");
   }
   return {};
 #endif
@@ -299,9 +297,9 @@ std::vector<int> choose_cuda_devices(const Config& config) {
 // The kernel choices of the backend that serves, once at start-up, with the
 // environment's overrides named (they win over the config file).
 void log_tuning(const EngineTuning& tuning, bool cuda) {
-  std::string line = cuda ? "engine.cuda: " + describe(tuning.cuda)
-                          : "engine.cpu: " + describe(tuning.cpu) + " (" +
-                                engine::cpu::select_kernels(tuning.cpu.kernels).name + ")";
+  std::string line =
+      cuda ? "engine.cuda: " + describe(tuning.cuda)
+           : "engine.cpu: " + describe(tuning.cpu) + " (" + engine::cpu::select_kernels(tuning.cpu.kernels).name + ")";
   if (!tuning.from_environment.empty()) {
     line += "; from the environment:";
     for (const std::string& v : tuning.from_environment) line += " " + v;
@@ -366,8 +364,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   if (config.model.max_context > 0) {
     if (config.model.max_context > spec.max_position) {
       throw ConfigError("[model] max_context: expected at most the model's trained context (" +
-                        std::to_string(spec.max_position) + "), got " +
-                        std::to_string(config.model.max_context));
+                        std::to_string(spec.max_position) + "), got " + std::to_string(config.model.max_context));
     }
     max_context = config.model.max_context;
   }
@@ -403,13 +400,14 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     if (d.min_p >= 0) add("min_p", d.min_p);
     if (d.repetition_penalty > 0) add("repetition_penalty", d.repetition_penalty);
     if (model.default_max_tokens > 0) add("max_tokens", model.default_max_tokens);
-    spdlog::info("[main] default sampling: {} ([model] generation_config \"{}\", then [model.defaults]; unset "
-                 "values are OpenAI's)",
-                 sampling.empty() ? "OpenAI's" : sampling, config.model.generation_config);
+    spdlog::info(
+        "[main] default sampling: {} ([model] generation_config \"{}\", then [model.defaults]; unset "
+        "values are OpenAI's)",
+        sampling.empty() ? "OpenAI's" : sampling, config.model.generation_config);
   }
   spdlog::info("[main] model {}: {} ({}), {} layers, hidden {}, vocab {}, context {}, tool calls {}{}, reasoning {}{}",
-               model.name, engine::architecture_name(spec.arch), loaded->format, spec.n_layers, spec.hidden,
-               spec.vocab, max_context, text::tool_call_format_name(model.tool_call_format),
+               model.name, engine::architecture_name(spec.arch), loaded->format, spec.n_layers, spec.hidden, spec.vocab,
+               max_context, text::tool_call_format_name(model.tool_call_format),
                config.model.tool_call_parser == "auto" ? " (from the chat template)" : "",
                text::reasoning_format_name(model.reasoning_format),
                config.model.reasoning_parser == "auto" ? " (from the chat template)" : "");
@@ -419,8 +417,8 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
 #ifdef TANDEM_HAVE_CUDA
   if (!cuda_devices.empty()) {
-    workers = start_cuda_workers(config, loaded.value(), cuda_devices, max_context,
-                                 model_salt(config, spec), registry, hooks);
+    workers = start_cuda_workers(config, loaded.value(), cuda_devices, max_context, model_salt(config, spec), registry,
+                                 hooks);
   }
 #endif
   if (cuda_devices.empty()) {
@@ -457,14 +455,13 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     return 1;
   }
   double load_s = std::chrono::duration<double>(Clock::now() - started).count();
-  spdlog::info("[main] serving {} on http://{}:{} (router {}, ready in {:.1f} s)", model.name,
-               so.host, server.port(), router.policy_name(), load_s);
+  spdlog::info("[main] serving {} on http://{}:{} (router {}, ready in {:.1f} s)", model.name, so.host, server.port(),
+               router.policy_name(), load_s);
   notifier.ready("serving " + model.name + " on port " + std::to_string(server.port()));
 
   // Main loop: systemd watchdog pings until the first signal.
   auto ping = notifier.watchdog_ping_interval();
-  auto tick = ping ? std::chrono::duration_cast<std::chrono::milliseconds>(*ping)
-                   : std::chrono::milliseconds(1000);
+  auto tick = ping ? std::chrono::duration_cast<std::chrono::milliseconds>(*ping) : std::chrono::milliseconds(1000);
   int sig = 0;
   // Once no worker is healthy (every GPU hit a device fault: its context is
   // lost for this process) the pings stop, so systemd's WatchdogSec restarts
@@ -483,15 +480,15 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
       reported_dead = false;
     } else if (!reported_dead) {
       reported_dead = true;
-      spdlog::critical("[main] no healthy worker left; stopping systemd watchdog pings so that systemd restarts "
-                       "the service (when WatchdogSec is set)");
+      spdlog::critical(
+          "[main] no healthy worker left; stopping systemd watchdog pings so that systemd restarts "
+          "the service (when WatchdogSec is set)");
       notifier.status("no healthy worker");
     }
   }
 
   spdlog::info("[main] {} received: draining ({} request(s) in flight, up to {} s)",
-               sig == SIGTERM ? "SIGTERM" : "SIGINT", server.in_flight(),
-               config.server.drain_timeout_s);
+               sig == SIGTERM ? "SIGTERM" : "SIGINT", server.in_flight(), config.server.drain_timeout_s);
   notifier.stopping("draining");
   server.begin_drain();
   const auto deadline = Clock::now() + std::chrono::seconds(config.server.drain_timeout_s);

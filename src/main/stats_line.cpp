@@ -33,8 +33,8 @@ std::optional<std::string> StatsLine::tick(Clock::time_point now) {
   return fmt::format(
       "prompt {:.1f} tok/s, generation {:.1f} tok/s, running {:.0f}, waiting {:.0f}, KV cache {:.1f}%, "
       "prefix cache hits {:.1f}%",
-      prompt / seconds, generated / seconds, running, waiting,
-      100.0 * registry_.total("tandem_kv_cache_usage_perc"), queries > 0 ? 100.0 * hits / queries : 0.0);
+      prompt / seconds, generated / seconds, running, waiting, 100.0 * registry_.total("tandem_kv_cache_usage_perc"),
+      queries > 0 ? 100.0 * hits / queries : 0.0);
 }
 
 }  // namespace tandem::main

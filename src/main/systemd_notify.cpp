@@ -56,19 +56,17 @@ Status resolve_address(const std::string& socket, sockaddr_un* addr, socklen_t* 
   addr->sun_family = AF_UNIX;
   const std::size_t capacity = sizeof(addr->sun_path);
   if (socket.rfind("vsock:", 0) == 0) {
-    return Status(ErrorKind::kUnsupported,
-                  "NOTIFY_SOCKET='" + socket + "': vsock notify sockets are not supported");
+    return Status(ErrorKind::kUnsupported, "NOTIFY_SOCKET='" + socket + "': vsock notify sockets are not supported");
   }
   if (socket.size() < 2 || (socket[0] != '/' && socket[0] != '@')) {
     return Status(ErrorKind::kInvalidRequest,
-                  "NOTIFY_SOCKET='" + socket +
-                      "' is neither an absolute socket path nor an @abstract socket name");
+                  "NOTIFY_SOCKET='" + socket + "' is neither an absolute socket path nor an @abstract socket name");
   }
   if (socket[0] == '/') {
     if (socket.size() >= capacity) {
-      return Status(ErrorKind::kInvalidRequest,
-                    "NOTIFY_SOCKET='" + socket + "' is longer than a unix socket path can be (" +
-                        std::to_string(capacity - 1) + " bytes)");
+      return Status(ErrorKind::kInvalidRequest, "NOTIFY_SOCKET='" + socket +
+                                                    "' is longer than a unix socket path can be (" +
+                                                    std::to_string(capacity - 1) + " bytes)");
     }
     std::memcpy(addr->sun_path, socket.data(), socket.size());
     *len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + socket.size() + 1);
@@ -76,9 +74,9 @@ Status resolve_address(const std::string& socket, sockaddr_un* addr, socklen_t* 
   }
   // Abstract: sun_path starts with NUL and the name is not NUL-terminated.
   if (socket.size() > capacity) {
-    return Status(ErrorKind::kInvalidRequest,
-                  "NOTIFY_SOCKET='" + socket + "' is longer than an abstract socket name can be (" +
-                      std::to_string(capacity - 1) + " bytes)");
+    return Status(ErrorKind::kInvalidRequest, "NOTIFY_SOCKET='" + socket +
+                                                  "' is longer than an abstract socket name can be (" +
+                                                  std::to_string(capacity - 1) + " bytes)");
   }
   addr->sun_path[0] = '\0';
   std::memcpy(addr->sun_path + 1, socket.data() + 1, socket.size() - 1);
@@ -87,8 +85,7 @@ Status resolve_address(const std::string& socket, sockaddr_un* addr, socklen_t* 
 }
 
 Status io_error(const std::string& socket, int err) {
-  return Status(ErrorKind::kIo, "sd_notify to NOTIFY_SOCKET='" + socket +
-                                    "' failed: " + std::strerror(err));
+  return Status(ErrorKind::kIo, "sd_notify to NOTIFY_SOCKET='" + socket + "' failed: " + std::strerror(err));
 }
 
 std::string one_line(std::string_view text) {
@@ -113,8 +110,7 @@ class FdCloser {
 };
 
 // The own sd_notify: one datagram on a fresh socket.
-Status send_datagram(const std::string& name, const sockaddr_un& addr, socklen_t len,
-                     std::string_view state) {
+Status send_datagram(const std::string& name, const sockaddr_un& addr, socklen_t len, std::string_view state) {
   const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return io_error(name, errno);
   FdCloser closer(fd);
@@ -125,8 +121,7 @@ Status send_datagram(const std::string& name, const sockaddr_un& addr, socklen_t
   } while (sent < 0 && errno == EINTR);
   if (sent < 0) return io_error(name, errno);
   if (static_cast<std::size_t>(sent) != state.size()) {
-    return Status(ErrorKind::kIo, "sd_notify to NOTIFY_SOCKET='" + name +
-                                      "': datagram truncated");
+    return Status(ErrorKind::kIo, "sd_notify to NOTIFY_SOCKET='" + name + "': datagram truncated");
   }
   return {};
 }
@@ -135,12 +130,9 @@ Status send_datagram(const std::string& name, const sockaddr_un& addr, socklen_t
 
 const char* backend_name(SystemdNotifier::Backend backend) {
   switch (backend) {
-    case SystemdNotifier::Backend::kAuto:
-      return "auto";
-    case SystemdNotifier::Backend::kLibsystemd:
-      return "libsystemd";
-    case SystemdNotifier::Backend::kBuiltin:
-      return "builtin";
+    case SystemdNotifier::Backend::kAuto: return "auto";
+    case SystemdNotifier::Backend::kLibsystemd: return "libsystemd";
+    case SystemdNotifier::Backend::kBuiltin: return "builtin";
   }
   return "unknown";
 }
@@ -203,9 +195,7 @@ Status SystemdNotifier::ready(std::string_view status) const {
   return notify("READY=1\nSTATUS=" + one_line(status));
 }
 
-Status SystemdNotifier::status(std::string_view text) const {
-  return notify("STATUS=" + one_line(text));
-}
+Status SystemdNotifier::status(std::string_view text) const { return notify("STATUS=" + one_line(text)); }
 
 Status SystemdNotifier::watchdog() const { return notify("WATCHDOG=1"); }
 
@@ -217,8 +207,8 @@ Status SystemdNotifier::stopping(std::string_view status) const {
 Status SystemdNotifier::reloading() const {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  const std::uint64_t usec = static_cast<std::uint64_t>(ts.tv_sec) * 1000000u +
-                             static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
+  const std::uint64_t usec =
+      static_cast<std::uint64_t>(ts.tv_sec) * 1000000u + static_cast<std::uint64_t>(ts.tv_nsec) / 1000u;
   return notify("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 

@@ -80,8 +80,7 @@ class SystemdNotifier {
   std::optional<std::chrono::microseconds> watchdog_ping_interval() const;
 
  private:
-  SystemdNotifier(Backend backend, std::string socket,
-                  std::optional<std::chrono::microseconds> watchdog)
+  SystemdNotifier(Backend backend, std::string socket, std::optional<std::chrono::microseconds> watchdog)
       : backend_(backend), socket_(std::move(socket)), watchdog_(watchdog) {}
 
   Backend backend_;

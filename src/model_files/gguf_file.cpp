@@ -20,22 +20,17 @@ uint64_t min_encoded_size(GgufValueType type) {
   switch (type) {
     case GgufValueType::kU8:
     case GgufValueType::kI8:
-    case GgufValueType::kBool:
-      return 1;
+    case GgufValueType::kBool: return 1;
     case GgufValueType::kU16:
-    case GgufValueType::kI16:
-      return 2;
+    case GgufValueType::kI16: return 2;
     case GgufValueType::kU32:
     case GgufValueType::kI32:
-    case GgufValueType::kF32:
-      return 4;
+    case GgufValueType::kF32: return 4;
     case GgufValueType::kU64:
     case GgufValueType::kI64:
     case GgufValueType::kF64:
-    case GgufValueType::kString:
-      return 8;
-    case GgufValueType::kArray:
-      return 12;
+    case GgufValueType::kString: return 8;
+    case GgufValueType::kArray: return 12;
   }
   return 1;
 }
@@ -49,8 +44,7 @@ class Reader {
   uint64_t remaining() const { return bytes_.size() - pos_; }
 
   Status error(const std::string& what) const {
-    return Status(ErrorKind::kMalformedFile,
-                  name_ + ": " + what + " (at byte " + std::to_string(pos_) + ")");
+    return Status(ErrorKind::kMalformedFile, name_ + ": " + what + " (at byte " + std::to_string(pos_) + ")");
   }
 
   template <class T>
@@ -91,16 +85,66 @@ class Parser {
     out.type = type;
     bool ok = true;
     switch (type) {
-      case GgufValueType::kU8: { uint8_t v = 0; ok = r_.read(v); out.u = v; break; }
-      case GgufValueType::kI8: { int8_t v = 0; ok = r_.read(v); out.i = v; break; }
-      case GgufValueType::kU16: { uint16_t v = 0; ok = r_.read(v); out.u = v; break; }
-      case GgufValueType::kI16: { int16_t v = 0; ok = r_.read(v); out.i = v; break; }
-      case GgufValueType::kU32: { uint32_t v = 0; ok = r_.read(v); out.u = v; break; }
-      case GgufValueType::kI32: { int32_t v = 0; ok = r_.read(v); out.i = v; break; }
-      case GgufValueType::kU64: { uint64_t v = 0; ok = r_.read(v); out.u = v; break; }
-      case GgufValueType::kI64: { int64_t v = 0; ok = r_.read(v); out.i = v; break; }
-      case GgufValueType::kF32: { float v = 0; ok = r_.read(v); out.f = v; break; }
-      case GgufValueType::kF64: { double v = 0; ok = r_.read(v); out.f = v; break; }
+      case GgufValueType::kU8: {
+        uint8_t v = 0;
+        ok = r_.read(v);
+        out.u = v;
+        break;
+      }
+      case GgufValueType::kI8: {
+        int8_t v = 0;
+        ok = r_.read(v);
+        out.i = v;
+        break;
+      }
+      case GgufValueType::kU16: {
+        uint16_t v = 0;
+        ok = r_.read(v);
+        out.u = v;
+        break;
+      }
+      case GgufValueType::kI16: {
+        int16_t v = 0;
+        ok = r_.read(v);
+        out.i = v;
+        break;
+      }
+      case GgufValueType::kU32: {
+        uint32_t v = 0;
+        ok = r_.read(v);
+        out.u = v;
+        break;
+      }
+      case GgufValueType::kI32: {
+        int32_t v = 0;
+        ok = r_.read(v);
+        out.i = v;
+        break;
+      }
+      case GgufValueType::kU64: {
+        uint64_t v = 0;
+        ok = r_.read(v);
+        out.u = v;
+        break;
+      }
+      case GgufValueType::kI64: {
+        int64_t v = 0;
+        ok = r_.read(v);
+        out.i = v;
+        break;
+      }
+      case GgufValueType::kF32: {
+        float v = 0;
+        ok = r_.read(v);
+        out.f = v;
+        break;
+      }
+      case GgufValueType::kF64: {
+        double v = 0;
+        ok = r_.read(v);
+        out.f = v;
+        break;
+      }
       case GgufValueType::kBool: {
         uint8_t v = 0;
         ok = r_.read(v);
@@ -108,11 +152,8 @@ class Parser {
         out.u = v;
         break;
       }
-      case GgufValueType::kString:
-        ok = r_.read_string(out.str);
-        break;
-      case GgufValueType::kArray:
-        return read_array(out, key, depth);
+      case GgufValueType::kString: ok = r_.read_string(out.str); break;
+      case GgufValueType::kArray: return read_array(out, key, depth);
     }
     if (!ok) return r_.error("metadata key '" + key + "': truncated " + gguf_value_type_name(type) + " value");
     return Status::ok_status();
@@ -156,12 +197,10 @@ class Parser {
 };
 
 bool is_unsigned(GgufValueType t) {
-  return t == GgufValueType::kU8 || t == GgufValueType::kU16 || t == GgufValueType::kU32 ||
-         t == GgufValueType::kU64;
+  return t == GgufValueType::kU8 || t == GgufValueType::kU16 || t == GgufValueType::kU32 || t == GgufValueType::kU64;
 }
 bool is_signed(GgufValueType t) {
-  return t == GgufValueType::kI8 || t == GgufValueType::kI16 || t == GgufValueType::kI32 ||
-         t == GgufValueType::kI64;
+  return t == GgufValueType::kI8 || t == GgufValueType::kI16 || t == GgufValueType::kI32 || t == GgufValueType::kI64;
 }
 bool is_float(GgufValueType t) { return t == GgufValueType::kF32 || t == GgufValueType::kF64; }
 
@@ -267,8 +306,7 @@ Result<GgufFile> GgufFile::parse_owned(GgufFile file) {
 
   if (const GgufValue* a = file.find("general.alignment")) {
     if (a->type != GgufValueType::kU32) {
-      return r.error(std::string("general.alignment has type ") + gguf_value_type_name(a->type) +
-                     ", expected u32");
+      return r.error(std::string("general.alignment has type ") + gguf_value_type_name(a->type) + ", expected u32");
     }
     if (a->u == 0 || (a->u & (a->u - 1)) != 0) {
       return r.error("general.alignment " + std::to_string(a->u) + " is not a power of two");
@@ -307,13 +345,12 @@ Result<GgufFile> GgufFile::parse_owned(GgufFile file) {
     if (!r.read(raw_type) || !r.read(info.offset)) return r.error(tn + ": truncated info");
     GgmlTypeTraits traits = ggml_type_traits(raw_type);
     if (traits.block_elems == 0) {
-      return Status(ErrorKind::kUnsupported,
-                    name + ": " + tn + " has unknown ggml type " + std::to_string(raw_type));
+      return Status(ErrorKind::kUnsupported, name + ": " + tn + " has unknown ggml type " + std::to_string(raw_type));
     }
     info.type = static_cast<GgmlType>(raw_type);
     if (info.dims[0] % traits.block_elems != 0) {
-      return r.error(tn + ": row length " + std::to_string(info.dims[0]) + " is not a multiple of " +
-                     traits.name + "'s block of " + std::to_string(traits.block_elems));
+      return r.error(tn + ": row length " + std::to_string(info.dims[0]) + " is not a multiple of " + traits.name +
+                     "'s block of " + std::to_string(traits.block_elems));
     }
     uint64_t blocks = numel / static_cast<uint64_t>(traits.block_elems);
     if (blocks > std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(traits.block_bytes)) {
@@ -337,10 +374,10 @@ Result<GgufFile> GgufFile::parse_owned(GgufFile file) {
   for (const GgufTensorInfo& info : file.tensors_) {
     uint64_t avail = file.data_offset_ <= size ? size - file.data_offset_ : 0;
     if (info.offset > avail || info.n_bytes > avail - info.offset) {
-      return Status(ErrorKind::kMalformedFile,
-                    name + ": tensor '" + info.name + "': data [" + std::to_string(info.offset) + ", +" +
-                        std::to_string(info.n_bytes) + ") lies beyond the end of the file (data section holds " +
-                        std::to_string(avail) + " bytes)");
+      return Status(ErrorKind::kMalformedFile, name + ": tensor '" + info.name + "': data [" +
+                                                   std::to_string(info.offset) + ", +" + std::to_string(info.n_bytes) +
+                                                   ") lies beyond the end of the file (data section holds " +
+                                                   std::to_string(avail) + " bytes)");
     }
   }
   return file;

@@ -42,10 +42,10 @@ class MappedFile;
 // elements (of one element type; nested arrays allowed) in `items`.
 struct GgufValue {
   GgufValueType type = GgufValueType::kU8;
-  uint64_t u = 0;       // kU8/kU16/kU32/kU64, and kBool (0 or 1)
-  int64_t i = 0;        // kI8/kI16/kI32/kI64
-  double f = 0.0;       // kF32/kF64
-  std::string str;      // kString (raw bytes, not validated as UTF-8)
+  uint64_t u = 0;                                // kU8/kU16/kU32/kU64, and kBool (0 or 1)
+  int64_t i = 0;                                 // kI8/kI16/kI32/kI64
+  double f = 0.0;                                // kF32/kF64
+  std::string str;                               // kString (raw bytes, not validated as UTF-8)
   GgufValueType elem_type = GgufValueType::kU8;  // kArray
   std::vector<GgufValue> items;                  // kArray
 };
@@ -78,9 +78,9 @@ class GgufFile {
   GgufFile& operator=(const GgufFile&) = delete;
   ~GgufFile();
 
-  const std::string& name() const { return name_; }  // path or parse() name
-  uint32_t version() const { return version_; }      // 2 or 3
-  uint64_t alignment() const { return alignment_; }  // general.alignment or 32
+  const std::string& name() const { return name_; }      // path or parse() name
+  uint32_t version() const { return version_; }          // 2 or 3
+  uint64_t alignment() const { return alignment_; }      // general.alignment or 32
   uint64_t data_offset() const { return data_offset_; }  // file offset of the data section
 
   // --- metadata -----------------------------------------------------------
@@ -133,9 +133,9 @@ class GgufFile {
   std::unordered_map<std::string, size_t> kv_index_;
   std::vector<GgufTensorInfo> tensors_;
   std::unordered_map<std::string, size_t> tensor_index_;
-  std::unique_ptr<MappedFile> map_;  // open(): the mapping
-  std::vector<std::byte> owned_;     // parse(): the copy
-  std::span<const std::byte> bytes_; // whichever of the two holds the file
+  std::unique_ptr<MappedFile> map_;   // open(): the mapping
+  std::vector<std::byte> owned_;      // parse(): the copy
+  std::span<const std::byte> bytes_;  // whichever of the two holds the file
 };
 
 }  // namespace tandem::model_files

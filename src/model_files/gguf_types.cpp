@@ -72,8 +72,7 @@ bool ggml_type_supported(GgmlType type) {
     case GgmlType::kQ4_1:
     case GgmlType::kQ4_K:
     case GgmlType::kQ5_K:
-    case GgmlType::kQ6_K:
-      return true;
+    case GgmlType::kQ6_K: return true;
     case GgmlType::kQ5_0:
     case GgmlType::kQ5_1:
     case GgmlType::kQ8_1:
@@ -96,8 +95,7 @@ bool ggml_type_supported(GgmlType type) {
     case GgmlType::kIQ1_M:
     case GgmlType::kTQ1_0:
     case GgmlType::kTQ2_0:
-    case GgmlType::kMXFP4:
-      return false;
+    case GgmlType::kMXFP4: return false;
   }
   return false;
 }

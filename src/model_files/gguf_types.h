@@ -78,9 +78,7 @@ struct GgmlTypeTraits {
 
 // Traits of a raw on-disk type number; block_elems == 0 for unknown numbers.
 GgmlTypeTraits ggml_type_traits(uint32_t raw);
-inline GgmlTypeTraits ggml_type_traits(GgmlType type) {
-  return ggml_type_traits(static_cast<uint32_t>(type));
-}
+inline GgmlTypeTraits ggml_type_traits(GgmlType type) { return ggml_type_traits(static_cast<uint32_t>(type)); }
 // True for the types Tandem converts to F32/BF16: F32, F16, BF16, Q8_0, Q4_0,
 // Q4_1, Q4_K, Q5_K, Q6_K.
 bool ggml_type_supported(GgmlType type);

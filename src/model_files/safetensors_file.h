@@ -34,10 +34,10 @@ class MappedFile;
 
 struct SafetensorsTensorInfo {
   std::string name;
-  std::string dtype;            // "F32", "BF16", "F16", "I64", ... as in the file
-  int64_t elem_bytes = 0;       // bytes per element of dtype
-  std::vector<int64_t> shape;   // row-major; empty = scalar
-  uint64_t begin = 0;           // data_offsets, relative to the data section
+  std::string dtype;           // "F32", "BF16", "F16", "I64", ... as in the file
+  int64_t elem_bytes = 0;      // bytes per element of dtype
+  std::vector<int64_t> shape;  // row-major; empty = scalar
+  uint64_t begin = 0;          // data_offsets, relative to the data section
   uint64_t end = 0;
   int64_t numel() const;
 };

@@ -17,8 +17,8 @@
 
 namespace tandem::scheduler {
 
-using engine::SamplingParams;
 using engine::SampledToken;
+using engine::SamplingParams;
 using engine::TokenLogprob;
 
 // Token-level stop conditions, checked by the worker after each sampled token.
@@ -45,17 +45,17 @@ const char* finish_reason_name(FinishReason reason);  // "stop", "length", "canc
 // What a worker reports for one request. Events of one request arrive in
 // order; exactly one has finish != kNone and it is the last one.
 struct TokenEvent {
-  std::vector<SampledToken> tokens;    // tokens sampled since the previous event
+  std::vector<SampledToken> tokens;  // tokens sampled since the previous event
   FinishReason finish = FinishReason::kNone;
-  Status error;                        // non-ok iff finish == kError
+  Status error;  // non-ok iff finish == kError
   // The EOS/stop token that ended the sequence: counted in usage, delivered in
   // `tokens`, but not rendered as text.
   std::optional<int32_t> stop_token;
   // Filled on the first event of a request.
   int prompt_tokens = 0;
-  int cached_tokens = 0;               // prompt tokens served from the prefix cache
-  double queue_seconds = 0.0;          // from submit() until first scheduled
-  std::string worker;                  // which worker served it (for logs)
+  int cached_tokens = 0;       // prompt tokens served from the prefix cache
+  double queue_seconds = 0.0;  // from submit() until first scheduled
+  std::string worker;          // which worker served it (for logs)
 };
 
 // Called on a worker thread. Must not block and must not call back into the
@@ -63,26 +63,26 @@ struct TokenEvent {
 using TokenSink = std::function<void(TokenEvent&&)>;
 
 struct GenerationRequest {
-  std::string id;                          // unique while in flight
-  std::vector<int32_t> prompt;             // token ids, non-empty
+  std::string id;               // unique while in flight
+  std::vector<int32_t> prompt;  // token ids, non-empty
   SamplingParams sampling;
   StopCriteria stop;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
-  std::string cache_salt;                  // separates tenants' prefix caches
+  std::string cache_salt;  // separates tenants' prefix caches
   TokenSink sink;
 };
 
 // One worker as /ready reports it.
 struct WorkerStatus {
-  std::string name;     // e.g. "cuda0", "cpu1"
-  std::string state;    // "running", "draining", "failed", "stopped"
-  bool healthy = false; // accepting work
-  std::string role;     // "aggregated", "prefill", "decode"; "" when the service has no roles
+  std::string name;      // e.g. "cuda0", "cpu1"
+  std::string state;     // "running", "draining", "failed", "stopped"
+  bool healthy = false;  // accepting work
+  std::string role;      // "aggregated", "prefill", "decode"; "" when the service has no roles
 };
 
 struct ServiceStats {
-  int running = 0;   // requests being stepped
-  int waiting = 0;   // requests queued, not yet scheduled
+  int running = 0;                    // requests being stepped
+  int waiting = 0;                    // requests queued, not yet scheduled
   std::vector<WorkerStatus> workers;  // empty when the service has no workers to report
 };
 

@@ -12,8 +12,8 @@
 // blocks its own prefix cache already holds, imports the rest and runs the
 // sequence as decoding. When the KV is missing (export failed, or the prefill
 // worker failed before the first token, or the decode worker evicted a
-// leading block that was not sent), there is no room, or the import fails, the sequence is requeued to recompute prompt + generated tokens on
-// the decode worker (local prefill): its output does not change.
+// leading block that was not sent), there is no room, or the import fails, the sequence is requeued to recompute prompt
+// + generated tokens on the decode worker (local prefill): its output does not change.
 //
 // Threading: built on the prefill worker's thread, consumed on the decode
 // worker's; nothing in it is shared.
@@ -29,13 +29,13 @@
 namespace tandem::scheduler {
 
 struct Handoff {
-  std::unique_ptr<Sequence> seq;   // kMigrating, no blocks; tokens = prompt (+ generated)
+  std::unique_ptr<Sequence> seq;  // kMigrating, no blocks; tokens = prompt (+ generated)
   // Runner layout: blocks [kv_first_block, blocks covering kv_positions), in table order.
   std::vector<std::byte> kv;
-  int kv_positions = 0;            // positions the KV covers; 0: none sent (recompute)
-  int kv_first_block = 0;          // leading blocks not sent: the decode worker caches them (router's view)
-  std::string from;                // the prefill worker's name (logs)
-  double export_seconds = 0.0;     // time Runner::export_blocks took
+  int kv_positions = 0;         // positions the KV covers; 0: none sent (recompute)
+  int kv_first_block = 0;       // leading blocks not sent: the decode worker caches them (router's view)
+  std::string from;             // the prefill worker's name (logs)
+  double export_seconds = 0.0;  // time Runner::export_blocks took
 };
 
 }  // namespace tandem::scheduler

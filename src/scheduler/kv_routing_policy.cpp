@@ -38,13 +38,14 @@ void KvRoutingPolicy::on_kv_event(size_t worker_index, const kv::KvEvent& event)
   switch (index_.apply(worker_index, event)) {
     case kv::KvIndexUpdate::kApplied: return;
     case kv::KvIndexUpdate::kUnknownEviction:
-      spdlog::warn("[router] worker {} evicted block {:016x} the KV index did not hold (event {})",
-                   event.worker, event.block_hash, event.seq_no);
+      spdlog::warn("[router] worker {} evicted block {:016x} the KV index did not hold (event {})", event.worker,
+                   event.block_hash, event.seq_no);
       return;
     case kv::KvIndexUpdate::kWorkerOutOfRange:
-      spdlog::warn("[router] worker {} (index {}) is beyond the KV index's {} workers; its cache "
-                   "is not used for routing",
-                   event.worker, worker_index, kv::KvIndex::kMaxWorkers);
+      spdlog::warn(
+          "[router] worker {} (index {}) is beyond the KV index's {} workers; its cache "
+          "is not used for routing",
+          event.worker, worker_index, kv::KvIndex::kMaxWorkers);
       return;
   }
 }
@@ -74,8 +75,8 @@ std::vector<KvScore> KvRoutingPolicy::score(const GenerationRequest& request,
       hashed_bt = c.block_tokens;
       hashed_salt = c.model_salt;
       const int reusable = n > 0 ? static_cast<int>((n - 1) / c.block_tokens) : 0;
-      const std::vector<kv::BlockHash> hashes = kv::block_hashes(
-          kv::root_hash(c.model_salt, request.cache_salt), request.prompt, c.block_tokens, reusable);
+      const std::vector<kv::BlockHash> hashes =
+          kv::block_hashes(kv::root_hash(c.model_salt, request.cache_salt), request.prompt, c.block_tokens, reusable);
       index_.overlaps(hashes, overlap);
     }
     KvScore& s = scores[i];
@@ -88,8 +89,7 @@ std::vector<KvScore> KvRoutingPolicy::score(const GenerationRequest& request,
   return scores;
 }
 
-size_t KvRoutingPolicy::choose(std::span<const KvScore> scores,
-                               std::span<const WorkerView> candidates) {
+size_t KvRoutingPolicy::choose(std::span<const KvScore> scores, std::span<const WorkerView> candidates) {
   auto key = [&](size_t i) {
     return std::make_tuple(scores[i].cost, candidates[i].load.load_tokens, candidates[i].index);
   };
@@ -124,8 +124,7 @@ size_t KvRoutingPolicy::choose(std::span<const KvScore> scores,
   return best;  // rounding at the top end
 }
 
-size_t KvRoutingPolicy::pick(const GenerationRequest& request,
-                             std::span<const WorkerView> candidates) {
+size_t KvRoutingPolicy::pick(const GenerationRequest& request, std::span<const WorkerView> candidates) {
   TANDEM_CHECK(!candidates.empty());
   const std::vector<KvScore> scores = score(request, candidates);
   const size_t chosen = choose(scores, candidates);

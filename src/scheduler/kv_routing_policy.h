@@ -59,8 +59,7 @@ class KvRoutingPolicy final : public RoutingPolicy {
   void on_worker_removed(size_t worker_index) override;
 
   // The scores pick() compares, one per candidate (same order).
-  std::vector<KvScore> score(const GenerationRequest& request,
-                             std::span<const WorkerView> candidates) const;
+  std::vector<KvScore> score(const GenerationRequest& request, std::span<const WorkerView> candidates) const;
 
   const kv::KvIndex& index() const { return index_; }
   const KvRoutingOptions& options() const { return options_; }

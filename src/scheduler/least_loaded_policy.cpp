@@ -6,8 +6,7 @@
 
 namespace tandem::scheduler {
 
-size_t LeastLoadedPolicy::pick(const GenerationRequest& /*request*/,
-                               std::span<const WorkerView> candidates) {
+size_t LeastLoadedPolicy::pick(const GenerationRequest& /*request*/, std::span<const WorkerView> candidates) {
   TANDEM_CHECK(!candidates.empty());
   auto key = [](const WorkerView& c) {
     return std::make_tuple(c.load.load_tokens, c.load.running + c.load.waiting, c.index);

@@ -12,25 +12,23 @@ Status check_request(const GenerationRequest& r, const RequestLimits& limits) {
     const int32_t t = r.prompt[i];
     if (t < 0 || t >= limits.vocab) {
       return {ErrorKind::kInvalidRequest,
-              fmt::format("prompt token {} at index {} is outside the vocabulary [0, {})", t, i,
-                          limits.vocab),
+              fmt::format("prompt token {} at index {} is outside the vocabulary [0, {})", t, i, limits.vocab),
               "prompt"};
     }
   }
   for (const auto& [t, bias] : r.sampling.logit_bias) {
     if (t < 0 || t >= limits.vocab) {
       return {ErrorKind::kInvalidRequest,
-              fmt::format("logit_bias token {} is outside the vocabulary [0, {})", t, limits.vocab),
-              "logit_bias"};
+              fmt::format("logit_bias token {} is outside the vocabulary [0, {})", t, limits.vocab), "logit_bias"};
     }
   }
   if (r.stop.max_tokens < 1) {
-    return {ErrorKind::kInvalidRequest,
-            fmt::format("max_tokens must be at least 1, got {}", r.stop.max_tokens), "max_tokens"};
+    return {ErrorKind::kInvalidRequest, fmt::format("max_tokens must be at least 1, got {}", r.stop.max_tokens),
+            "max_tokens"};
   }
   if (r.stop.min_tokens < 0) {
-    return {ErrorKind::kInvalidRequest,
-            fmt::format("min_tokens must be at least 0, got {}", r.stop.min_tokens), "min_tokens"};
+    return {ErrorKind::kInvalidRequest, fmt::format("min_tokens must be at least 0, got {}", r.stop.min_tokens),
+            "min_tokens"};
   }
   const int64_t prompt = static_cast<int64_t>(r.prompt.size());
   const int64_t total = prompt + r.stop.max_tokens;

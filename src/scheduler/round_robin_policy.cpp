@@ -7,8 +7,7 @@
 
 namespace tandem::scheduler {
 
-size_t RoundRobinPolicy::pick(const GenerationRequest& /*request*/,
-                              std::span<const WorkerView> candidates) {
+size_t RoundRobinPolicy::pick(const GenerationRequest& /*request*/, std::span<const WorkerView> candidates) {
   TANDEM_CHECK(!candidates.empty());
   // Take a ticket; the candidate with the smallest index >= ticket (mod the
   // highest index + 1) wins, so a missing worker just gets skipped.

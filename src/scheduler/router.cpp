@@ -13,9 +13,8 @@ namespace tandem::scheduler {
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers)
     : Router(options, std::move(workers),
-             make_routing_policy(options.policy,
-                                 KvRoutingOptions{options.kv_overlap_weight,
-                                                  options.router_temperature, options.router_seed})) {}
+             make_routing_policy(options.policy, KvRoutingOptions{options.kv_overlap_weight, options.router_temperature,
+                                                                  options.router_seed})) {}
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers,
                std::unique_ptr<RoutingPolicy> policy)
@@ -30,12 +29,11 @@ Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> worke
   decisions_.assign(workers_.size(), nullptr);
   for (size_t i = 0; i < workers_.size(); ++i) {
     if (metrics::Registry* r = workers_[i]->metrics_registry()) {
-      decisions_[i] = &r->counter("tandem_router_decisions_total",
-                                  "Requests the router sent to a worker (accepted by it).",
-                                  {{"worker", workers_[i]->name()}});
+      decisions_[i] =
+          &r->counter("tandem_router_decisions_total", "Requests the router sent to a worker (accepted by it).",
+                      {{"worker", workers_[i]->name()}});
     }
-    workers_[i]->set_kv_event_sink(
-        [policy = policy_.get(), i](const kv::KvEvent& e) { policy->on_kv_event(i, e); });
+    workers_[i]->set_kv_event_sink([policy = policy_.get(), i](const kv::KvEvent& e) { policy->on_kv_event(i, e); });
   }
   if (metrics::Registry* r = workers_[0]->metrics_registry()) {
     const char* help = "Requests routed while prefill workers were available, by where their prompt was prefilled.";
@@ -50,8 +48,7 @@ Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> worke
   if (options_.max_local_prefill_tokens < 0 || options_.max_prefill_queue < 1) {
     throw std::invalid_argument("router: max_local_prefill_tokens must be >= 0 and max_prefill_queue >= 1");
   }
-  spdlog::info("[router] {} workers, policy {}, max_queue {}", workers_.size(), policy_->name(),
-               options_.max_queue);
+  spdlog::info("[router] {} workers, policy {}, max_queue {}", workers_.size(), policy_->name(), options_.max_queue);
 }
 
 Router::~Router() { shutdown(std::chrono::milliseconds(0)); }
@@ -87,8 +84,7 @@ Status Router::submit(GenerationRequest request) {
   if (candidates.empty()) return {ErrorKind::kUnavailable, "no healthy worker"};
   if (waiting >= options_.max_queue) {
     return {ErrorKind::kQueueFull,
-            std::to_string(waiting) + " requests are waiting (max_queue " +
-                std::to_string(options_.max_queue) + ")"};
+            std::to_string(waiting) + " requests are waiting (max_queue " + std::to_string(options_.max_queue) + ")"};
   }
 
   const std::string id = request.id;
@@ -112,9 +108,8 @@ Status Router::submit(GenerationRequest request) {
   for (size_t i = 0; i < candidates.size(); ++i) {
     if (i != first) rest.push_back(i);
   }
-  std::stable_sort(rest.begin(), rest.end(), [&](size_t a, size_t b) {
-    return candidates[a].load.load_tokens < candidates[b].load.load_tokens;
-  });
+  std::stable_sort(rest.begin(), rest.end(),
+                   [&](size_t a, size_t b) { return candidates[a].load.load_tokens < candidates[b].load.load_tokens; });
   order.insert(order.end(), rest.begin(), rest.end());
 
   if (!prefill.empty()) {
@@ -136,8 +131,8 @@ Status Router::submit(GenerationRequest request) {
       if (st.ok()) {
         if (decisions_[p.index]) decisions_[p.index]->inc();
         if (remote_prefills_) remote_prefills_->inc();
-        spdlog::debug("[router] req={} remote prefill on {} ({} uncached tokens), decode on {}", id, p.name,
-                      uncached, workers_[decode]->name());
+        spdlog::debug("[router] req={} remote prefill on {} ({} uncached tokens), decode on {}", id, p.name, uncached,
+                      workers_[decode]->name());
         return st;
       }
       if (st.kind() != ErrorKind::kQueueFull && st.kind() != ErrorKind::kUnavailable) {

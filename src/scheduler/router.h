@@ -47,9 +47,9 @@ struct RouterOptions {
   int max_queue = 256;                  // requests waiting over all workers before kQueueFull
   // Policy `kv` only (KvRoutingPolicy): cost = prefill blocks * kv_overlap_weight
   // + load blocks; router_temperature > 0 samples a softmax over the costs.
-  double kv_overlap_weight = 1.0;       // [scheduler] kv_overlap_weight, >= 0
-  double router_temperature = 0.0;      // [scheduler] router_temperature, >= 0
-  uint64_t router_seed = 0;             // softmax sampling seed; 0 = drawn at start
+  double kv_overlap_weight = 1.0;   // [scheduler] kv_overlap_weight, >= 0
+  double router_temperature = 0.0;  // [scheduler] router_temperature, >= 0
+  uint64_t router_seed = 0;         // softmax sampling seed; 0 = drawn at start
   // Conditional disaggregation (with prefill-role workers): remote prefill only
   // when the prompt tokens not cached on the chosen decode worker exceed
   // max_local_prefill_tokens and fewer than max_prefill_queue requests wait at
@@ -64,8 +64,7 @@ class Router final : public GenerationService {
   // routing options or no workers (start-up errors, reported once by main).
   Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers);
   // With a policy object (the KV-aware policy, tests); options.policy is ignored.
-  Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers,
-         std::unique_ptr<RoutingPolicy> policy);
+  Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers, std::unique_ptr<RoutingPolicy> policy);
   // shutdown() with no grace period if it was not called.
   ~Router() override;
 
@@ -94,8 +93,8 @@ class Router final : public GenerationService {
 
  private:
   struct Owner {
-    size_t worker = SIZE_MAX;                       // index of the worker holding it
-    std::shared_ptr<std::atomic<bool>> cancelled;   // remote prefills only
+    size_t worker = SIZE_MAX;                      // index of the worker holding it
+    std::shared_ptr<std::atomic<bool>> cancelled;  // remote prefills only
   };
   void forget(const std::string& id);
   // On the prefill worker's thread: gives a finished prefill to `decode`, else
@@ -103,10 +102,10 @@ class Router final : public GenerationService {
   void deliver(size_t decode, Handoff&& handoff);
 
   RouterOptions options_;
-  std::unique_ptr<RoutingPolicy> policy_;   // outlives the workers (declared first)
+  std::unique_ptr<RoutingPolicy> policy_;  // outlives the workers (declared first)
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<metrics::Counter*> decisions_;           // per worker; null without a registry
-  std::unique_ptr<std::atomic<bool>[]> removed_;       // on_worker_removed() sent
+  std::vector<metrics::Counter*> decisions_;      // per worker; null without a registry
+  std::unique_ptr<std::atomic<bool>[]> removed_;  // on_worker_removed() sent
   std::atomic<bool> accepting_{true};
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
@@ -114,7 +113,7 @@ class Router final : public GenerationService {
   std::unordered_map<std::string, Owner> owner_;  // request id -> where it is
   metrics::Counter* remote_prefills_ = nullptr;
   metrics::Counter* local_prefills_ = nullptr;
-  metrics::Gauge* role_waiting_[3] = {};            // by WorkerRole
+  metrics::Gauge* role_waiting_[3] = {};  // by WorkerRole
 };
 
 }  // namespace tandem::scheduler

@@ -20,10 +20,10 @@ namespace tandem::scheduler {
 
 // One eligible worker as a policy sees it.
 struct WorkerView {
-  size_t index = 0;         // the worker's index in the router
+  size_t index = 0;  // the worker's index in the router
   std::string_view name;
   WorkerLoad load;
-  int block_tokens = 16;    // to hash a prompt the way this worker's pool does
+  int block_tokens = 16;  // to hash a prompt the way this worker's pool does
   uint64_t model_salt = 0;
 };
 

@@ -23,23 +23,21 @@ bool sequence_transition_allowed(SequenceState from, SequenceState to) {
     case SequenceState::kWaiting:
       return to == SequenceState::kPrefilling || to == SequenceState::kMigrating || to == SequenceState::kFinished;
     case SequenceState::kPrefilling:
-      return to == SequenceState::kPrefilling || to == SequenceState::kDecoding ||
-             to == SequenceState::kPreempted || to == SequenceState::kMigrating || to == SequenceState::kFinished;
-    case SequenceState::kDecoding:
-      return to == SequenceState::kDecoding || to == SequenceState::kPreempted ||
+      return to == SequenceState::kPrefilling || to == SequenceState::kDecoding || to == SequenceState::kPreempted ||
              to == SequenceState::kMigrating || to == SequenceState::kFinished;
+    case SequenceState::kDecoding:
+      return to == SequenceState::kDecoding || to == SequenceState::kPreempted || to == SequenceState::kMigrating ||
+             to == SequenceState::kFinished;
     case SequenceState::kPreempted:
       return to == SequenceState::kPrefilling || to == SequenceState::kMigrating || to == SequenceState::kFinished;
     case SequenceState::kMigrating:
       return to == SequenceState::kDecoding || to == SequenceState::kPreempted || to == SequenceState::kFinished;
-    case SequenceState::kFinished:
-      return false;
+    case SequenceState::kFinished: return false;
   }
   return false;
 }
 
-Sequence::Sequence(GenerationRequest req, uint64_t seed_in, kv::BlockHash root_in,
-                   Clock::time_point submitted_at)
+Sequence::Sequence(GenerationRequest req, uint64_t seed_in, kv::BlockHash root_in, Clock::time_point submitted_at)
     : request(std::move(req)), seed(seed_in), root(root_in), submitted(submitted_at) {
   tokens = request.prompt;
   num_prompt = static_cast<int>(tokens.size());

@@ -60,47 +60,43 @@ struct Sequence {
 
   Sequence(GenerationRequest request, uint64_t seed, kv::BlockHash root, Clock::time_point submitted);
 
-  GenerationRequest request;       // as submitted (prompt, params, stop, deadline, sink)
-  uint64_t seed = 0;               // request.sampling.seed or drawn at submit
-  kv::BlockHash root = 0;          // prefix-cache chain root (model salt + cache_salt)
-  std::vector<int32_t> tokens;     // prompt, then every generated token
+  GenerationRequest request;    // as submitted (prompt, params, stop, deadline, sink)
+  uint64_t seed = 0;            // request.sampling.seed or drawn at submit
+  kv::BlockHash root = 0;       // prefix-cache chain root (model salt + cache_salt)
+  std::vector<int32_t> tokens;  // prompt, then every generated token
   int num_prompt = 0;
-  int num_computed = 0;            // positions [0, num_computed) have KV in `blocks`
-  std::vector<kv::BlockId> blocks; // block table; covers at least num_computed positions
+  int num_computed = 0;               // positions [0, num_computed) have KV in `blocks`
+  std::vector<kv::BlockId> blocks;    // block table; covers at least num_computed positions
   std::vector<kv::BlockHash> hashes;  // hashes of blocks[0 .. hashes.size()), all full and stored
   SequenceState state = SequenceState::kWaiting;
 
   // Reporting.
   Clock::time_point submitted;
-  bool scheduled_once = false;     // first admission happened (queue time measured)
+  bool scheduled_once = false;  // first admission happened (queue time measured)
   double queue_seconds = 0.0;
-  int cached_tokens = 0;           // prefix-cache hit of the first admission
+  int cached_tokens = 0;  // prefix-cache hit of the first admission
   bool first_event_sent = false;
   std::vector<SampledToken> pending;  // sampled, not yet published
-  uint64_t admit_order = 0;        // larger = admitted later (preemption picks the largest)
+  uint64_t admit_order = 0;           // larger = admitted later (preemption picks the largest)
   bool cancel_requested = false;
   FinishReason finish = FinishReason::kNone;  // set with kFinished
   Status error;                               // non-ok iff finish == kError
   std::optional<int32_t> stop_token;          // the EOS/stop id when finish == kStop
 
   // Disaggregated serving (empty for aggregated requests).
-  HandoffFn handoff;               // set: remote prefill; hand the sequence over after its first token
-  int handoff_skip_blocks = 0;     // leading blocks the decode worker caches (router's view): not exported
+  HandoffFn handoff;            // set: remote prefill; hand the sequence over after its first token
+  int handoff_skip_blocks = 0;  // leading blocks the decode worker caches (router's view): not exported
   std::shared_ptr<std::atomic<bool>> cancelled;  // the router's cancel flag, seen by whichever worker holds it
-  TokenSink client_sink;           // the sink as the router gave it (each worker wraps its own)
+  TokenSink client_sink;                         // the sink as the router gave it (each worker wraps its own)
 
   const std::string& id() const { return request.id; }
   int num_tokens() const { return static_cast<int>(tokens.size()); }
   int num_output() const { return num_tokens() - num_prompt; }
   int num_uncomputed() const { return num_tokens() - num_computed; }
   std::span<const int32_t> prompt() const { return {tokens.data(), static_cast<size_t>(num_prompt)}; }
-  std::span<const int32_t> output() const {
-    return {tokens.data() + num_prompt, static_cast<size_t>(num_output())};
-  }
+  std::span<const int32_t> output() const { return {tokens.data() + num_prompt, static_cast<size_t>(num_output())}; }
   bool cancel_seen() const { return cancel_requested || (cancelled && cancelled->load()); }
-  bool is_running() const {
-    return state == SequenceState::kPrefilling || state == SequenceState::kDecoding;
-  }
+  bool is_running() const { return state == SequenceState::kPrefilling || state == SequenceState::kDecoding; }
 
   // Moves to `to`; a transition not listed above is a bug (TANDEM_CHECK).
   void set_state(SequenceState to);

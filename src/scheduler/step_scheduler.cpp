@@ -24,8 +24,7 @@ std::unique_ptr<Sequence> take(Container& from, const Sequence* s) {
 
 }  // namespace
 
-StepScheduler::StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler,
-                             WorkerMetrics* metrics)
+StepScheduler::StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler, WorkerMetrics* metrics)
     : options_(std::move(options)), pool_(pool), sampler_(std::move(sampler)), metrics_(metrics) {
   TANDEM_CHECK(options_.max_batch_tokens >= 1);
   TANDEM_CHECK(options_.max_running >= 1);
@@ -107,8 +106,8 @@ Sequence* StepScheduler::preempt_youngest(StepPlan& plan, int& budget) {
   std::unique_ptr<Sequence> victim = std::move(running_.back());
   running_.pop_back();
   Sequence* v = victim.get();
-  auto chunk = std::find_if(plan.chunks.begin(), plan.chunks.end(),
-                            [v](const ScheduledChunk& c) { return c.seq == v; });
+  auto chunk =
+      std::find_if(plan.chunks.begin(), plan.chunks.end(), [v](const ScheduledChunk& c) { return c.seq == v; });
   if (chunk != plan.chunks.end()) {
     budget += chunk->count;
     plan.num_tokens -= chunk->count;
@@ -123,8 +122,8 @@ Sequence* StepScheduler::preempt_youngest(StepPlan& plan, int& budget) {
   ++plan.num_preempted;
   ++preemptions_;
   if (metrics_) metrics_->add_preemption();
-  spdlog::debug("[scheduler] worker={} req={} preempted ({} tokens to recompute)", options_.worker,
-                v->id(), v->num_tokens());
+  spdlog::debug("[scheduler] worker={} req={} preempted ({} tokens to recompute)", options_.worker, v->id(),
+                v->num_tokens());
   return v;
 }
 
@@ -191,8 +190,7 @@ StepPlan StepScheduler::schedule(Clock::time_point now) {
   }
   // Admission, unless this step already had to preempt.
   if (plan.num_preempted == 0) {
-    while (!waiting_.empty() && budget > 0 &&
-           static_cast<int>(running_.size()) < options_.max_running) {
+    while (!waiting_.empty() && budget > 0 && static_cast<int>(running_.size()) < options_.max_running) {
       if (!admit_front(plan, budget, now)) break;
     }
   }
@@ -207,8 +205,8 @@ engine::StepBatch StepScheduler::build_batch(const StepPlan& plan) {
   batch.seqs.reserve(plan.chunks.size());
   for (const ScheduledChunk& c : plan.chunks) {
     engine::SequenceStep s;
-    s.tokens = std::span<const int32_t>(c.seq->tokens).subspan(static_cast<size_t>(c.start),
-                                                              static_cast<size_t>(c.count));
+    s.tokens =
+        std::span<const int32_t>(c.seq->tokens).subspan(static_cast<size_t>(c.start), static_cast<size_t>(c.count));
     s.start_pos = c.start;
     s.block_table = c.seq->blocks;
     s.want_logits = c.want_logits;
@@ -225,8 +223,8 @@ void StepScheduler::store_full_blocks(Sequence& seq) {
   while (seq.hashes.size() < full) {
     const size_t i = seq.hashes.size();
     const kv::BlockHash parent = i == 0 ? seq.root : seq.hashes[i - 1];
-    const auto tokens = std::span<const int32_t>(seq.tokens).subspan(i * static_cast<size_t>(bt),
-                                                                     static_cast<size_t>(bt));
+    const auto tokens =
+        std::span<const int32_t>(seq.tokens).subspan(i * static_cast<size_t>(bt), static_cast<size_t>(bt));
     seq.hashes.push_back(pool_.store(seq.blocks[i], parent, tokens));
   }
 }
@@ -247,8 +245,7 @@ size_t StepScheduler::apply_rows(const StepPlan& plan, NextToken&& next_token) {
     s.tokens.push_back(id);
     s.pending.push_back(std::move(tok));
     s.set_state(SequenceState::kDecoding);
-    const StopDecision d =
-        check_stop(s.request.stop, id, s.num_output(), s.num_tokens(), options_.max_context);
+    const StopDecision d = check_stop(s.request.stop, id, s.num_output(), s.num_tokens(), options_.max_context);
     if (d.reason != FinishReason::kNone) finish(s, d.reason, {}, d.stop_token);
   }
   return row;
@@ -309,8 +306,7 @@ void StepScheduler::fail(const StepPlan& plan, const Status& error) {
   }
 }
 
-void StepScheduler::finish(Sequence& seq, FinishReason reason, Status error,
-                           std::optional<int32_t> stop_token) {
+void StepScheduler::finish(Sequence& seq, FinishReason reason, Status error, std::optional<int32_t> stop_token) {
   if (reason == FinishReason::kError && seq.handoff && !seq.cancel_seen()) {
     // A remote prefill that failed here: the decode worker prefills it locally.
     spdlog::warn("[scheduler] worker={} req={} prefill failed ({}); handing it over without KV", options_.worker,
@@ -370,8 +366,8 @@ void StepScheduler::hand_off(engine::Runner& runner) {
       h.kv_positions = positions;
       h.kv_first_block = first;
     } else {
-      spdlog::warn("[scheduler] worker={} req={} KV export failed ({}); the decode worker recomputes",
-                   options_.worker, s->id(), st.message());
+      spdlog::warn("[scheduler] worker={} req={} KV export failed ({}); the decode worker recomputes", options_.worker,
+                   s->id(), st.message());
       h.kv.clear();
     }
     h.seq = detach(*s);
@@ -403,9 +399,10 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
     const int cached = static_cast<int>(hit.blocks.size());
     kv::BlockPool::Plan plan = pool_.plan();
     if (cached < first) {
-      spdlog::info("[scheduler] worker={} req={} {} of the {} leading blocks {} did not send are no longer cached "
-                   "here; prefilling locally",
-                   options_.worker, seq->id(), first - cached, first, handoff.from);
+      spdlog::info(
+          "[scheduler] worker={} req={} {} of the {} leading blocks {} did not send are no longer cached "
+          "here; prefilling locally",
+          options_.worker, seq->id(), first - cached, first, handoff.from);
       r.missing_prefix = true;
     } else if (plan.add({hit.blocks, n_blocks - cached}) >= 0) {
       const std::vector<kv::BlockId> fresh = pool_.commit(std::move(plan))[0];
@@ -430,8 +427,8 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
         update_metrics();
         return r;
       }
-      spdlog::warn("[scheduler] worker={} req={} KV import from {} failed ({}); prefilling locally",
-                   options_.worker, seq->id(), handoff.from, st.message());
+      spdlog::warn("[scheduler] worker={} req={} KV import from {} failed ({}); prefilling locally", options_.worker,
+                   seq->id(), handoff.from, st.message());
       r.import_failed = true;
       pool_.release(table);
     } else {
@@ -501,16 +498,15 @@ Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
   if (sampler_) {
     status = runner.step(batch, logits_);
     if (status.ok() && logits_.size() != rows * static_cast<size_t>(options_.vocab)) {
-      status = Status(ErrorKind::kInternal,
-                      "runner returned " + std::to_string(logits_.size()) + " logits, expected " +
-                          std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
+      status = Status(ErrorKind::kInternal, "runner returned " + std::to_string(logits_.size()) + " logits, expected " +
+                                                std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
     }
   } else {
     const std::vector<engine::SampleRow> sample_in = sample_rows(plan, suppressed_);
     status = runner.step_and_sample(batch, sample_in, sampled_);
     if (status.ok() && sampled_.size() != rows) {
-      status = Status(ErrorKind::kInternal, "runner sampled " + std::to_string(sampled_.size()) +
-                                                " tokens, expected " + std::to_string(rows));
+      status = Status(ErrorKind::kInternal, "runner sampled " + std::to_string(sampled_.size()) + " tokens, expected " +
+                                                std::to_string(rows));
     }
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();

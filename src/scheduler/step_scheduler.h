@@ -49,11 +49,11 @@ namespace tandem::scheduler {
 using Sampler = std::function<SampledToken(const engine::SampleInput&)>;
 
 struct SchedulerOptions {
-  std::string worker;          // name, put into TokenEvent::worker
-  int max_batch_tokens = 2048; // >= 1
-  int max_running = 64;        // >= 1
-  int max_context = 0;         // >= 1, positions; a sequence reaching it finishes with kLength
-  int vocab = 0;               // >= 1, width of a logits row
+  std::string worker;           // name, put into TokenEvent::worker
+  int max_batch_tokens = 2048;  // >= 1
+  int max_running = 64;         // >= 1
+  int max_context = 0;          // >= 1, positions; a sequence reaching it finishes with kLength
+  int vocab = 0;                // >= 1, width of a logits row
 };
 
 class StepScheduler {
@@ -62,8 +62,7 @@ class StepScheduler {
 
   // `pool` and `metrics` must outlive the scheduler; an empty `sampler` means
   // Runner::step_and_sample samples.
-  StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler,
-                WorkerMetrics* metrics);
+  StepScheduler(SchedulerOptions options, kv::BlockPool& pool, Sampler sampler, WorkerMetrics* metrics);
   ~StepScheduler();
 
   StepScheduler(const StepScheduler&) = delete;
@@ -116,14 +115,14 @@ class StepScheduler {
 
   // What adopt() did, for the transfer metrics.
   struct AdoptResult {
-    bool with_kv = false;       // runs as decoding on the moved KV
-    bool import_failed = false; // Runner::import_blocks failed: recomputes
-    bool no_room = false;       // the pool could not take the blocks: recomputes
+    bool with_kv = false;         // runs as decoding on the moved KV
+    bool import_failed = false;   // Runner::import_blocks failed: recomputes
+    bool no_room = false;         // the pool could not take the blocks: recomputes
     bool missing_prefix = false;  // a leading block not sent is no longer cached here: recomputes
-    int imported_blocks = 0;    // blocks copied into this pool
-    int cached_blocks = 0;      // leading blocks this pool's prefix cache already held (not copied)
-    size_t bytes = 0;           // bytes imported
-    double seconds = 0.0;       // export + import time
+    int imported_blocks = 0;      // blocks copied into this pool
+    int cached_blocks = 0;        // leading blocks this pool's prefix cache already held (not copied)
+    size_t bytes = 0;             // bytes imported
+    double seconds = 0.0;         // export + import time
   };
   // Takes a sequence handed over by a prefill worker (state kMigrating).
   // With KV: one plan for the cached leading blocks (reused; they must
@@ -190,16 +189,16 @@ class StepScheduler {
   kv::BlockPool& pool_;
   Sampler sampler_;
   WorkerMetrics* metrics_;
-  std::deque<std::unique_ptr<Sequence>> waiting_;   // front = next admitted
-  std::vector<std::unique_ptr<Sequence>> running_;  // admission order
-  std::vector<std::unique_ptr<Sequence>> finished_; // until publish()
-  std::vector<Handoff> handoffs_;                   // until take_handoffs()
+  std::deque<std::unique_ptr<Sequence>> waiting_;    // front = next admitted
+  std::vector<std::unique_ptr<Sequence>> running_;   // admission order
+  std::vector<std::unique_ptr<Sequence>> finished_;  // until publish()
+  std::vector<Handoff> handoffs_;                    // until take_handoffs()
   std::unordered_map<std::string, Sequence*> by_id_;
   uint64_t next_admit_order_ = 0;
   uint64_t preemptions_ = 0;
-  std::vector<float> logits_;                       // reused by run() (injected sampler)
-  std::vector<SampledToken> sampled_;               // reused by run() (runner samples)
-  std::vector<std::vector<int32_t>> suppressed_;    // reused by run(): rows' suppressed ids
+  std::vector<float> logits_;                     // reused by run() (injected sampler)
+  std::vector<SampledToken> sampled_;             // reused by run() (runner samples)
+  std::vector<std::vector<int32_t>> suppressed_;  // reused by run(): rows' suppressed ids
 };
 
 }  // namespace tandem::scheduler

@@ -19,14 +19,12 @@ std::vector<int32_t> suppressed_tokens(const StopCriteria& stop, int num_output)
   return out;
 }
 
-StopDecision check_stop(const StopCriteria& stop, int32_t token, int num_output, int num_tokens,
-                        int max_context) {
+StopDecision check_stop(const StopCriteria& stop, int32_t token, int num_output, int num_tokens, int max_context) {
   StopDecision d;
   // The token that makes num_output == min_tokens was sampled while still
   // suppressed, so only tokens beyond min_tokens may stop.
   const bool may_stop = num_output > stop.min_tokens;
-  if (may_stop && ((!stop.ignore_eos && contains(stop.eos_token_ids, token)) ||
-                   contains(stop.stop_token_ids, token))) {
+  if (may_stop && ((!stop.ignore_eos && contains(stop.eos_token_ids, token)) || contains(stop.stop_token_ids, token))) {
     d.reason = FinishReason::kStop;
     d.stop_token = token;
   } else if (num_output >= stop.max_tokens || num_tokens >= max_context) {

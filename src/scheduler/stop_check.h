@@ -24,7 +24,6 @@ struct StopDecision {
 // `num_tokens` in total (prompt included). A stop token ends with kStop (even
 // when max_tokens is reached by it); else max_tokens or the model's context
 // (max_context, positions) ends with kLength.
-StopDecision check_stop(const StopCriteria& stop, int32_t token, int num_output, int num_tokens,
-                        int max_context);
+StopDecision check_stop(const StopCriteria& stop, int32_t token, int num_output, int num_tokens, int max_context);
 
 }  // namespace tandem::scheduler

@@ -28,8 +28,7 @@ std::unique_ptr<Worker> Worker::start(WorkerOptions options, std::unique_ptr<eng
   return w;
 }
 
-Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
-               metrics::Registry* metrics)
+Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics)
     : options_(std::move(options)),
       runner_(std::move(runner)),
       registry_(metrics),
@@ -45,24 +44,23 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner,
   limits_.num_blocks = runner_->num_blocks();
   TANDEM_CHECK(limits_.max_context >= 1 && limits_.vocab >= 1);
   pool_ = std::make_unique<kv::BlockPool>(
-      kv::BlockPoolOptions{options_.name, limits_.num_blocks, limits_.block_tokens,
-                           options_.enable_prefix_caching},
+      kv::BlockPoolOptions{options_.name, limits_.num_blocks, limits_.block_tokens, options_.enable_prefix_caching},
       [this](const kv::KvEvent& e) { emit_kv_event(e); });
   Sampler sampler = options_.sampler;  // empty: the runner samples (Runner::step_and_sample)
-  scheduler_ = std::make_unique<StepScheduler>(
-      SchedulerOptions{options_.name, options_.max_batch_tokens, options_.max_running,
-                       limits_.max_context, limits_.vocab},
-      *pool_, std::move(sampler), &metrics_);
+  scheduler_ =
+      std::make_unique<StepScheduler>(SchedulerOptions{options_.name, options_.max_batch_tokens, options_.max_running,
+                                                       limits_.max_context, limits_.vocab},
+                                      *pool_, std::move(sampler), &metrics_);
   published_.healthy = true;
   metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
   metrics_.set_kv(0, limits_.num_blocks);  // counts this pool in the process-wide total now
   metrics_.set_role(options_.role);
-  spdlog::info("[scheduler] worker={} started: role {}, {} KV blocks of {} tokens, max_batch_tokens={}, "
-               "max_running={}, max_queue={}, prefix_caching={}",
-               options_.name, worker_role_name(options_.role), limits_.num_blocks, limits_.block_tokens,
-               options_.max_batch_tokens, options_.max_running, options_.max_queue,
-               options_.enable_prefix_caching);
+  spdlog::info(
+      "[scheduler] worker={} started: role {}, {} KV blocks of {} tokens, max_batch_tokens={}, "
+      "max_running={}, max_queue={}, prefix_caching={}",
+      options_.name, worker_role_name(options_.role), limits_.num_blocks, limits_.block_tokens,
+      options_.max_batch_tokens, options_.max_running, options_.max_queue, options_.enable_prefix_caching);
 }
 
 Worker::~Worker() {
@@ -78,18 +76,16 @@ Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
   std::lock_guard<std::mutex> lock(mu_);
   switch (state_) {
     case WorkerState::kRunning: break;
-    case WorkerState::kFailed:
-      return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
+    case WorkerState::kFailed: return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
     case WorkerState::kDraining:
-    case WorkerState::kStopped:
-      return {ErrorKind::kUnavailable, "worker " + options_.name + " is shutting down"};
+    case WorkerState::kStopped: return {ErrorKind::kUnavailable, "worker " + options_.name + " is shutting down"};
   }
   if (in_flight_.count(id) != 0) {
     return {ErrorKind::kInvalidRequest, "request id '" + id + "' is already in flight", "id"};
   }
   if (published_.waiting + inbox_requests_ >= options_.max_queue) {
-    return {ErrorKind::kQueueFull, "worker " + options_.name + " has " +
-                                       std::to_string(options_.max_queue) + " requests waiting"};
+    return {ErrorKind::kQueueFull,
+            "worker " + options_.name + " has " + std::to_string(options_.max_queue) + " requests waiting"};
   }
   const uint64_t seed = request.sampling.seed ? *request.sampling.seed : seed_rng_();
   TokenSink client = remote.handoff ? request.sink : TokenSink();
@@ -130,10 +126,8 @@ Status Worker::adopt(Handoff& handoff) {
   switch (state_) {
     case WorkerState::kRunning:
     case WorkerState::kDraining: break;
-    case WorkerState::kFailed:
-      return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
-    case WorkerState::kStopped:
-      return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
+    case WorkerState::kFailed: return {ErrorKind::kUnavailable, "worker " + options_.name + " is unhealthy"};
+    case WorkerState::kStopped: return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
   }
   if (exiting_) return {ErrorKind::kUnavailable, "worker " + options_.name + " has stopped"};
   if (in_flight_.count(id) != 0) {
@@ -268,8 +262,8 @@ bool Worker::drain_inbox() {
   }
   if (failed) fail_remaining();
   if (shutdown && Clock::now() >= cancel_at && scheduler_->has_work()) {
-    spdlog::warn("[scheduler] worker={} shutdown: cancelling {} running and {} waiting requests",
-                 options_.name, scheduler_->num_running(), scheduler_->num_waiting());
+    spdlog::warn("[scheduler] worker={} shutdown: cancelling {} running and {} waiting requests", options_.name,
+                 scheduler_->num_running(), scheduler_->num_waiting());
     scheduler_->finish_all(FinishReason::kCancelled, {});
   }
   dispatch_handoffs();
@@ -284,9 +278,9 @@ bool Worker::drain_inbox() {
 // planned (admitted requests no longer count as waiting), and a failed step
 // marks the worker unhealthy before its requests hear of the failure.
 Status Worker::step() {
-  return scheduler_->iterate(*runner_, Clock::now(),
-                             {.planned = [this] { publish_load(); },
-                              .failed = [this](const Status& cause) { mark_failed(cause); }});
+  return scheduler_->iterate(
+      *runner_, Clock::now(),
+      {.planned = [this] { publish_load(); }, .failed = [this](const Status& cause) { mark_failed(cause); }});
 }
 
 void Worker::mark_failed(const Status& cause) {

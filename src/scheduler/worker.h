@@ -47,15 +47,15 @@
 namespace tandem::scheduler {
 
 struct WorkerOptions {
-  std::string name = "w0";          // metrics label, logs, KV events, TokenEvent::worker
+  std::string name = "w0";                    // metrics label, logs, KV events, TokenEvent::worker
   WorkerRole role = WorkerRole::kAggregated;  // the role at start (set_role changes it)
-  int max_batch_tokens = 2048;      // tokens per step (prefill chunks + decodes), >= 1
-  int max_running = 64;             // sequences per step, >= 1
-  int max_queue = 256;              // queued (not yet running) requests before kQueueFull, >= 1
+  int max_batch_tokens = 2048;                // tokens per step (prefill chunks + decodes), >= 1
+  int max_running = 64;                       // sequences per step, >= 1
+  int max_queue = 256;                        // queued (not yet running) requests before kQueueFull, >= 1
   bool enable_prefix_caching = true;
-  uint64_t model_salt = 0;          // separates prefix caches of different models/weights
-  int max_context = 0;              // 0: the runner's spec().max_position
-  Sampler sampler;                  // empty: the runner samples (Runner::step_and_sample)
+  uint64_t model_salt = 0;  // separates prefix caches of different models/weights
+  int max_context = 0;      // 0: the runner's spec().max_position
+  Sampler sampler;          // empty: the runner samples (Runner::step_and_sample)
 };
 
 enum class WorkerState {
@@ -81,8 +81,8 @@ struct RemotePrefill {
 struct WorkerLoad {
   bool healthy = false;
   int running = 0;
-  int waiting = 0;           // inbox + queue (preempted included)
-  int64_t load_tokens = 0;   // queued + running tokens
+  int waiting = 0;          // inbox + queue (preempted included)
+  int64_t load_tokens = 0;  // queued + running tokens
   int kv_blocks_used = 0;
   int kv_blocks_total = 0;
 };
@@ -154,8 +154,8 @@ class Worker {
   using Command = std::variant<std::unique_ptr<Sequence>, Cancel, Handoff>;
 
   Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics);
-  void run();                        // the thread body
-  Status step();                     // one iteration (worker thread)
+  void run();     // the thread body
+  Status step();  // one iteration (worker thread)
   void mark_failed(const Status& cause);
   bool healthy_locked_view();        // state_ != kFailed, under mu_
   void fail_remaining();             // every queued/running request -> kError
@@ -178,19 +178,19 @@ class Worker {
   std::unique_ptr<kv::BlockPool> pool_;
   std::unique_ptr<StepScheduler> scheduler_;
 
-  mutable std::mutex mu_;            // guards everything below up to the thread
+  mutable std::mutex mu_;  // guards everything below up to the thread
   std::condition_variable wake_;
   std::deque<Command> inbox_;
   std::unordered_set<std::string> in_flight_;  // ids submitted and not yet finished
   WorkerState state_ = WorkerState::kRunning;
-  Status failure_;                   // why the worker failed (kFailed only)
+  Status failure_;  // why the worker failed (kFailed only)
   bool shutdown_requested_ = false;
-  bool exiting_ = false;             // the loop decided to exit (nothing left after shutdown)
+  bool exiting_ = false;  // the loop decided to exit (nothing left after shutdown)
   Clock::time_point cancel_at_ = Clock::time_point::max();
   std::mt19937_64 seed_rng_;
   int inbox_requests_ = 0;
   int64_t inbox_tokens_ = 0;
-  WorkerLoad published_;             // the loop's figures after its last step
+  WorkerLoad published_;                    // the loop's figures after its last step
   std::optional<WorkerRole> pending_role_;  // set_role() not yet applied
   std::atomic<WorkerRole> role_;            // written by the worker thread only (and the constructor)
 

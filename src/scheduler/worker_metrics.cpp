@@ -5,21 +5,21 @@ namespace tandem::scheduler {
 WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
   if (r == nullptr) return;
   const metrics::Labels labels = {{"worker", worker}};
-  healthy_ = &r->gauge("tandem_worker_healthy",
-                       "1 while the worker serves, 0 after a step failed (device fault): it takes no more work.",
-                       labels);
+  healthy_ =
+      &r->gauge("tandem_worker_healthy",
+                "1 while the worker serves, 0 after a step failed (device fault): it takes no more work.", labels);
   for (WorkerRole role : {WorkerRole::kAggregated, WorkerRole::kPrefill, WorkerRole::kDecode}) {
     roles_[static_cast<int>(role)] =
         &r->gauge("tandem_worker_role", "1 for the worker's role (aggregated, prefill, decode), 0 for the others.",
                   {{"worker", worker}, {"role", worker_role_name(role)}});
   }
   running_ = &r->gauge("tandem_worker_requests_running", "Requests in the worker's step batch.", labels);
-  waiting_ = &r->gauge("tandem_worker_requests_waiting",
-                       "Requests queued at the worker, preempted ones included.", labels);
+  waiting_ =
+      &r->gauge("tandem_worker_requests_waiting", "Requests queued at the worker, preempted ones included.", labels);
   kv_used_ = &r->gauge("tandem_kv_blocks_used", "KV blocks held by running requests.", labels);
   kv_total_ = &r->gauge("tandem_kv_blocks_capacity", "KV blocks in the worker's pool.", labels);
-  preemptions_ = &r->counter("tandem_preemptions_total",
-                             "Requests preempted (blocks freed, recomputed later).", labels);
+  preemptions_ =
+      &r->counter("tandem_preemptions_total", "Requests preempted (blocks freed, recomputed later).", labels);
   step_seconds_ = &r->histogram("tandem_step_seconds", "Duration of one worker step.",
                                 metrics::exponential_buckets(0.0005, 2.0, 16), labels);
   step_tokens_ = &r->histogram("tandem_step_tokens", "Tokens computed in one worker step.",
@@ -33,16 +33,14 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
                                  "Blocks of handed-over sequences already cached here, so not copied.", labels);
   transfer_failures_ = &r->counter("tandem_kv_transfer_failures_total",
                                    "KV moves that failed here (import error, or a leading block not sent was no "
-                                   "longer cached); the sequence was prefilled here instead.", labels);
+                                   "longer cached); the sequence was prefilled here instead.",
+                                   labels);
   all_preemptions_ = &r->counter("tandem_num_preemptions_total", "Preempted sequences, all workers.");
-  prefix_queries_ = &r->counter("tandem_prefix_cache_queries_total",
-                                "Prompt tokens looked up in the prefix cache.");
-  prefix_hits_ = &r->counter("tandem_prefix_cache_hits_total",
-                             "Prompt tokens found in the prefix cache.");
+  prefix_queries_ = &r->counter("tandem_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.");
+  prefix_hits_ = &r->counter("tandem_prefix_cache_hits_total", "Prompt tokens found in the prefix cache.");
   all_used_ = &r->gauge("tandem_kv_cache_blocks_used", "KV blocks held by requests, all workers.");
   all_total_ = &r->gauge("tandem_kv_cache_blocks_capacity", "KV blocks in all workers' pools.");
-  usage_perc_ = &r->gauge("tandem_kv_cache_usage_perc",
-                          "Fraction of all workers' KV blocks held by requests (0..1).");
+  usage_perc_ = &r->gauge("tandem_kv_cache_usage_perc", "Fraction of all workers' KV blocks held by requests (0..1).");
 }
 
 WorkerMetrics::~WorkerMetrics() { set_kv(0, 0); }

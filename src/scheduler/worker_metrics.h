@@ -41,16 +41,16 @@ class WorkerMetrics {
   void add_prefix_lookup(int prompt, int hit);
 
  private:
-  metrics::Gauge* healthy_ = nullptr;       // tandem_worker_healthy
-  metrics::Gauge* roles_[3] = {};           // tandem_worker_role, by WorkerRole value
-  metrics::Gauge* running_ = nullptr;       // tandem_worker_requests_running
-  metrics::Gauge* waiting_ = nullptr;       // tandem_worker_requests_waiting
-  metrics::Gauge* kv_used_ = nullptr;       // tandem_kv_blocks_used
-  metrics::Gauge* kv_total_ = nullptr;      // tandem_kv_blocks_capacity
-  metrics::Counter* preemptions_ = nullptr; // tandem_preemptions_total
-  metrics::Histogram* step_seconds_ = nullptr;  // tandem_step_seconds
-  metrics::Histogram* step_tokens_ = nullptr;   // tandem_step_tokens
-  metrics::Counter* transfer_bytes_ = nullptr;  // tandem_kv_transfer_bytes_total
+  metrics::Gauge* healthy_ = nullptr;               // tandem_worker_healthy
+  metrics::Gauge* roles_[3] = {};                   // tandem_worker_role, by WorkerRole value
+  metrics::Gauge* running_ = nullptr;               // tandem_worker_requests_running
+  metrics::Gauge* waiting_ = nullptr;               // tandem_worker_requests_waiting
+  metrics::Gauge* kv_used_ = nullptr;               // tandem_kv_blocks_used
+  metrics::Gauge* kv_total_ = nullptr;              // tandem_kv_blocks_capacity
+  metrics::Counter* preemptions_ = nullptr;         // tandem_preemptions_total
+  metrics::Histogram* step_seconds_ = nullptr;      // tandem_step_seconds
+  metrics::Histogram* step_tokens_ = nullptr;       // tandem_step_tokens
+  metrics::Counter* transfer_bytes_ = nullptr;      // tandem_kv_transfer_bytes_total
   metrics::Histogram* transfer_seconds_ = nullptr;  // tandem_kv_transfer_seconds
   metrics::Counter* transfer_cached_ = nullptr;     // tandem_kv_transfer_cached_blocks_total
   metrics::Counter* transfer_failures_ = nullptr;   // tandem_kv_transfer_failures_total

@@ -45,8 +45,7 @@ void AddedTokens::add(AddedToken token) {
   tokens_.push_back(std::move(token));
 }
 
-AddedTokens::Match AddedTokens::match_at(std::string_view text, size_t pos, size_t floor,
-                                         bool allow_special) const {
+AddedTokens::Match AddedTokens::match_at(std::string_view text, size_t pos, size_t floor, bool allow_special) const {
   Match best;
   if (nodes_.empty()) return best;
   int32_t node = 0;

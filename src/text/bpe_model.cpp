@@ -110,7 +110,8 @@ void BpeModel::merge_heap(std::vector<int32_t>& symbols) const {
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
   auto push_pair = [&](int32_t pos) {
     if (pos < 0 || next[static_cast<size_t>(pos)] < 0) return;
-    const Merge* m = find(symbols[static_cast<size_t>(pos)], symbols[static_cast<size_t>(next[static_cast<size_t>(pos)])]);
+    const Merge* m =
+        find(symbols[static_cast<size_t>(pos)], symbols[static_cast<size_t>(next[static_cast<size_t>(pos)])]);
     if (m) heap.push(Candidate{m->rank, pos, m->result});
   };
   for (size_t i = 0; i + 1 < n; ++i) push_pair(static_cast<int32_t>(i));

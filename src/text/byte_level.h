@@ -21,9 +21,7 @@ class ByteLevel {
   // The character spelling byte b.
   char32_t char_of(uint8_t b) const { return byte_to_char_[b]; }
   // UTF-8 of char_of(b) (1 or 2 bytes).
-  std::string_view utf8_of(uint8_t b) const {
-    return std::string_view(byte_utf8_[b].data(), byte_utf8_len_[b]);
-  }
+  std::string_view utf8_of(uint8_t b) const { return std::string_view(byte_utf8_[b].data(), byte_utf8_len_[b]); }
   // The byte a character spells, or -1 when the character is not one of the 256.
   int byte_of(char32_t c) const { return c < kCharRange ? char_to_byte_[c] : -1; }
 

@@ -7,12 +7,12 @@
 
 namespace tandem::text {
 
-Result<std::shared_ptr<const ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::create(Vocabulary vocab,
-                                                                                   BpeModel merges,
+Result<std::shared_ptr<const ByteLevelBpeTokenizer>> ByteLevelBpeTokenizer::create(Vocabulary vocab, BpeModel merges,
                                                                                    AddedTokens added,
                                                                                    ByteLevelBpeOptions options) {
   if (options.unk >= 0 && !vocab.contains(options.unk)) {
-    return Status(ErrorKind::kMalformedFile, "unk token id " + std::to_string(options.unk) + " is not in the vocabulary");
+    return Status(ErrorKind::kMalformedFile,
+                  "unk token id " + std::to_string(options.unk) + " is not in the vocabulary");
   }
   return std::shared_ptr<const ByteLevelBpeTokenizer>(
       new ByteLevelBpeTokenizer(std::move(vocab), std::move(merges), std::move(added), std::move(options)));
@@ -38,8 +38,7 @@ ByteLevelBpeTokenizer::ByteLevelBpeTokenizer(Vocabulary vocab, BpeModel merges, 
   }
 }
 
-std::vector<int32_t> ByteLevelBpeTokenizer::encode(std::string_view text, bool add_special,
-                                                   bool allow_special) const {
+std::vector<int32_t> ByteLevelBpeTokenizer::encode(std::string_view text, bool add_special, bool allow_special) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 4);
   if (add_special) out.insert(out.end(), options_.special.prefix.begin(), options_.special.prefix.end());

@@ -41,8 +41,7 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   // tokens; `merges` the merge table over its ids. Fails with kMalformedFile
   // when options.unk is set but not a token.
   static Result<std::shared_ptr<const ByteLevelBpeTokenizer>> create(Vocabulary vocab, BpeModel merges,
-                                                                     AddedTokens added,
-                                                                     ByteLevelBpeOptions options);
+                                                                     AddedTokens added, ByteLevelBpeOptions options);
 
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool allow_special) const override;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special) const override;
@@ -76,7 +75,7 @@ class ByteLevelBpeTokenizer final : public Tokenizer {
   AddedTokens added_;
   ByteLevelBpeOptions options_;
   std::array<int32_t, 256> byte_ids_{};
-  std::vector<std::string> token_bytes_;  // by id
+  std::vector<std::string> token_bytes_;                                                   // by id
   std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> whole_piece_ids_;  // ignore_merges
   mutable std::array<CacheShard, kCacheShards> cache_;
 };

@@ -36,9 +36,11 @@ struct PreMapping {
 const std::vector<PreMapping>& pre_mappings() {
   static const std::vector<PreMapping> kMappings = {
       {{"gpt-2", "gpt2", "phi-2", "mpt", "olmo", "jais", "trillion", "roberta-bpe", "default"},
-       {SplitPattern::kGpt2}, false},
+       {SplitPattern::kGpt2},
+       false},
       {{"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"},
-       {SplitPattern::kDigitEach, SplitPattern::kGpt2}, false},
+       {SplitPattern::kDigitEach, SplitPattern::kGpt2},
+       false},
       {{"llama3", "llama-v3", "llama-bpe", "falcon3", "pixtral", "dbrx", "smaug-bpe"}, {SplitPattern::kLlama3}, false},
       {{"qwen2", "deepseek-r1-qwen", "megrez", "stablelm2", "hunyuan"}, {SplitPattern::kQwen2}, true},
       {{"deepseek-v3"}, {SplitPattern::kDigits1To3, SplitPattern::kCjkRun, SplitPattern::kDeepseekV3}, false},

@@ -20,14 +20,14 @@ enum : uint8_t {
 };
 
 constexpr std::array<uint8_t, 30> kCategoryBits = {
-    0,                       // Cn
-    kL, kL, kL, kL, kL,      // Lu Ll Lt Lm Lo
-    kM, kM, kM,              // Mn Mc Me
-    kN, kN, kN,              // Nd Nl No
+    0,                           // Cn
+    kL, kL, kL, kL, kL,          // Lu Ll Lt Lm Lo
+    kM, kM, kM,                  // Mn Mc Me
+    kN, kN, kN,                  // Nd Nl No
     kP, kP, kP, kP, kP, kP, kP,  // Pc Pd Ps Pe Pi Pf Po
-    kS, kS, kS, kS,          // Sm Sc Sk So
-    0, 0, 0,                 // Zs Zl Zp (white space comes from the property bit)
-    0, 0, 0, 0,              // Cc Cf Cs Co
+    kS, kS, kS, kS,              // Sm Sc Sk So
+    0,  0,  0,                   // Zs Zl Zp (white space comes from the property bit)
+    0,  0,  0,  0,               // Cc Cf Cs Co
 };
 
 uint8_t class_of_slow(char32_t cp) {
@@ -196,8 +196,7 @@ size_t match_llama3(const Cursor& c, size_t pos, size_t max_digits) {
 }
 
 bool is_ascii_punct(char32_t ch) {
-  return (ch >= '!' && ch <= '/') || (ch >= ':' && ch <= '@') || (ch >= '[' && ch <= '`') ||
-         (ch >= '{' && ch <= '~');
+  return (ch >= '!' && ch <= '/') || (ch >= ':' && ch <= '@') || (ch >= '[' && ch <= '`') || (ch >= '{' && ch <= '~');
 }
 
 bool is_ascii_letter(char32_t ch) { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z'); }

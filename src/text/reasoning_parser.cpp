@@ -30,8 +30,7 @@ ReasoningFormat detect_reasoning_format(std::string_view chat_template) {
   if (chat_template.find(kClose) == std::string_view::npos) return ReasoningFormat::kNone;
   // A template that only strips "...</think>" from earlier turns (the first
   // DeepSeek-R1 releases) serves a model that may not write the opening tag.
-  return chat_template.find(kOpen) == std::string_view::npos ? ReasoningFormat::kDeepSeekR1
-                                                             : ReasoningFormat::kQwen3;
+  return chat_template.find(kOpen) == std::string_view::npos ? ReasoningFormat::kDeepSeekR1 : ReasoningFormat::kQwen3;
 }
 
 bool prompt_opens_reasoning(std::string_view prompt) {
@@ -53,9 +52,7 @@ void ReasoningParser::push(std::string_view text, std::string& reasoning, std::s
   scan(false, reasoning, answer);
 }
 
-void ReasoningParser::finish(std::string& reasoning, std::string& answer) {
-  scan(true, reasoning, answer);
-}
+void ReasoningParser::finish(std::string& reasoning, std::string& answer) { scan(true, reasoning, answer); }
 
 void ReasoningParser::scan(bool at_end, std::string& reasoning, std::string& answer) {
   for (;;) {

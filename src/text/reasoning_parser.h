@@ -31,7 +31,7 @@
 namespace tandem::text {
 
 enum class ReasoningFormat {
-  kNone,        // no parsing: every byte is answer
+  kNone,  // no parsing: every byte is answer
   kQwen3,
   kDeepSeekR1,
 };
@@ -72,9 +72,9 @@ class ReasoningParser {
 
   ReasoningFormat format_;
   State state_;
-  std::string buf_;                 // text not yet decided
-  bool starts_inside_ = false;      // the output begins in the block, with or without <think>
-  bool drop_leading_space_ = false; // kReasoning: nothing of the block emitted yet
+  std::string buf_;                  // text not yet decided
+  bool starts_inside_ = false;       // the output begins in the block, with or without <think>
+  bool drop_leading_space_ = false;  // kReasoning: nothing of the block emitted yet
 };
 
 }  // namespace tandem::text

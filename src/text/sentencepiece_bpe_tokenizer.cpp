@@ -81,7 +81,8 @@ SentencePieceBpeTokenizer::SentencePieceBpeTokenizer(Vocabulary vocab, BpeModel 
   }
   byte_value_.assign(static_cast<size_t>(vocab_.size()), -1);
   for (int32_t id = 0; id < vocab_.size(); ++id) {
-    if (vocab_.contains(id)) byte_value_[static_cast<size_t>(id)] = static_cast<int16_t>(parse_byte_token(vocab_.text(id)));
+    if (vocab_.contains(id))
+      byte_value_[static_cast<size_t>(id)] = static_cast<int16_t>(parse_byte_token(vocab_.text(id)));
   }
 }
 

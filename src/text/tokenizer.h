@@ -14,9 +14,9 @@ namespace tandem::text {
 
 enum class TokenKind {
   kNormal,
-  kControl,   // special tokens (<|im_end|>, <s>, ...): never produced from plain text
+  kControl,      // special tokens (<|im_end|>, <s>, ...): never produced from plain text
   kUserDefined,  // added tokens that are matched in text (non-special added tokens)
-  kByte,      // SentencePiece byte-fallback tokens <0xNN>
+  kByte,         // SentencePiece byte-fallback tokens <0xNN>
   kUnused,
 };
 
@@ -28,8 +28,7 @@ class Tokenizer {
   // literally in the text (e.g. "<|im_start|>") become their ids; without it
   // they are tokenized as plain text. `add_special` adds the model's BOS (and
   // EOS where the model's post-processor does) as HF's add_special_tokens.
-  virtual std::vector<int32_t> encode(std::string_view text, bool add_special,
-                                      bool allow_special) const = 0;
+  virtual std::vector<int32_t> encode(std::string_view text, bool add_special, bool allow_special) const = 0;
 
   // Decodes ids to text; invalid UTF-8 bytes become U+FFFD (as HF does).
   virtual std::string decode(const std::vector<int32_t>& ids, bool skip_special) const = 0;
@@ -45,8 +44,8 @@ class Tokenizer {
 
   virtual TokenKind kind(int32_t id) const = 0;
   virtual int32_t vocab_size() const = 0;
-  virtual int32_t bos_id() const = 0;   // -1 when none
-  virtual int32_t eos_id() const = 0;   // -1 when none
+  virtual int32_t bos_id() const = 0;  // -1 when none
+  virtual int32_t eos_id() const = 0;  // -1 when none
   // Text of a token as it appears in the vocabulary ("<|im_end|>").
   virtual std::string token_text(int32_t id) const = 0;
   // Id of a token text, or -1.

@@ -119,8 +119,7 @@ Result<JsonValue> parse_json(std::string_view text, const std::string& name, con
   const size_t from = consumed > kAround ? consumed - kAround : 0;
   what += " (after `" + excerpt(text, from, consumed) + "`";
   what += consumed < text.size() ? ", before `" + excerpt(text, consumed, consumed + kAround) + "`)" : ", at the end)";
-  return Status(ErrorKind::kMalformedFile,
-                name + ": invalid JSON at " + line_column(text, consumed) + ": " + what);
+  return Status(ErrorKind::kMalformedFile, name + ": invalid JSON at " + line_column(text, consumed) + ": " + what);
 }
 
 // Object member `key` of `v`, or nullptr (also when `v` is null or not an object).
@@ -235,7 +234,8 @@ Status parse_vocab_and_merges(const Ctx& ctx, const JsonValue& model, Parsed& ou
     }
     // Ids are dense in real vocabularies; a far larger id would only make us allocate for nothing.
     if (id >= static_cast<int64_t>(2 * entries.size() + 65536)) {
-      return ctx.malformed("model.vocab", "id " + std::to_string(id) + " of \"" + text + "\" is far beyond the vocabulary size");
+      return ctx.malformed("model.vocab",
+                           "id " + std::to_string(id) + " of \"" + text + "\" is far beyond the vocabulary size");
     }
     if (!out.vocab.set(static_cast<int32_t>(id), text, TokenKind::kNormal)) {
       return ctx.malformed("model.vocab", "token \"" + text + "\" appears twice");
@@ -271,8 +271,9 @@ Status parse_vocab_and_merges(const Ctx& ctx, const JsonValue& model, Parsed& ou
     joined.append(right);
     const int32_t result = out.vocab.find(joined);
     if (l < 0 || r < 0 || result < 0) {
-      return ctx.malformed("model.merges[" + std::to_string(rank) + "]",
-                           "\"" + std::string(left) + " " + std::string(right) + "\" uses a token not in the vocabulary");
+      return ctx.malformed(
+          "model.merges[" + std::to_string(rank) + "]",
+          "\"" + std::string(left) + " " + std::string(right) + "\" uses a token not in the vocabulary");
     }
     out.merges.add_merge(l, r, rank, result);
     ++rank;
@@ -335,7 +336,8 @@ Status parse_post_processor(const Ctx& ctx, const JsonValue& root, Parsed& out) 
       const JsonValue* st = find(piece, "SpecialToken");
       const std::string name = get_string(st, "id");
       const int32_t id = out.vocab.find(name);
-      if (id < 0) return ctx.malformed("post_processor.single", "special token \"" + name + "\" is not in the vocabulary");
+      if (id < 0)
+        return ctx.malformed("post_processor.single", "special token \"" + name + "\" is not in the vocabulary");
       (seen_sequence ? out.special.suffix : out.special.prefix).push_back(id);
     }
   }
@@ -406,8 +408,7 @@ Status apply_config(const Ctx& ctx, std::string_view config_json, Parsed& out) {
 }  // namespace
 
 Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view tokenizer_json,
-                                                              std::string_view config_json,
-                                                              const std::string& name) {
+                                                              std::string_view config_json, const std::string& name) {
   const Ctx ctx{name};
   // Every value of the parsed file is freed at once when `storage` goes.
   json::monotonic_resource storage;
@@ -421,7 +422,8 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
   if (!model_type.empty() && model_type != "BPE") {
     return ctx.unsupported("model.type", "\"" + model_type + "\" (only BPE is implemented)");
   }
-  if (const JsonValue* d = find(model, "dropout"); d && !d->is_null() && !(d->is_number() && d->to_number<double>() == 0)) {
+  if (const JsonValue* d = find(model, "dropout");
+      d && !d->is_null() && !(d->is_number() && d->to_number<double>() == 0)) {
     return ctx.unsupported("model.dropout", "BPE dropout is not supported");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
@@ -498,10 +500,10 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
   }
   const bool sentencepiece = metaspace != nullptr || replace_space;
   if (byte_level == sentencepiece) {
-    return ctx.unsupported("pre_tokenizer",
-                           byte_level ? "mixes ByteLevel and Metaspace"
-                                      : "neither byte-level (ByteLevel) nor SentencePiece-style (Metaspace / "
-                                        "Replace(' ', '▁')); this tokenizer kind is not supported");
+    return ctx.unsupported("pre_tokenizer", byte_level
+                                                ? "mixes ByteLevel and Metaspace"
+                                                : "neither byte-level (ByteLevel) nor SentencePiece-style (Metaspace / "
+                                                  "Replace(' ', '▁')); this tokenizer kind is not supported");
   }
 
   if (byte_level) {
@@ -515,7 +517,8 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
       if (opt.unk < 0) return ctx.malformed("model.unk_token", "\"" + unk + "\" is not in the vocabulary");
     }
     opt.special = p.special;
-    auto tok = ByteLevelBpeTokenizer::create(std::move(p.vocab), std::move(p.merges), std::move(p.added), std::move(opt));
+    auto tok =
+        ByteLevelBpeTokenizer::create(std::move(p.vocab), std::move(p.merges), std::move(p.added), std::move(opt));
     if (!tok.ok()) return Status(tok.status().kind(), name + ": " + tok.status().message());
     return std::shared_ptr<const Tokenizer>(*tok);
   }
@@ -565,8 +568,8 @@ Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view t
     }
   }
   opt.special = p.special;
-  auto tok = SentencePieceBpeTokenizer::create(std::move(p.vocab), std::move(p.merges), std::move(p.added),
-                                               std::move(opt));
+  auto tok =
+      SentencePieceBpeTokenizer::create(std::move(p.vocab), std::move(p.merges), std::move(p.added), std::move(opt));
   if (!tok.ok()) return Status(tok.status().kind(), name + ": " + tok.status().message());
   return std::shared_ptr<const Tokenizer>(*tok);
 }

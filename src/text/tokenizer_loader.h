@@ -41,8 +41,7 @@ Result<std::shared_ptr<const Tokenizer>> load_tokenizer_json(
 // From the text of the two files (`config_json` may be empty); `name` is used
 // in error messages. Entry point for tests and fuzzing.
 Result<std::shared_ptr<const Tokenizer>> parse_tokenizer_json(std::string_view tokenizer_json,
-                                                              std::string_view config_json,
-                                                              const std::string& name);
+                                                              std::string_view config_json, const std::string& name);
 
 // From an opened GGUF file's metadata.
 Result<std::shared_ptr<const Tokenizer>> load_tokenizer_gguf(const model_files::GgufFile& gguf);

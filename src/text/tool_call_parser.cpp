@@ -22,9 +22,7 @@ constexpr std::string_view kPythonTag = "<|python_tag|>";
 // [TOOL_CALLS]name[ARGS]: a name longer than this is not a call.
 constexpr size_t kMaxMistralName = 256;
 
-std::string_view trim(std::string_view s) {
-  return trim_output_space_end(s.substr(skip_output_space(s, 0)));
-}
+std::string_view trim(std::string_view s) { return trim_output_space_end(s.substr(skip_output_space(s, 0))); }
 
 // s[begin] is '{' or '['; one past the bracket that closes it, or npos while
 // the value is still open. Brackets inside strings (escapes included) do not count.
@@ -119,8 +117,8 @@ std::string_view tool_call_format_name(ToolCallFormat format) {
 }
 
 std::optional<ToolCallFormat> tool_call_format_from_name(std::string_view name) {
-  for (auto f : {ToolCallFormat::kNone, ToolCallFormat::kHermes, ToolCallFormat::kMistral,
-                 ToolCallFormat::kLlama3Json}) {
+  for (auto f :
+       {ToolCallFormat::kNone, ToolCallFormat::kHermes, ToolCallFormat::kMistral, ToolCallFormat::kLlama3Json}) {
     if (tool_call_format_name(f) == name) return f;
   }
   return std::nullopt;
@@ -173,7 +171,10 @@ void ToolCallParser::scan(bool at_end, std::vector<ToolCallPiece>& out) {
           case ToolCallFormat::kHermes: again = scan_hermes_call(at_end, out); break;
           case ToolCallFormat::kMistral: again = scan_mistral_call(at_end, out); break;
           case ToolCallFormat::kLlama3Json: again = scan_llama_call(at_end, out); break;
-          case ToolCallFormat::kNone: state_ = State::kPlain; again = true; break;
+          case ToolCallFormat::kNone:
+            state_ = State::kPlain;
+            again = true;
+            break;
         }
         break;
       case State::kPlain:

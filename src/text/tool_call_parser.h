@@ -36,7 +36,7 @@
 namespace tandem::text {
 
 enum class ToolCallFormat {
-  kNone,        // no parsing: every byte is content
+  kNone,  // no parsing: every byte is content
   kHermes,
   kMistral,
   kLlama3Json,
@@ -53,12 +53,12 @@ ToolCallFormat detect_tool_call_format(std::string_view chat_template);
 
 struct ToolCall {
   std::string name;
-  std::string arguments;   // a JSON object, compact
+  std::string arguments;  // a JSON object, compact
 };
 
 // One piece of parsed output, in output order: content text or a call.
 struct ToolCallPiece {
-  std::string content;            // when !call
+  std::string content;  // when !call
   std::optional<ToolCall> call;
 };
 
@@ -78,10 +78,10 @@ class ToolCallParser {
 
  private:
   enum class State {
-    kStart,     // kLlama3Json only: before the first non-space character
-    kText,      // plain text, looking for the format's call marker
-    kCall,      // inside a call block (after its marker)
-    kPlain,     // kNone, and kLlama3Json once the output is known to be text
+    kStart,  // kLlama3Json only: before the first non-space character
+    kText,   // plain text, looking for the format's call marker
+    kCall,   // inside a call block (after its marker)
+    kPlain,  // kNone, and kLlama3Json once the output is known to be text
   };
 
   void scan(bool at_end, std::vector<ToolCallPiece>& out);
@@ -97,8 +97,8 @@ class ToolCallParser {
 
   ToolCallFormat format_;
   State state_;
-  std::string buf_;             // text not yet decided
-  std::string marker_;          // kCall: the space and marker that opened the block (raw fallback)
+  std::string buf_;                  // text not yet decided
+  std::string marker_;               // kCall: the space and marker that opened the block (raw fallback)
   bool drop_leading_space_ = false;  // just after a call
   int calls_ = 0;
 };

@@ -83,15 +83,14 @@ std::pair<int, bool> scan_sequence(std::string_view s, size_t pos) {
 const ud::DecompositionEntry* find_decomposition(char32_t cp) {
   const auto* begin = ud::kDecompositions;
   const auto* end = ud::kDecompositions + ud::kDecompositionCount;
-  const auto* it = std::lower_bound(begin, end, cp,
-                                    [](const ud::DecompositionEntry& e, char32_t v) { return e.cp < v; });
+  const auto* it =
+      std::lower_bound(begin, end, cp, [](const ud::DecompositionEntry& e, char32_t v) { return e.cp < v; });
   return (it != end && it->cp == cp) ? it : nullptr;
 }
 
 // Primary composite of (a, b), or 0.
 char32_t compose_pair(char32_t a, char32_t b) {
-  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount && b >= kHangulVBase &&
-      b < kHangulVBase + kHangulVCount) {
+  if (a >= kHangulLBase && a < kHangulLBase + kHangulLCount && b >= kHangulVBase && b < kHangulVBase + kHangulVCount) {
     return kHangulSBase + ((a - kHangulLBase) * kHangulVCount + (b - kHangulVBase)) * kHangulTCount;
   }
   if (a >= kHangulSBase && a < kHangulSBase + kHangulSCount && (a - kHangulSBase) % kHangulTCount == 0 &&
@@ -132,8 +131,7 @@ bool has_python_flag(char32_t cp, uint8_t flag) { return (python_flags(cp) & fla
 const ud::CaseMappingEntry* find_case_mapping(char32_t cp) {
   const auto* begin = ud::kCaseMappings;
   const auto* end = ud::kCaseMappings + ud::kCaseMappingCount;
-  const auto* it =
-      std::lower_bound(begin, end, cp, [](const ud::CaseMappingEntry& e, char32_t v) { return e.cp < v; });
+  const auto* it = std::lower_bound(begin, end, cp, [](const ud::CaseMappingEntry& e, char32_t v) { return e.cp < v; });
   return (it != end && it->cp == cp) ? it : nullptr;
 }
 
@@ -164,9 +162,7 @@ uint8_t raw_props(char32_t cp) {
   return ud::kPropsStage2[ud::kPropsStage1[cp >> 8] * 256 + (cp & 0xFF)];
 }
 
-GeneralCategory general_category(char32_t cp) {
-  return static_cast<GeneralCategory>(raw_props(cp) & kCategoryMask);
-}
+GeneralCategory general_category(char32_t cp) { return static_cast<GeneralCategory>(raw_props(cp) & kCategoryMask); }
 
 bool is_letter(char32_t cp) { return cat_in(cp, GeneralCategory::kLu, GeneralCategory::kLo); }
 bool is_number(char32_t cp) { return cat_in(cp, GeneralCategory::kNd, GeneralCategory::kNo); }
@@ -192,9 +188,8 @@ bool py_is_space(char32_t cp) { return has_python_flag(cp, kPySpace); }
 bool py_is_printable(char32_t cp) {
   // Python escapes "Other" (Cc Cf Cs Co Cn) and "Separator" (Zl Zp Zs) characters, except ' '.
   constexpr auto bit = [](GeneralCategory c) { return uint32_t{1} << static_cast<uint8_t>(c); };
-  constexpr uint32_t kUnprintable = bit(GeneralCategory::kCc) | bit(GeneralCategory::kCf) |
-                                    bit(GeneralCategory::kCs) | bit(GeneralCategory::kCo) |
-                                    bit(GeneralCategory::kCn) | bit(GeneralCategory::kZl) |
+  constexpr uint32_t kUnprintable = bit(GeneralCategory::kCc) | bit(GeneralCategory::kCf) | bit(GeneralCategory::kCs) |
+                                    bit(GeneralCategory::kCo) | bit(GeneralCategory::kCn) | bit(GeneralCategory::kZl) |
                                     bit(GeneralCategory::kZp) | bit(GeneralCategory::kZs);
   return cp == ' ' || (kUnprintable & bit(general_category(cp))) == 0;
 }

@@ -23,9 +23,36 @@ namespace tandem::text::unicode {
 
 // Order matches scripts/gen_unicode_tables.py (CATEGORIES).
 enum class GeneralCategory : uint8_t {
-  kCn, kLu, kLl, kLt, kLm, kLo, kMn, kMc, kMe, kNd, kNl, kNo,
-  kPc, kPd, kPs, kPe, kPi, kPf, kPo, kSm, kSc, kSk, kSo,
-  kZs, kZl, kZp, kCc, kCf, kCs, kCo,
+  kCn,
+  kLu,
+  kLl,
+  kLt,
+  kLm,
+  kLo,
+  kMn,
+  kMc,
+  kMe,
+  kNd,
+  kNl,
+  kNo,
+  kPc,
+  kPd,
+  kPs,
+  kPe,
+  kPi,
+  kPf,
+  kPo,
+  kSm,
+  kSc,
+  kSk,
+  kSo,
+  kZs,
+  kZl,
+  kZp,
+  kCc,
+  kCf,
+  kCs,
+  kCo,
 };
 
 constexpr char32_t kReplacementChar = 0xFFFD;
@@ -89,17 +116,17 @@ std::string nfc(std::string_view s);
 // Python's str character model (CPython's unicodectype.c over the same
 // Unicode version). One code point each; string-level rules (final sigma,
 // "at least one cased character") are the caller's.
-bool py_is_alpha(char32_t cp);      // str.isalpha: Lu, Ll, Lt, Lm, Lo
-bool py_is_decimal(char32_t cp);    // str.isdecimal (Nd)
-bool py_is_digit(char32_t cp);      // str.isdigit (decimal + digits like U+00B2)
-bool py_is_numeric(char32_t cp);    // str.isnumeric (digit + fractions, CJK numerals, ...)
-bool py_is_alnum(char32_t cp);      // str.isalnum; regex \w is this or '_'
-bool py_is_space(char32_t cp);      // str.isspace (White_Space plus U+001C..U+001F)
-bool py_is_printable(char32_t cp);  // str.isprintable (repr() escapes the others)
-bool is_lowercase(char32_t cp);     // Lowercase property
-bool is_uppercase(char32_t cp);     // Uppercase property
-bool is_titlecase(char32_t cp);     // general category Lt
-bool is_cased(char32_t cp);         // Cased property
+bool py_is_alpha(char32_t cp);        // str.isalpha: Lu, Ll, Lt, Lm, Lo
+bool py_is_decimal(char32_t cp);      // str.isdecimal (Nd)
+bool py_is_digit(char32_t cp);        // str.isdigit (decimal + digits like U+00B2)
+bool py_is_numeric(char32_t cp);      // str.isnumeric (digit + fractions, CJK numerals, ...)
+bool py_is_alnum(char32_t cp);        // str.isalnum; regex \w is this or '_'
+bool py_is_space(char32_t cp);        // str.isspace (White_Space plus U+001C..U+001F)
+bool py_is_printable(char32_t cp);    // str.isprintable (repr() escapes the others)
+bool is_lowercase(char32_t cp);       // Lowercase property
+bool is_uppercase(char32_t cp);       // Uppercase property
+bool is_titlecase(char32_t cp);       // general category Lt
+bool is_cased(char32_t cp);           // Cased property
 bool is_case_ignorable(char32_t cp);  // Case_Ignorable property
 
 // A full case mapping (SpecialCasing's unconditional entries): 1..3 code points.

@@ -42,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const size_t chunk = 1 + data[0] % 16;
   const std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  for (auto format : {ToolCallFormat::kNone, ToolCallFormat::kHermes, ToolCallFormat::kMistral,
-                      ToolCallFormat::kLlama3Json}) {
+  for (auto format :
+       {ToolCallFormat::kNone, ToolCallFormat::kHermes, ToolCallFormat::kMistral, ToolCallFormat::kLlama3Json}) {
     const auto whole = parse(format, text, text.size() + 1);
     if (!same(whole, parse(format, text, chunk))) __builtin_trap();
     std::string content;

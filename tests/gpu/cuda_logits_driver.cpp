@@ -107,8 +107,8 @@ struct Model {
 };
 
 std::unique_ptr<Runner> make_runner(const std::string& path, const std::string& backend,
-                                    const std::map<std::string, std::string>& f, int max_batch_tokens,
-                                    int max_running, const EngineTuning& tuning) {
+                                    const std::map<std::string, std::string>& f, int max_batch_tokens, int max_running,
+                                    const EngineTuning& tuning) {
   const double t0 = now_ms();
   auto loaded = load_model(path, DType::kBF16);
   if (!loaded.ok()) die("load_model(" + path + "): " + loaded.status().to_string());
@@ -317,7 +317,8 @@ int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& t
     if (json) std::fprintf(json, "%s\n", s.c_str());
   };
   char buf[512];
-  std::snprintf(buf, sizeof(buf), "{\"model\":\"%s\",\"ceiling_copy_TBps\":%.3f,\"ceiling_gemm_TFLOPs\":%.1f,\"decode_bytes_GB\":%.3f}",
+  std::snprintf(buf, sizeof(buf),
+                "{\"model\":\"%s\",\"ceiling_copy_TBps\":%.3f,\"ceiling_gemm_TFLOPs\":%.1f,\"decode_bytes_GB\":%.3f}",
                 path.c_str(), c.copy_tbs, c.gemm_tflops, decode_bytes / 1e9);
   emit(buf);
 
@@ -325,9 +326,11 @@ int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& t
   // achieved streaming the weight, rotating over copies so L2 cannot hold them.
   {
     const int64_t q_dim = spec.n_heads * hd, qkv_dim = (spec.n_heads + 2 * spec.n_kv_heads) * hd;
-    const std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> shapes = {
-        {"qkv", {qkv_dim, hidden}}, {"o", {hidden, q_dim}}, {"gate_up", {2 * inter, hidden}},
-        {"down", {hidden, inter}}, {"lm_head", {spec.vocab, hidden}}};
+    const std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> shapes = {{"qkv", {qkv_dim, hidden}},
+                                                                                     {"o", {hidden, q_dim}},
+                                                                                     {"gate_up", {2 * inter, hidden}},
+                                                                                     {"down", {hidden, inter}},
+                                                                                     {"lm_head", {spec.vocab, hidden}}};
     cuda::GemmLt gemm;
     ok_or_die(gemm.init(size_t{32} << 20), "gemm init");
     gemm.set_tuning(tuning.cuda.gemm_autotune);
@@ -418,7 +421,8 @@ int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& t
     std::vector<double> ms;
     for (int k = 0; k < steps; ++k) {
       StepBatch b;
-      for (Seq& s : seqs) b.seqs.push_back({std::span<const int32_t>(s.tokens.data() + s.pos, 1), s.pos, s.table, true});
+      for (Seq& s : seqs)
+        b.seqs.push_back({std::span<const int32_t>(s.tokens.data() + s.pos, 1), s.pos, s.table, true});
       const double t0 = now_ms();
       ok_or_die(runner->step(b, logits), "decode");
       ms.push_back(now_ms() - t0);
@@ -437,9 +441,10 @@ int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& t
     prefill(seqs, 128);
     const double ms = decode(seqs, 128);
     const double floor_ms = c.copy_tbs > 0 ? decode_bytes / (c.copy_tbs * 1e12) * 1e3 : 0;
-    std::snprintf(buf, sizeof(buf),
-                  "{\"bench\":\"decode_b1\",\"ctx\":128,\"ms_per_token\":%.4f,\"hbm_floor_ms\":%.4f,\"fraction_of_floor\":%.3f}",
-                  ms, floor_ms, floor_ms > 0 ? floor_ms / ms : 0.0);
+    std::snprintf(
+        buf, sizeof(buf),
+        "{\"bench\":\"decode_b1\",\"ctx\":128,\"ms_per_token\":%.4f,\"hbm_floor_ms\":%.4f,\"fraction_of_floor\":%.3f}",
+        ms, floor_ms, floor_ms > 0 ? floor_ms / ms : 0.0);
     emit(buf);
     // The serving path: step_and_sample (GPU sampling, no logits copy to the host),
     // greedy and with Qwen3's recommended defaults (temperature 0.6, top_k 20, top_p 0.95).
@@ -502,10 +507,11 @@ int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& t
       copy_ms = median(t);
       cudaFreeHost(h);
     }
-    std::snprintf(buf, sizeof(buf),
-                  "{\"bench\":\"decode_throughput\",\"batch\":%d,\"ctx\":1024,\"ms_per_step\":%.4f,\"tokens_per_s\":%.1f,"
-                  "\"logits_d2h_ms\":%.4f}",
-                  b, ms, b / ms * 1e3, copy_ms);
+    std::snprintf(
+        buf, sizeof(buf),
+        "{\"bench\":\"decode_throughput\",\"batch\":%d,\"ctx\":1024,\"ms_per_step\":%.4f,\"tokens_per_s\":%.1f,"
+        "\"logits_d2h_ms\":%.4f}",
+        b, ms, b / ms * 1e3, copy_ms);
     emit(buf);
     release(seqs);
   }

@@ -60,13 +60,13 @@ using tandem::engine::cuda::CudaSampler;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 bool g_fail = false;
 
-#define CHECK_CUDA(x)                                                                  \
-  do {                                                                                 \
-    cudaError_t e_ = (x);                                                              \
-    if (e_ != cudaSuccess) {                                                           \
+#define CHECK_CUDA(x)                                                                               \
+  do {                                                                                              \
+    cudaError_t e_ = (x);                                                                           \
+    if (e_ != cudaSuccess) {                                                                        \
       std::fprintf(stderr, "CUDA error %s at %s:%d\n", cudaGetErrorString(e_), __FILE__, __LINE__); \
-      std::exit(2);                                                                    \
-    }                                                                                  \
+      std::exit(2);                                                                                 \
+    }                                                                                               \
   } while (0)
 
 void fail(const std::string& what) {
@@ -197,8 +197,8 @@ const int kClusterModes[] = {0, 1, 16};
 void check_against_host() {
   std::mt19937_64 rng(12345);
   std::printf("== tokens vs engine::sample (cluster 0 = automatic) ==\n");
-  std::printf("%8s %7s %6s %8s %10s %10s %10s %12s %10s\n", "vocab", "cluster", "rows", "greedy", "sampled",
-              "mismatch", "lp_bad", "max_lp_err", "vs_c1");
+  std::printf("%8s %7s %6s %8s %10s %10s %10s %12s %10s\n", "vocab", "cluster", "rows", "greedy", "sampled", "mismatch",
+              "lp_bad", "max_lp_err", "vs_c1");
   const std::vector<int> big_batches = {1, 3, 8, 64, 256, 64, 64, 8, 3, 1};
   for (int vocab : {151936, 128256, 49152, 1000, 7}) {
     constexpr int kMaxRows = 256;
@@ -260,8 +260,8 @@ void check_against_host() {
             if (!lp_close(h.logprob, dev[i].logprob)) {
               ++t.lp_bad;
               if (t.lp_bad <= 5) {
-                std::printf("  logprob host %g device %g (%s, cluster %d)\n", h.logprob, dev[i].logprob,
-                            c.kind.c_str(), mode);
+                std::printf("  logprob host %g device %g (%s, cluster %d)\n", h.logprob, dev[i].logprob, c.kind.c_str(),
+                            mode);
               }
             } else if (std::isfinite(h.logprob)) {
               t.max_err = std::max(t.max_err, static_cast<double>(std::fabs(h.logprob - dev[i].logprob)));
@@ -351,8 +351,8 @@ void check_distribution(int cluster) {
   const int df = static_cast<int>(expect.size()) - 1;
   // 99.9% quantiles of chi-square for df 1..7.
   const double crit[] = {0, 10.83, 13.82, 16.27, 18.47, 20.52, 22.46, 24.32};
-  std::printf("  support %zu, chi2 %.2f (df %d, 99.9%% bound %.2f), draws outside the support %d\n", expect.size(), chi2,
-              df, df >= 1 && df <= 7 ? crit[df] : 0.0, outside);
+  std::printf("  support %zu, chi2 %.2f (df %d, 99.9%% bound %.2f), draws outside the support %d\n", expect.size(),
+              chi2, df, df >= 1 && df <= 7 ? crit[df] : 0.0, outside);
   if (outside > 0) fail("draws outside the support");
   if (df < 1 || df > 7 || chi2 > crit[df]) fail("chi-square above its 99.9% bound");
 }
@@ -436,7 +436,8 @@ void bench(int cluster) {
       std::vector<double> gpu;
       std::vector<SampledToken> out;
       for (int it = 0; it < 23; ++it) {
-        CHECK_CUDA(cudaMemcpy(d, pristine, static_cast<size_t>(batch) * vocab * sizeof(float), cudaMemcpyDeviceToDevice));
+        CHECK_CUDA(
+            cudaMemcpy(d, pristine, static_cast<size_t>(batch) * vocab * sizeof(float), cudaMemcpyDeviceToDevice));
         CHECK_CUDA(cudaDeviceSynchronize());
         const auto t0 = std::chrono::steady_clock::now();
         if (!s.sample(d, rows, nullptr, out).ok()) return fail("sample");
@@ -495,10 +496,25 @@ void check_runner(const std::string& path, const tandem::CudaTuning& tuning) {
   for (int i = 0; i < kSeqs; ++i) {
     SamplingParams& p = params[i];
     switch (i % 4) {
-      case 0: p.temperature = 0.0f; p.logprobs = 3; break;
-      case 1: p.temperature = 0.8f; p.top_p = 0.9f; break;
-      case 2: p.top_k = 20; p.repetition_penalty = 1.2f; p.frequency_penalty = 0.3f; p.logprobs = 5; break;
-      case 3: p.temperature = 1.2f; p.min_p = 0.05f; p.logit_bias = {{7, 4.0f}}; break;
+      case 0:
+        p.temperature = 0.0f;
+        p.logprobs = 3;
+        break;
+      case 1:
+        p.temperature = 0.8f;
+        p.top_p = 0.9f;
+        break;
+      case 2:
+        p.top_k = 20;
+        p.repetition_penalty = 1.2f;
+        p.frequency_penalty = 0.3f;
+        p.logprobs = 5;
+        break;
+      case 3:
+        p.temperature = 1.2f;
+        p.min_p = 0.05f;
+        p.logit_bias = {{7, 4.0f}};
+        break;
     }
     const int n = 5 + static_cast<int>(rng() % 60);
     for (int k = 0; k < n; ++k) prompt[i].push_back(static_cast<int32_t>(rng() % vocab));
@@ -539,8 +555,8 @@ void check_runner(const std::string& path, const tandem::CudaTuning& tuning) {
       if (dev[i].token != host[i].token) {
         (params[i].temperature == 0.0f ? greedy_bad : sampled_bad)++;
         std::printf("  step %d seq %d: host %d device %d\n", step, i, host[i].token, dev[i].token);
-      } else if (params[i].logprobs >= 0 && (!lp_close(dev[i].logprob, host[i].logprob) ||
-                                             dev[i].top.size() != host[i].top.size())) {
+      } else if (params[i].logprobs >= 0 &&
+                 (!lp_close(dev[i].logprob, host[i].logprob) || dev[i].top.size() != host[i].top.size())) {
         ++lp_bad;
       }
       output[i].push_back(host[i].token);

@@ -68,9 +68,9 @@ TEST(StepPlanTest, DecodeBatchPacksTokensSlotsRowsAndTables) {
   EXPECT_EQ(w[L.ids + 2], 8);
   EXPECT_EQ(w[L.positions + 0], 20);
   EXPECT_EQ(w[L.positions + 2], 40);
-  EXPECT_EQ(w[L.slots + 0], 9 * 16 + 4);   // position 20 -> table[1], slot 4
+  EXPECT_EQ(w[L.slots + 0], 9 * 16 + 4);  // position 20 -> table[1], slot 4
   EXPECT_EQ(w[L.slots + 1], 11 * 16 + 0);
-  EXPECT_EQ(w[L.slots + 2], 4 * 16 + 8);   // position 40 -> table[2], slot 8
+  EXPECT_EQ(w[L.slots + 2], 4 * 16 + 8);  // position 40 -> table[2], slot 8
   for (int r = 0; r < 3; ++r) EXPECT_EQ(w[L.logit_rows + r], r);
   const AttnSeq* as = reinterpret_cast<const AttnSeq*>(w.data() + L.seqs);
   EXPECT_EQ(as[2].q_start, 2);

@@ -7,13 +7,11 @@
 namespace tandem::test {
 namespace {
 
-constexpr std::array<std::string_view, 3> kControl = {"<|endoftext|>", "<|im_start|>",
-                                                      "<|im_end|>"};
+constexpr std::array<std::string_view, 3> kControl = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
 
 }  // namespace
 
-std::vector<int32_t> ByteTokenizer::encode(std::string_view text, bool /*add_special*/,
-                                           bool allow_special) const {
+std::vector<int32_t> ByteTokenizer::encode(std::string_view text, bool /*add_special*/, bool allow_special) const {
   std::vector<int32_t> ids;
   ids.reserve(text.size());
   size_t i = 0;

@@ -26,8 +26,7 @@ class ByteTokenizer : public text::Tokenizer {
   static constexpr int32_t kImEnd = 258;
   static constexpr int32_t kVocabSize = 259;
 
-  std::vector<int32_t> encode(std::string_view text, bool add_special,
-                              bool allow_special) const override;
+  std::vector<int32_t> encode(std::string_view text, bool add_special, bool allow_special) const override;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special) const override;
   std::string token_bytes(int32_t id) const override;
   text::TokenKind kind(int32_t id) const override;

@@ -13,9 +13,7 @@ using scheduler::TokenEvent;
 InstantBackend::InstantBackend(InstantBackendOptions options, metrics::Registry* registry)
     : options_(std::move(options)) {
   if (registry != nullptr) {
-    const auto c = [&](const char* name, const char* help) {
-      return &registry->counter(name, help);
-    };
+    const auto c = [&](const char* name, const char* help) { return &registry->counter(name, help); };
     submitted_total_ = c("tandem_test_backend_submitted_total", "Requests accepted by the test backend");
     cancel_calls_total_ = c("tandem_test_backend_cancel_calls_total", "cancel() calls for in-flight requests");
     cancelled_total_ = c("tandem_test_backend_cancelled_total", "Sequences that ended cancelled");

@@ -41,18 +41,18 @@ class Counter;
 namespace tandem::test {
 
 struct InstantBackendOptions {
-  std::vector<int32_t> script;                  // empty: cycle the prompt
-  std::chrono::microseconds token_delay{0};     // pause between steps
-  int queue_limit = 0;                          // max in flight, 0 = unlimited
-  int cached_tokens = 0;                        // reported as prompt cache hits (clamped to prompt)
+  std::vector<int32_t> script;               // empty: cycle the prompt
+  std::chrono::microseconds token_delay{0};  // pause between steps
+  int queue_limit = 0;                       // max in flight, 0 = unlimited
+  int cached_tokens = 0;                     // reported as prompt cache hits (clamped to prompt)
 };
 
 struct InstantBackendStats {
   uint64_t submitted = 0;
-  uint64_t cancel_calls = 0;     // cancel() calls for ids that were in flight
-  uint64_t cancelled = 0;        // sequences that ended with kCancelled
-  uint64_t finished = 0;         // sequences that ended any way
-  uint64_t rejected = 0;         // submit() refusals
+  uint64_t cancel_calls = 0;  // cancel() calls for ids that were in flight
+  uint64_t cancelled = 0;     // sequences that ended with kCancelled
+  uint64_t finished = 0;      // sequences that ended any way
+  uint64_t rejected = 0;      // submit() refusals
 };
 
 class InstantBackend : public scheduler::GenerationService {
@@ -76,7 +76,7 @@ class InstantBackend : public scheduler::GenerationService {
   struct Sequence {
     scheduler::GenerationRequest request;
     int generated = 0;
-    size_t cursor = 0;   // position in the script / prompt cycle
+    size_t cursor = 0;  // position in the script / prompt cycle
     bool first = true;
     bool cancelled = false;
   };

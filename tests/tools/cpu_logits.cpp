@@ -62,14 +62,22 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) return fail("missing value after " + a);
     const std::string v = argv[++i];
     try {
-      if (a == "--model") model = v;
-      else if (a == "--prompts") prompts_path = v;
-      else if (a == "--out") out_path = v;
-      else if (a == "--threads") threads = std::stoi(v);
-      else if (a == "--generate") generate = std::stoi(v);
-      else if (a == "--block-tokens") block_tokens = std::stoi(v);
-      else if (a == "--weights") weights = v;
-      else return fail("unknown option " + a);
+      if (a == "--model")
+        model = v;
+      else if (a == "--prompts")
+        prompts_path = v;
+      else if (a == "--out")
+        out_path = v;
+      else if (a == "--threads")
+        threads = std::stoi(v);
+      else if (a == "--generate")
+        generate = std::stoi(v);
+      else if (a == "--block-tokens")
+        block_tokens = std::stoi(v);
+      else if (a == "--weights")
+        weights = v;
+      else
+        return fail("unknown option " + a);
     } catch (const std::exception&) {
       return fail("bad value for " + a + ": " + v);
     }
@@ -79,10 +87,14 @@ int main(int argc, char** argv) {
   }
   if (generate < 0 || block_tokens < 1) return fail("--generate must be >= 0 and --block-tokens >= 1");
   DType storage;
-  if (weights == "f16") storage = DType::kF16;
-  else if (weights == "bf16") storage = DType::kBF16;
-  else if (weights == "f32") storage = DType::kF32;
-  else return fail("--weights must be f16, bf16 or f32");
+  if (weights == "f16")
+    storage = DType::kF16;
+  else if (weights == "bf16")
+    storage = DType::kBF16;
+  else if (weights == "f32")
+    storage = DType::kF32;
+  else
+    return fail("--weights must be f16, bf16 or f32");
 
   std::vector<std::vector<int32_t>> prompts;
   {
@@ -183,9 +195,10 @@ int main(int argc, char** argv) {
   const size_t wrote = std::fwrite(rows.data(), sizeof(float), rows.size(), f);
   if (std::fclose(f) != 0 || wrote != rows.size()) return fail("short write to " + out_path);
 
-  std::printf("{\"vocab\": %d, \"kernels\": \"%s\", \"threads\": %d, \"load_seconds\": %.3f, "
-              "\"run_seconds\": %.3f, \"prefill_max_abs_diff\": %.9g, \"prompts\": [",
-              vocab, cpu_runner.kernels_name(), cpu_runner.threads(), load_seconds, run_seconds, prefill_diff);
+  std::printf(
+      "{\"vocab\": %d, \"kernels\": \"%s\", \"threads\": %d, \"load_seconds\": %.3f, "
+      "\"run_seconds\": %.3f, \"prefill_max_abs_diff\": %.9g, \"prompts\": [",
+      vocab, cpu_runner.kernels_name(), cpu_runner.threads(), load_seconds, run_seconds, prefill_diff);
   for (size_t i = 0; i < prompts.size(); ++i) {
     std::printf("%s{\"n_prompt\": %zu, \"row_offset\": %zu, \"generated\": [", i ? ", " : "", prompts[i].size(),
                 row_offset[i]);

@@ -43,20 +43,15 @@ json::value to_json(const GgufValue& v) {
     case GgufValueType::kU8:
     case GgufValueType::kU16:
     case GgufValueType::kU32:
-    case GgufValueType::kU64:
-      return v.u;
+    case GgufValueType::kU64: return v.u;
     case GgufValueType::kI8:
     case GgufValueType::kI16:
     case GgufValueType::kI32:
-    case GgufValueType::kI64:
-      return v.i;
+    case GgufValueType::kI64: return v.i;
     case GgufValueType::kF32:
-    case GgufValueType::kF64:
-      return v.f;
-    case GgufValueType::kBool:
-      return v.u != 0;
-    case GgufValueType::kString:
-      return json::string(v.str);
+    case GgufValueType::kF64: return v.f;
+    case GgufValueType::kBool: return v.u != 0;
+    case GgufValueType::kString: return json::string(v.str);
     case GgufValueType::kArray: {
       json::array a;
       a.reserve(v.items.size());
@@ -100,9 +95,13 @@ json::object describe(const LoadedModel& m) {
   const GenerationDefaults& d = m.defaults;
   json::array eos;
   for (int32_t id : d.eos_token_ids) eos.push_back(id);
-  json::object defaults{{"temperature", d.temperature}, {"top_p", d.top_p},   {"top_k", d.top_k},
-                        {"min_p", d.min_p},             {"repetition_penalty", d.repetition_penalty},
-                        {"eos_token_ids", eos},         {"bos_token_id", d.bos_token_id}};
+  json::object defaults{{"temperature", d.temperature},
+                        {"top_p", d.top_p},
+                        {"top_k", d.top_k},
+                        {"min_p", d.min_p},
+                        {"repetition_penalty", d.repetition_penalty},
+                        {"eos_token_ids", eos},
+                        {"bos_token_id", d.bos_token_id}};
   return json::object{{"spec", spec},
                       {"defaults", defaults},
                       {"chat_template", m.chat_template},

@@ -96,8 +96,7 @@ int main(int argc, char** argv) {
       const auto wd = n.watchdog_timeout();
       const auto ping = n.watchdog_ping_interval();
       std::printf("enabled=%d backend=%s watchdog_usec=%lld ping_usec=%lld\n", n.enabled() ? 1 : 0,
-                  tandem::main::backend_name(n.backend()),
-                  wd ? static_cast<long long>(wd->count()) : -1LL,
+                  tandem::main::backend_name(n.backend()), wd ? static_cast<long long>(wd->count()) : -1LL,
                   ping ? static_cast<long long>(ping->count()) : -1LL);
     } else if (verb == "status") {
       ok &= report(n.status(arg));

@@ -59,31 +59,56 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage(flag + " needs a value");
       return argv[++i];
     };
-    if (flag == "--host") options.host = value();
-    else if (flag == "--port") options.port = static_cast<uint16_t>(std::stoi(value()));
-    else if (flag == "--threads") options.threads = std::stoi(value());
-    else if (flag == "--api-key") options.api_keys.push_back(value());
-    else if (flag == "--max-body") options.max_body_bytes = std::stoul(value());
-    else if (flag == "--queue-limit") backend_options.queue_limit = options.max_request_choices = std::stoi(value());
-    else if (flag == "--token-delay-us") backend_options.token_delay = std::chrono::microseconds(std::stol(value()));
-    else if (flag == "--script") script = value();
-    else if (flag == "--max-context") max_context = std::stoi(value());
-    else if (flag == "--header-timeout") options.header_timeout = std::chrono::seconds(std::stol(value()));
-    else if (flag == "--idle-timeout") options.idle_timeout = std::chrono::seconds(std::stol(value()));
-    else if (flag == "--request-timeout") options.request_timeout = std::chrono::seconds(std::stol(value()));
-    else if (flag == "--model") model_name = value();
-    else if (flag == "--unavailable") unavailable = true;
-    else if (flag == "--cached-tokens") backend_options.cached_tokens = std::stoi(value());
-    else if (flag == "--max-stream-buffer") options.max_stream_buffer_bytes = std::stoul(value());
-    else if (flag == "--drain-wait") drain_wait_s = std::stoi(value());
-    else if (flag == "--log-level") log_level = value();
-    else if (flag == "--max-connections") options.max_connections = std::stoi(value());
-    else if (flag == "--max-connections-per-client") options.max_connections_per_client = std::stoi(value());
-    else if (flag == "--cors-origin") options.cors_origins.push_back(value());
-    else if (flag == "--prepare-threads") options.prepare_threads = std::stoi(value());
-    else if (flag == "--tool-call-parser") tool_call_parser = value();
-    else if (flag == "--reasoning-parser") reasoning_parser = value();
-    else usage("unknown flag " + flag);
+    if (flag == "--host")
+      options.host = value();
+    else if (flag == "--port")
+      options.port = static_cast<uint16_t>(std::stoi(value()));
+    else if (flag == "--threads")
+      options.threads = std::stoi(value());
+    else if (flag == "--api-key")
+      options.api_keys.push_back(value());
+    else if (flag == "--max-body")
+      options.max_body_bytes = std::stoul(value());
+    else if (flag == "--queue-limit")
+      backend_options.queue_limit = options.max_request_choices = std::stoi(value());
+    else if (flag == "--token-delay-us")
+      backend_options.token_delay = std::chrono::microseconds(std::stol(value()));
+    else if (flag == "--script")
+      script = value();
+    else if (flag == "--max-context")
+      max_context = std::stoi(value());
+    else if (flag == "--header-timeout")
+      options.header_timeout = std::chrono::seconds(std::stol(value()));
+    else if (flag == "--idle-timeout")
+      options.idle_timeout = std::chrono::seconds(std::stol(value()));
+    else if (flag == "--request-timeout")
+      options.request_timeout = std::chrono::seconds(std::stol(value()));
+    else if (flag == "--model")
+      model_name = value();
+    else if (flag == "--unavailable")
+      unavailable = true;
+    else if (flag == "--cached-tokens")
+      backend_options.cached_tokens = std::stoi(value());
+    else if (flag == "--max-stream-buffer")
+      options.max_stream_buffer_bytes = std::stoul(value());
+    else if (flag == "--drain-wait")
+      drain_wait_s = std::stoi(value());
+    else if (flag == "--log-level")
+      log_level = value();
+    else if (flag == "--max-connections")
+      options.max_connections = std::stoi(value());
+    else if (flag == "--max-connections-per-client")
+      options.max_connections_per_client = std::stoi(value());
+    else if (flag == "--cors-origin")
+      options.cors_origins.push_back(value());
+    else if (flag == "--prepare-threads")
+      options.prepare_threads = std::stoi(value());
+    else if (flag == "--tool-call-parser")
+      tool_call_parser = value();
+    else if (flag == "--reasoning-parser")
+      reasoning_parser = value();
+    else
+      usage("unknown flag " + flag);
   }
 
   auto logger = spdlog::stderr_color_mt("tandem");

@@ -60,8 +60,7 @@ CpuRunner::CpuRunner(const ModelSpec& spec, const CpuRunnerOptions& options)
     : spec_(spec),
       block_tokens_(options.block_tokens),
       num_blocks_(options.num_blocks),
-      pool_(options.threads > 0 ? options.threads
-                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
+      pool_(options.threads > 0 ? options.threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
       kernels_(select_kernels(options.tuning.kernels)) {}
 
 Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeights weights,
@@ -97,8 +96,8 @@ Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeig
     if (pool_bytes > 1e15) throw std::bad_alloc();
     r->kv_.assign(block_floats * static_cast<size_t>(options.num_blocks), 0.0f);
   } catch (const std::bad_alloc&) {
-    return Status(ErrorKind::kDevice, "cpu runner: cannot allocate a KV pool of " +
-                                          std::to_string(pool_bytes / (1 << 20)) + " MiB");
+    return Status(ErrorKind::kDevice,
+                  "cpu runner: cannot allocate a KV pool of " + std::to_string(pool_bytes / (1 << 20)) + " MiB");
   }
 
   if (Status s = check_tensor_shape(weights.embed, {spec.vocab, hidden}, "embed"); !s.ok()) return s;
@@ -127,8 +126,8 @@ Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeig
     layer.ffn_norm = std::move(ffn_norm.value());
     if (spec.qkv_bias) {
       layer.bqkv.reserve(static_cast<size_t>(q_dim + 2 * kv_dim));
-      for (auto [t, n, name] : {std::tuple{&w.bq, q_dim, "bq"}, std::tuple{&w.bk, kv_dim, "bk"},
-                                std::tuple{&w.bv, kv_dim, "bv"}}) {
+      for (auto [t, n, name] :
+           {std::tuple{&w.bq, q_dim, "bq"}, std::tuple{&w.bk, kv_dim, "bk"}, std::tuple{&w.bv, kv_dim, "bv"}}) {
         auto b = vector_f32(*t, n, p + name);
         if (!b.ok()) return b.status();
         layer.bqkv.insert(layer.bqkv.end(), b->begin(), b->end());
@@ -180,8 +179,7 @@ Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec& spec, ModelWeig
 
 float* CpuRunner::kv_row(int32_t block, int layer, int which, int slot) {
   const size_t per_kv = static_cast<size_t>(block_tokens_) * spec_.n_kv_heads * spec_.head_dim;
-  return kv_.data() + static_cast<size_t>(block) * block_floats_ +
-         (static_cast<size_t>(layer) * 2 + which) * per_kv +
+  return kv_.data() + static_cast<size_t>(block) * block_floats_ + (static_cast<size_t>(layer) * 2 + which) * per_kv +
          static_cast<size_t>(slot) * spec_.n_kv_heads * spec_.head_dim;
 }
 
@@ -208,18 +206,17 @@ Status CpuRunner::validate(const StepBatch& batch) const {
     for (int64_t b = 0; b < needed; ++b) {
       const int32_t id = s.block_table[b];
       if (id < 0 || id >= num_blocks_) {
-        return bad(i, "block_table[" + std::to_string(b) + "] = " + std::to_string(id) +
-                          " is out of range [0, " + std::to_string(num_blocks_) + ")");
+        return bad(i, "block_table[" + std::to_string(b) + "] = " + std::to_string(id) + " is out of range [0, " +
+                          std::to_string(num_blocks_) + ")");
       }
     }
     for (size_t j = 0; j < s.tokens.size(); ++j) {
       if (s.tokens[j] < 0 || s.tokens[j] >= spec_.vocab) {
-        return bad(i, "token " + std::to_string(s.tokens[j]) + " is out of range [0, " +
-                          std::to_string(spec_.vocab) + ")");
+        return bad(
+            i, "token " + std::to_string(s.tokens[j]) + " is out of range [0, " + std::to_string(spec_.vocab) + ")");
       }
       const int64_t pos = s.start_pos + static_cast<int64_t>(j);
-      written.push_back(static_cast<int64_t>(s.block_table[pos / block_tokens_]) * block_tokens_ +
-                        pos % block_tokens_);
+      written.push_back(static_cast<int64_t>(s.block_table[pos / block_tokens_]) * block_tokens_ + pos % block_tokens_);
     }
   }
   std::sort(written.begin(), written.end());
@@ -400,8 +397,8 @@ Status CpuRunner::step(const StepBatch& batch, std::vector<float>& logits) {
   const int rows = static_cast<int>(logit_tokens_.size());
   final_x_.resize(static_cast<size_t>(rows) * hidden);
   for (int r = 0; r < rows; ++r) {
-    rms_norm(x_.data() + static_cast<size_t>(logit_tokens_[r]) * hidden, final_norm_.data(), spec_.rms_eps,
-             hidden, final_x_.data() + static_cast<size_t>(r) * hidden);
+    rms_norm(x_.data() + static_cast<size_t>(logit_tokens_[r]) * hidden, final_norm_.data(), spec_.rms_eps, hidden,
+             final_x_.data() + static_cast<size_t>(r) * hidden);
   }
   logits.resize(static_cast<size_t>(rows) * spec_.vocab);
   if (rows > 0) matmul(lm_head_.rows() > 0 ? lm_head_ : embed_, final_x_.data(), rows, logits.data(), false);

@@ -29,14 +29,14 @@
 namespace tandem::engine::cpu {
 
 struct CpuRunnerOptions {
-  int threads = 0;         // pool size including the caller; 0 = hardware_concurrency
-  int block_tokens = 16;   // positions per KV block (>= 1)
-  int num_blocks = 0;      // KV pool capacity in blocks (>= 1)
+  int threads = 0;        // pool size including the caller; 0 = hardware_concurrency
+  int block_tokens = 16;  // positions per KV block (>= 1)
+  int num_blocks = 0;     // KV pool capacity in blocks (>= 1)
   // Storage of the weight matrices (the math stays float32): kF16 halves the
   // memory traffic of decode; kF32 keeps loader values bit-exact; kBF16 is
   // what CUDA uses. 16-bit inputs are kept as they are unless kF32 is asked.
   DType weight_storage = DType::kF16;
-  CpuTuning tuning;        // kernel table ([engine.cpu], common/engine_tuning.h)
+  CpuTuning tuning;  // kernel table ([engine.cpu], common/engine_tuning.h)
 };
 
 class CpuRunner final : public Runner {
@@ -58,8 +58,7 @@ class CpuRunner final : public Runner {
   const float* kv_data() const { return kv_.data(); }
 
  private:
-  friend Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec&, ModelWeights,
-                                                          const CpuRunnerOptions&);
+  friend Result<std::unique_ptr<Runner>> make_cpu_runner(const ModelSpec&, ModelWeights, const CpuRunnerOptions&);
   struct Layer {
     std::vector<float> attn_norm;  // [hidden]
     WeightMatrix wqkv;             // [(n_heads + 2 n_kv_heads) head_dim, hidden]
@@ -89,16 +88,16 @@ class CpuRunner final : public Runner {
   ModelSpec spec_;
   int block_tokens_;
   int num_blocks_;
-  size_t block_floats_ = 0;      // n_layers * 2 * block_tokens * n_kv_heads * head_dim
+  size_t block_floats_ = 0;  // n_layers * 2 * block_tokens * n_kv_heads * head_dim
   ThreadPool pool_;
   const Kernels& kernels_;
 
-  WeightMatrix embed_;           // [vocab, hidden]
-  WeightMatrix lm_head_;         // [vocab, hidden]; empty when tied (embed_ is used)
+  WeightMatrix embed_;    // [vocab, hidden]
+  WeightMatrix lm_head_;  // [vocab, hidden]; empty when tied (embed_ is used)
   std::vector<Layer> layers_;
   std::vector<float> final_norm_;
-  std::vector<double> inv_freq_; // [head_dim / 2]
-  std::vector<float> kv_;        // the KV pool
+  std::vector<double> inv_freq_;  // [head_dim / 2]
+  std::vector<float> kv_;         // the KV pool
 
   // Per-step scratch (sizes follow the step's token count T).
   std::vector<TokenRef> tokens_;

@@ -39,7 +39,7 @@ struct MatmulArgs {
 struct Kernels {
   const char* name;
   void (*matmul_rows)(const MatmulArgs& args);
-  float (*dot)(const float* a, const float* b, int n);   // sum a[i] * b[i]
+  float (*dot)(const float* a, const float* b, int n);     // sum a[i] * b[i]
   void (*axpy)(float a, const float* x, float* y, int n);  // y[i] += a * x[i]
 };
 

@@ -79,9 +79,7 @@ const Kernels& select_kernels(CpuKernels choice) {
 
 void convert_to_f32(const std::byte* src, DType type, float* dst, int64_t n) {
   switch (type) {
-    case DType::kF32:
-      std::memcpy(dst, src, static_cast<size_t>(n) * 4);
-      return;
+    case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return;
     case DType::kF16:
       for (int64_t i = 0; i < n; ++i) {
         uint16_t h;

@@ -19,8 +19,7 @@ std::vector<double> rope_inv_freq(int head_dim, const RopeConfig& rope) {
     f[i] = 1.0 / std::pow(static_cast<double>(rope.theta), (2.0 * i) / head_dim);
   }
   switch (rope.scaling) {
-    case RopeScalingType::kNone:
-      break;
+    case RopeScalingType::kNone: break;
     case RopeScalingType::kLinear:
       for (double& v : f) v /= rope.factor;
       break;

@@ -37,7 +37,8 @@ class ThreadPool {
   template <class Fn>
   void parallel_for(int n_tasks, Fn&& fn) {
     using F = std::remove_reference_t<Fn>;
-    run(n_tasks, [](void* ctx, int task, int thread) { (*static_cast<F*>(ctx))(task, thread); },
+    run(
+        n_tasks, [](void* ctx, int task, int thread) { (*static_cast<F*>(ctx))(task, thread); },
         const_cast<void*>(static_cast<const void*>(&fn)));
   }
 
@@ -55,8 +56,8 @@ class ThreadPool {
   void* ctx_ = nullptr;
   int n_tasks_ = 0;
   std::atomic<int> next_task_{0};
-  std::atomic<bool> job_open_{false};  // workers may join the current job
-  std::atomic<int> active_workers_{0}; // workers inside the current job
+  std::atomic<bool> job_open_{false};   // workers may join the current job
+  std::atomic<int> active_workers_{0};  // workers inside the current job
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
 };

@@ -47,16 +47,14 @@ void convert_into(const Tensor& t, DType to, std::byte* dst) {
 
 }  // namespace
 
-Result<WeightMatrix> WeightMatrix::stack(std::span<Tensor* const> parts, DType storage,
-                                         const std::string& name) {
+Result<WeightMatrix> WeightMatrix::stack(std::span<Tensor* const> parts, DType storage, const std::string& name) {
   if (parts.empty()) return Status(ErrorKind::kInternal, name + ": no tensors to stack");
   int64_t rows = 0;
   const int64_t cols = parts[0]->shape.size() == 2 ? parts[0]->shape[1] : -1;
   for (const Tensor* t : parts) {
     if (!t->empty() && (t->shape.size() != 2 || t->shape[1] != cols)) {
-      return Status(ErrorKind::kMalformedFile,
-                    name + ": expected a 2-D tensor with " + std::to_string(cols) +
-                        " columns, got shape " + shape_string(t->shape));
+      return Status(ErrorKind::kMalformedFile, name + ": expected a 2-D tensor with " + std::to_string(cols) +
+                                                   " columns, got shape " + shape_string(t->shape));
     }
     if (Status s = check_tensor_data(*t, name); !s.ok()) return s;
     rows += t->shape[0];

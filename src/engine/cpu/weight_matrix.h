@@ -25,8 +25,7 @@ class WeightMatrix {
   // Stacks `parts` (each [rows_i, cols], same cols) into one matrix stored as
   // `storage`. The parts' data is released. Fails with kMalformedFile naming
   // `name` when a part is absent, not 2-D, or its cols differ.
-  static Result<WeightMatrix> stack(std::span<Tensor* const> parts, DType storage,
-                                    const std::string& name);
+  static Result<WeightMatrix> stack(std::span<Tensor* const> parts, DType storage, const std::string& name);
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }

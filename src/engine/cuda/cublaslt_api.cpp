@@ -45,9 +45,9 @@ Result<const CublasLtApi*> load_cublaslt() {
       tried += (tried.empty() ? "" : ", ") + name;
     }
     if (lib == nullptr) {
-      error = Status(ErrorKind::kDevice,
-                     "cannot load cuBLASLt (tried " + tried + "): install the CUDA libraries "
-                     "(e.g. libcublas-13-0) or serve with [engine] backend = \"cpu\"");
+      error = Status(ErrorKind::kDevice, "cannot load cuBLASLt (tried " + tried +
+                                             "): install the CUDA libraries "
+                                             "(e.g. libcublas-13-0) or serve with [engine] backend = \"cpu\"");
       return;
     }
     std::string missing;

@@ -13,12 +13,13 @@
 namespace tandem::engine::cuda {
 
 inline Status cuda_error(cudaError_t e, const char* what) {
-  return Status(ErrorKind::kDevice, std::string("cuda: ") + what + ": " + cudaGetErrorName(e) + " (" +
-                                        cudaGetErrorString(e) + ")");
+  return Status(ErrorKind::kDevice,
+                std::string("cuda: ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
 }
 
 inline Status cublas_error(cublasStatus_t s, const char* what) {
-  return Status(ErrorKind::kDevice, std::string("cublasLt: ") + what + ": status " + std::to_string(static_cast<int>(s)));
+  return Status(ErrorKind::kDevice,
+                std::string("cublasLt: ") + what + ": status " + std::to_string(static_cast<int>(s)));
 }
 
 // The last launch's error (launch configuration or an earlier sticky fault).
@@ -29,15 +30,15 @@ inline Status last_launch_status(const char* kernel) {
 
 }  // namespace tandem::engine::cuda
 
-#define TANDEM_CUDA_TRY(expr)                                                    \
-  do {                                                                           \
-    const cudaError_t tandem_cuda_e_ = (expr);                                   \
+#define TANDEM_CUDA_TRY(expr)                                                                            \
+  do {                                                                                                   \
+    const cudaError_t tandem_cuda_e_ = (expr);                                                           \
     if (tandem_cuda_e_ != cudaSuccess) return ::tandem::engine::cuda::cuda_error(tandem_cuda_e_, #expr); \
   } while (0)
 
-#define TANDEM_CUBLAS_TRY(expr)                                                  \
-  do {                                                                           \
-    const cublasStatus_t tandem_cublas_s_ = (expr);                              \
-    if (tandem_cublas_s_ != CUBLAS_STATUS_SUCCESS)                               \
-      return ::tandem::engine::cuda::cublas_error(tandem_cublas_s_, #expr);      \
+#define TANDEM_CUBLAS_TRY(expr)                                             \
+  do {                                                                      \
+    const cublasStatus_t tandem_cublas_s_ = (expr);                         \
+    if (tandem_cublas_s_ != CUBLAS_STATUS_SUCCESS)                          \
+      return ::tandem::engine::cuda::cublas_error(tandem_cublas_s_, #expr); \
   } while (0)

@@ -14,8 +14,7 @@ Result<std::vector<DeviceInfo>> list_devices() {
   for (int i = 0; i < count; ++i) {
     cudaDeviceProp prop{};
     if (cudaError_t e = cudaGetDeviceProperties(&prop, i); e != cudaSuccess) {
-      return Status(ErrorKind::kDevice,
-                    "CUDA device " + std::to_string(i) + ": " + cudaGetErrorString(e));
+      return Status(ErrorKind::kDevice, "CUDA device " + std::to_string(i) + ": " + cudaGetErrorString(e));
     }
     DeviceInfo d;
     d.ordinal = i;

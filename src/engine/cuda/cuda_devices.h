@@ -16,8 +16,8 @@ namespace tandem::engine::cuda {
 
 struct DeviceInfo {
   int ordinal = 0;
-  std::string name;          // "NVIDIA H100 80GB HBM3"
-  int compute_major = 0;     // 9 for Hopper
+  std::string name;       // "NVIDIA H100 80GB HBM3"
+  int compute_major = 0;  // 9 for Hopper
   int compute_minor = 0;
   size_t total_bytes = 0;
   size_t free_bytes = 0;

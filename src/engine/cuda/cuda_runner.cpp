@@ -30,7 +30,7 @@ namespace {
 
 constexpr size_t kGemmWorkspace = size_t{32} << 20;
 constexpr size_t kReserve = size_t{512} << 20;  // cuBLASLt internals, graphs, fragmentation
-constexpr int64_t kWsRows = 64 * 1024;           // split-KV workspace rows
+constexpr int64_t kWsRows = 64 * 1024;          // split-KV workspace rows
 
 Status check_spec(const ModelSpec& s) {
   auto bad = [](const std::string& what) { return Status(ErrorKind::kInvalidRequest, "model spec: " + what); };
@@ -45,8 +45,10 @@ Status check_spec(const ModelSpec& s) {
   if (s.hidden % 8 != 0 || s.intermediate % 8 != 0) {
     return Status(ErrorKind::kUnsupported, "cuda runner: hidden and intermediate must be multiples of 8");
   }
-  if (s.max_position < 0 || !(s.rms_eps >= 0.0f) || !(s.rope.theta > 0.0f)) return bad("bad max_position, eps or theta");
-  if (s.rope.scaling != RopeScalingType::kNone && !(s.rope.factor > 0.0f)) return bad("rope scaling factor must be > 0");
+  if (s.max_position < 0 || !(s.rms_eps >= 0.0f) || !(s.rope.theta > 0.0f))
+    return bad("bad max_position, eps or theta");
+  if (s.rope.scaling != RopeScalingType::kNone && !(s.rope.factor > 0.0f))
+    return bad("rope scaling factor must be > 0");
   if (s.rope.scaling == RopeScalingType::kLlama3 &&
       (!(s.rope.high_freq_factor > s.rope.low_freq_factor) || !(s.rope.low_freq_factor > 0.0f) ||
        s.rope.original_max_position < 1)) {
@@ -62,11 +64,8 @@ std::vector<float> rope_inv_freq(int head_dim, const RopeConfig& rope) {
   for (int i = 0; i < half; ++i) {
     double f = 1.0 / std::pow(static_cast<double>(rope.theta), (2.0 * i) / head_dim);
     switch (rope.scaling) {
-      case RopeScalingType::kNone:
-        break;
-      case RopeScalingType::kLinear:
-        f /= rope.factor;
-        break;
+      case RopeScalingType::kNone: break;
+      case RopeScalingType::kLinear: f /= rope.factor; break;
       case RopeScalingType::kLlama3: {
         const double old_len = rope.original_max_position;
         const double low_wavelen = old_len / rope.low_freq_factor;
@@ -172,7 +171,7 @@ class CudaRunner final : public Runner {
   DeviceWeights weights_;
   std::vector<int> buckets_;
   std::map<std::pair<int, int>, Graph> graphs_;  // (batch bucket, attention splits)
-  std::set<std::pair<int, int>> no_graph_;        // buckets whose capture failed: eager
+  std::set<std::pair<int, int>> no_graph_;       // buckets whose capture failed: eager
 
   DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
   PinnedBuffer meta_host_;
@@ -206,7 +205,8 @@ Status CudaRunner::init(ModelWeights weights) {
   max_tokens_ = std::max(opt_.max_batch_tokens, opt_.max_running);
   const std::vector<float> inv_freq = rope_inv_freq(spec_.head_dim, spec_.rope);
   TANDEM_RETURN_IF_ERROR(inv_freq_.allocate(inv_freq.size() * sizeof(float), "rope frequencies"));
-  TANDEM_CUDA_TRY(cudaMemcpy(inv_freq_.get(), inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
+  TANDEM_CUDA_TRY(
+      cudaMemcpy(inv_freq_.get(), inv_freq.data(), inv_freq.size() * sizeof(float), cudaMemcpyHostToDevice));
   TANDEM_RETURN_IF_ERROR(x_.allocate(T * hidden * 4, "residual stream"));
   TANDEM_RETURN_IF_ERROR(xn_.allocate(T * hidden * 2, "normed activations"));
   TANDEM_RETURN_IF_ERROR(qkv_.allocate(T * qkv_dim * 4, "qkv activations"));
@@ -354,8 +354,8 @@ Status CudaRunner::forward(const StepPlan& plan) {
 
   const PdlMode pdl = fused ? decode_pdl_ : PdlMode::kOff;
   const bool head_gemv = fused && spec_.vocab % GemvParams::kRows == 0 && L.n_rows <= GemvParams::kMaxN;
-  auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in,
-                        void* y, bool y_f32, bool accumulate, int m, int k) {
+  auto fused_gemv = [&](const __nv_bfloat16* w, GemvInput input, const __nv_bfloat16* norm_w, const void* in, void* y,
+                        bool y_f32, bool accumulate, int m, int k) {
     GemvParams g;
     g.w = w;
     g.input = input;
@@ -383,8 +383,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
     } else {
       norm.weight = w.attn_norm;
       TANDEM_RETURN_IF_ERROR(launch(norm, stream_));
-      TANDEM_RETURN_IF_ERROR(
-          gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
+      TANDEM_RETURN_IF_ERROR(gemm_.run({w.wqkv, xn, qkv_.get(), GemmOut::kBF16, qkv_dim, T, hidden, 0.0f}, stream_));
     }
     rope.bias = w.bqkv;
     rope.q_norm = w.q_norm;
@@ -394,8 +393,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
     attn.layer = l;
     TANDEM_RETURN_IF_ERROR(launch(attn, stream_));
     if (fused) {
-      TANDEM_RETURN_IF_ERROR(
-          fused_gemv(w.wo, GemvInput::kBf16, nullptr, attn_.get(), x, true, true, hidden, q_dim));
+      TANDEM_RETURN_IF_ERROR(fused_gemv(w.wo, GemvInput::kBf16, nullptr, attn_.get(), x, true, true, hidden, q_dim));
     } else {
       TANDEM_RETURN_IF_ERROR(
           gemm_.run({w.wo, attn_.get<__nv_bfloat16>(), x, GemmOut::kF32, hidden, T, q_dim, 1.0f}, stream_));
@@ -447,7 +445,8 @@ Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
   auto it = graphs_.find(key);
   if (it != graphs_.end()) {
     if (!(it->second.layout == plan.layout()) || it->second.splits != plan.n_splits()) {
-      return Status(ErrorKind::kInternal, "cuda runner: decode graph layout changed for bucket " + std::to_string(bucket));
+      return Status(ErrorKind::kInternal,
+                    "cuda runner: decode graph layout changed for bucket " + std::to_string(bucket));
     }
     TANDEM_CUDA_TRY(cudaGraphLaunch(it->second.exec, stream_));
     return {};
@@ -469,9 +468,9 @@ Status CudaRunner::run_graph(int bucket, const StepPlan& plan) {
   if (inst != cudaSuccess) {
     (void)cudaGetLastError();  // capture errors are not sticky; clear them
     no_graph_.insert(key);
-    spdlog::warn("[engine.cuda] decode graph capture failed for batch size {} ({}); running it without a graph",
-                 bucket, !captured.ok() ? captured.to_string()
-                                        : std::string(cudaGetErrorString(end != cudaSuccess ? end : inst)));
+    spdlog::warn(
+        "[engine.cuda] decode graph capture failed for batch size {} ({}); running it without a graph", bucket,
+        !captured.ok() ? captured.to_string() : std::string(cudaGetErrorString(end != cudaSuccess ? end : inst)));
     return {};
   }
   g.layout = plan.layout();
@@ -543,8 +542,8 @@ Status CudaRunner::step_and_sample(const StepBatch& batch, std::span<const Sampl
     return {};
   }
   if (plan_.n_real_rows() != static_cast<int>(rows.size())) {
-    return Status(ErrorKind::kInternal, "cuda runner: " + std::to_string(plan_.n_real_rows()) +
-                                            " logits rows for " + std::to_string(rows.size()) + " sample rows");
+    return Status(ErrorKind::kInternal, "cuda runner: " + std::to_string(plan_.n_real_rows()) + " logits rows for " +
+                                            std::to_string(rows.size()) + " sample rows");
   }
   return sampler_.sample(logits_.get<float>(), rows, stream_, out);
 }

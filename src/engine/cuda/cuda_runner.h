@@ -37,14 +37,14 @@
 namespace tandem::engine::cuda {
 
 struct CudaRunnerOptions {
-  int device = 0;                     // CUDA device ordinal
-  int block_tokens = 16;              // positions per KV block
-  double gpu_memory_fraction = 0.9;   // of the memory free after weights and activations, for the KV pool
-  int max_batch_tokens = 8192;        // new tokens per step (prefill chunk + decodes)
-  int max_running = 256;              // sequences per step (also logits rows)
-  bool cuda_graphs = true;            // replay decode steps from captured graphs
-  int max_blocks = 0;                 // > 0: cap the KV pool at this many blocks (tests)
-  CudaTuning tuning;                  // kernel choices ([engine.cuda], common/engine_tuning.h)
+  int device = 0;                    // CUDA device ordinal
+  int block_tokens = 16;             // positions per KV block
+  double gpu_memory_fraction = 0.9;  // of the memory free after weights and activations, for the KV pool
+  int max_batch_tokens = 8192;       // new tokens per step (prefill chunk + decodes)
+  int max_running = 256;             // sequences per step (also logits rows)
+  bool cuda_graphs = true;           // replay decode steps from captured graphs
+  int max_blocks = 0;                // > 0: cap the KV pool at this many blocks (tests)
+  CudaTuning tuning;                 // kernel choices ([engine.cuda], common/engine_tuning.h)
 };
 
 // `weights` (bf16, f16 or f32 host tensors, HF conventions) is moved in; each

@@ -41,7 +41,8 @@ void CudaSampler::PinnedFree::operator()(void* p) const {
 CudaSampler::~CudaSampler() = default;
 
 Status CudaSampler::init(int max_rows, int vocab) {
-  if (max_rows < 1 || vocab < 1) return Status(ErrorKind::kInvalidRequest, "cuda sampler: max_rows and vocab must be >= 1");
+  if (max_rows < 1 || vocab < 1)
+    return Status(ErrorKind::kInvalidRequest, "cuda sampler: max_rows and vocab must be >= 1");
   max_rows_ = max_rows;
   vocab_ = vocab;
   TANDEM_RETURN_IF_ERROR(
@@ -83,12 +84,12 @@ Status CudaSampler::sample(float* logits, std::span<const SampleRow> rows, cudaS
   out.clear();
   if (n == 0) return {};
   if (n > max_rows_) {
-    return Status(ErrorKind::kInvalidRequest, "cuda sampler: " + std::to_string(n) + " rows, at most " +
-                                                  std::to_string(max_rows_));
+    return Status(ErrorKind::kInvalidRequest,
+                  "cuda sampler: " + std::to_string(n) + " rows, at most " + std::to_string(max_rows_));
   }
   if (!supports(rows)) {
-    return Status(ErrorKind::kInvalidRequest, "cuda sampler: logprobs above " +
-                                                  std::to_string(kMaxDeviceLogprobs) + " or a row without parameters");
+    return Status(ErrorKind::kInvalidRequest, "cuda sampler: logprobs above " + std::to_string(kMaxDeviceLogprobs) +
+                                                  " or a row without parameters");
   }
   specs_.resize(static_cast<size_t>(n));
   tokens_.clear();

@@ -46,8 +46,7 @@ class CudaSampler {
   // Samples rows.size() rows of `logits` (device, float32 [rows.size(), vocab],
   // overwritten: bias and penalties are applied in place) on `stream` and
   // waits for it. out[i] is row i's token, logprob and top alternatives.
-  Status sample(float* logits, std::span<const SampleRow> rows, cudaStream_t stream,
-                std::vector<SampledToken>& out);
+  Status sample(float* logits, std::span<const SampleRow> rows, cudaStream_t stream, std::vector<SampledToken>& out);
 
   // CTAs per row for later calls: 0 (default) lets the kernel pick by batch
   // size (sampling_kernels.h); 1, 2, 4, 8 or 16 force it (tests, benchmarks).
@@ -65,12 +64,12 @@ class CudaSampler {
   int vocab_ = 0;
   int64_t token_capacity_ = 0;
   int cluster_ = 0;
-  DeviceBuffer counts_;        // [max_rows, vocab] uint32, kept all zero between calls
-  DeviceBuffer results_;       // [max_rows] SampleRowResult
-  DeviceBuffer upload_;        // rows | tokens | bias values (one copy per call)
-  DeviceBuffer saved_;         // [token_capacity] float
-  Pinned host_upload_;         // staging of upload_
-  Pinned host_results_;        // [max_rows] SampleRowResult
+  DeviceBuffer counts_;   // [max_rows, vocab] uint32, kept all zero between calls
+  DeviceBuffer results_;  // [max_rows] SampleRowResult
+  DeviceBuffer upload_;   // rows | tokens | bias values (one copy per call)
+  DeviceBuffer saved_;    // [token_capacity] float
+  Pinned host_upload_;    // staging of upload_
+  Pinned host_results_;   // [max_rows] SampleRowResult
   std::vector<SampleRowSpec> specs_;
   std::vector<int32_t> tokens_;
   std::vector<float> bias_values_;

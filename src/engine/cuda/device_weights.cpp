@@ -110,8 +110,8 @@ Status DeviceWeights::upload(const ModelSpec& spec, ModelWeights weights) {
     TANDEM_RETURN_IF_ERROR(contiguous({{&w.wq, {q_dim, hidden}, "wq", &o.wq},
                                        {&w.wk, {kv_dim, hidden}, "wk", &o.wk},
                                        {&w.wv, {kv_dim, hidden}, "wv", &o.wv}}));
-    TANDEM_RETURN_IF_ERROR(contiguous({{&w.w_gate, {inter, hidden}, "w_gate", &o.gate},
-                                       {&w.w_up, {inter, hidden}, "w_up", &o.up}}));
+    TANDEM_RETURN_IF_ERROR(
+        contiguous({{&w.w_gate, {inter, hidden}, "w_gate", &o.gate}, {&w.w_up, {inter, hidden}, "w_up", &o.up}}));
     TANDEM_RETURN_IF_ERROR(contiguous({{&w.wo, {hidden, q_dim}, "wo", &o.wo},
                                        {&w.w_down, {hidden, inter}, "w_down", &o.down},
                                        {&w.attn_norm, {hidden}, "attn_norm", &o.attn_norm},
@@ -121,8 +121,8 @@ Status DeviceWeights::upload(const ModelSpec& spec, ModelWeights weights) {
       if (q_dim % 64 != 0 || kv_dim % 64 != 0) {
         return Status(ErrorKind::kUnsupported, "cuda runner: QKV bias needs head counts * head_dim multiple of 64");
       }
-      TANDEM_RETURN_IF_ERROR(contiguous({{&w.bq, {q_dim}, "bq", &o.bq}, {&w.bk, {kv_dim}, "bk", &o.bk},
-                                         {&w.bv, {kv_dim}, "bv", &o.bv}}));
+      TANDEM_RETURN_IF_ERROR(
+          contiguous({{&w.bq, {q_dim}, "bq", &o.bq}, {&w.bk, {kv_dim}, "bk", &o.bk}, {&w.bv, {kv_dim}, "bv", &o.bv}}));
     }
     if (spec.qk_norm) {
       TANDEM_RETURN_IF_ERROR(

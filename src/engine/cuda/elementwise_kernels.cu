@@ -135,7 +135,8 @@ __global__ void __launch_bounds__(kSiluThreads) silu_mul_kernel(SiluMulParams p)
 
 Status EmbeddingParams::check() const {
   if (table == nullptr || ids == nullptr || out == nullptr) return bad("embedding", "null pointer");
-  if (n_tokens < 0 || hidden <= 0 || hidden % 8 != 0) return bad("embedding", "hidden must be a positive multiple of 8");
+  if (n_tokens < 0 || hidden <= 0 || hidden % 8 != 0)
+    return bad("embedding", "hidden must be a positive multiple of 8");
   return {};
 }
 

@@ -23,7 +23,7 @@ struct EmbeddingParams {
   const int32_t* ids = nullptr;          // [n_tokens], each in [0, vocab) (validated by the runner)
   float* out = nullptr;                  // [n_tokens, hidden]
   int n_tokens = 0;
-  int hidden = 0;                        // multiple of 8
+  int hidden = 0;  // multiple of 8
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };
@@ -31,14 +31,14 @@ Status launch(const EmbeddingParams& p, cudaStream_t stream);
 
 // out[r, :] = bf16(x[row(r), :] * rsqrt(mean(x[row(r)]^2) + eps) * weight), row(r) = rows ? rows[r] : r.
 struct RmsNormParams {
-  const float* x = nullptr;              // [*, hidden] residual stream
-  const int32_t* rows = nullptr;         // [n_rows] rows of x to normalize, or null for 0..n_rows-1
-  const __nv_bfloat16* weight = nullptr; // [hidden]
-  __nv_bfloat16* out = nullptr;          // [n_rows, hidden]
+  const float* x = nullptr;               // [*, hidden] residual stream
+  const int32_t* rows = nullptr;          // [n_rows] rows of x to normalize, or null for 0..n_rows-1
+  const __nv_bfloat16* weight = nullptr;  // [hidden]
+  __nv_bfloat16* out = nullptr;           // [n_rows, hidden]
   int n_rows = 0;
-  int hidden = 0;                        // multiple of 4
+  int hidden = 0;  // multiple of 4
   float eps = 1e-6f;
-  PdlMode pdl = PdlMode::kOff;           // launch_pdl.h: rows and weight before its wait, x after
+  PdlMode pdl = PdlMode::kOff;  // launch_pdl.h: rows and weight before its wait, x after
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };
@@ -49,7 +49,7 @@ struct SiluMulParams {
   const __nv_bfloat16* gate_up = nullptr;  // [n_tokens, 2 * inter]: gate columns then up columns
   __nv_bfloat16* out = nullptr;            // [n_tokens, inter]
   int n_tokens = 0;
-  int inter = 0;                           // multiple of 8
+  int inter = 0;  // multiple of 8
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };

@@ -49,8 +49,10 @@ Status GemmLt::make_plan(const GemmArgs& a, Plan& plan, std::vector<cublasLtMatm
   const cudaDataType_t out_type = a.out == GemmOut::kF32 ? CUDA_R_32F : CUDA_R_16BF;
   TANDEM_CUBLAS_TRY(lt().cublasLtMatmulDescCreate(&plan.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
   const cublasOperation_t trans_a = CUBLAS_OP_T, trans_b = CUBLAS_OP_N;
-  TANDEM_CUBLAS_TRY(lt().cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
-  TANDEM_CUBLAS_TRY(lt().cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
+  TANDEM_CUBLAS_TRY(
+      lt().cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &trans_a, sizeof(trans_a)));
+  TANDEM_CUBLAS_TRY(
+      lt().cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &trans_b, sizeof(trans_b)));
   // Column-major: A = W as [k, m] (ld k), B = x as [k, n] (ld k), C = D = y as [m, n] (ld m).
   TANDEM_CUBLAS_TRY(lt().cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_16BF, a.k, a.m, a.k));
   TANDEM_CUBLAS_TRY(lt().cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_16BF, a.k, a.n, a.k));
@@ -85,8 +87,8 @@ Status GemmLt::tune(const GemmArgs& a, Plan& plan, const std::vector<cublasLtMat
   void* scratch = nullptr;
   if (cudaMalloc(&scratch, out_bytes) != cudaSuccess) {
     cudaGetLastError();  // clear the allocation error; keep the heuristic's first
-    spdlog::debug("[engine.cuda] gemm tune m={} n={} k={}: no room for a {} MiB scratch output; heuristic's first",
-                  a.m, a.n, a.k, out_bytes >> 20);
+    spdlog::debug("[engine.cuda] gemm tune m={} n={} k={}: no room for a {} MiB scratch output; heuristic's first", a.m,
+                  a.n, a.k, out_bytes >> 20);
     return {};
   }
   const float alpha = 1.0f;
@@ -136,9 +138,10 @@ Status GemmLt::tune(const GemmArgs& a, Plan& plan, const std::vector<cublasLtMat
   plan.algo = candidates[best];
   const double cost = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
   tune_ms_ += cost;
-  spdlog::debug("[engine.cuda] gemm tune m={} n={} k={} out={} beta={}: heuristic's first {:.4f} ms, chose #{} of {} "
-                "{:.4f} ms ({:.1f} ms spent)",
-                a.m, a.n, a.k, a.out == GemmOut::kF32 ? "f32" : "bf16", a.beta, first, best, n_cand, best_ms, cost);
+  spdlog::debug(
+      "[engine.cuda] gemm tune m={} n={} k={} out={} beta={}: heuristic's first {:.4f} ms, chose #{} of {} "
+      "{:.4f} ms ({:.1f} ms spent)",
+      a.m, a.n, a.k, a.out == GemmOut::kF32 ? "f32" : "bf16", a.beta, first, best, n_cand, best_ms, cost);
   return {};
 }
 
@@ -201,7 +204,7 @@ Status GemmLt::run(const GemmArgs& a, cudaStream_t stream) {
   const Plan& plan = it->second;
   const float alpha = 1.0f;
   TANDEM_CUBLAS_TRY(lt().cublasLtMatmul(handle_, plan.desc, &alpha, a.w, plan.a, a.x, plan.b, &a.beta, a.y, plan.c, a.y,
-                                   plan.c, &plan.algo, workspace_.get(), workspace_.bytes(), stream));
+                                        plan.c, &plan.algo, workspace_.get(), workspace_.bytes(), stream));
   return {};
 }
 

@@ -53,10 +53,10 @@ struct GemmArgs {
   const __nv_bfloat16* x = nullptr;  // [n, k] row-major
   void* y = nullptr;                 // [n, m] row-major, bf16 or f32 (out)
   GemmOut out = GemmOut::kBF16;
-  int m = 0;                         // output features
-  int n = 0;                         // tokens
-  int k = 0;                         // input features
-  float beta = 0.0f;                 // 0 or 1 (1 only with kF32: y += x W^T)
+  int m = 0;          // output features
+  int n = 0;          // tokens
+  int k = 0;          // input features
+  float beta = 0.0f;  // 0 or 1 (1 only with kF32: y += x W^T)
 };
 
 class GemmLt {
@@ -96,8 +96,7 @@ class GemmLt {
   // Fills plan (descriptors, heuristic's first algorithm) and the heuristic's candidates.
   Status make_plan(const GemmArgs& a, Plan& plan, std::vector<cublasLtMatmulAlgo_t>& candidates);
   // Picks plan.algo by timing `candidates` on a's operands (output to scratch).
-  Status tune(const GemmArgs& a, Plan& plan, const std::vector<cublasLtMatmulAlgo_t>& candidates,
-              cudaStream_t stream);
+  Status tune(const GemmArgs& a, Plan& plan, const std::vector<cublasLtMatmulAlgo_t>& candidates, cudaStream_t stream);
 
   cublasLtHandle_t handle_ = nullptr;
   DeviceBuffer workspace_;

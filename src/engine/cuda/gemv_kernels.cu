@@ -181,8 +181,7 @@ __global__ void __launch_bounds__(THREADS) gemv_kernel(GemvParams p) {
 // of Qwen3-0.6B fit in one wave of 132 SMs (the general kernel's 72 registers
 // allow 7 blocks per SM, 924 in a wave).
 template <GemvInput IN, int P>
-__global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 12 : 1)
-    gemv_short_kernel(GemvParams p) {
+__global__ void __launch_bounds__(128, (P == 1 && IN != GemvInput::kSiluMul) ? 12 : 1) gemv_short_kernel(GemvParams p) {
   constexpr int kThreads = 128;
   const int row0 = blockIdx.x * kRows;
   const int pieces = p.k / 8;
@@ -326,15 +325,9 @@ Status launch(const GemvParams& p, cudaStream_t stream) {
   TANDEM_RETURN_IF_ERROR(p.check());
   cudaError_t e = cudaSuccess;
   switch (p.input) {
-    case GemvInput::kBf16:
-      e = launch_in<GemvInput::kBf16>(p, stream);
-      break;
-    case GemvInput::kRmsNorm:
-      e = launch_in<GemvInput::kRmsNorm>(p, stream);
-      break;
-    case GemvInput::kSiluMul:
-      e = launch_in<GemvInput::kSiluMul>(p, stream);
-      break;
+    case GemvInput::kBf16: e = launch_in<GemvInput::kBf16>(p, stream); break;
+    case GemvInput::kRmsNorm: e = launch_in<GemvInput::kRmsNorm>(p, stream); break;
+    case GemvInput::kSiluMul: e = launch_in<GemvInput::kSiluMul>(p, stream); break;
   }
   if (e != cudaSuccess) return cuda_error(e, "gemv_kernel launch");
   return last_launch_status("gemv_kernel");

@@ -34,23 +34,25 @@ namespace tandem::engine::cuda {
 // use in decode steps):
 enum class GemvInput {
   kBf16,     // x: bf16 [round_up(n), k]
-  kRmsNorm,  // x_f32: float32 residual stream [round_up(n), k]; x_t = x_f32_t * rsqrt(mean(x_f32_t^2) + eps) * norm_weight
+  kRmsNorm,  // x_f32: float32 residual stream [round_up(n), k]; x_t = x_f32_t * rsqrt(mean(x_f32_t^2) + eps) *
+             // norm_weight
   kSiluMul,  // x: bf16 [round_up(n), 2k] gate | up; x_t = silu(gate_t) * up_t
 };
 
 struct GemvParams {
   const __nv_bfloat16* w = nullptr;  // [m, k]
   GemvInput input = GemvInput::kBf16;
-  const __nv_bfloat16* x = nullptr;  // kBf16: [round_up(n), k]; kSiluMul: [round_up(n), 2k] (rows past n: read, ignored)
-  const float* x_f32 = nullptr;      // kRmsNorm: [round_up(n), k]
+  const __nv_bfloat16* x =
+      nullptr;                   // kBf16: [round_up(n), k]; kSiluMul: [round_up(n), 2k] (rows past n: read, ignored)
+  const float* x_f32 = nullptr;  // kRmsNorm: [round_up(n), k]
   const __nv_bfloat16* norm_weight = nullptr;  // kRmsNorm: [k]
-  float eps = 1e-6f;                 // kRmsNorm
-  void* y = nullptr;                 // [n, m] float32 (y_f32) or bf16
+  float eps = 1e-6f;                           // kRmsNorm
+  void* y = nullptr;                           // [n, m] float32 (y_f32) or bf16
   bool y_f32 = true;
-  bool accumulate = false;           // y += (float32 y only)
-  int m = 0;                         // multiple of kRows
-  int n = 0;                         // 1..kMaxN
-  int k = 0;                         // multiple of 8
+  bool accumulate = false;  // y += (float32 y only)
+  int m = 0;                // multiple of kRows
+  int n = 0;                // 1..kMaxN
+  int k = 0;                // multiple of 8
   PdlMode pdl = PdlMode::kOff;
 
   static constexpr int kRows = 4;

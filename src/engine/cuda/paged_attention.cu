@@ -64,7 +64,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   constexpr int kPiecesPerRow = HD / 8;  // 16-byte pieces
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
-  __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
+  __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;               // [2][kChunk][kStride]
   // Decode (key_split): the tiles, sequences and block tables are step metadata the host copied in before the
   // step's first kernel, and K/V of positions before a sequence's start_pos were written by earlier steps; so
   // those loads are issued before the PDL wait (4% faster per decode token than waiting first), and only Q and
@@ -77,9 +77,9 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int tile_last_row = min(tile.row_begin + kTileRows, n_rows) - 1;
   const int warp_row0 = KEY_SPLIT ? 0 : warp * 16;
-  const int key0 = KEY_SPLIT ? warp * kKeysPerWarp : 0;  // this warp's keys within a chunk
+  const int key0 = KEY_SPLIT ? warp * kKeysPerWarp : 0;              // this warp's keys within a chunk
   const int tile_min_qpos = seq.start_pos + tile.row_begin / group;  // every key <= it is visible to every row
-  const int kv_end = seq.start_pos + tile_last_row / group + 1;  // causal bound of the tile
+  const int kv_end = seq.start_pos + tile_last_row / group + 1;      // causal bound of the tile
   const int n_chunks = (kv_end + kChunk - 1) / kChunk;
   const int per_split = (n_chunks + p.n_splits - 1) / p.n_splits;
   const int c_begin = split * per_split;
@@ -133,7 +133,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   };
 
   constexpr int kAll = 0x7fffffff;
-  if constexpr (KEY_SPLIT) {  // c_begin < c_end: empty splits returned above
+  if constexpr (KEY_SPLIT) {                   // c_begin < c_end: empty splits returned above
     load_chunk(c_begin, 0, 0, seq.start_pos);  // earlier steps' positions
     load_chunk(c_begin, 0, kv_end, kAll);      // zero fill past the context
     pdl_enter(p.pdl);
@@ -149,7 +149,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
   for (int ks = 0; ks < HD / 16; ++ks) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-      const int i = j & 1;          // a0, a2: row lane/4; a1, a3: row + 8
+      const int i = j & 1;  // a0, a2: row lane/4; a1, a3: row + 8
       const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
       qa[ks][j] = 0;
       if (row_token[i] >= 0) {
@@ -432,8 +432,7 @@ __global__ void __launch_bounds__(WARPS * 32) paged_attention_kernel(PagedAttent
 #pragma unroll
       for (int d = 0; d < HD / 8; ++d) {
         const int col = d * 8 + (lane % 4) * 2;
-        *reinterpret_cast<__nv_bfloat162*>(dst + col) =
-            __floats2bfloat162_rn(o[d][2 * i] * inv, o[d][2 * i + 1] * inv);
+        *reinterpret_cast<__nv_bfloat162*>(dst + col) = __floats2bfloat162_rn(o[d][2 * i] * inv, o[d][2 * i + 1] * inv);
       }
     }
   } else {
@@ -485,8 +484,8 @@ __global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAtte
   static_assert(kChunk % kRowsPerPass == 0, "whole load passes per chunk");
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* k_smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);  // [2][kChunk][kStride]
-  __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;                // [2][kChunk][kStride]
-  __nv_bfloat16* q_smem = v_smem + 2 * kChunk * kStride;                // [kTileRows][kStride] when kQSmem
+  __nv_bfloat16* v_smem = k_smem + 2 * kChunk * kStride;               // [2][kChunk][kStride]
+  __nv_bfloat16* q_smem = v_smem + 2 * kChunk * kStride;               // [kTileRows][kStride] when kQSmem
 
   const AttnTile tile = p.tiles[blockIdx.x];
   const AttnSeq seq = p.seqs[tile.seq];
@@ -542,9 +541,9 @@ __global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAtte
       const int pos = chunk * kChunk + row;
       const int slot = p.block_shift >= 0 ? pos & (p.block_tokens - 1) : pos % p.block_tokens;
       const bool valid = block[pass] >= 0;
-      const __nv_bfloat16* src =
-          valid ? p.kv_pool + static_cast<int64_t>(block[pass]) * p.block_elems + layer_off + slot * kv_row + load_piece * 8
-                : p.kv_pool;
+      const __nv_bfloat16* src = valid ? p.kv_pool + static_cast<int64_t>(block[pass]) * p.block_elems + layer_off +
+                                             slot * kv_row + load_piece * 8
+                                       : p.kv_pool;
       const int off = row * kStride + load_piece * 8;
       cp_async16(ks + off, src, valid);
       cp_async16(vs + off, valid ? src + v_off : src, valid);
@@ -562,7 +561,8 @@ __global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAtte
         const int col = ks * 16 + (lane % 4) * 2 + (j >> 1) * 8;
         qa[ks][j] = 0;
         if (r < n_rows) {
-          const int64_t q_row = static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group;
+          const int64_t q_row =
+              static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group;
           qa[ks][j] = *reinterpret_cast<const uint32_t*>(p.q + q_row * HD + col);
         }
       }
@@ -575,7 +575,8 @@ __global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAtte
       const bool ok = r < n_rows;
       const __nv_bfloat16* src = p.q;
       if (ok) {
-        src = p.q + (static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group) * HD +
+        src = p.q +
+              (static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group) * HD +
               piece * 8;
       }
       cp_async16(q_smem + row * kStride + piece * 8, src, ok);
@@ -628,7 +629,8 @@ __global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAtte
         if constexpr (kQSmem) {
 #pragma unroll
           for (int mt = 0; mt < MT; ++mt) {
-            ldmatrix_x4(qf[mt], q_smem + (warp * kWarpRows + mt * 16 + lane % 16) * kStride + (lane / 16) * 8 + kk * 16);
+            ldmatrix_x4(qf[mt],
+                        q_smem + (warp * kWarpRows + mt * 16 + lane % 16) * kStride + (lane / 16) * 8 + kk * 16);
           }
         } else {
 #pragma unroll
@@ -746,8 +748,7 @@ __global__ void __launch_bounds__(WARPS * 32) prefill_attention_kernel(PagedAtte
           *reinterpret_cast<float2*>(dst + col) = make_float2(o[mt][d][2 * i], o[mt][d][2 * i + 1]);
         }
         if (lane % 4 == 0) {
-          *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + row) * 2) =
-              make_float2(m_run[mt][i], l);
+          *reinterpret_cast<float2*>(p.partial_ml + (split * rows_total + row) * 2) = make_float2(m_run[mt][i], l);
         }
       }
     }
@@ -804,9 +805,9 @@ Status launch_decode(const PagedAttentionParams& p, cudaStream_t stream) {
   constexpr int WARPS = 4;
   constexpr size_t smem = 2 * 2 * kChunk * (HD + 8) * sizeof(__nv_bfloat16);
   // Warp merge (o, m, l per warp and row), then the split merge's weights, 1 / l and float4 sums.
-  static_assert((WARPS * 16 * (HD + 2) + 16 * PagedAttentionParams::kMaxSplits + 16 + WARPS * 32 * 4) * sizeof(float) <=
-                    smem,
-                "merge buffers fit the stages");
+  static_assert(
+      (WARPS * 16 * (HD + 2) + 16 * PagedAttentionParams::kMaxSplits + 16 + WARPS * 32 * 4) * sizeof(float) <= smem,
+      "merge buffers fit the stages");
   constexpr auto kernel = paged_attention_kernel<HD, WARPS, true>;
   TANDEM_RETURN_IF_ERROR(allow_dynamic_smem<kernel>(smem));
   const cudaError_t e = launch_kernel(kernel, dim3(p.n_tiles, p.n_splits), dim3(WARPS * 32), smem, stream, p.pdl, p);
@@ -834,14 +835,10 @@ Status launch_hd(const PagedAttentionParams& p, cudaStream_t stream) {
     return launch_combine<HD>(p, stream);
   }
   switch (p.prefill_tiling) {
-    case PrefillTiling::kWarps4Rows16:
-      return launch_prefill<HD, 4, 1>(p, stream);
-    case PrefillTiling::kWarps8Rows16:
-      return launch_prefill<HD, 8, 1>(p, stream);
-    case PrefillTiling::kWarps4Rows32:
-      return launch_prefill<HD, 4, 2>(p, stream);
-    case PrefillTiling::kWarps8Rows32:
-      return launch_prefill<HD, 8, 2>(p, stream);
+    case PrefillTiling::kWarps4Rows16: return launch_prefill<HD, 4, 1>(p, stream);
+    case PrefillTiling::kWarps8Rows16: return launch_prefill<HD, 8, 1>(p, stream);
+    case PrefillTiling::kWarps4Rows32: return launch_prefill<HD, 4, 2>(p, stream);
+    case PrefillTiling::kWarps8Rows32: return launch_prefill<HD, 8, 2>(p, stream);
   }
   return Status(ErrorKind::kInternal, "paged_attention: unknown prefill tiling");
 }
@@ -871,13 +868,10 @@ Status PagedAttentionParams::check() const {
 
 int prefill_tile_rows(PrefillTiling tiling) {
   switch (tiling) {
-    case PrefillTiling::kWarps4Rows16:
-      return 64;
+    case PrefillTiling::kWarps4Rows16: return 64;
     case PrefillTiling::kWarps8Rows16:
-    case PrefillTiling::kWarps4Rows32:
-      return 128;
-    case PrefillTiling::kWarps8Rows32:
-      return 256;
+    case PrefillTiling::kWarps4Rows32: return 128;
+    case PrefillTiling::kWarps8Rows32: return 256;
   }
   return 0;
 }

@@ -44,7 +44,7 @@ struct AttnSeq {
 };
 
 struct AttnTile {
-  int32_t seq = 0;        // index into seqs
+  int32_t seq = 0;  // index into seqs
   int32_t kv_head = 0;
   int32_t row_begin = 0;  // first query row (see above) of this tile
   int32_t reserved = 0;
@@ -76,27 +76,27 @@ struct PagedAttentionParams {
   int n_split_counters = 0;                // capacity of split_counters
   int64_t block_elems = 0;
   int n_tiles = 0;
-  int n_splits = 1;                        // 1..kMaxSplits
-  bool key_split = false;                  // false: prefill_tiling's tiles, every warp sees every key;
-                                           // true (decode): 16-row tiles, the 4 warps split each chunk's keys
+  int n_splits = 1;        // 1..kMaxSplits
+  bool key_split = false;  // false: prefill_tiling's tiles, every warp sees every key;
+                           // true (decode): 16-row tiles, the 4 warps split each chunk's keys
   PrefillTiling prefill_tiling = PrefillTiling::kWarps4Rows16;  // when !key_split; tiles hold its rows
   int n_tokens = 0;
   int n_heads = 0;
   int n_kv_heads = 0;
-  int head_dim = 0;                        // 64 or 128
+  int head_dim = 0;  // 64 or 128
   int block_tokens = 0;
-  int block_shift = -1;                    // log2(block_tokens) when a power of two, else -1
+  int block_shift = -1;  // log2(block_tokens) when a power of two, else -1
   int layer = 0;
-  float scale = 0.0f;                      // softmax scale, usually 1 / sqrt(head_dim)
-  PdlMode pdl = PdlMode::kOff;             // key_split only (launch_pdl.h); the kernel loads the metadata and
-                                           // earlier steps' K/V before its PDL wait
-  bool allow_sm90 = true;                  // !key_split: the wgmma kernel where it applies
-                                           // (prefill_attention_sm90.h); false: mma.sync
-  bool allow_sm90_tma = true;              // that kernel loads K/V by TMA where the layout allows; false: its
-                                           // cp.async gather
+  float scale = 0.0f;           // softmax scale, usually 1 / sqrt(head_dim)
+  PdlMode pdl = PdlMode::kOff;  // key_split only (launch_pdl.h); the kernel loads the metadata and
+                                // earlier steps' K/V before its PDL wait
+  bool allow_sm90 = true;       // !key_split: the wgmma kernel where it applies
+                                // (prefill_attention_sm90.h); false: mma.sync
+  bool allow_sm90_tma = true;   // that kernel loads K/V by TMA where the layout allows; false: its
+                                // cp.async gather
 
   static constexpr int kMaxSplits = 64;
-  static constexpr int kChunk = 64;        // K/V positions per shared-memory stage
+  static constexpr int kChunk = 64;  // K/V positions per shared-memory stage
   Status check() const;
   // Bytes of partial_o + partial_ml needed (0 when n_splits == 1).
   size_t workspace_bytes() const;

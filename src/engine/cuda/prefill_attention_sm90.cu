@@ -15,13 +15,13 @@ namespace tandem::engine::cuda {
 namespace {
 
 constexpr int kHeadDim = 128;
-constexpr int kCtaRows = 128;             // query rows per CTA: 2 consumer warpgroups x 64
-constexpr int kKeys = 128;                // K/V positions per chunk (one ring stage)
+constexpr int kCtaRows = 128;  // query rows per CTA: 2 consumer warpgroups x 64
+constexpr int kKeys = 128;     // K/V positions per chunk (one ring stage)
 constexpr int kStages = 3;
-constexpr int kThreads = 384;             // producer warpgroup + 2 consumer warpgroups
-constexpr int kPanelRowBytes = 128;       // 64 bf16: one 128B-swizzle row
-constexpr int kQBytes = kCtaRows * kHeadDim * 2;    // 32 KB: [2 panels][128 rows][128 B]
-constexpr int kKvBytes = kKeys * kHeadDim * 2;      // 32 KB each for K and V: [2 panels][128 keys][128 B]
+constexpr int kThreads = 384;                     // producer warpgroup + 2 consumer warpgroups
+constexpr int kPanelRowBytes = 128;               // 64 bf16: one 128B-swizzle row
+constexpr int kQBytes = kCtaRows * kHeadDim * 2;  // 32 KB: [2 panels][128 rows][128 B]
+constexpr int kKvBytes = kKeys * kHeadDim * 2;    // 32 KB each for K and V: [2 panels][128 keys][128 B]
 constexpr int kStageBytes = 2 * kKvBytes;
 constexpr int kBarrierOffset = kQBytes + kStages * kStageBytes;
 constexpr int kSmemBytes = kBarrierOffset + 2 * kStages * 8 + 1024;  // + alignment slack to 1024 B
@@ -41,8 +41,7 @@ __device__ __forceinline__ uint32_t swizzled_offset(int row, int piece, int rows
 }
 
 __device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0)
-               : "memory");
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
 template <int N>
@@ -75,17 +74,15 @@ __device__ __forceinline__ void tma_load_kv(uint32_t dst, const CUtensorMap* map
 __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
   uint32_t done = 0;
   do {
-    asm volatile(
-        "{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-        : "=r"(done)
-        : "r"(bar), "r"(parity)
-        : "memory");
+    asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                 : "=r"(done)
+                 : "r"(bar), "r"(parity)
+                 : "memory");
   } while (done == 0);
 }
 __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
-
 
 // wgmma shared-memory matrix descriptor, 128-byte swizzle: start address,
 // leading- and stride-dimension byte offsets (all >> 4), kept as two words:
@@ -113,14 +110,14 @@ __device__ __forceinline__ void fence_operands(float (&d)[64]) {
 }
 
 // The 64 fp32 accumulator operands (%0..%63) of an m64n128 wgmma, in fragment order.
-#define TANDEM_WGMMA_ACC64(d)                                                                                     \
-  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]),     \
-      "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),      \
-      "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]),     \
-      "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]),     \
-      "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]),     \
-      "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]),     \
-      "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]),     \
+#define TANDEM_WGMMA_ACC64(d)                                                                                 \
+  "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), \
+      "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]),  \
+      "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), \
+      "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), \
+      "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), \
+      "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), \
+      "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), \
       "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
 
 // D[64 x 128] (+)= A[64 x 16] B[16 x 128]: A and B from shared memory, both K-major.
@@ -129,7 +126,10 @@ __device__ __forceinline__ void fence_operands(float (&d)[64]) {
 __device__ __forceinline__ void wgmma_ss(float (&d)[64], uint64_t desc_a, uint64_t desc_b, int scale_d) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%"
+      "30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%"
+      "58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
       : TANDEM_WGMMA_ACC64(d)
       : "l"(desc_a), "l"(desc_b), "r"(scale_d));
 }
@@ -137,7 +137,10 @@ __device__ __forceinline__ void wgmma_ss(float (&d)[64], uint64_t desc_a, uint64
 __device__ __forceinline__ void wgmma_rs(float (&d)[64], const uint32_t (&a)[4], uint64_t desc_b) {
   asm volatile(
       "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"
+      "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+      "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%"
+      "30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%"
+      "58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 1;\n}\n"
       : TANDEM_WGMMA_ACC64(d)
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(1));
 }
@@ -166,8 +169,8 @@ __global__ void __launch_bounds__(kThreads, 1)
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023u) & ~1023u;
   const uint32_t q_smem = base;
-  const uint32_t full_bar = base + kBarrierOffset;       // [kStages], producer -> consumers
-  const uint32_t empty_bar = full_bar + kStages * 8;     // [kStages], consumers -> producer
+  const uint32_t full_bar = base + kBarrierOffset;    // [kStages], producer -> consumers
+  const uint32_t empty_bar = full_bar + kStages * 8;  // [kStages], consumers -> producer
 
   const AttnTile tile = p.tiles[blockIdx.x / ctas_per_tile];
   const AttnSeq seq = p.seqs[tile.seq];
@@ -186,7 +189,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (threadIdx.x == 0) {
     for (int s = 0; s < kStages; ++s) {
       mbar_init(full_bar + 8 * s, use_tma ? 1 : 128);  // TMA: the elected thread; else every producer thread
-      mbar_init(empty_bar + 8 * s, 256);     // every consumer thread arrives
+      mbar_init(empty_bar + 8 * s, 256);               // every consumer thread arrives
     }
   }
   __syncthreads();
@@ -198,8 +201,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     const int t = threadIdx.x;
     const int piece = t % 16, row0 = t / 16;
     const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * kHeadDim;
-    const int64_t layer_off = static_cast<int64_t>(p.layer) * 2 * p.block_tokens * kv_row + tile.kv_head * kHeadDim +
-                              piece * 8;
+    const int64_t layer_off =
+        static_cast<int64_t>(p.layer) * 2 * p.block_tokens * kv_row + tile.kv_head * kHeadDim + piece * 8;
     const int64_t v_off = static_cast<int64_t>(p.block_tokens) * kv_row;
     const int32_t* table = p.block_tables + seq.table_offset;
     const uint32_t dst0 = swizzled_offset(row0, piece, kKeys);  // + i * 8 rows * 128 B
@@ -290,8 +293,8 @@ __global__ void __launch_bounds__(kThreads, 1)
     const bool ok = r < n_rows;
     const __nv_bfloat16* src = p.q;
     if (ok) {
-      src = p.q + (static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group) *
-                      kHeadDim +
+      src = p.q +
+            (static_cast<int64_t>(seq.q_start + r / group) * p.n_heads + tile.kv_head * group + r % group) * kHeadDim +
             piece * 8;
     }
     cp_async16(q_smem + swizzled_offset(cw * 64 + row, piece, kCtaRows), src, ok);
@@ -510,8 +513,7 @@ const DriverFns& driver_fns() {
     DriverFns d;
     cudaDriverEntryPointQueryResult q{};
     void* fn = nullptr;
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) ==
-            cudaSuccess &&
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &q) == cudaSuccess &&
         q == cudaDriverEntryPointSuccess) {
       d.encode = reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
     }
@@ -527,10 +529,9 @@ const DriverFns& driver_fns() {
 
 bool encode_kv_map(const PagedAttentionParams& p, uint64_t n_blocks, CUtensorMap* map) {
   const uint64_t row_bytes = static_cast<uint64_t>(p.n_kv_heads) * kHeadDim * 2;
-  const cuuint64_t dims[5] = {static_cast<cuuint64_t>(kHeadDim), static_cast<cuuint64_t>(p.n_kv_heads),
-                              static_cast<cuuint64_t>(p.block_tokens),
-                              static_cast<cuuint64_t>(p.block_elems / (p.block_tokens * p.n_kv_heads * kHeadDim)),
-                              n_blocks};
+  const cuuint64_t dims[5] = {
+      static_cast<cuuint64_t>(kHeadDim), static_cast<cuuint64_t>(p.n_kv_heads), static_cast<cuuint64_t>(p.block_tokens),
+      static_cast<cuuint64_t>(p.block_elems / (p.block_tokens * p.n_kv_heads * kHeadDim)), n_blocks};
   const cuuint64_t strides[4] = {kHeadDim * 2, row_bytes, row_bytes * p.block_tokens,
                                  static_cast<cuuint64_t>(p.block_elems * 2)};
   const cuuint32_t box[5] = {64, 1, static_cast<cuuint32_t>(p.block_tokens), 1, 1};
@@ -590,8 +591,8 @@ Status launch_prefill_sm90(const PagedAttentionParams& p, cudaStream_t stream) {
   TANDEM_CUDA_TRY(cudaGetDevice(&device));
   const uint64_t bit = uint64_t{1} << (device & 63);
   if ((configured.load() & bit) == 0) {
-    TANDEM_CUDA_TRY(cudaFuncSetAttribute(prefill_attention_sm90_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         kSmemBytes));
+    TANDEM_CUDA_TRY(
+        cudaFuncSetAttribute(prefill_attention_sm90_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
     configured.fetch_or(bit);
   }
   const int ctas_per_tile = prefill_tile_rows(p.prefill_tiling) / kCtaRows;

@@ -81,8 +81,8 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
   const int64_t block = slot_index / p.block_tokens;
   const int slot = slot_index % p.block_tokens;
   const int64_t kv_row = static_cast<int64_t>(p.n_kv_heads) * HD;
-  __nv_bfloat16* k_base = p.kv_pool + block * p.block_elems +
-                          (static_cast<int64_t>(p.layer) * 2 * p.block_tokens + slot) * kv_row;
+  __nv_bfloat16* k_base =
+      p.kv_pool + block * p.block_elems + (static_cast<int64_t>(p.layer) * 2 * p.block_tokens + slot) * kv_row;
   __nv_bfloat16* v_base = k_base + static_cast<int64_t>(p.block_tokens) * kv_row;
 
 #pragma unroll
@@ -129,8 +129,7 @@ __global__ void __launch_bounds__(kWarps * 32) rope_kv_kernel(RopeKvParams p) {
 Status RopeKvParams::check() const {
   auto bad = [](const std::string& what) { return Status(ErrorKind::kInternal, "rope_kv: " + what); };
   if ((qkv == nullptr) == (qkv_bf16 == nullptr)) return bad("exactly one of qkv and qkv_bf16 must be set");
-  if (inv_freq == nullptr || positions == nullptr || kv_slots == nullptr || q_out == nullptr ||
-      kv_pool == nullptr) {
+  if (inv_freq == nullptr || positions == nullptr || kv_slots == nullptr || q_out == nullptr || kv_pool == nullptr) {
     return bad("null pointer");
   }
   if ((q_norm == nullptr) != (k_norm == nullptr)) return bad("q_norm and k_norm must both be set or both null");
@@ -157,11 +156,13 @@ Status launch(const RopeKvParams& p, cudaStream_t stream) {
       break;
     case 128:
       e = f32 ? launch_kernel(rope_kv_kernel<128, float, 1>, grid, kWarps * 32, 0, stream, p.pdl, p)
-              : launch_kernel(rope_kv_kernel<128, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl, p);
+              : launch_kernel(rope_kv_kernel<128, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl,
+                              p);
       break;
     case 256:
       e = f32 ? launch_kernel(rope_kv_kernel<256, float, 1>, grid, kWarps * 32, 0, stream, p.pdl, p)
-              : launch_kernel(rope_kv_kernel<256, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl, p);
+              : launch_kernel(rope_kv_kernel<256, __nv_bfloat16, kPrefillHeads>, grid, kWarps * 32, 0, stream, p.pdl,
+                              p);
       break;
   }
   if (e != cudaSuccess) return cuda_error(e, "rope_kv_kernel launch");

@@ -35,10 +35,10 @@ struct RopeKvParams {
   int n_tokens = 0;
   int n_heads = 0;
   int n_kv_heads = 0;
-  int head_dim = 0;                       // 64, 128 or 256
+  int head_dim = 0;  // 64, 128 or 256
   int block_tokens = 0;
-  float eps = 1e-6f;                      // q/k norm epsilon
-  PdlMode pdl = PdlMode::kOff;            // launch_pdl.h: metadata, angles, bias, norms before its wait; qkv and the pool after
+  float eps = 1e-6f;            // q/k norm epsilon
+  PdlMode pdl = PdlMode::kOff;  // launch_pdl.h: metadata, angles, bias, norms before its wait; qkv and the pool after
   Status check() const;
   size_t workspace_bytes() const { return 0; }
 };

@@ -68,7 +68,12 @@ __global__ void __launch_bounds__(kThreads, 2) sample_kernel(SampleKernelParams 
         int32_t total = 0;
         bool early = false;
         const uint32_t kth = radix_select(
-            L, k, [](int, float v, uint32_t& key) { key = order_key(v); return true; }, total, c, s, 0, early);
+            L, k,
+            [](int, float v, uint32_t& key) {
+              key = order_key(v);
+              return true;
+            },
+            total, c, s, 0, early);
         // Ids strictly above the k-th key (fewer than k), then the lowest ids equal to it.
         if (tid == 0) s.n_above = 0;
         __syncthreads();
@@ -347,10 +352,10 @@ __global__ void __launch_bounds__(kThreads, 2) sample_kernel(SampleKernelParams 
     }
 
     bool use_p = false;
-    uint32_t pkey = 0;       // key of the boundary value
-    int64_t keep_ties = 0;   // ids with key == pkey kept, lowest first
+    uint32_t pkey = 0;      // key of the boundary value
+    int64_t keep_ties = 0;  // ids with key == pkey kept, lowest first
     double z_kept = 0.0;
-    double e_tie = 0.0;      // mass of one boundary tie
+    double e_tie = 0.0;  // mass of one boundary tie
     if (!listed && r.top_p < 1.0f) {
       // Radix descent over mass: the boundary is the value of the first item
       // (in desc order) at which the cumulative mass reaches top_p * z.
@@ -416,8 +421,8 @@ __global__ void __launch_bounds__(kThreads, 2) sample_kernel(SampleKernelParams 
       }
       // The draw: first kept id (ascending) whose cumulative mass exceeds u * z.
       int32_t last_kept = -1;
-      const int32_t found = draw_scan(L, c.lo, c.hi, 0.0, 0, r.u * z_kept, use_p, pkey, keep_ties, candidate, mass,
-                                      last_kept, s);
+      const int32_t found =
+          draw_scan(L, c.lo, c.hi, 0.0, 0, r.u * z_kept, use_p, pkey, keep_ties, candidate, mass, last_kept, s);
       if (found != INT_MAX) {
         token = found;
       } else {

@@ -47,7 +47,7 @@ inline constexpr int kMaxDeviceLogprobs = 20;  // top alternatives per row (Open
 // One row's sampling parameters, packed by CudaSampler. List ranges index
 // SampleKernelParams::tokens (and `saved`); a list not needed is empty.
 struct SampleRowSpec {
-  double u = 0.0;                // counter_uniform(seed, output.size()), in [0, 1)
+  double u = 0.0;  // counter_uniform(seed, output.size()), in [0, 1)
   float temperature = 1.0f;
   float top_p = 1.0f;
   float min_p = 0.0f;
@@ -55,8 +55,8 @@ struct SampleRowSpec {
   float frequency = 0.0f;
   float repetition = 1.0f;
   int32_t top_k = 0;
-  int32_t logprobs = -1;         // -1 or [0, kMaxDeviceLogprobs]
-  int32_t bias_begin = 0, bias_count = 0;      // ids in tokens, values in bias_values (same index)
+  int32_t logprobs = -1;                   // -1 or [0, kMaxDeviceLogprobs]
+  int32_t bias_begin = 0, bias_count = 0;  // ids in tokens, values in bias_values (same index)
   int32_t suppressed_begin = 0, suppressed_count = 0;
   int32_t prompt_begin = 0, prompt_count = 0;  // only when repetition != 1
   int32_t output_begin = 0, output_count = 0;  // only when a penalty needs them
@@ -65,24 +65,24 @@ struct SampleRowSpec {
 // What the kernel writes per row.
 struct SampleRowResult {
   int32_t token = 0;
-  float logprob = 0.0f;                    // raw log-softmax of `token` (when logprobs >= 0)
-  int32_t n_top = 0;                       // min(logprobs, vocab), or 0
-  int32_t top_ids[kMaxDeviceLogprobs];     // best first: (desc raw logit, asc id)
+  float logprob = 0.0f;                 // raw log-softmax of `token` (when logprobs >= 0)
+  int32_t n_top = 0;                    // min(logprobs, vocab), or 0
+  int32_t top_ids[kMaxDeviceLogprobs];  // best first: (desc raw logit, asc id)
   float top_logprobs[kMaxDeviceLogprobs];
 };
 
 struct SampleKernelParams {
-  float* logits = nullptr;               // [n_rows, vocab] float32, modified in place
-  const SampleRowSpec* rows = nullptr;   // [n_rows]
-  const int32_t* tokens = nullptr;       // [n_tokens] every row's lists, packed
-  const float* bias_values = nullptr;    // [n_tokens] (used at bias entries only)
-  float* saved = nullptr;                // [n_tokens] scratch: raw logits of listed ids
-  uint32_t* counts = nullptr;            // [n_rows, vocab] scratch; all zero on entry, left zero
-  SampleRowResult* results = nullptr;    // [n_rows]
-  int n_rows = 0;                        // >= 0
-  int vocab = 0;                         // >= 1
-  int64_t n_tokens = 0;                  // >= 0
-  int cluster = 0;                       // CTAs per row: 0 picks (sample_cluster_size); else 1, 2, 4, 8, 16
+  float* logits = nullptr;              // [n_rows, vocab] float32, modified in place
+  const SampleRowSpec* rows = nullptr;  // [n_rows]
+  const int32_t* tokens = nullptr;      // [n_tokens] every row's lists, packed
+  const float* bias_values = nullptr;   // [n_tokens] (used at bias entries only)
+  float* saved = nullptr;               // [n_tokens] scratch: raw logits of listed ids
+  uint32_t* counts = nullptr;           // [n_rows, vocab] scratch; all zero on entry, left zero
+  SampleRowResult* results = nullptr;   // [n_rows]
+  int n_rows = 0;                       // >= 0
+  int vocab = 0;                        // >= 1
+  int64_t n_tokens = 0;                 // >= 0
+  int cluster = 0;                      // CTAs per row: 0 picks (sample_cluster_size); else 1, 2, 4, 8, 16
   Status check() const;
   size_t workspace_bytes() const { return 0; }  // scratch is passed in (saved, counts)
 };

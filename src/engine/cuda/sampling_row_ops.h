@@ -24,13 +24,13 @@ namespace tandem::engine::cuda::sampling_detail {
 
 constexpr int kThreads = 512;
 constexpr int kWarps = kThreads / 32;
-constexpr int kBins = 256;           // 8-bit radix digits, 4 passes over 32-bit keys
-constexpr int kItems = 8;            // ids per thread per tile of the id-order scan
+constexpr int kBins = 256;  // 8-bit radix digits, 4 passes over 32-bit keys
+constexpr int kItems = 8;   // ids per thread per tile of the id-order scan
 constexpr float kGreedyEpsilon = 1e-5f;
 constexpr unsigned kFull = 0xffffffffu;
-constexpr int kMaxCluster = 16;      // CTAs per row at most (a non-portable cluster size on sm_90)
-constexpr int kMinSlice = 4096;      // automatic cluster size: at least this many ids per CTA
-constexpr int kListMax = 256;        // top_k rows with at most this many candidates finish in shared memory
+constexpr int kMaxCluster = 16;  // CTAs per row at most (a non-portable cluster size on sm_90)
+constexpr int kMinSlice = 4096;  // automatic cluster size: at least this many ids per CTA
+constexpr int kListMax = 256;    // top_k rows with at most this many candidates finish in shared memory
 
 namespace cg = cooperative_groups;
 
@@ -44,27 +44,27 @@ struct Part {
 // Candidates of a top_k row, gathered into the lead CTA (in the histogram
 // space: no histogram is used once they are gathered).
 struct ListBufs {
-  int32_t loc_id[kListMax];   // this CTA's candidates, any order
-  float loc_x[kListMax];      // their scaled values
-  int32_t g_id[kListMax];     // lead: every CTA's, in rank order
+  int32_t loc_id[kListMax];  // this CTA's candidates, any order
+  float loc_x[kListMax];     // their scaled values
+  int32_t g_id[kListMax];    // lead: every CTA's, in rank order
   float g_x[kListMax];
-  int32_t id[kListMax];       // lead: ascending id
+  int32_t id[kListMax];  // lead: ascending id
   float x[kListMax];
-  double e[kListMax];         // exp(x - m) in double, as the host
-  int32_t by_value[kListMax]; // indices into id/x in (desc x, asc id) order
+  double e[kListMax];          // exp(x - m) in double, as the host
+  int32_t by_value[kListMax];  // indices into id/x in (desc x, asc id) order
   uint8_t kept[kListMax];
 };
 
 struct Shared {
   union {
     ListBufs list;
-    uint32_t cnt[kWarps][kBins];     // per-warp count histograms (top_k, logprobs)
-    double mass[kWarps][kBins];      // per-warp mass histograms (top_p)
+    uint32_t cnt[kWarps][kBins];  // per-warp count histograms (top_k, logprobs)
+    double mass[kWarps][kBins];   // per-warp mass histograms (top_p)
   } h;
-  uint32_t tot_cnt[kBins];            // histograms of the whole row (merged over the cluster)
+  uint32_t tot_cnt[kBins];  // histograms of the whole row (merged over the cluster)
   double tot_mass[kBins];
-  uint32_t loc_cnt[kBins];            // this CTA's boundary-bucket counts (top_p, last digit)
-  uint32_t x_cnt[2][kBins];           // this CTA's histograms, read by the cluster (two by parity)
+  uint32_t loc_cnt[kBins];   // this CTA's boundary-bucket counts (top_p, last digit)
+  uint32_t x_cnt[2][kBins];  // this CTA's histograms, read by the cluster (two by parity)
   double x_mass[2][kBins];
   Part x_part[2];
   int32_t n_above;
@@ -74,7 +74,7 @@ struct Shared {
   float red_f[kWarps];
   int32_t red_i[kWarps];
   int32_t red_i2[kWarps];
-  uint32_t sel_key;                  // radix results broadcast by thread 0
+  uint32_t sel_key;  // radix results broadcast by thread 0
   int32_t sel_rem;
   double sel_above;
   int32_t found;
@@ -218,8 +218,8 @@ __device__ void block_scan(double m, int32_t c, double& m_excl, int32_t& c_excl,
 // consecutive ids (a cluster of `size` CTAs, rank order = id order).
 struct Ctx {
   int rank = 0, size = 1;
-  int lo = 0, hi = 0;   // this CTA's ids
-  int parity = 0;       // exchange buffer in use; flips after each exchange
+  int lo = 0, hi = 0;  // this CTA's ids
+  int parity = 0;      // exchange buffer in use; flips after each exchange
 };
 
 // Cluster barrier (a block barrier when the row has one CTA). Release/acquire:
@@ -480,9 +480,9 @@ __device__ uint32_t radix_select(const float* row, int32_t k, KeyOf key_of, int3
 // mass exceeds `target`, or INT_MAX (every thread gets it). `last_kept`: this
 // thread's last kept id seen, or -1. Block-level: the whole CTA calls it.
 template <class Cand, class Mass>
-__device__ int32_t draw_scan(const float* L, int lo, int hi, double carry, int32_t tie_carry, double target,
-                             bool use_p, uint32_t pkey, int64_t keep_ties, Cand candidate, Mass mass,
-                             int32_t& last_kept, Shared& s) {
+__device__ int32_t draw_scan(const float* L, int lo, int hi, double carry, int32_t tie_carry, double target, bool use_p,
+                             uint32_t pkey, int64_t keep_ties, Cand candidate, Mass mass, int32_t& last_kept,
+                             Shared& s) {
   const int tid = threadIdx.x;
   if (tid == 0) s.found = INT_MAX;
   __syncthreads();

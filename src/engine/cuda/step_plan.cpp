@@ -80,8 +80,8 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
     }
     for (size_t j = 0; j < s.tokens.size(); ++j) {
       if (s.tokens[j] < 0 || s.tokens[j] >= spec.vocab) {
-        return bad(i, "token " + std::to_string(s.tokens[j]) + " is out of range [0, " + std::to_string(spec.vocab) +
-                          ")");
+        return bad(i,
+                   "token " + std::to_string(s.tokens[j]) + " is out of range [0, " + std::to_string(spec.vocab) + ")");
       }
       const int64_t pos = s.start_pos + static_cast<int64_t>(j);
       written.push_back(static_cast<int64_t>(s.block_table[pos / bt]) * bt + pos % bt);
@@ -174,8 +174,8 @@ Status StepPlan::build(const StepBatch& batch, const ModelSpec& spec, const Step
     }
     if (!real || batch.seqs[i].want_logits) rows[r++] = t - 1;
     table_at += needed;
-    max_chunks = std::max(max_chunks, static_cast<int>((end + PagedAttentionParams::kChunk - 1) /
-                                                       PagedAttentionParams::kChunk));
+    max_chunks =
+        std::max(max_chunks, static_cast<int>((end + PagedAttentionParams::kChunk - 1) / PagedAttentionParams::kChunk));
     // Tiles of this sequence, the longest (last rows) first.
     const int seq_rows = n_q * group;
     const int n_row_tiles = (seq_rows + tile_rows - 1) / tile_rows;

@@ -25,14 +25,14 @@
 namespace tandem::engine::cuda {
 
 struct StepPlanLimits {
-  int max_tokens = 0;        // tokens per step
-  int max_seqs = 0;          // sequences per step
-  int64_t max_table = 0;     // block-table entries per step
-  int num_blocks = 0;        // valid block ids: [0, num_blocks)
-  int scratch_block = -1;    // block that padding sequences write to
+  int max_tokens = 0;      // tokens per step
+  int max_seqs = 0;        // sequences per step
+  int64_t max_table = 0;   // block-table entries per step
+  int num_blocks = 0;      // valid block ids: [0, num_blocks)
+  int scratch_block = -1;  // block that padding sequences write to
   int block_tokens = 16;
-  int sms = 132;             // multiprocessors, for the split-KV choice
-  int64_t ws_rows = 0;       // split-KV workspace capacity in (split, token, head) rows
+  int sms = 132;        // multiprocessors, for the split-KV choice
+  int64_t ws_rows = 0;  // split-KV workspace capacity in (split, token, head) rows
   // Contexts up to this many attention chunks (kChunk positions each) run unsplit: measured faster at batch 1
   // than split-KV plus its separate combine pass; longer contexts split, since one CTA
   // walking many chunks in turn is latency-bound.
@@ -62,7 +62,7 @@ class StepPlan {
 
   const std::vector<int32_t>& packed() const { return packed_; }
   const StepLayout& layout() const { return layout_; }
-  int n_real_rows() const { return n_real_rows_; }  // logits rows to return (no padding)
+  int n_real_rows() const { return n_real_rows_; }         // logits rows to return (no padding)
   bool attention_key_split() const { return key_split_; }  // 16-row tiles (see paged_attention.h)
   // Tile shape when !attention_key_split(): 256-row tiles when the step has
   // at least two waves of them (2 x limits.sms), else 128-row tiles; tiles

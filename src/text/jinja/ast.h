@@ -80,8 +80,8 @@ enum class StmtKind {
   kWith,         // assignments, body
   kBreak,
   kContinue,
-  kGeneration,   // HF's {% generation %}body{% endgeneration %}: renders body
-  kNoLoader,     // include/import/from/extends: HF's environment has no loader (fails at render)
+  kGeneration,  // HF's {% generation %}body{% endgeneration %}: renders body
+  kNoLoader,    // include/import/from/extends: HF's environment has no loader (fails at render)
 };
 
 struct Branch {

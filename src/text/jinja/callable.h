@@ -34,12 +34,12 @@ enum class Builtin {
 struct Callable {
   enum class Kind { kMacro, kBuiltin, kMethod };
   Kind kind = Kind::kBuiltin;
-  std::string name;                 // macro/global name, or the method name
-  const ast::Stmt* macro = nullptr; // kMacro (and kCaller): the definition node
+  std::string name;                      // macro/global name, or the method name
+  const ast::Stmt* macro = nullptr;      // kMacro (and kCaller): the definition node
   std::shared_ptr<const Scope> closure;  // kMacro/kCaller: scope the macro was defined in
   Builtin builtin = Builtin::kRange;
-  Value self;                       // kMethod: the object; joiner/loop state for some builtins
-  std::shared_ptr<Value> state;     // mutable state (joiner used, changed() last value)
+  Value self;                    // kMethod: the object; joiner/loop state for some builtins
+  std::shared_ptr<Value> state;  // mutable state (joiner used, changed() last value)
 };
 
 struct LoopState {

@@ -20,12 +20,11 @@ namespace tandem::text::jinja {
 namespace {
 
 constexpr std::array<std::string_view, 45> kFilters = {
-    "abs",       "attr",     "batch",    "capitalize", "center",     "count",   "d",        "default",
-    "dictsort",  "e",        "escape",   "first",      "float",      "forceescape", "format", "indent",
-    "int",       "items",    "join",     "last",       "length",     "list",    "lower",    "map",
-    "max",       "min",      "reject",   "rejectattr", "replace",    "reverse", "round",    "safe",
-    "select",    "selectattr", "sort",   "string",     "sum",        "title",   "tojson",   "trim",
-    "unique",    "upper",    "wordcount", "striptags", "truncate"};
+    "abs",        "attr",    "batch",   "capitalize", "center",      "count",  "d",          "default",   "dictsort",
+    "e",          "escape",  "first",   "float",      "forceescape", "format", "indent",     "int",       "items",
+    "join",       "last",    "length",  "list",       "lower",       "map",    "max",        "min",       "reject",
+    "rejectattr", "replace", "reverse", "round",      "safe",        "select", "selectattr", "sort",      "string",
+    "sum",        "title",   "tojson",  "trim",       "unique",      "upper",  "wordcount",  "striptags", "truncate"};
 
 std::string soft_str(const Value& v) { return to_str(v); }
 
@@ -67,7 +66,9 @@ Value multi_attr_getter(Interpreter& interp, const Value& item, const Value& att
     size_t start = 0;
     while (true) {
       const size_t comma = s.find(',', start);
-      keys.push_back(attr_getter(interp, item, Value::string(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start)), ignore_case));
+      keys.push_back(attr_getter(
+          interp, item, Value::string(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start)),
+          ignore_case));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
@@ -81,23 +82,12 @@ std::string html_escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
     }
   }
   return out;
@@ -242,8 +232,8 @@ std::string indent_text(const std::string& input, const std::string& indention, 
     size_t start = 0;
     for (size_t i = 0; i < cps.size(); ++i) {
       const char32_t c = cps[i];
-      if (c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E ||
-          c == 0x85 || c == 0x2028 || c == 0x2029) {
+      if (c == '\n' || c == '\r' || c == 0x0B || c == 0x0C || c == 0x1C || c == 0x1D || c == 0x1E || c == 0x85 ||
+          c == 0x2028 || c == 0x2029) {
         lines.push_back(utf8::from_code_points(cps, start, i));
         if (c == '\r' && i + 1 < cps.size() && cps[i + 1] == '\n') ++i;
         start = i + 1;
@@ -548,8 +538,9 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     if (!v.is_string()) fail("unsupported operand type(s) for +=: '" + type_name(v) + "' and 'str'");
     std::string indention = "    ";
     if (b.has(0)) {
-      indention = b.get(0).is_string() ? b.get(0).as_string()
-                                       : std::string(static_cast<size_t>(std::clamp<int64_t>(b.get(0).as_int(), 0, 4096)), ' ');
+      indention = b.get(0).is_string()
+                      ? b.get(0).as_string()
+                      : std::string(static_cast<size_t>(std::clamp<int64_t>(b.get(0).as_int(), 0, 4096)), ' ');
     }
     std::string out = indent_text(soft_str(v), indention, b.has(1) && truthy(b.get(1)), b.has(2) && truthy(b.get(2)));
     interp.check_size(out.size());
@@ -593,7 +584,8 @@ Value apply_filter(Interpreter& interp, const std::string& name, const Value& in
     const Value attribute = b.get_or(2, Value::none());
     std::vector<Value> items = iterate(v);
     std::vector<std::pair<Value, size_t>> keyed;
-    for (size_t i = 0; i < items.size(); ++i) keyed.emplace_back(multi_attr_getter(interp, items[i], attribute, ignore_case), i);
+    for (size_t i = 0; i < items.size(); ++i)
+      keyed.emplace_back(multi_attr_getter(interp, items[i], attribute, ignore_case), i);
     std::stable_sort(keyed.begin(), keyed.end(), [reverse](const auto& x, const auto& y) {
       return reverse ? less(y.first, x.first) : less(x.first, y.first);
     });

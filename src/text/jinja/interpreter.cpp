@@ -45,8 +45,8 @@ const Value* global(std::string_view name) {
 
 void check_namespace_attr(const std::string& name) {
   if (!name.empty() && name[0] == '_') {
-    fail("Chat templates cannot store underscore-prefixed attributes on a namespace, but got " +
-         repr_string(name) + ". Please rename the attribute.");
+    fail("Chat templates cannot store underscore-prefixed attributes on a namespace, but got " + repr_string(name) +
+         ". Please rename the attribute.");
   }
 }
 
@@ -71,12 +71,9 @@ Value bound_method(const Value& self, const std::string& name) {
 // undefined for unsafe methods and dunders); nullopt when it names no method.
 std::optional<Value> method_attr(const Value& obj, const std::string& name) {
   switch (method_kind(obj, name)) {
-    case MethodKind::kSafe:
-      return bound_method(obj, name);
-    case MethodKind::kUnsafe:
-      return unsafe(obj, name);
-    case MethodKind::kNone:
-      break;
+    case MethodKind::kSafe: return bound_method(obj, name);
+    case MethodKind::kUnsafe: return unsafe(obj, name);
+    case MethodKind::kNone: break;
   }
   if (is_dunder(name)) return unsafe(obj, name);
   return std::nullopt;
@@ -86,8 +83,7 @@ std::string strftime_python(const std::string& format, std::chrono::system_clock
   if (format.size() > 4096) fail("strftime_now: format string too long");
   const auto since_epoch = now.time_since_epoch();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto micros =
-      std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count() % 1'000'000;
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch).count() % 1'000'000;
   std::tm tm{};
   localtime_r(&t, &tm);
   // Python handles %f, %z and %Z itself (a naive datetime: empty zone).
@@ -159,8 +155,7 @@ void Interpreter::check_size(size_t bytes) const {
 
 void Interpreter::note_iteration() {
   if (++iterations_ > options_.limits.max_loop_iterations) {
-    fail("template exceeded the limit of " + std::to_string(options_.limits.max_loop_iterations) +
-         " loop iterations");
+    fail("template exceeded the limit of " + std::to_string(options_.limits.max_loop_iterations) + " loop iterations");
   }
 }
 
@@ -178,8 +173,7 @@ std::string Interpreter::capture(const ast::Body& body, const std::shared_ptr<Sc
   return out;
 }
 
-Interpreter::Flow Interpreter::exec_body(const ast::Body& body, const std::shared_ptr<Scope>& scope,
-                                         std::string& out) {
+Interpreter::Flow Interpreter::exec_body(const ast::Body& body, const std::shared_ptr<Scope>& scope, std::string& out) {
   for (const auto& stmt : body) {
     const Flow flow = exec(*stmt, scope, out);
     if (flow != Flow::kNormal) return flow;
@@ -204,11 +198,8 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const std::shared_ptr<Scop
         if (!branch.test || truthy(eval(*branch.test, scope))) return exec_body(branch.body, scope, out);
       }
       return Flow::kNormal;
-    case StmtKind::kFor:
-      return exec_for(stmt, scope, out);
-    case StmtKind::kSet:
-      assign(stmt.target, eval(*stmt.expr, scope), *scope);
-      return Flow::kNormal;
+    case StmtKind::kFor: return exec_for(stmt, scope, out);
+    case StmtKind::kSet: assign(stmt.target, eval(*stmt.expr, scope), *scope); return Flow::kNormal;
     case StmtKind::kSetBlock: {
       auto inner = std::make_shared<Scope>(scope);
       Value v = Value::string(capture(stmt.body, inner));
@@ -256,14 +247,10 @@ Interpreter::Flow Interpreter::exec(const Stmt& stmt, const std::shared_ptr<Scop
       for (size_t i = 0; i < values.size(); ++i) assign(stmt.assignments[i].first, values[i], *inner);
       return exec_body(stmt.body, inner, out);
     }
-    case StmtKind::kBreak:
-      return Flow::kBreak;
-    case StmtKind::kContinue:
-      return Flow::kContinue;
-    case StmtKind::kGeneration:
-      return exec_body(stmt.body, scope, out);
-    case StmtKind::kNoLoader:
-      fail("no loader for this environment specified");
+    case StmtKind::kBreak: return Flow::kBreak;
+    case StmtKind::kContinue: return Flow::kContinue;
+    case StmtKind::kGeneration: return exec_body(stmt.body, scope, out);
+    case StmtKind::kNoLoader: fail("no loader for this environment specified");
   }
   return Flow::kNormal;
 }
@@ -306,9 +293,7 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& stmt, const std::shared_ptr<
 
 void Interpreter::assign(const ast::Target& target, Value value, Scope& scope) {
   switch (target.kind) {
-    case ast::Target::Kind::kName:
-      scope.set(target.name, std::move(value));
-      return;
+    case ast::Target::Kind::kName: scope.set(target.name, std::move(value)); return;
     case ast::Target::Kind::kNamespaceAttr: {
       const Value* ns = scope.lookup(target.name);
       if (ns == nullptr || !ns->is_namespace()) fail("cannot assign attribute on non-namespace object");
@@ -321,8 +306,8 @@ void Interpreter::assign(const ast::Target& target, Value value, Scope& scope) {
       const size_t n = target.items.size();
       if (parts.size() > n) fail("too many values to unpack (expected " + std::to_string(n) + ")");
       if (parts.size() < n) {
-        fail("not enough values to unpack (expected " + std::to_string(n) + ", got " +
-             std::to_string(parts.size()) + ")");
+        fail("not enough values to unpack (expected " + std::to_string(n) + ", got " + std::to_string(parts.size()) +
+             ")");
       }
       for (size_t i = 0; i < n; ++i) assign(target.items[i], std::move(parts[i]), scope);
       return;
@@ -340,10 +325,8 @@ Value Interpreter::eval_name(const std::string& name, const Scope& scope) {
 
 Value Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
   switch (e.kind) {
-    case ExprKind::kLiteral:
-      return e.literal;
-    case ExprKind::kName:
-      return eval_name(e.name, *scope);
+    case ExprKind::kLiteral: return e.literal;
+    case ExprKind::kName: return eval_name(e.name, *scope);
     case ExprKind::kList:
     case ExprKind::kTuple: {
       std::vector<Value> items;
@@ -371,8 +354,7 @@ Value Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
       }
       return Value::dict(std::move(d));
     }
-    case ExprKind::kGetAttr:
-      return getattr(eval(*e.a, scope), e.name);
+    case ExprKind::kGetAttr: return getattr(eval(*e.a, scope), e.name);
     case ExprKind::kGetItem: {
       Value obj = eval(*e.a, scope);
       if (e.b->kind == ExprKind::kSlice) {
@@ -382,10 +364,8 @@ Value Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
       }
       return getitem(obj, eval(*e.b, scope));
     }
-    case ExprKind::kSlice:
-      fail("slice outside of a subscript");
-    case ExprKind::kCall:
-      return eval_call(e, scope);
+    case ExprKind::kSlice: fail("slice outside of a subscript");
+    case ExprKind::kCall: return eval_call(e, scope);
     case ExprKind::kFilter: {
       Value input = e.a ? eval(*e.a, scope) : Value();
       return apply_filter(*this, e.name, input, eval_args(e, scope));
@@ -395,12 +375,9 @@ Value Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
       const bool r = apply_test(*this, e.name, input, eval_args(e, scope));
       return Value::boolean(e.negated ? !r : r);
     }
-    case ExprKind::kNeg:
-      return negate(eval(*e.a, scope));
-    case ExprKind::kPos:
-      return unary_plus(eval(*e.a, scope));
-    case ExprKind::kNot:
-      return Value::boolean(!truthy(eval(*e.a, scope)));
+    case ExprKind::kNeg: return negate(eval(*e.a, scope));
+    case ExprKind::kPos: return unary_plus(eval(*e.a, scope));
+    case ExprKind::kNot: return Value::boolean(!truthy(eval(*e.a, scope)));
     case ExprKind::kBinary: {
       const Value a = eval(*e.a, scope);
       const Value b = eval(*e.b, scope);
@@ -424,8 +401,7 @@ Value Interpreter::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
       if (truthy(a)) return a;
       return eval(*e.b, scope);
     }
-    case ExprKind::kCompare:
-      return eval_compare(e, scope);
+    case ExprKind::kCompare: return eval_compare(e, scope);
     case ExprKind::kCondExpr:
       if (truthy(eval(*e.a, scope))) return eval(*e.b, scope);
       if (e.c) return eval(*e.c, scope);
@@ -441,30 +417,14 @@ Value Interpreter::eval_compare(const Expr& e, const std::shared_ptr<Scope>& sco
     Value right = eval(*e.items[i], scope);
     bool r = false;
     switch (e.compare_ops[i]) {
-      case ast::CompareOp::kEq:
-        r = equals(left, right);
-        break;
-      case ast::CompareOp::kNe:
-        r = !equals(left, right);
-        break;
-      case ast::CompareOp::kLt:
-        r = less(left, right, "<");
-        break;
-      case ast::CompareOp::kLe:
-        r = less(left, right, "<=") || equals(left, right);
-        break;
-      case ast::CompareOp::kGt:
-        r = greater(left, right, ">");
-        break;
-      case ast::CompareOp::kGe:
-        r = greater(left, right, ">=") || equals(left, right);
-        break;
-      case ast::CompareOp::kIn:
-        r = contains(right, left);
-        break;
-      case ast::CompareOp::kNotIn:
-        r = !contains(right, left);
-        break;
+      case ast::CompareOp::kEq: r = equals(left, right); break;
+      case ast::CompareOp::kNe: r = !equals(left, right); break;
+      case ast::CompareOp::kLt: r = less(left, right, "<"); break;
+      case ast::CompareOp::kLe: r = less(left, right, "<=") || equals(left, right); break;
+      case ast::CompareOp::kGt: r = greater(left, right, ">"); break;
+      case ast::CompareOp::kGe: r = greater(left, right, ">=") || equals(left, right); break;
+      case ast::CompareOp::kIn: r = contains(right, left); break;
+      case ast::CompareOp::kNotIn: r = !contains(right, left); break;
     }
     if (!r) return Value::boolean(false);
     left = std::move(right);
@@ -516,12 +476,9 @@ Value Interpreter::call(const Value& callee, CallArgs args) {
   if (!callee.is_callable()) fail("'" + type_name(callee) + "' object is not callable");
   const Callable& c = callee.as_callable();
   switch (c.kind) {
-    case Callable::Kind::kMacro:
-      return call_macro(c, std::move(args));
-    case Callable::Kind::kBuiltin:
-      return call_builtin(c, std::move(args));
-    case Callable::Kind::kMethod:
-      return call_method(*this, c.self, c.name, std::move(args));
+    case Callable::Kind::kMacro: return call_macro(c, std::move(args));
+    case Callable::Kind::kBuiltin: return call_builtin(c, std::move(args));
+    case Callable::Kind::kMethod: return call_method(*this, c.self, c.name, std::move(args));
   }
   return Value();
 }
@@ -578,8 +535,7 @@ Value Interpreter::call_macro(const Callable& macro, CallArgs args) {
     if (i >= first_default) {
       scope->set(def.params[i], eval(*def.defaults[i - first_default], scope));
     } else {
-      scope->set(def.params[i], Value::undefined_hint("parameter " + repr_string(def.params[i]) +
-                                                      " was not provided"));
+      scope->set(def.params[i], Value::undefined_hint("parameter " + repr_string(def.params[i]) + " was not provided"));
     }
   }
   if (def.catch_varargs) scope->set("varargs", Value::sequence(std::move(varargs), SequenceStyle::kTuple));
@@ -618,7 +574,8 @@ Value Interpreter::call_builtin(const Callable& fn, CallArgs args) {
     case Builtin::kNamespace: {
       Value ns = make_namespace();
       Namespace& attrs = ns.as_namespace();
-      if (args.positional.size() > 1) fail("dict expected at most 1 argument, got " + std::to_string(args.positional.size()));
+      if (args.positional.size() > 1)
+        fail("dict expected at most 1 argument, got " + std::to_string(args.positional.size()));
       if (args.positional.size() == 1) {
         const Value& init = args.positional[0];
         if (init.is_dict()) {
@@ -630,7 +587,8 @@ Value Interpreter::call_builtin(const Callable& fn, CallArgs args) {
         } else {
           for (const auto& pair : iterate(init)) {
             std::vector<Value> kv = iterate(pair);
-            if (kv.size() != 2) fail("dictionary update sequence element has length " + std::to_string(kv.size()) + "; 2 is required");
+            if (kv.size() != 2)
+              fail("dictionary update sequence element has length " + std::to_string(kv.size()) + "; 2 is required");
             const std::string key = to_str(kv[0]);
             check_namespace_attr(key);
             attrs.set(key, kv[1]);
@@ -654,7 +612,8 @@ Value Interpreter::call_builtin(const Callable& fn, CallArgs args) {
         }
         d.items.emplace_back(std::move(key), std::move(val));
       };
-      if (args.positional.size() > 1) fail("dict expected at most 1 argument, got " + std::to_string(args.positional.size()));
+      if (args.positional.size() > 1)
+        fail("dict expected at most 1 argument, got " + std::to_string(args.positional.size()));
       if (args.positional.size() == 1) {
         const Value& init = args.positional[0];
         if (init.is_dict()) {
@@ -662,7 +621,8 @@ Value Interpreter::call_builtin(const Callable& fn, CallArgs args) {
         } else {
           for (const auto& pair : iterate(init)) {
             std::vector<Value> kv = iterate(pair);
-            if (kv.size() != 2) fail("dictionary update sequence element has length " + std::to_string(kv.size()) + "; 2 is required");
+            if (kv.size() != 2)
+              fail("dictionary update sequence element has length " + std::to_string(kv.size()) + "; 2 is required");
             put(kv[0], kv[1]);
           }
         }
@@ -712,10 +672,8 @@ Value Interpreter::call_builtin(const Callable& fn, CallArgs args) {
       }
       return Value::boolean(false);
     }
-    case Builtin::kCaller:
-      return call_macro(fn, std::move(args));
-    case Builtin::kCycler:
-      fail("cycler() is not supported");
+    case Builtin::kCaller: return call_macro(fn, std::move(args));
+    case Builtin::kCycler: fail("cycler() is not supported");
   }
   return Value();
 }
@@ -765,8 +723,7 @@ Value Interpreter::getattr(const Value& obj, const std::string& name) {
     case Value::Kind::kNamespace:
       if (const Value* v = obj.as_namespace().find(name)) return *v;
       break;
-    case Value::Kind::kLoop:
-      return loop_attr(obj, name);
+    case Value::Kind::kLoop: return loop_attr(obj, name);
     case Value::Kind::kUndefined:
     case Value::Kind::kNone:
     case Value::Kind::kBool:
@@ -775,8 +732,7 @@ Value Interpreter::getattr(const Value& obj, const std::string& name) {
     case Value::Kind::kString:
     case Value::Kind::kSequence:
     case Value::Kind::kGenerator:
-    case Value::Kind::kCallable:
-      break;
+    case Value::Kind::kCallable: break;
   }
   return Value::undefined_attr(obj, name);
 }
@@ -811,8 +767,7 @@ Value Interpreter::getitem(const Value& obj, const Value& key) {
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      break;
+    case Value::Kind::kLoop: break;
   }
   if (key.is_string()) {
     const std::string& name = key.as_string();

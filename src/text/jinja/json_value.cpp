@@ -18,19 +18,15 @@ namespace {
 Value convert(const boost::json::value& json, int depth) {
   if (depth > kMaxJsonDepth) fail("context nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   switch (json.kind()) {
-    case boost::json::kind::null:
-      return Value::none();
-    case boost::json::kind::bool_:
-      return Value::boolean(json.get_bool());
-    case boost::json::kind::int64:
-      return Value::integer(json.get_int64());
+    case boost::json::kind::null: return Value::none();
+    case boost::json::kind::bool_: return Value::boolean(json.get_bool());
+    case boost::json::kind::int64: return Value::integer(json.get_int64());
     case boost::json::kind::uint64: {
       const uint64_t u = json.get_uint64();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value::integer(static_cast<int64_t>(u));
       return Value::number(static_cast<double>(u));
     }
-    case boost::json::kind::double_:
-      return Value::number(json.get_double());
+    case boost::json::kind::double_: return Value::number(json.get_double());
     case boost::json::kind::string: {
       const boost::json::string& s = json.get_string();
       return Value::string(std::string(s.data(), s.size()));
@@ -61,27 +57,13 @@ void dump_string(std::string& out, const std::string& s, bool ensure_ascii) {
     if (c < 0x80) {
       ++pos;
       switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;
+        case '\f': out += "\\f"; break;
         default:
           if (c < 0x20) {
             char buf[8];
@@ -120,24 +102,18 @@ std::string float_json(double d) {
 
 std::string key_text(const Value& k) {
   switch (k.kind()) {
-    case Value::Kind::kString:
-      return k.as_string();
-    case Value::Kind::kBool:
-      return k.as_bool() ? "true" : "false";
-    case Value::Kind::kInt:
-      return std::to_string(k.as_int());
-    case Value::Kind::kFloat:
-      return float_json(k.as_float());
-    case Value::Kind::kNone:
-      return "null";
+    case Value::Kind::kString: return k.as_string();
+    case Value::Kind::kBool: return k.as_bool() ? "true" : "false";
+    case Value::Kind::kInt: return std::to_string(k.as_int());
+    case Value::Kind::kFloat: return float_json(k.as_float());
+    case Value::Kind::kNone: return "null";
     case Value::Kind::kUndefined:
     case Value::Kind::kSequence:
     case Value::Kind::kDict:
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      break;
+    case Value::Kind::kLoop: break;
   }
   fail("keys must be str, int, float, bool or None, not " + type_name(k));
 }
@@ -149,21 +125,11 @@ class Dumper {
   void dump(const Value& v, int depth) {
     if (depth > kMaxValueDepth + 88) fail("maximum recursion depth exceeded while encoding a JSON object");
     switch (v.kind()) {
-      case Value::Kind::kNone:
-        out_ += "null";
-        return;
-      case Value::Kind::kBool:
-        out_ += v.as_bool() ? "true" : "false";
-        return;
-      case Value::Kind::kInt:
-        out_ += std::to_string(v.as_int());
-        return;
-      case Value::Kind::kFloat:
-        out_ += float_json(v.as_float());
-        return;
-      case Value::Kind::kString:
-        dump_string(out_, v.as_string(), o_.ensure_ascii);
-        return;
+      case Value::Kind::kNone: out_ += "null"; return;
+      case Value::Kind::kBool: out_ += v.as_bool() ? "true" : "false"; return;
+      case Value::Kind::kInt: out_ += std::to_string(v.as_int()); return;
+      case Value::Kind::kFloat: out_ += float_json(v.as_float()); return;
+      case Value::Kind::kString: dump_string(out_, v.as_string(), o_.ensure_ascii); return;
       case Value::Kind::kSequence: {
         const Sequence& s = v.as_sequence();
         if (s.style != SequenceStyle::kList && s.style != SequenceStyle::kTuple) break;
@@ -211,8 +177,7 @@ class Dumper {
       case Value::Kind::kGenerator:
       case Value::Kind::kNamespace:
       case Value::Kind::kCallable:
-      case Value::Kind::kLoop:
-        break;
+      case Value::Kind::kLoop: break;
     }
     fail("Object of type " + type_name(v) + " is not JSON serializable");
   }

@@ -17,27 +17,17 @@ void fail_syntax(int line, const std::string& message) {
 
 std::string describe_token(const Token& token) {
   switch (token.type) {
-    case TokenType::kData:
-      return "template data / text";
-    case TokenType::kVariableBegin:
-      return "begin of print statement";
-    case TokenType::kVariableEnd:
-      return "end of print statement";
-    case TokenType::kBlockBegin:
-      return "begin of statement block";
-    case TokenType::kBlockEnd:
-      return "end of statement block";
+    case TokenType::kData: return "template data / text";
+    case TokenType::kVariableBegin: return "begin of print statement";
+    case TokenType::kVariableEnd: return "end of print statement";
+    case TokenType::kBlockBegin: return "begin of statement block";
+    case TokenType::kBlockEnd: return "end of statement block";
     case TokenType::kName:
-    case TokenType::kOperator:
-      return token.value;
-    case TokenType::kString:
-      return "string";
-    case TokenType::kInteger:
-      return "integer";
-    case TokenType::kFloat:
-      return "float";
-    case TokenType::kEof:
-      return "end of template";
+    case TokenType::kOperator: return token.value;
+    case TokenType::kString: return "string";
+    case TokenType::kInteger: return "integer";
+    case TokenType::kFloat: return "float";
+    case TokenType::kEof: return "end of template";
   }
   return "token";
 }
@@ -205,38 +195,17 @@ std::string unescape(std::string_view body, int line) {
     const char e = body[i + 1];
     i += 2;
     switch (e) {
-      case '\n':
-        break;
-      case '\\':
-        out.push_back('\\');
-        break;
-      case '\'':
-        out.push_back('\'');
-        break;
-      case '"':
-        out.push_back('"');
-        break;
-      case 'a':
-        out.push_back('\a');
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'v':
-        out.push_back('\v');
-        break;
+      case '\n': break;
+      case '\\': out.push_back('\\'); break;
+      case '\'': out.push_back('\''); break;
+      case '"': out.push_back('"'); break;
+      case 'a': out.push_back('\a'); break;
+      case 'b': out.push_back('\b'); break;
+      case 'f': out.push_back('\f'); break;
+      case 'n': out.push_back('\n'); break;
+      case 'r': out.push_back('\r'); break;
+      case 't': out.push_back('\t'); break;
+      case 'v': out.push_back('\v'); break;
       case 'x':
       case 'u':
       case 'U': {
@@ -252,8 +221,7 @@ std::string unescape(std::string_view body, int line) {
         unicode::append_utf8(out, cp);
         break;
       }
-      case 'N':
-        fail_syntax(line, "\\N{...} escapes are not supported");
+      case 'N': fail_syntax(line, "\\N{...} escapes are not supported");
       default:
         if (e >= '0' && e <= '7') {
           char32_t cp = static_cast<char32_t>(e - '0');
@@ -368,12 +336,8 @@ class Scanner {
     line_starting_ = !matched.empty() && matched.back() == '\n';
     pos_ = after;
     switch (kind) {
-      case Tag::kComment:
-        comment();
-        return;
-      case Tag::kRaw:
-        raw();
-        return;
+      case Tag::kComment: comment(); return;
+      case Tag::kRaw: raw(); return;
       case Tag::kBlock:
         push(TokenType::kBlockBegin, "");
         inside(false);
@@ -514,8 +478,7 @@ class Scanner {
       }
       if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         size_t end = pos_ + 1;
-        while (end < src_.size() &&
-               (std::isalnum(static_cast<unsigned char>(src_[end])) || src_[end] == '_')) {
+        while (end < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[end])) || src_[end] == '_')) {
           ++end;
         }
         push(TokenType::kName, std::string(src_.substr(pos_, end - pos_)));

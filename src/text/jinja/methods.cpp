@@ -15,12 +15,11 @@ namespace tandem::text::jinja {
 namespace {
 
 constexpr std::array<std::string_view, 40> kStrMethods = {
-    "startswith", "endswith",  "split",      "rsplit",     "strip",     "lstrip",    "rstrip",   "upper",
-    "lower",      "title",     "capitalize", "swapcase",   "casefold",  "replace",   "find",     "rfind",
-    "index",      "rindex",    "count",      "join",       "format",    "splitlines", "isdigit", "isalpha",
-    "isalnum",    "isspace",   "islower",    "isupper",    "isnumeric", "isdecimal", "removeprefix",
-    "removesuffix", "center",  "ljust",      "rjust",      "zfill",     "partition", "rpartition", "isprintable",
-    "istitle"};
+    "startswith", "endswith", "split",      "rsplit",   "strip",     "lstrip",     "rstrip",       "upper",
+    "lower",      "title",    "capitalize", "swapcase", "casefold",  "replace",    "find",         "rfind",
+    "index",      "rindex",   "count",      "join",     "format",    "splitlines", "isdigit",      "isalpha",
+    "isalnum",    "isspace",  "islower",    "isupper",  "isnumeric", "isdecimal",  "removeprefix", "removesuffix",
+    "center",     "ljust",    "rjust",      "zfill",    "partition", "rpartition", "isprintable",  "istitle"};
 constexpr std::array<std::string_view, 5> kDictMethods = {"items", "keys", "values", "get", "copy"};
 constexpr std::array<std::string_view, 5> kDictUnsafe = {"clear", "pop", "popitem", "setdefault", "update"};
 constexpr std::array<std::string_view, 2> kSeqMethods = {"index", "count"};
@@ -84,8 +83,8 @@ std::pair<size_t, size_t> byte_window(const std::string& s, const CallArgs& args
 }
 
 bool is_line_break(char32_t cp) {
-  return cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C || cp == 0x1D || cp == 0x1E ||
-         cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+  return cp == '\n' || cp == '\r' || cp == 0x0B || cp == 0x0C || cp == 0x1C || cp == 0x1D || cp == 0x1E || cp == 0x85 ||
+         cp == 0x2028 || cp == 0x2029;
 }
 
 std::vector<Value> split_whitespace(const std::string& s, int64_t maxsplit) {
@@ -190,8 +189,7 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
       }
       const std::string& affix = p.as_string();
       if (affix.size() > window.size()) return false;
-      return starts ? window.substr(0, affix.size()) == affix
-                    : window.substr(window.size() - affix.size()) == affix;
+      return starts ? window.substr(0, affix.size()) == affix : window.substr(window.size() - affix.size()) == affix;
     };
     const Value& arg = args.positional[0];
     if (arg.is_tuple()) {
@@ -231,7 +229,8 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
     static constexpr std::array<std::string_view, 16> kNoArgs = {
         "upper",   "lower",   "title",   "capitalize", "swapcase",  "casefold",  "isdigit",     "isalpha",
         "isalnum", "isspace", "islower", "isupper",    "isnumeric", "isdecimal", "isprintable", "istitle"};
-    if (in(kNoArgs, name)) fail("str." + name + "() takes no arguments (" + std::to_string(args.positional.size()) + " given)");
+    if (in(kNoArgs, name))
+      fail("str." + name + "() takes no arguments (" + std::to_string(args.positional.size()) + " given)");
   }
   if (name == "upper") return Value::string(utf8::upper(s));
   if (name == "lower") return Value::string(utf8::lower(s));
@@ -253,7 +252,8 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
   }
   if (name == "replace") {
     ArgBinder b(name, {"old", "new", "count"}, args);
-    if (!b.has(0) || !b.has(1)) fail("replace expected at least 2 arguments, got " + std::to_string(args.positional.size()));
+    if (!b.has(0) || !b.has(1))
+      fail("replace expected at least 2 arguments, got " + std::to_string(args.positional.size()));
     const std::string& from = need_str(b.get(0), "replace() argument 1 ");
     const std::string& to = need_str(b.get(1), "replace() argument 2 ");
     int64_t count = b.has(2) ? need_int(b.get(2), "replace") : -1;
@@ -358,7 +358,8 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
     if (!b.has(0)) fail(name + "() takes exactly one argument (0 given)");
     const std::string& affix = need_str(b.get(0), name + "() argument ");
     if (name == "removeprefix") {
-      if (s.compare(0, affix.size(), affix) == 0 && affix.size() <= s.size()) return Value::string(s.substr(affix.size()));
+      if (s.compare(0, affix.size(), affix) == 0 && affix.size() <= s.size())
+        return Value::string(s.substr(affix.size()));
     } else if (affix.size() <= s.size() && s.compare(s.size() - affix.size(), affix.size(), affix) == 0) {
       return Value::string(s.substr(0, s.size() - affix.size()));
     }
@@ -368,7 +369,8 @@ Value string_method(Interpreter& interp, const std::string& s, const std::string
     ArgBinder b(name, {"width", "fillchar"}, args);
     if (!b.has(0)) fail(name + "() takes at least 1 argument (0 given)");
     const int64_t width = need_int(b.get(0), name.c_str());
-    const std::string fill = b.has(1) ? need_str(b.get(1), "The fill character ", "a unicode character") : std::string(" ");
+    const std::string fill =
+        b.has(1) ? need_str(b.get(1), "The fill character ", "a unicode character") : std::string(" ");
     if (utf8::length(fill) != 1) fail("The fill character must be exactly one character long");
     interp.check_size(static_cast<size_t>(std::max<int64_t>(width, 0)) * fill.size());
     return Value::string(pad(s, width, fill, name == "center" ? 0 : name == "ljust" ? -1 : 1));
@@ -459,8 +461,7 @@ Value sequence_method(const Value& self, const std::string& name, const CallArgs
 
 MethodKind method_kind(const Value& self, const std::string& name) {
   switch (self.kind()) {
-    case Value::Kind::kString:
-      return in(kStrMethods, name) ? MethodKind::kSafe : MethodKind::kNone;
+    case Value::Kind::kString: return in(kStrMethods, name) ? MethodKind::kSafe : MethodKind::kNone;
     case Value::Kind::kDict:
       if (in(kDictMethods, name)) return MethodKind::kSafe;
       return in(kDictUnsafe, name) ? MethodKind::kUnsafe : MethodKind::kNone;
@@ -482,20 +483,16 @@ MethodKind method_kind(const Value& self, const std::string& name) {
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      return MethodKind::kNone;
+    case Value::Kind::kLoop: return MethodKind::kNone;
   }
   return MethodKind::kNone;
 }
 
 Value call_method(Interpreter& interp, const Value& self, const std::string& name, CallArgs args) {
   switch (self.kind()) {
-    case Value::Kind::kString:
-      return string_method(interp, self.as_string(), name, args);
-    case Value::Kind::kDict:
-      return dict_method(self, name, args);
-    case Value::Kind::kSequence:
-      return sequence_method(self, name, args);
+    case Value::Kind::kString: return string_method(interp, self.as_string(), name, args);
+    case Value::Kind::kDict: return dict_method(self, name, args);
+    case Value::Kind::kSequence: return sequence_method(self, name, args);
     case Value::Kind::kUndefined:
     case Value::Kind::kNone:
     case Value::Kind::kBool:
@@ -504,8 +501,7 @@ Value call_method(Interpreter& interp, const Value& self, const std::string& nam
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      break;
+    case Value::Kind::kLoop: break;
   }
   fail(repr_string(object_type_repr(self)) + " has no attribute " + repr_string(name));
 }

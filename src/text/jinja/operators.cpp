@@ -14,20 +14,13 @@ namespace {
 
 const char* op_symbol(ast::BinaryOp op) {
   switch (op) {
-    case ast::BinaryOp::kAdd:
-      return "+";
-    case ast::BinaryOp::kSub:
-      return "-";
-    case ast::BinaryOp::kMul:
-      return "*";
-    case ast::BinaryOp::kDiv:
-      return "/";
-    case ast::BinaryOp::kFloorDiv:
-      return "//";
-    case ast::BinaryOp::kMod:
-      return "%";
-    case ast::BinaryOp::kPow:
-      return "** or pow()";
+    case ast::BinaryOp::kAdd: return "+";
+    case ast::BinaryOp::kSub: return "-";
+    case ast::BinaryOp::kMul: return "*";
+    case ast::BinaryOp::kDiv: return "/";
+    case ast::BinaryOp::kFloorDiv: return "//";
+    case ast::BinaryOp::kMod: return "%";
+    case ast::BinaryOp::kPow: return "** or pow()";
   }
   return "?";
 }
@@ -144,12 +137,9 @@ Value numeric(ast::BinaryOp op, const Value& a, const Value& b) {
   const double x = a.as_float();
   const double y = b.as_float();
   switch (op) {
-    case ast::BinaryOp::kAdd:
-      return Value::number(x + y);
-    case ast::BinaryOp::kSub:
-      return Value::number(x - y);
-    case ast::BinaryOp::kMul:
-      return Value::number(x * y);
+    case ast::BinaryOp::kAdd: return Value::number(x + y);
+    case ast::BinaryOp::kSub: return Value::number(x - y);
+    case ast::BinaryOp::kMul: return Value::number(x * y);
     case ast::BinaryOp::kDiv:
       if (y == 0.0) fail("float division by zero");
       return Value::number(x / y);
@@ -196,23 +186,27 @@ Value binary_op(ast::BinaryOp op, const Value& a, const Value& b, size_t max_byt
       }
       unsupported(op, a, b);
     case ast::BinaryOp::kMul:
-      if ((a.is_string() || is_list_or_tuple(a)) && (b.is_int() || b.is_bool())) return repeat(a, b.as_int(), max_bytes);
-      if ((b.is_string() || is_list_or_tuple(b)) && (a.is_int() || a.is_bool())) return repeat(b, a.as_int(), max_bytes);
-      if (a.is_string() || is_list_or_tuple(a)) fail("can't multiply sequence by non-int of type '" + type_name(b) + "'");
-      if (b.is_string() || is_list_or_tuple(b)) fail("can't multiply sequence by non-int of type '" + type_name(a) + "'");
+      if ((a.is_string() || is_list_or_tuple(a)) && (b.is_int() || b.is_bool()))
+        return repeat(a, b.as_int(), max_bytes);
+      if ((b.is_string() || is_list_or_tuple(b)) && (a.is_int() || a.is_bool()))
+        return repeat(b, a.as_int(), max_bytes);
+      if (a.is_string() || is_list_or_tuple(a))
+        fail("can't multiply sequence by non-int of type '" + type_name(b) + "'");
+      if (b.is_string() || is_list_or_tuple(b))
+        fail("can't multiply sequence by non-int of type '" + type_name(a) + "'");
       unsupported(op, a, b);
     case ast::BinaryOp::kMod:
       if (a.is_string()) {
         std::string out = percent_format(a.as_string(), b);
-        if (out.size() > max_bytes) fail("rendered output exceeds the limit of " + std::to_string(max_bytes) + " bytes");
+        if (out.size() > max_bytes)
+          fail("rendered output exceeds the limit of " + std::to_string(max_bytes) + " bytes");
         return Value::string(std::move(out));
       }
       unsupported(op, a, b);
     case ast::BinaryOp::kSub:
     case ast::BinaryOp::kDiv:
     case ast::BinaryOp::kFloorDiv:
-    case ast::BinaryOp::kPow:
-      unsupported(op, a, b);
+    case ast::BinaryOp::kPow: unsupported(op, a, b);
   }
   unsupported(op, a, b);
 }
@@ -236,8 +230,7 @@ Value unary_plus(const Value& v) {
 
 bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Value::Kind::kUndefined:
-      return false;
+    case Value::Kind::kUndefined: return false;
     case Value::Kind::kString:
       if (!item.is_string()) fail("'in <string>' requires string as left operand, not " + type_name(item));
       return container.as_string().find(item.as_string()) != std::string::npos;
@@ -261,8 +254,7 @@ bool contains(const Value& container, const Value& item) {
     case Value::Kind::kFloat:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      break;
+    case Value::Kind::kLoop: break;
   }
   fail("argument of type '" + type_name(container) + "' is not iterable");
 }
@@ -280,17 +272,17 @@ Value slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
   int64_t stop = as_index(stop_v, ok);
   if (!ok) return Value::undefined_element(obj, Value::string("slice"));
   if (step == 0) fail("slice step cannot be zero");
-  if (!obj.is_string() && !(obj.is_sequence() && obj.as_sequence().style != SequenceStyle::kDictItems &&
-                            obj.as_sequence().style != SequenceStyle::kDictKeys &&
-                            obj.as_sequence().style != SequenceStyle::kDictValues)) {
+  if (!obj.is_string() &&
+      !(obj.is_sequence() && obj.as_sequence().style != SequenceStyle::kDictItems &&
+        obj.as_sequence().style != SequenceStyle::kDictKeys && obj.as_sequence().style != SequenceStyle::kDictValues)) {
     return Value::undefined_element(obj, Value::string("slice"));
   }
   const bool ascii = obj.is_string() && utf8::is_ascii(obj.as_string());
   std::vector<char32_t> cps;
   if (obj.is_string() && !ascii) cps = utf8::to_code_points(obj.as_string());
-  const int64_t len = obj.is_string() ? (ascii ? static_cast<int64_t>(obj.as_string().size())
-                                               : static_cast<int64_t>(cps.size()))
-                                      : static_cast<int64_t>(obj.as_sequence().items.size());
+  const int64_t len = obj.is_string()
+                          ? (ascii ? static_cast<int64_t>(obj.as_string().size()) : static_cast<int64_t>(cps.size()))
+                          : static_cast<int64_t>(obj.as_sequence().items.size());
   if (step > 0) {
     if (start_v.is_none()) start = 0;
     if (stop_v.is_none()) stop = len;
@@ -330,7 +322,8 @@ Value slice(const Value& obj, const Value& start_v, const Value& stop_v, const V
   const auto& items = obj.as_sequence().items;
   std::vector<Value> out;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.push_back(items[static_cast<size_t>(i)]);
-  const SequenceStyle style = obj.as_sequence().style == SequenceStyle::kTuple ? SequenceStyle::kTuple : SequenceStyle::kList;
+  const SequenceStyle style =
+      obj.as_sequence().style == SequenceStyle::kTuple ? SequenceStyle::kTuple : SequenceStyle::kList;
   return Value::sequence(std::move(out), style);
 }
 
@@ -419,8 +412,7 @@ std::string format_one(char type, const Spec& spec, const Value& v) {
       }
       fail("%c requires an int or a unicode character");
     }
-    default:
-      break;
+    default: break;
   }
   fail(std::string("unsupported format character '") + type + "'");
 }
@@ -467,21 +459,11 @@ std::string percent_format(const std::string& format, const Value& args) {
     Spec spec;
     while (i < format.size() && std::string_view("-+ 0#").find(format[i]) != std::string_view::npos) {
       switch (format[i]) {
-        case '-':
-          spec.left = true;
-          break;
-        case '+':
-          spec.plus = true;
-          break;
-        case ' ':
-          spec.space = true;
-          break;
-        case '0':
-          spec.zero = true;
-          break;
-        default:
-          spec.alt = true;
-          break;
+        case '-': spec.left = true; break;
+        case '+': spec.plus = true; break;
+        case ' ': spec.space = true; break;
+        case '0': spec.zero = true; break;
+        default: spec.alt = true; break;
       }
       ++i;
     }
@@ -554,7 +536,8 @@ std::string format_spec(const Value& v, const std::string& spec_text) {
     }
   }
   char sign = '-';
-  if (i < spec_text.size() && (spec_text[i] == '+' || spec_text[i] == '-' || spec_text[i] == ' ')) sign = spec_text[i++];
+  if (i < spec_text.size() && (spec_text[i] == '+' || spec_text[i] == '-' || spec_text[i] == ' '))
+    sign = spec_text[i++];
   bool alt = false;
   if (i < spec_text.size() && spec_text[i] == '#') {
     alt = true;
@@ -578,7 +561,8 @@ std::string format_spec(const Value& v, const std::string& spec_text) {
   if (i < spec_text.size() && spec_text[i] == '.') {
     ++i;
     precision = 0;
-    while (i < spec_text.size() && spec_text[i] >= '0' && spec_text[i] <= '9') precision = precision * 10 + (spec_text[i++] - '0');
+    while (i < spec_text.size() && spec_text[i] >= '0' && spec_text[i] <= '9')
+      precision = precision * 10 + (spec_text[i++] - '0');
   }
   char type = 0;
   if (i < spec_text.size()) type = spec_text[i++];
@@ -594,8 +578,8 @@ std::string format_spec(const Value& v, const std::string& spec_text) {
       if (cps.size() > static_cast<size_t>(precision)) body = utf8::from_code_points(cps, 0, precision);
     }
     if (align == 0) align = '<';
-  } else if (v.is_number() && !v.is_float() && (type == 0 || type == 'd' || type == 'x' || type == 'X' ||
-                                                type == 'o' || type == 'b' || type == 'n')) {
+  } else if (v.is_number() && !v.is_float() &&
+             (type == 0 || type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' || type == 'n')) {
     numeric = true;
     const int64_t n = v.as_int();
     Spec s;
@@ -664,18 +648,14 @@ std::string format_spec(const Value& v, const std::string& spec_text) {
     return s;
   };
   switch (align) {
-    case '<':
-      return body + fills(pad);
-    case '>':
-      return fills(pad) + body;
-    case '^':
-      return fills(pad / 2) + body + fills(pad - pad / 2);
+    case '<': return body + fills(pad);
+    case '>': return fills(pad) + body;
+    case '^': return fills(pad / 2) + body + fills(pad - pad / 2);
     case '=': {
       size_t sign_len = (numeric && !body.empty() && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) ? 1 : 0;
       return body.substr(0, sign_len) + fills(pad) + body.substr(sign_len);
     }
-    default:
-      return body;
+    default: return body;
   }
 }
 
@@ -732,7 +712,8 @@ std::string format_method(const std::string& format, const std::vector<Value>& a
     if (first.empty()) {
       if (used_manual) fail("cannot switch from manual field specification to automatic field numbering");
       used_auto = true;
-      if (auto_index >= args.size()) fail("Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
+      if (auto_index >= args.size())
+        fail("Replacement index " + std::to_string(auto_index) + " out of range for positional args tuple");
       value = args[auto_index++];
     } else if (first.find_first_not_of("0123456789") == std::string::npos) {
       if (used_auto) fail("cannot switch from automatic field numbering to manual field specification");
@@ -753,7 +734,8 @@ std::string format_method(const std::string& format, const std::vector<Value>& a
     while (name_end != std::string::npos && name_end < field.size()) {
       if (field[name_end] == '.') {
         const size_t end = field.find_first_of(".[", name_end + 1);
-        const std::string attr = field.substr(name_end + 1, end == std::string::npos ? std::string::npos : end - name_end - 1);
+        const std::string attr =
+            field.substr(name_end + 1, end == std::string::npos ? std::string::npos : end - name_end - 1);
         if (value.is_namespace() && value.as_namespace().find(attr) != nullptr) {
           value = *value.as_namespace().find(attr);
         } else {

@@ -22,13 +22,9 @@ const Token& Parser::next() {
   return t;
 }
 
-bool Parser::is_name(const char* name) const {
-  return current().type == TokenType::kName && current().value == name;
-}
+bool Parser::is_name(const char* name) const { return current().type == TokenType::kName && current().value == name; }
 
-bool Parser::is_op(const char* op) const {
-  return current().type == TokenType::kOperator && current().value == op;
-}
+bool Parser::is_op(const char* op) const { return current().type == TokenType::kOperator && current().value == op; }
 
 bool Parser::skip_name(const char* name) {
   if (!is_name(name)) return false;

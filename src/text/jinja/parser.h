@@ -66,8 +66,7 @@ class Parser {
   ast::StmtPtr parse_filter_block();
   ast::StmtPtr parse_with();
   void parse_signature(ast::Stmt& node);
-  ast::Target parse_assign_target(bool with_tuple, bool name_only, bool with_namespace,
-                                  const char* extra_end);
+  ast::Target parse_assign_target(bool with_tuple, bool name_only, bool with_namespace, const char* extra_end);
   ast::Target parse_target_primary();
 
   ast::ExprPtr parse_tuple(bool with_condexpr, const char* extra_end, bool explicit_parens);

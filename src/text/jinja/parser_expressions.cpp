@@ -308,8 +308,7 @@ ExprPtr Parser::parse_primary() {
     case TokenType::kVariableEnd:
     case TokenType::kBlockBegin:
     case TokenType::kBlockEnd:
-    case TokenType::kEof:
-      break;
+    case TokenType::kEof: break;
   }
   if (token.type == TokenType::kEof) fail_here("unexpected end of template");
   fail_here("unexpected " + quoted(describe_token(token)));

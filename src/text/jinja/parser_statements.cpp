@@ -254,8 +254,7 @@ ast::Target Parser::parse_target_primary() {
   fail_here("can't assign to " + quoted(describe_token(current())));
 }
 
-ast::Target Parser::parse_assign_target(bool with_tuple, bool name_only, bool with_namespace,
-                                        const char* extra_end) {
+ast::Target Parser::parse_assign_target(bool with_tuple, bool name_only, bool with_namespace, const char* extra_end) {
   if (name_only) {
     ast::Target t;
     t.name = expect_name().value;

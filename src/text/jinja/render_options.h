@@ -9,10 +9,10 @@
 namespace tandem::text::jinja {
 
 struct RenderLimits {
-  size_t max_output_bytes = 16u << 20;        // rendered text (and any intermediate string)
-  uint64_t max_loop_iterations = 1'000'000;   // all for-loop iterations of one render
-  int max_call_depth = 64;                    // nested macro calls
-  int64_t max_range = 100'000;                // range() length, as Jinja's sandbox (MAX_RANGE)
+  size_t max_output_bytes = 16u << 20;       // rendered text (and any intermediate string)
+  uint64_t max_loop_iterations = 1'000'000;  // all for-loop iterations of one render
+  int max_call_depth = 64;                   // nested macro calls
+  int64_t max_range = 100'000;               // range() length, as Jinja's sandbox (MAX_RANGE)
 };
 
 struct RenderOptions {

@@ -12,11 +12,11 @@ namespace tandem::text::jinja {
 namespace {
 
 constexpr std::array<std::string_view, 37> kTests = {
-    "defined", "undefined", "none",     "boolean", "false",     "true",   "integer",     "float",
-    "number",  "string",    "mapping",  "iterable", "sequence", "callable", "sameas",    "escaped",
-    "lower",   "upper",     "odd",      "even",    "divisibleby", "eq",   "equalto",     "==",
-    "ne",      "!=",        "lt",       "lessthan", "<",        "le",     "<=",          "gt",
-    "greaterthan", ">",     "ge",       ">=",      "in"};
+    "defined",     "undefined", "none",    "boolean",  "false",       "true",     "integer", "float",
+    "number",      "string",    "mapping", "iterable", "sequence",    "callable", "sameas",  "escaped",
+    "lower",       "upper",     "odd",     "even",     "divisibleby", "eq",       "equalto", "==",
+    "ne",          "!=",        "lt",      "lessthan", "<",           "le",       "<=",      "gt",
+    "greaterthan", ">",         "ge",      ">=",       "in"};
 
 const Value& arg(const std::string& name, const CallArgs& args, size_t i) {
   if (args.positional.size() <= i) fail("test " + repr_string(name) + " is missing an argument");
@@ -49,8 +49,8 @@ bool apply_test(Interpreter& interp, const std::string& name, const Value& v, co
   if (name == "mapping") return v.is_dict();
   if (name == "escaped") return false;
   if (name == "iterable") {
-    return v.kind() == K::kUndefined || v.kind() == K::kString || v.kind() == K::kSequence ||
-           v.kind() == K::kDict || v.kind() == K::kGenerator || v.kind() == K::kLoop;
+    return v.kind() == K::kUndefined || v.kind() == K::kString || v.kind() == K::kSequence || v.kind() == K::kDict ||
+           v.kind() == K::kGenerator || v.kind() == K::kLoop;
   }
   if (name == "sequence") {
     if (v.is_sequence()) {
@@ -74,12 +74,9 @@ bool apply_test(Interpreter& interp, const std::string& name, const Value& v, co
     const Value& other = arg(name, args, 0);
     if (v.kind() != other.kind()) return false;
     switch (v.kind()) {
-      case K::kNone:
-        return true;
-      case K::kBool:
-        return v.as_bool() == other.as_bool();
-      case K::kInt:
-        return v.as_int() == other.as_int() && v.as_int() >= -5 && v.as_int() <= 256;
+      case K::kNone: return true;
+      case K::kBool: return v.as_bool() == other.as_bool();
+      case K::kInt: return v.as_int() == other.as_int() && v.as_int() >= -5 && v.as_int() <= 256;
       case K::kUndefined:
       case K::kFloat:
       case K::kString:
@@ -88,8 +85,7 @@ bool apply_test(Interpreter& interp, const std::string& name, const Value& v, co
       case K::kGenerator:
       case K::kNamespace:
       case K::kCallable:
-      case K::kLoop:
-        return v.same_object(other);
+      case K::kLoop: return v.same_object(other);
     }
     return false;
   }

@@ -13,10 +13,10 @@ enum class TokenType {
   kBlockBegin,     // {%
   kBlockEnd,       // %}
   kName,
-  kString,         // value: the decoded literal
+  kString,  // value: the decoded literal
   kInteger,
   kFloat,
-  kOperator,       // value: "+", "//", "(", ...
+  kOperator,  // value: "+", "//", "(", ...
   kEof,
 };
 

@@ -143,14 +143,10 @@ Value Value::loop(std::shared_ptr<LoopState> l) {
 
 double Value::as_float() const {
   switch (kind_) {
-    case Kind::kFloat:
-      return f_;
-    case Kind::kInt:
-      return static_cast<double>(i_);
-    case Kind::kBool:
-      return b_ ? 1.0 : 0.0;
-    default:
-      return 0.0;
+    case Kind::kFloat: return f_;
+    case Kind::kInt: return static_cast<double>(i_);
+    case Kind::kBool: return b_ ? 1.0 : 0.0;
+    default: return 0.0;
   }
 }
 
@@ -158,14 +154,10 @@ double Value::as_float() const {
 
 int depth_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kSequence:
-      return v.as_sequence().depth;
-    case Value::Kind::kDict:
-      return v.as_dict().depth;
-    case Value::Kind::kGenerator:
-      return v.as_generator().depth;
-    case Value::Kind::kLoop:
-      return v.as_loop().depth;
+    case Value::Kind::kSequence: return v.as_sequence().depth;
+    case Value::Kind::kDict: return v.as_dict().depth;
+    case Value::Kind::kGenerator: return v.as_generator().depth;
+    case Value::Kind::kLoop: return v.as_loop().depth;
     case Value::Kind::kUndefined:
     case Value::Kind::kNone:
     case Value::Kind::kBool:
@@ -173,8 +165,7 @@ int depth_of(const Value& v) {
     case Value::Kind::kFloat:
     case Value::Kind::kString:
     case Value::Kind::kNamespace:
-    case Value::Kind::kCallable:
-      return 0;
+    case Value::Kind::kCallable: return 0;
   }
   return 0;
 }
@@ -222,66 +213,43 @@ void Namespace::set(const std::string& name, Value value) {
 
 std::string type_name(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return "Undefined";
-    case Value::Kind::kNone:
-      return "NoneType";
-    case Value::Kind::kBool:
-      return "bool";
-    case Value::Kind::kInt:
-      return "int";
-    case Value::Kind::kFloat:
-      return "float";
-    case Value::Kind::kString:
-      return "str";
+    case Value::Kind::kUndefined: return "Undefined";
+    case Value::Kind::kNone: return "NoneType";
+    case Value::Kind::kBool: return "bool";
+    case Value::Kind::kInt: return "int";
+    case Value::Kind::kFloat: return "float";
+    case Value::Kind::kString: return "str";
     case Value::Kind::kSequence:
       switch (v.as_sequence().style) {
-        case SequenceStyle::kList:
-          return "list";
-        case SequenceStyle::kTuple:
-          return "tuple";
-        case SequenceStyle::kDictItems:
-          return "dict_items";
-        case SequenceStyle::kDictKeys:
-          return "dict_keys";
-        case SequenceStyle::kDictValues:
-          return "dict_values";
-        case SequenceStyle::kRange:
-          return "range";
+        case SequenceStyle::kList: return "list";
+        case SequenceStyle::kTuple: return "tuple";
+        case SequenceStyle::kDictItems: return "dict_items";
+        case SequenceStyle::kDictKeys: return "dict_keys";
+        case SequenceStyle::kDictValues: return "dict_values";
+        case SequenceStyle::kRange: return "range";
       }
       return "list";
-    case Value::Kind::kDict:
-      return "dict";
-    case Value::Kind::kGenerator:
-      return v.as_generator().type_name;
-    case Value::Kind::kNamespace:
-      return "TemplateNamespace";
+    case Value::Kind::kDict: return "dict";
+    case Value::Kind::kGenerator: return v.as_generator().type_name;
+    case Value::Kind::kNamespace: return "TemplateNamespace";
     case Value::Kind::kCallable:
       switch (v.as_callable().kind) {
-        case Callable::Kind::kMacro:
-          return "Macro";
-        case Callable::Kind::kBuiltin:
-          return "function";
-        case Callable::Kind::kMethod:
-          return "builtin_function_or_method";
+        case Callable::Kind::kMacro: return "Macro";
+        case Callable::Kind::kBuiltin: return "function";
+        case Callable::Kind::kMethod: return "builtin_function_or_method";
       }
       return "function";
-    case Value::Kind::kLoop:
-      return "LoopContext";
+    case Value::Kind::kLoop: return "LoopContext";
   }
   return "object";
 }
 
 std::string object_type_repr(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kNone:
-      return "None";
-    case Value::Kind::kUndefined:
-      return "jinja2.runtime.Undefined object";
-    case Value::Kind::kNamespace:
-      return "transformers.utils.chat_template_utils.TemplateNamespace object";
-    case Value::Kind::kLoop:
-      return "jinja2.runtime.LoopContext object";
+    case Value::Kind::kNone: return "None";
+    case Value::Kind::kUndefined: return "jinja2.runtime.Undefined object";
+    case Value::Kind::kNamespace: return "transformers.utils.chat_template_utils.TemplateNamespace object";
+    case Value::Kind::kLoop: return "jinja2.runtime.LoopContext object";
     case Value::Kind::kCallable:
       if (v.as_callable().kind == Callable::Kind::kMacro) return "jinja2.runtime.Macro object";
       return type_name(v) + " object";
@@ -291,8 +259,7 @@ std::string object_type_repr(const Value& v) {
     case Value::Kind::kString:
     case Value::Kind::kSequence:
     case Value::Kind::kDict:
-    case Value::Kind::kGenerator:
-      return type_name(v) + " object";
+    case Value::Kind::kGenerator: return type_name(v) + " object";
   }
   return "object";
 }
@@ -313,25 +280,17 @@ void fail_undefined(const Value& v) { fail(undefined_message(v)); }
 bool truthy(const Value& v) {
   switch (v.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNone:
-      return false;
-    case Value::Kind::kBool:
-      return v.as_bool();
-    case Value::Kind::kInt:
-      return v.as_int() != 0;
-    case Value::Kind::kFloat:
-      return v.as_float() != 0.0;
-    case Value::Kind::kString:
-      return !v.as_string().empty();
-    case Value::Kind::kSequence:
-      return !v.as_sequence().items.empty();
-    case Value::Kind::kDict:
-      return !v.as_dict().items.empty();
+    case Value::Kind::kNone: return false;
+    case Value::Kind::kBool: return v.as_bool();
+    case Value::Kind::kInt: return v.as_int() != 0;
+    case Value::Kind::kFloat: return v.as_float() != 0.0;
+    case Value::Kind::kString: return !v.as_string().empty();
+    case Value::Kind::kSequence: return !v.as_sequence().items.empty();
+    case Value::Kind::kDict: return !v.as_dict().items.empty();
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      return true;
+    case Value::Kind::kLoop: return true;
   }
   return false;
 }
@@ -345,18 +304,12 @@ bool numeric_equals(const Value& a, const Value& b) {
 bool same_sequence_family(SequenceStyle a, SequenceStyle b) {
   auto family = [](SequenceStyle s) {
     switch (s) {
-      case SequenceStyle::kList:
-        return 0;
-      case SequenceStyle::kTuple:
-        return 1;
-      case SequenceStyle::kDictItems:
-        return 2;
-      case SequenceStyle::kDictKeys:
-        return 3;
-      case SequenceStyle::kDictValues:
-        return 4;
-      case SequenceStyle::kRange:
-        return 5;
+      case SequenceStyle::kList: return 0;
+      case SequenceStyle::kTuple: return 1;
+      case SequenceStyle::kDictItems: return 2;
+      case SequenceStyle::kDictKeys: return 3;
+      case SequenceStyle::kDictValues: return 4;
+      case SequenceStyle::kRange: return 5;
     }
     return 0;
   };
@@ -369,10 +322,8 @@ bool equals_depth(const Value& a, const Value& b, int depth) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNone:
-      return true;
-    case Value::Kind::kString:
-      return a.as_string() == b.as_string();
+    case Value::Kind::kNone: return true;
+    case Value::Kind::kString: return a.as_string() == b.as_string();
     case Value::Kind::kSequence: {
       const Sequence& x = a.as_sequence();
       const Sequence& y = b.as_sequence();
@@ -395,13 +346,11 @@ bool equals_depth(const Value& a, const Value& b, int depth) {
     }
     case Value::Kind::kBool:
     case Value::Kind::kInt:
-    case Value::Kind::kFloat:
-      return numeric_equals(a, b);
+    case Value::Kind::kFloat: return numeric_equals(a, b);
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      return a.same_object(b);
+    case Value::Kind::kLoop: return a.same_object(b);
   }
   return false;
 }
@@ -422,8 +371,8 @@ bool ordered(const Value& a, const Value& b, bool gt, const char* op, int depth)
   if (a.is_undefined()) fail_undefined(a);
   if (b.is_undefined()) fail_undefined(b);
   if (!orderable(a, b)) {
-    fail(std::string("'") + op + "' not supported between instances of '" + type_name(a) + "' and '" +
-         type_name(b) + "'");
+    fail(std::string("'") + op + "' not supported between instances of '" + type_name(a) + "' and '" + type_name(b) +
+         "'");
   }
   if (a.is_number()) {
     if (a.is_float() || b.is_float()) return gt ? a.as_float() > b.as_float() : a.as_float() < b.as_float();
@@ -538,12 +487,8 @@ void append_items(std::string& out, const std::vector<Value>& items, int depth) 
 void append_repr(std::string& out, const Value& v, int depth) {
   if (depth > kMaxReprDepth) fail("maximum recursion depth exceeded while getting the repr of an object");
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      out += "Undefined";
-      return;
-    case Value::Kind::kString:
-      out += repr_string(v.as_string());
-      return;
+    case Value::Kind::kUndefined: out += "Undefined"; return;
+    case Value::Kind::kString: out += repr_string(v.as_string()); return;
     case Value::Kind::kSequence: {
       const Sequence& s = v.as_sequence();
       switch (s.style) {
@@ -612,18 +557,12 @@ void append_repr(std::string& out, const Value& v, int depth) {
       out += "}>";
       return;
     }
-    case Value::Kind::kGenerator:
-      out += "<" + v.as_generator().type_name + " object>";
-      return;
+    case Value::Kind::kGenerator: out += "<" + v.as_generator().type_name + " object>"; return;
     case Value::Kind::kCallable: {
       const Callable& c = v.as_callable();
       switch (c.kind) {
-        case Callable::Kind::kMacro:
-          out += "<Macro " + repr_string(c.name) + ">";
-          return;
-        case Callable::Kind::kBuiltin:
-          out += "<function " + c.name + ">";
-          return;
+        case Callable::Kind::kMacro: out += "<Macro " + repr_string(c.name) + ">"; return;
+        case Callable::Kind::kBuiltin: out += "<function " + c.name + ">"; return;
         case Callable::Kind::kMethod:
           out += "<built-in method " + c.name + " of " + type_name(c.self) + " object>";
           return;
@@ -638,43 +577,30 @@ void append_repr(std::string& out, const Value& v, int depth) {
     case Value::Kind::kNone:
     case Value::Kind::kBool:
     case Value::Kind::kInt:
-    case Value::Kind::kFloat:
-      append_str(out, v);
-      return;
+    case Value::Kind::kFloat: append_str(out, v); return;
   }
 }
 }  // namespace
 
 void append_str(std::string& out, const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return;
-    case Value::Kind::kNone:
-      out += "None";
-      return;
-    case Value::Kind::kBool:
-      out += v.as_bool() ? "True" : "False";
-      return;
+    case Value::Kind::kUndefined: return;
+    case Value::Kind::kNone: out += "None"; return;
+    case Value::Kind::kBool: out += v.as_bool() ? "True" : "False"; return;
     case Value::Kind::kInt: {
       char buf[32];
       auto res = std::to_chars(buf, buf + sizeof(buf), v.as_int());
       out.append(buf, res.ptr);
       return;
     }
-    case Value::Kind::kFloat:
-      out += float_repr(v.as_float());
-      return;
-    case Value::Kind::kString:
-      out += v.as_string();
-      return;
+    case Value::Kind::kFloat: out += float_repr(v.as_float()); return;
+    case Value::Kind::kString: out += v.as_string(); return;
     case Value::Kind::kSequence:
     case Value::Kind::kDict:
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
     case Value::Kind::kCallable:
-    case Value::Kind::kLoop:
-      append_repr(out, v, 0);
-      return;
+    case Value::Kind::kLoop: append_repr(out, v, 0); return;
   }
 }
 
@@ -695,32 +621,25 @@ std::string to_repr(const Value& v) {
 
 int64_t length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return 0;
-    case Value::Kind::kString:
-      return static_cast<int64_t>(utf8::length(v.as_string()));
-    case Value::Kind::kSequence:
-      return static_cast<int64_t>(v.as_sequence().items.size());
-    case Value::Kind::kDict:
-      return static_cast<int64_t>(v.as_dict().items.size());
-    case Value::Kind::kLoop:
-      return static_cast<int64_t>(v.as_loop().items->size());
+    case Value::Kind::kUndefined: return 0;
+    case Value::Kind::kString: return static_cast<int64_t>(utf8::length(v.as_string()));
+    case Value::Kind::kSequence: return static_cast<int64_t>(v.as_sequence().items.size());
+    case Value::Kind::kDict: return static_cast<int64_t>(v.as_dict().items.size());
+    case Value::Kind::kLoop: return static_cast<int64_t>(v.as_loop().items->size());
     case Value::Kind::kNone:
     case Value::Kind::kBool:
     case Value::Kind::kInt:
     case Value::Kind::kFloat:
     case Value::Kind::kGenerator:
     case Value::Kind::kNamespace:
-    case Value::Kind::kCallable:
-      break;
+    case Value::Kind::kCallable: break;
   }
   fail("object of type '" + type_name(v) + "' has no len()");
 }
 
 std::vector<Value> iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return {};
+    case Value::Kind::kUndefined: return {};
     case Value::Kind::kString: {
       std::vector<Value> out;
       const std::string& s = v.as_string();
@@ -732,8 +651,7 @@ std::vector<Value> iterate(const Value& v) {
       }
       return out;
     }
-    case Value::Kind::kSequence:
-      return v.as_sequence().items;
+    case Value::Kind::kSequence: return v.as_sequence().items;
     case Value::Kind::kDict: {
       std::vector<Value> out;
       out.reserve(v.as_dict().items.size());
@@ -746,15 +664,13 @@ std::vector<Value> iterate(const Value& v) {
       g.consumed = true;
       return std::move(g.items);
     }
-    case Value::Kind::kLoop:
-      return *v.as_loop().items;
+    case Value::Kind::kLoop: return *v.as_loop().items;
     case Value::Kind::kNone:
     case Value::Kind::kBool:
     case Value::Kind::kInt:
     case Value::Kind::kFloat:
     case Value::Kind::kNamespace:
-    case Value::Kind::kCallable:
-      break;
+    case Value::Kind::kCallable: break;
   }
   fail("'" + type_name(v) + "' object is not iterable");
 }

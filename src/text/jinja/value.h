@@ -62,10 +62,10 @@ struct Generator {
 
 // Why a value is undefined; the message is built when an operation fails.
 struct UndefinedInfo {
-  std::string name;          // variable, attribute or (repr of the) element
-  std::string owner;         // "" for a missing variable, else "dict object", "None", ...
-  bool element = false;      // a missing element (non-string key): "has no element"
-  std::string hint;          // explicit message (sandbox, missing parameter), overrides
+  std::string name;      // variable, attribute or (repr of the) element
+  std::string owner;     // "" for a missing variable, else "dict object", "None", ...
+  bool element = false;  // a missing element (non-string key): "has no element"
+  std::string hint;      // explicit message (sandbox, missing parameter), overrides
 };
 
 class Value {
@@ -147,9 +147,7 @@ class Value {
   Namespace& as_namespace() const { return *static_cast<Namespace*>(ptr_.get()); }
   const Callable& as_callable() const { return *static_cast<const Callable*>(ptr_.get()); }
   LoopState& as_loop() const { return *static_cast<LoopState*>(ptr_.get()); }
-  const UndefinedInfo* undefined_info() const {
-    return static_cast<const UndefinedInfo*>(ptr_.get());
-  }
+  const UndefinedInfo* undefined_info() const { return static_cast<const UndefinedInfo*>(ptr_.get()); }
   // True when both refer to the same shared object (Python `is` for containers).
   bool same_object(const Value& other) const { return ptr_ && ptr_ == other.ptr_; }
 

@@ -51,12 +51,9 @@ std::vector<GemvCase> gemv_cases() {
 
 const char* input_name(GemvInput in) {
   switch (in) {
-    case GemvInput::kBf16:
-      return "bf16";
-    case GemvInput::kRmsNorm:
-      return "rmsnorm";
-    case GemvInput::kSiluMul:
-      return "swiglu";
+    case GemvInput::kBf16: return "bf16";
+    case GemvInput::kRmsNorm: return "rmsnorm";
+    case GemvInput::kSiluMul: return "swiglu";
   }
   return "?";
 }
@@ -65,12 +62,9 @@ enum class OutMode { kF32, kF32Accumulate, kBf16 };
 
 const char* mode_name(OutMode mode) {
   switch (mode) {
-    case OutMode::kF32:
-      return "y f32";
-    case OutMode::kF32Accumulate:
-      return "y f32 +=";
-    case OutMode::kBf16:
-      return "y bf16";
+    case OutMode::kF32: return "y f32";
+    case OutMode::kF32Accumulate: return "y f32 +=";
+    case OutMode::kBf16: return "y bf16";
   }
   return "?";
 }

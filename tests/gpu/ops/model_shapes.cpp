@@ -23,14 +23,10 @@ engine::ModelSpec make(engine::Architecture arch, int hidden, int heads, int kv_
 
 const char* model_name(Model m) {
   switch (m) {
-    case Model::kQwen3_0_6B:
-      return "qwen3-0.6b";
-    case Model::kLlama31_8B:
-      return "llama3.1-8b";
-    case Model::kSmolLM2_135M:
-      return "smollm2-135m";
-    case Model::kQwen25_0_5B:
-      return "qwen2.5-0.5b";
+    case Model::kQwen3_0_6B: return "qwen3-0.6b";
+    case Model::kLlama31_8B: return "llama3.1-8b";
+    case Model::kSmolLM2_135M: return "smollm2-135m";
+    case Model::kQwen25_0_5B: return "qwen2.5-0.5b";
   }
   return "?";
 }
@@ -58,30 +54,21 @@ const engine::ModelSpec& model_spec(Model m) {
     return s;
   }();
   switch (m) {
-    case Model::kQwen3_0_6B:
-      return qwen3;
-    case Model::kLlama31_8B:
-      return llama;
-    case Model::kSmolLM2_135M:
-      return smollm;
-    case Model::kQwen25_0_5B:
-      return qwen25;
+    case Model::kQwen3_0_6B: return qwen3;
+    case Model::kLlama31_8B: return llama;
+    case Model::kSmolLM2_135M: return smollm;
+    case Model::kQwen25_0_5B: return qwen25;
   }
   return qwen3;
 }
 
 const char* product_name(Product p) {
   switch (p) {
-    case Product::kQkv:
-      return "qkv";
-    case Product::kO:
-      return "o";
-    case Product::kGateUp:
-      return "gate_up";
-    case Product::kDown:
-      return "down";
-    case Product::kLmHead:
-      return "lm_head";
+    case Product::kQkv: return "qkv";
+    case Product::kO: return "o";
+    case Product::kGateUp: return "gate_up";
+    case Product::kDown: return "down";
+    case Product::kLmHead: return "lm_head";
   }
   return "?";
 }
@@ -91,16 +78,11 @@ MatrixShape product_shape(Model model, Product p) {
   const int q_dim = s.n_heads * s.head_dim;
   const int kv_dim = s.n_kv_heads * s.head_dim;
   switch (p) {
-    case Product::kQkv:
-      return {q_dim + 2 * kv_dim, s.hidden};
-    case Product::kO:
-      return {s.hidden, q_dim};
-    case Product::kGateUp:
-      return {2 * s.intermediate, s.hidden};
-    case Product::kDown:
-      return {s.hidden, s.intermediate};
-    case Product::kLmHead:
-      return {s.vocab, s.hidden};
+    case Product::kQkv: return {q_dim + 2 * kv_dim, s.hidden};
+    case Product::kO: return {s.hidden, q_dim};
+    case Product::kGateUp: return {2 * s.intermediate, s.hidden};
+    case Product::kDown: return {s.hidden, s.intermediate};
+    case Product::kLmHead: return {s.vocab, s.hidden};
   }
   return {};
 }

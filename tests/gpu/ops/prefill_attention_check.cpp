@@ -77,7 +77,8 @@ struct KernelVariant {
   bool allow_sm90;
   bool allow_sm90_tma;
 };
-constexpr KernelVariant kVariants[] = {{"default", true, true}, {"sm90_cp_async", true, false}, {"sm90_off", false, true}};
+constexpr KernelVariant kVariants[] = {
+    {"default", true, true}, {"sm90_cp_async", true, false}, {"sm90_off", false, true}};
 
 class PrefillAttentionCheck : public OpTest<PrefillCase> {};
 
@@ -101,7 +102,8 @@ TEST_P(PrefillAttentionCheck, MatchesCpuAttention) {
     const std::string vname = name + ", " + v.name;
     const AttentionResult res = run_paged_attention(pr, plan, run, vname);
     if (wants_sm90 && device_is_sm90()) {
-      EXPECT_EQ(res.sm90, v.allow_sm90) << vname << ": wgmma kernel chosen " << res.sm90 << ", allowed " << v.allow_sm90;
+      EXPECT_EQ(res.sm90, v.allow_sm90) << vname << ": wgmma kernel chosen " << res.sm90 << ", allowed "
+                                        << v.allow_sm90;
     } else {
       EXPECT_FALSE(res.sm90) << vname << ": the wgmma kernel ran where it does not apply";
     }

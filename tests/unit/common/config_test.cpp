@@ -72,7 +72,8 @@ prefill_sm90_tma = "off"
 gemm_autotune = true
 [engine.cpu]
 kernels = "portable"
-)", "t.toml");
+)",
+                                "t.toml");
   EXPECT_EQ(c.engine.workers, 2);
   const CudaTuning& cuda = c.engine.tuning.cuda;
   EXPECT_FALSE(cuda.pdl);
@@ -125,9 +126,15 @@ TEST(Config, OutputParsersTakeTheKnownFormats) {
     std::string ModelConfig::*field;
   };
   const Key keys[] = {
-      {"tool_call_parser", {"auto", "none", "hermes", "mistral", "llama3_json"}, "qwen", "hermes",
+      {"tool_call_parser",
+       {"auto", "none", "hermes", "mistral", "llama3_json"},
+       "qwen",
+       "hermes",
        &ModelConfig::tool_call_parser},
-      {"reasoning_parser", {"auto", "none", "qwen3", "deepseek_r1"}, "think", "deepseek_r1",
+      {"reasoning_parser",
+       {"auto", "none", "qwen3", "deepseek_r1"},
+       "think",
+       "deepseek_r1",
        &ModelConfig::reasoning_parser},
   };
   for (const auto& k : keys) {
@@ -170,7 +177,8 @@ role = "prefill"
 backend = "cpu"
 role = "decode"
 [[workers]]
-)", "t.toml");
+)",
+                          "t.toml");
   ASSERT_EQ(c.workers.size(), 3u);
   EXPECT_EQ(c.workers[0].role, "prefill");
   EXPECT_EQ(c.workers[0].backend, "");
@@ -224,7 +232,8 @@ devices = [0, 2]
 gpu_memory_fraction = 0.5
 [scheduler]
 router = "round_robin"
-)", "t.toml");
+)",
+                          "t.toml");
   EXPECT_EQ(c.server.port, 9000);
   EXPECT_EQ(c.server.api_keys, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(c.engine.backend, "cpu");
@@ -246,7 +255,8 @@ temperature = 0.2
 top_p = 0.9
 top_k = 0
 max_tokens = 256
-)", "t.toml");
+)",
+                          "t.toml");
   EXPECT_EQ(c.model.aliases, (std::vector<std::string>{"b", "c"}));
   EXPECT_EQ(c.model.chat_template, "t.jinja");
   EXPECT_EQ(c.model.generation_config, "none");
@@ -275,7 +285,8 @@ TEST(Config, CommandLineSettingsAreCheckedLikeTheFile) {
     apply_overrides(c, o);
     FAIL();
   } catch (const ConfigError& e) {
-    EXPECT_STREQ(e.what(), "--gpu-memory-utilization: [engine] gpu_memory_fraction: expected a number in (0, 1], got 1.5");
+    EXPECT_STREQ(e.what(),
+                 "--gpu-memory-utilization: [engine] gpu_memory_fraction: expected a number in (0, 1], got 1.5");
   }
 }
 
@@ -292,24 +303,21 @@ TEST(Config, UnknownKeyNamesFileSectionAndKey) {
 TEST(Config, WrongTypeNamesExpectation) {
   EXPECT_EQ(error_of("[server]\nport = \"80\"\n"),
             "t.toml: [server] port: expected an integer in 0..65535, got \"80\"");
-  EXPECT_EQ(error_of("[metrics]\nvllm_names = 1\n"),
-            "t.toml: [metrics] vllm_names: expected true or false, got 1");
-  EXPECT_NE(error_of("[server]\napi_keys = \"k\"\n").find("expected an array of strings"),
-            std::string::npos);
-  EXPECT_NE(error_of("[server]\napi_keys = [1]\n").find("expected an array of strings"),
-            std::string::npos);
+  EXPECT_EQ(error_of("[metrics]\nvllm_names = 1\n"), "t.toml: [metrics] vllm_names: expected true or false, got 1");
+  EXPECT_NE(error_of("[server]\napi_keys = \"k\"\n").find("expected an array of strings"), std::string::npos);
+  EXPECT_NE(error_of("[server]\napi_keys = [1]\n").find("expected an array of strings"), std::string::npos);
   EXPECT_NE(error_of("[engine]\n[engine.x]\n").find("[engine] x: unknown key"), std::string::npos);
   EXPECT_NE(error_of("engine = 3\n").find("expected a table"), std::string::npos);
 }
 
 TEST(Config, OutOfRangeNamesExpectation) {
-  EXPECT_EQ(error_of("[server]\nport = 70000\n"),
-            "t.toml: [server] port: expected an integer in 0..65535, got 70000");
+  EXPECT_EQ(error_of("[server]\nport = 70000\n"), "t.toml: [server] port: expected an integer in 0..65535, got 70000");
   EXPECT_NE(error_of("[engine]\nkv_block_tokens = 12\n").find("power of two"), std::string::npos);
   EXPECT_NE(error_of("[engine]\ngpu_memory_fraction = 0\n").find("(0, 1]"), std::string::npos);
   EXPECT_NE(error_of("[engine]\ngpu_memory_fraction = 1.5\n").find("got 1.5"), std::string::npos);
   EXPECT_NE(error_of("[scheduler]\nrouter = \"random\"\n").find("one of \"kv\""), std::string::npos);
-  EXPECT_NE(error_of("[scheduler]\nrouter_temperature = -1\n").find("[scheduler] router_temperature: expected a number in [0, 1000]"),
+  EXPECT_NE(error_of("[scheduler]\nrouter_temperature = -1\n")
+                .find("[scheduler] router_temperature: expected a number in [0, 1000]"),
             std::string::npos);
   EXPECT_NE(error_of("[engine]\nmax_batch_tokens = 16\nkv_block_tokens = 32\n")
                 .find("max_batch_tokens: expected at least kv_block_tokens"),
@@ -328,7 +336,8 @@ max_connections = 100
 max_connections_per_client = 8
 cors_origins = ["https://app.example", "*"]
 prepare_threads = 3
-)", "t.toml");
+)",
+                          "t.toml");
   EXPECT_EQ(c.server.max_connections, 100);
   EXPECT_EQ(c.server.max_connections_per_client, 8);
   EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://app.example", "*"}));

@@ -54,10 +54,9 @@ TEST(EngineTuning, EachVariableSetsItsField) {
   EXPECT_EQ(t.cuda.prefill_sm90_tma, KernelPath::kOff);
   EXPECT_TRUE(t.cuda.gemm_autotune);
   EXPECT_EQ(t.cpu.kernels, CpuKernels::kPortable);
-  EXPECT_EQ(t.from_environment,
-            (std::vector<std::string>{"TANDEM_CUDA_PDL=0", "TANDEM_CUDA_ATTN_PDL=on", "TANDEM_ATTN_SM90=0",
-                                      "TANDEM_ATTN_SM90_TMA=off", "TANDEM_GEMM_TUNE=1",
-                                      "TANDEM_CPU_KERNELS=portable"}));
+  EXPECT_EQ(t.from_environment, (std::vector<std::string>{"TANDEM_CUDA_PDL=0", "TANDEM_CUDA_ATTN_PDL=on",
+                                                          "TANDEM_ATTN_SM90=0", "TANDEM_ATTN_SM90_TMA=off",
+                                                          "TANDEM_GEMM_TUNE=1", "TANDEM_CPU_KERNELS=portable"}));
 }
 
 TEST(EngineTuning, AcceptedSpellings) {

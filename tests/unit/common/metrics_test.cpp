@@ -34,12 +34,11 @@ TEST(Metrics, HistogramIsCumulative) {
   Registry r;
   Histogram& h = r.histogram("tandem_x_seconds", "X.", {0.1, 1.0});
   h.observe(0.05);
-  h.observe(0.1);   // le is inclusive
+  h.observe(0.1);  // le is inclusive
   h.observe(0.5);
   h.observe(5.0);
   std::string text = r.render();
-  EXPECT_NE(text.find("tandem_x_seconds_bucket{le=\"0.1\"} 2\n"), std::string::npos)
-      << text;
+  EXPECT_NE(text.find("tandem_x_seconds_bucket{le=\"0.1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("tandem_x_seconds_bucket{le=\"1\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("tandem_x_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos) << text;
   EXPECT_NE(text.find("tandem_x_seconds_count 4\n"), std::string::npos);
@@ -57,8 +56,7 @@ TEST(Metrics, VllmAliases) {
   r.counter("tandem_request_success_total", "Finished.", {{"finished_reason", "stop"}}).inc(4);
   r.gauge("tandem_unaliased", "Not in the table.").set(1);
   std::string text = r.render();
-  EXPECT_NE(text.find("vllm:request_success_total{model_name=\"smol\",finished_reason=\"stop\"} 4"),
-            std::string::npos)
+  EXPECT_NE(text.find("vllm:request_success_total{model_name=\"smol\",finished_reason=\"stop\"} 4"), std::string::npos)
       << text;
   EXPECT_EQ(text.find("vllm:unaliased"), std::string::npos);
   Registry plain;

@@ -178,8 +178,8 @@ TEST(HalfTest, EveryF16RoundTripsThroughF32) {
   EXPECT_EQ(f16_to_f32(0xc000), -2.0f);
   EXPECT_EQ(f16_to_f32(0x7bff), 65504.0f);
   EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
-  EXPECT_EQ(f32_to_f16(1e6f), 0x7c00);                     // overflow: +inf
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -26)), 0x0000);    // below half the smallest subnormal
+  EXPECT_EQ(f32_to_f16(1e6f), 0x7c00);                   // overflow: +inf
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -26)), 0x0000);  // below half the smallest subnormal
 }
 
 #if defined(__x86_64__)

@@ -69,7 +69,8 @@ ModelWeights random_weights(const ModelSpec& s, uint32_t seed) {
     w.layers.push_back(std::move(L));
   }
   w.final_norm = random_tensor({s.hidden}, rng, 0.1f, 1.0f);
-  if (!s.tied_embeddings) w.lm_head = random_tensor({s.vocab, s.hidden}, rng, 1.0f / std::sqrt(static_cast<float>(s.hidden)));
+  if (!s.tied_embeddings)
+    w.lm_head = random_tensor({s.vocab, s.hidden}, rng, 1.0f / std::sqrt(static_cast<float>(s.hidden)));
   return w;
 }
 
@@ -127,7 +128,8 @@ std::vector<Vec> reference_logits(const ModelSpec& s, const ModelWeights& w, con
   const int n = static_cast<int>(tokens.size());
   const int hd = s.head_dim, group = s.n_heads / s.n_kv_heads;
   std::vector<Vec> x(n);
-  for (int t = 0; t < n; ++t) x[t] = Vec(w.embed.f32() + tokens[t] * s.hidden, w.embed.f32() + (tokens[t] + 1) * s.hidden);
+  for (int t = 0; t < n; ++t)
+    x[t] = Vec(w.embed.f32() + tokens[t] * s.hidden, w.embed.f32() + (tokens[t] + 1) * s.hidden);
   for (int l = 0; l < s.n_layers; ++l) {
     const LayerWeights& L = w.layers[l];
     std::vector<Vec> q(n), k(n), v(n);
@@ -185,7 +187,8 @@ std::vector<Vec> reference_logits(const ModelSpec& s, const ModelWeights& w, con
     }
   }
   std::vector<Vec> out(n);
-  for (int t = 0; t < n; ++t) out[t] = matvec(s.tied_embeddings ? w.embed : w.lm_head, rmsnorm(x[t], w.final_norm.f32(), s.rms_eps));
+  for (int t = 0; t < n; ++t)
+    out[t] = matvec(s.tied_embeddings ? w.embed : w.lm_head, rmsnorm(x[t], w.final_norm.f32(), s.rms_eps));
   return out;
 }
 

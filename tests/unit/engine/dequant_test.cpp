@@ -88,8 +88,8 @@ TEST(DequantTest, Q4_0AndQ4_1AndQ8_0) {
 
 TEST(DequantTest, Q4_KScalesAndMins) {
   std::vector<std::byte> b(144);
-  put_f16(b, 0, 1.0f);   // d
-  put_f16(b, 2, 0.5f);   // dmin
+  put_f16(b, 0, 1.0f);  // d
+  put_f16(b, 2, 0.5f);  // dmin
   // Sub-block j: scale j+1 (6 bits), min 2j; j >= 4 uses the packed high bits.
   uint8_t sc[8], mn[8];
   for (int j = 0; j < 8; ++j) {

@@ -136,7 +136,9 @@ TEST(HfConfigLoaderTest, Transformers5RopeParameters) {
 TEST(HfConfigLoaderTest, GenerationConfig) {
   GenerationDefaults d;
   ASSERT_TRUE(apply_generation_config(R"({"eos_token_id": 7, "temperature": 0.6, "top_p": 0.9, "top_k": 20,
-      "min_p": 0.05, "repetition_penalty": 1.1, "bos_token_id": 1, "do_sample": true})", "g.json", d).ok());
+      "min_p": 0.05, "repetition_penalty": 1.1, "bos_token_id": 1, "do_sample": true})",
+                                      "g.json", d)
+                  .ok());
   EXPECT_EQ(d.eos_token_ids, (std::vector<int32_t>{7}));
   EXPECT_EQ(d.temperature, 0.6f);
   EXPECT_EQ(d.top_p, 0.9f);
@@ -158,12 +160,12 @@ TEST(HfConfigLoaderTest, ChatTemplate) {
   auto s = parse_chat_template(R"({"chat_template": "T"})", "t.json");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s.value(), "T");
-  auto list = parse_chat_template(R"({"chat_template": [{"name":"rag","template":"R"},{"name":"default","template":"D"}]})",
-                                  "t.json");
+  auto list = parse_chat_template(
+      R"({"chat_template": [{"name":"rag","template":"R"},{"name":"default","template":"D"}]})", "t.json");
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list.value(), "D");
-  auto first = parse_chat_template(R"({"chat_template": [{"name":"a","template":"A"},{"name":"b","template":"B"}]})",
-                                   "t.json");
+  auto first =
+      parse_chat_template(R"({"chat_template": [{"name":"a","template":"A"},{"name":"b","template":"B"}]})", "t.json");
   ASSERT_TRUE(first.ok());
   EXPECT_EQ(first.value(), "A");
   auto none = parse_chat_template(R"({"model_max_length": 10})", "t.json");
@@ -177,8 +179,14 @@ TEST(HfConfigLoaderTest, ChatTemplate) {
 
 TEST(HfConfigLoaderTest, SpecLimits) {
   ModelSpec s;
-  s.n_layers = 2; s.hidden = 64; s.n_heads = 4; s.n_kv_heads = 3; s.head_dim = 16;
-  s.intermediate = 96; s.vocab = 80; s.max_position = 128;
+  s.n_layers = 2;
+  s.hidden = 64;
+  s.n_heads = 4;
+  s.n_kv_heads = 3;
+  s.head_dim = 16;
+  s.intermediate = 96;
+  s.vocab = 80;
+  s.max_position = 128;
   expect_status(check_spec(s, "f"), ErrorKind::kMalformedFile, {"multiple of n_kv_heads"});
   s.n_kv_heads = 2;
   EXPECT_TRUE(check_spec(s, "f").ok());
@@ -365,8 +373,7 @@ TEST(ModelLoaderTest, PathErrors) {
   fs::create_directories(dir);
   expect_status(inspect_model(dir.string()).status(), ErrorKind::kIo, {"config.json"});
   std::ofstream(dir / "w.safetensors") << "x";
-  expect_status(inspect_model((dir / "w.safetensors").string()).status(), ErrorKind::kUnsupported,
-                {"model directory"});
+  expect_status(inspect_model((dir / "w.safetensors").string()).status(), ErrorKind::kUnsupported, {"model directory"});
   std::ofstream(dir / "junk.gguf") << "this is not gguf at all";
   expect_status(load_model((dir / "junk.gguf").string(), DType::kF32).status(), ErrorKind::kMalformedFile,
                 {"junk.gguf", "magic"});

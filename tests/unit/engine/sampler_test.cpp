@@ -165,7 +165,7 @@ TEST(SamplerTest, FrequencyAndPresencePenaltiesUseOutputCounts) {
   SamplingParams p;
   p.frequency_penalty = 0.5f;  // token 0 seen twice in the output: 3 - 1 = 2 < 2.5
   EXPECT_EQ(greedy({3.0f, 2.5f, 0.0f}, p, {0, 0}), 1);
-  EXPECT_EQ(greedy({3.0f, 2.5f, 0.0f}, p, {0}), 0);       // 2.5 vs 2.5: tie -> lowest id
+  EXPECT_EQ(greedy({3.0f, 2.5f, 0.0f}, p, {0}), 0);         // 2.5 vs 2.5: tie -> lowest id
   EXPECT_EQ(greedy({3.0f, 2.5f, 0.0f}, p, {}, {0, 0}), 0);  // prompt tokens do not count
   p.frequency_penalty = 0.0f;
   p.presence_penalty = 0.4f;  // once, whatever the count: 2.6 > 2.5

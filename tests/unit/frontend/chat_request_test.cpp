@@ -8,9 +8,9 @@
 #include <sstream>
 #include <string>
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include "text/chat_template.h"
 
@@ -57,8 +57,8 @@ TEST(ChatRequestTest, AbsentAssistantContentAndReasoningNames) {
 }
 
 TEST(ChatRequestTest, NonTextPartsAndBadNamesAreRefused) {
-  auto image = parse_chat_request(
-      R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
+  auto image =
+      parse_chat_request(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().kind(), ErrorKind::kUnsupported);
   EXPECT_NE(image.status().message().find("'image_url' is not supported"), std::string::npos);

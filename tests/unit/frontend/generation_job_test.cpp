@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "common/metrics.h"
 #include "support/byte_tokenizer.h"
@@ -28,14 +28,14 @@ class GenerationJobTest : public ::testing::Test {
       if (!r.ok()) return r.status();
       return plan_chat(std::move(r.value()), model_);
     }()
-                                : [&]() -> Result<JobPlan> {
-      auto r = parse_completion_request(body);
-      if (!r.ok()) return r.status();
-      return plan_completion(std::move(r.value()), model_);
-    }();
+        : [&]() -> Result<JobPlan> {
+            auto r = parse_completion_request(body);
+            if (!r.ok()) return r.status();
+            return plan_completion(std::move(r.value()), model_);
+          }();
     EXPECT_TRUE(plan.ok()) << plan.status().message();
-    return std::make_unique<GenerationJob>(std::move(plan.value()), model_, chat ? "chatcmpl-x" : "cmpl-x",
-                                           123, metrics);
+    return std::make_unique<GenerationJob>(std::move(plan.value()), model_, chat ? "chatcmpl-x" : "cmpl-x", 123,
+                                           metrics);
   }
 
   static TokenEvent event(const std::string& bytes, FinishReason finish = FinishReason::kNone,
@@ -74,7 +74,8 @@ class GenerationJobTest : public ::testing::Test {
 };
 
 TEST_F(GenerationJobTest, ChatStreamFraming) {
-  auto job = make(R"({"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}})", true);
+  auto job = make(
+      R"({"messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}})", true);
   job->open_stream(out_);
   feed(*job, 0, event("He"));
   feed(*job, 0, event("y", FinishReason::kStop, ByteTokenizer::kEndOfText));
@@ -173,7 +174,8 @@ TEST_F(GenerationJobTest, StopReasonNamesTheStopStringOrToken) {
 
 TEST_F(GenerationJobTest, ContinuousUsageStatsOnEveryChunk) {
   auto job = make(R"({"messages":[{"role":"user","content":"x"}],"stream":true,)"
-                  R"("stream_options":{"include_usage":true,"continuous_usage_stats":true}})", true);
+                  R"("stream_options":{"include_usage":true,"continuous_usage_stats":true}})",
+                  true);
   job->open_stream(out_);
   feed(*job, 0, event("ab"));
   feed(*job, 0, event("c", FinishReason::kLength));
@@ -461,8 +463,8 @@ TEST_F(GenerationJobTest, ToolCallsStreamAsDeltas) {
 TEST_F(GenerationJobTest, ToolCallsKeepLengthAndMistralIds) {
   model_.tool_call_format = text::ToolCallFormat::kMistral;
   auto job = make(std::string(kToolsChat) + "}", true);
-  feed(*job, 0, event(R"([TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Oslo"}}])",
-                      FinishReason::kLength));
+  feed(*job, 0,
+       event(R"([TOOL_CALLS][{"name": "get_weather", "arguments": {"city": "Oslo"}}])", FinishReason::kLength));
   const auto body = json::parse(job->response_body()).as_object();
   const auto& choice = body.at("choices").as_array()[0].as_object();
   EXPECT_EQ(choice.at("finish_reason").as_string(), "length");  // only "stop" becomes "tool_calls"

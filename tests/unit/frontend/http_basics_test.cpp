@@ -1,8 +1,8 @@
 // Error mapping, routes, API keys, HTTP framing and JSON text helpers.
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "frontend/api_key_auth.h"
 #include "frontend/http_errors.h"
@@ -122,8 +122,13 @@ TEST(HttpResponseTest, HeadAndChunks) {
 }
 
 TEST(JsonTextTest, StringsRoundTripThroughAParser) {
-  const std::string samples[] = {"plain", "quote\" back\\slash", "nl\n tab\t cr\r", std::string("nul\0x", 5),
-                                 "\x01\x1f ctl", "utf8 \xE2\x82\xAC \xF0\x9F\x98\x80", ""};
+  const std::string samples[] = {"plain",
+                                 "quote\" back\\slash",
+                                 "nl\n tab\t cr\r",
+                                 std::string("nul\0x", 5),
+                                 "\x01\x1f ctl",
+                                 "utf8 \xE2\x82\xAC \xF0\x9F\x98\x80",
+                                 ""};
   for (const auto& s : samples) {
     std::string out;
     append_json_string(out, s);

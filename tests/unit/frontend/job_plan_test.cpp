@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "support/byte_tokenizer.h"
 #include "support/test_model.h"
@@ -131,8 +131,9 @@ TEST(JobPlanTest, DefaultsComeFromModelThenOpenAi) {
   EXPECT_FLOAT_EQ(with_defaults->sampling.min_p, 0.05f);
   EXPECT_FLOAT_EQ(with_defaults->sampling.repetition_penalty, 1.2f);
 
-  auto explicit_values =
-      chat_plan(R"({"messages":[{"role":"user","content":"Hi"}],"temperature":0,"seed":7,"top_logprobs":2,"logprobs":true})", model);
+  auto explicit_values = chat_plan(
+      R"({"messages":[{"role":"user","content":"Hi"}],"temperature":0,"seed":7,"top_logprobs":2,"logprobs":true})",
+      model);
   ASSERT_TRUE(explicit_values.ok());
   EXPECT_FLOAT_EQ(explicit_values->sampling.temperature, 0.0f);
   EXPECT_EQ(explicit_values->sampling.seed, 7u);

@@ -39,8 +39,9 @@ TEST(Readiness, NoHealthyWorkerNamesTheFailedOnes) {
 }
 
 TEST(Readiness, WorkerRolesAreListed) {
-  const Readiness r = readiness(true, stats_of({{"cpu0", "running", true, "prefill"}, {"cpu1", "running", true, "decode"},
-                                                {"cpu2", "running", true}}));
+  const Readiness r = readiness(
+      true,
+      stats_of({{"cpu0", "running", true, "prefill"}, {"cpu1", "running", true, "decode"}, {"cpu2", "running", true}}));
   const auto body = boost::json::parse(r.body).as_object();
   const auto& workers = body.at("workers").as_array();
   EXPECT_EQ(workers[0].as_object().at("role").as_string(), "prefill");

@@ -38,14 +38,14 @@ TEST(ChatRequestTest, MinimalRequestGetsDefaults) {
 }
 
 TEST(ChatRequestTest, AllFieldsParsed) {
-  auto r = parse_chat_request(chat(
-      R"("model":"m","max_tokens":5,"max_completion_tokens":7,"temperature":0.5,"top_p":0.9,"top_k":40,)"
-      R"("min_p":0.1,"presence_penalty":1.5,"frequency_penalty":-1,"repetition_penalty":1.1,)"
-      R"("logit_bias":{"65":5,"66":-200},"seed":-3,"stop":["a","b"],"stop_token_ids":[1,2],)"
-      R"("ignore_eos":true,"min_tokens":2,"logprobs":true,"top_logprobs":3,"stream":true,)"
-      R"("stream_options":{"include_usage":true},"include_stop_str_in_output":true,)"
-      R"("skip_special_tokens":false,"user":"u","n":2,"tools":[{"type":"function","function":{"name":"f"}}],)"
-      R"("chat_template_kwargs":{"enable_thinking":false},"add_generation_prompt":false,"unknown":1)"));
+  auto r = parse_chat_request(
+      chat(R"("model":"m","max_tokens":5,"max_completion_tokens":7,"temperature":0.5,"top_p":0.9,"top_k":40,)"
+           R"("min_p":0.1,"presence_penalty":1.5,"frequency_penalty":-1,"repetition_penalty":1.1,)"
+           R"("logit_bias":{"65":5,"66":-200},"seed":-3,"stop":["a","b"],"stop_token_ids":[1,2],)"
+           R"("ignore_eos":true,"min_tokens":2,"logprobs":true,"top_logprobs":3,"stream":true,)"
+           R"("stream_options":{"include_usage":true},"include_stop_str_in_output":true,)"
+           R"("skip_special_tokens":false,"user":"u","n":2,"tools":[{"type":"function","function":{"name":"f"}}],)"
+           R"("chat_template_kwargs":{"enable_thinking":false},"add_generation_prompt":false,"unknown":1)"));
   ASSERT_TRUE(r.ok()) << r.status().message();
   const auto& o = r->options;
   EXPECT_EQ(o.model, "m");
@@ -154,12 +154,10 @@ TEST(ChatRequestTest, MessageShapes) {
   expect_invalid(parse_chat_request(R"({"messages":[{"role":"wizard","content":"x"}]})"), "messages");
   expect_invalid(parse_chat_request(R"({"messages":[{"role":"user"}]})"), "messages");
   expect_invalid(parse_chat_request(R"({"messages":[{"role":"user","content":5}]})"), "messages");
-  expect_invalid(parse_chat_request(R"({"messages":[{"role":"user","content":[{"text":"x"}]}]})"),
-                 "messages");
-  expect_invalid(parse_chat_request(R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})"),
-                 "messages");
-  auto image = parse_chat_request(
-      R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
+  expect_invalid(parse_chat_request(R"({"messages":[{"role":"user","content":[{"text":"x"}]}]})"), "messages");
+  expect_invalid(parse_chat_request(R"({"messages":[{"role":"user","content":[{"type":"text"}]}]})"), "messages");
+  auto image =
+      parse_chat_request(R"({"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]})");
   ASSERT_FALSE(image.ok());
   EXPECT_EQ(image.status().kind(), ErrorKind::kUnsupported);
   EXPECT_NE(image.status().message().find("image_url"), std::string::npos);
@@ -223,7 +221,8 @@ TEST(ChatRequestTest, ToolCallMessages) {
                  "messages");
   expect_invalid(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":"[1]"}}])")),
                  "messages");
-  EXPECT_TRUE(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":"{\"a\":1}"}}])")).ok());
+  EXPECT_TRUE(
+      parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":"{\"a\":1}"}}])")).ok());
   EXPECT_TRUE(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f","arguments":{"a":1}}}])")).ok());
   EXPECT_TRUE(parse_chat_request(with_call("assistant", R"([{"function":{"name":"f"}}])")).ok());
 }
@@ -250,9 +249,9 @@ TEST(CompletionRequestTest, PromptForms) {
 }
 
 TEST(CompletionRequestTest, PromptErrors) {
-  for (const char* body : {R"({})", R"({"prompt":null})", R"({"prompt":5})", R"({"prompt":[]})",
-                           R"({"prompt":["a",1]})", R"({"prompt":[1,"a"]})", R"({"prompt":[[1],[]]})",
-                           R"({"prompt":[true]})", R"({"prompt":{"a":1}})"}) {
+  for (const char* body :
+       {R"({})", R"({"prompt":null})", R"({"prompt":5})", R"({"prompt":[]})", R"({"prompt":["a",1]})",
+        R"({"prompt":[1,"a"]})", R"({"prompt":[[1],[]]})", R"({"prompt":[true]})", R"({"prompt":{"a":1}})"}) {
     auto r = parse_completion_request(body);
     ASSERT_FALSE(r.ok()) << body;
     EXPECT_EQ(r.status().param(), "prompt") << body;

@@ -2,8 +2,8 @@
 // amount to; what Tandem cannot do is a 400 naming the field.
 #include "frontend/responses_request.h"
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 namespace tandem::frontend {
 namespace {

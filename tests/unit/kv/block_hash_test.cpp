@@ -21,8 +21,8 @@ TEST(BlockHash, ChainDependsOnParentAndTokens) {
 }
 
 TEST(BlockHash, RootSeparatesModelsAndTenants) {
-  std::set<BlockHash> roots = {root_hash(1, ""), root_hash(2, ""), root_hash(1, "alice"),
-                               root_hash(1, "bob"), root_hash(2, "alice")};
+  std::set<BlockHash> roots = {root_hash(1, ""), root_hash(2, ""), root_hash(1, "alice"), root_hash(1, "bob"),
+                               root_hash(2, "alice")};
   EXPECT_EQ(roots.size(), 5u);
   EXPECT_EQ(root_hash(1, "alice"), root_hash(1, "alice"));
 }

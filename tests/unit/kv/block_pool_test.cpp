@@ -299,8 +299,8 @@ TEST(BlockPool, RandomOperationsKeepInvariants) {
     } else if (op == 1 && !seqs.empty()) {  // store one more full block
       Seq& s = seqs[rng() % seqs.size()];
       if (s.stored < s.table.size()) {
-        s.parent = f.pool.store(s.table[s.stored], s.parent,
-                                std::span<const int32_t>(s.tokens).subspan(s.stored * 2, 2));
+        s.parent =
+            f.pool.store(s.table[s.stored], s.parent, std::span<const int32_t>(s.tokens).subspan(s.stored * 2, 2));
         ++s.stored;
       }
     } else if (op == 2 && !seqs.empty()) {  // finish a sequence

@@ -152,9 +152,8 @@ TEST(KvIndex, OverlapMatchesBruteForce) {
 TEST(KvIndex, FedByBlockPoolAgreesWithMatchPrefix) {
   KvIndex index;
   constexpr int kBt = 4;
-  BlockPool pool({"w0", 6, kBt, true}, [&](const KvEvent& e) {
-    ASSERT_EQ(index.apply(0, e), KvIndexUpdate::kApplied);
-  });
+  BlockPool pool({"w0", 6, kBt, true},
+                 [&](const KvEvent& e) { ASSERT_EQ(index.apply(0, e), KvIndexUpdate::kApplied); });
   const BlockHash root = root_hash(42, "tenant");
   std::mt19937 rng(3);
   std::vector<std::vector<int32_t>> prompts;

@@ -26,12 +26,32 @@ std::string error_of(const std::vector<std::string>& args) {
 }
 
 TEST(Cli, VllmFlagsSetTheirTomlKeys) {
-  const Config c = parsed({"serve", "/m/model.gguf", "--served-model-name", "gpt-4o", "local", "--max-model-len",
-                           "4096", "--gpu-memory-utilization", "0.8", "--max-num-seqs", "16",
-                           "--max-num-batched-tokens=1024", "--api-key", "k1", "--chat-template", "t.jinja",
-                           "--no-enable-prefix-caching", "--enable-auto-tool-choice", "--tool-call-parser",
-                           "hermes", "--reasoning-parser", "qwen3", "--generation-config", "vllm",
-                           "--override-generation-config", R"({"temperature": 0.2, "max_new_tokens": 64})"});
+  const Config c = parsed({"serve",
+                           "/m/model.gguf",
+                           "--served-model-name",
+                           "gpt-4o",
+                           "local",
+                           "--max-model-len",
+                           "4096",
+                           "--gpu-memory-utilization",
+                           "0.8",
+                           "--max-num-seqs",
+                           "16",
+                           "--max-num-batched-tokens=1024",
+                           "--api-key",
+                           "k1",
+                           "--chat-template",
+                           "t.jinja",
+                           "--no-enable-prefix-caching",
+                           "--enable-auto-tool-choice",
+                           "--tool-call-parser",
+                           "hermes",
+                           "--reasoning-parser",
+                           "qwen3",
+                           "--generation-config",
+                           "vllm",
+                           "--override-generation-config",
+                           R"({"temperature": 0.2, "max_new_tokens": 64})"});
   EXPECT_EQ(c.model.path, "/m/model.gguf");
   EXPECT_EQ(c.model.name, "gpt-4o");
   EXPECT_EQ(c.model.aliases, std::vector<std::string>{"local"});
@@ -80,14 +100,29 @@ TEST(Cli, BadValuesNameTheFlagAndTheKey) {
 
 TEST(Cli, HelpListsEveryFlagWithItsKey) {
   const std::string help = usage();
-  for (const char* line : {"--served-model-name NAME...", "[model] name (the first), [model] aliases",
-                           "--max-model-len N", "[model] max_context", "--gpu-memory-utilization F",
-                           "[engine] gpu_memory_fraction", "--max-num-seqs N", "[engine] max_running",
-                           "--max-num-batched-tokens N", "[engine] max_batch_tokens", "--api-key KEY...",
-                           "[server] api_keys", "--chat-template FILE", "[model] chat_template",
-                           "--enable-prefix-caching", "--no-enable-prefix-caching", "[engine] enable_prefix_caching",
-                           "--tool-call-parser NAME", "--reasoning-parser NAME", "--generation-config",
-                           "[model] generation_config", "--override-generation-config JSON", "[model] defaults"}) {
+  for (const char* line : {"--served-model-name NAME...",
+                           "[model] name (the first), [model] aliases",
+                           "--max-model-len N",
+                           "[model] max_context",
+                           "--gpu-memory-utilization F",
+                           "[engine] gpu_memory_fraction",
+                           "--max-num-seqs N",
+                           "[engine] max_running",
+                           "--max-num-batched-tokens N",
+                           "[engine] max_batch_tokens",
+                           "--api-key KEY...",
+                           "[server] api_keys",
+                           "--chat-template FILE",
+                           "[model] chat_template",
+                           "--enable-prefix-caching",
+                           "--no-enable-prefix-caching",
+                           "[engine] enable_prefix_caching",
+                           "--tool-call-parser NAME",
+                           "--reasoning-parser NAME",
+                           "--generation-config",
+                           "[model] generation_config",
+                           "--override-generation-config JSON",
+                           "[model] defaults"}) {
     EXPECT_NE(help.find(line), std::string::npos) << line;
   }
 }

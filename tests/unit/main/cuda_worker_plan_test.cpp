@@ -95,9 +95,7 @@ TEST(CudaWorkerPlanTest, ConfigWithRepeatedOrdinalsPlansOneWorkerPerEntry) {
   for (double t : taken[0]) EXPECT_NEAR(t, 0.2, 1e-12);
 }
 
-TEST(CudaWorkerPlanTest, EmptyListGivesEmptyPlan) {
-  EXPECT_TRUE(plan_cuda_workers({}, 0.9).empty());
-}
+TEST(CudaWorkerPlanTest, EmptyListGivesEmptyPlan) { EXPECT_TRUE(plan_cuda_workers({}, 0.9).empty()); }
 
 }  // namespace
 }  // namespace tandem::main

@@ -148,7 +148,8 @@ TEST(GgufFileTest, AbsurdCountsAreRefusedBeforeAllocating) {
   Bytes a;
   GgufBuilder::put<uint32_t>(a, 4);
   GgufBuilder::put<uint64_t>(a, uint64_t{1} << 40);
-  expect_error(GgufBuilder().kv_raw("arr", 9, a).build(), ErrorKind::kMalformedFile, {"'arr'", "exceeds the file size"});
+  expect_error(GgufBuilder().kv_raw("arr", 9, a).build(), ErrorKind::kMalformedFile,
+               {"'arr'", "exceeds the file size"});
 }
 
 TEST(GgufFileTest, MetadataValueErrors) {

@@ -31,7 +31,10 @@ class GgufBuilder {
     put(b, s.data(), s.size());
   }
 
-  GgufBuilder& version(uint32_t v) { version_ = v; return *this; }
+  GgufBuilder& version(uint32_t v) {
+    version_ = v;
+    return *this;
+  }
 
   // A key with a raw, already encoded value (type tag + payload).
   GgufBuilder& kv_raw(const std::string& key, uint32_t type, const Bytes& payload) {
@@ -87,8 +90,8 @@ class GgufBuilder {
     return tensor(name, GgmlType::kF32, dims, b);
   }
   // Tensor info with an explicit offset; `data` is appended as is.
-  GgufBuilder& tensor_raw(const std::string& name, uint32_t type, const std::vector<uint64_t>& dims,
-                          uint64_t offset, const Bytes& data) {
+  GgufBuilder& tensor_raw(const std::string& name, uint32_t type, const std::vector<uint64_t>& dims, uint64_t offset,
+                          const Bytes& data) {
     put_str(infos_, name);
     put<uint32_t>(infos_, static_cast<uint32_t>(dims.size()));
     for (uint64_t d : dims) put<uint64_t>(infos_, d);

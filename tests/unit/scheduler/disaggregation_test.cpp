@@ -106,8 +106,8 @@ void expect_reference_outputs(const Submitted& run) {
     const Collector& c = *run.collectors[i];
     ASSERT_TRUE(const_cast<Collector&>(c).wait_final()) << i;
     EXPECT_EQ(c.num_final(), 1) << i;
-    const auto expected = reference_generate(run.requests[i], *run.requests[i].sampling.seed, kVocab, kContext,
-                                             test_sample);
+    const auto expected =
+        reference_generate(run.requests[i], *run.requests[i].sampling.seed, kVocab, kContext, test_sample);
     EXPECT_EQ(c.tokens(), expected.tokens) << i;
     EXPECT_EQ(c.finish(), expected.finish) << i;
     EXPECT_EQ(c.events().front().prompt_tokens, static_cast<int>(run.requests[i].prompt.size())) << i;
@@ -196,9 +196,9 @@ TEST(Disaggregation, CancelAtAnyPhaseFreesEverything) {
     Collector& c = *run.collectors[static_cast<size_t>(i)];
     ASSERT_TRUE(c.wait_final(std::chrono::seconds(20))) << i;
     EXPECT_EQ(c.num_final(), 1) << i;
-    const auto expected = reference_generate(run.requests[static_cast<size_t>(i)],
-                                             *run.requests[static_cast<size_t>(i)].sampling.seed, kVocab, kContext,
-                                             test_sample);
+    const auto expected =
+        reference_generate(run.requests[static_cast<size_t>(i)], *run.requests[static_cast<size_t>(i)].sampling.seed,
+                           kVocab, kContext, test_sample);
     const std::vector<int32_t> got = c.tokens();
     if (i % 3 == 2) {
       EXPECT_EQ(got, expected.tokens) << i;

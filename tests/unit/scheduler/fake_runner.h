@@ -85,8 +85,8 @@ struct Expected {
   FinishReason finish = FinishReason::kNone;
 };
 
-inline Expected reference_generate(const GenerationRequest& r, uint64_t seed, int vocab,
-                                   int max_context, const SampleFn& sample) {
+inline Expected reference_generate(const GenerationRequest& r, uint64_t seed, int vocab, int max_context,
+                                   const SampleFn& sample) {
   Expected e;
   std::vector<int32_t> history = r.prompt;
   std::vector<float> logits(static_cast<size_t>(vocab));
@@ -115,8 +115,7 @@ inline Expected reference_generate(const GenerationRequest& r, uint64_t seed, in
       return false;
     };
     const int n = static_cast<int>(e.tokens.size());
-    if (n > r.stop.min_tokens && ((!r.stop.ignore_eos && has(r.stop.eos_token_ids)) ||
-                                  has(r.stop.stop_token_ids))) {
+    if (n > r.stop.min_tokens && ((!r.stop.ignore_eos && has(r.stop.eos_token_ids)) || has(r.stop.stop_token_ids))) {
       e.finish = FinishReason::kStop;
       return e;
     }
@@ -130,7 +129,8 @@ inline Expected reference_generate(const GenerationRequest& r, uint64_t seed, in
 class FakeRunner final : public engine::Runner {
  public:
   FakeRunner(int vocab, int max_position, int block_tokens, int num_blocks)
-      : block_tokens_(block_tokens), num_blocks_(num_blocks),
+      : block_tokens_(block_tokens),
+        num_blocks_(num_blocks),
         cache_(static_cast<size_t>(block_tokens) * static_cast<size_t>(num_blocks), -1) {
     spec_.vocab = vocab;
     spec_.max_position = max_position;
@@ -184,7 +184,8 @@ class FakeRunner final : public engine::Runner {
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override {
     for (size_t i = 0; i < src.size(); ++i) {
       for (int j = 0; j < block_tokens_; ++j) {
-        cache_[static_cast<size_t>(dst[i] * block_tokens_ + j)] = cache_[static_cast<size_t>(src[i] * block_tokens_ + j)];
+        cache_[static_cast<size_t>(dst[i] * block_tokens_ + j)] =
+            cache_[static_cast<size_t>(src[i] * block_tokens_ + j)];
       }
     }
     return {};
@@ -197,7 +198,8 @@ class FakeRunner final : public engine::Runner {
     }
     const size_t bytes = block_bytes();
     for (size_t i = 0; i < ids.size(); ++i) {
-      std::memcpy(out.data() + i * bytes, &cache_[static_cast<size_t>(ids[i]) * static_cast<size_t>(block_tokens_)], bytes);
+      std::memcpy(out.data() + i * bytes, &cache_[static_cast<size_t>(ids[i]) * static_cast<size_t>(block_tokens_)],
+                  bytes);
     }
     return {};
   }
@@ -209,7 +211,8 @@ class FakeRunner final : public engine::Runner {
     }
     const size_t bytes = block_bytes();
     for (size_t i = 0; i < ids.size(); ++i) {
-      std::memcpy(&cache_[static_cast<size_t>(ids[i]) * static_cast<size_t>(block_tokens_)], in.data() + i * bytes, bytes);
+      std::memcpy(&cache_[static_cast<size_t>(ids[i]) * static_cast<size_t>(block_tokens_)], in.data() + i * bytes,
+                  bytes);
     }
     imported_blocks.fetch_add(static_cast<int>(ids.size()));
     return {};
@@ -217,22 +220,23 @@ class FakeRunner final : public engine::Runner {
 
   // Knobs and records (set before the worker starts; read after it stops or
   // from the worker thread only, except the atomics).
-  std::function<void()> gate;         // called at the start of every step
-  int fail_at_step = 0;               // > 0: that step and later ones fail with kDevice
-  std::atomic<int> entered{0};        // steps begun (before the gate)
-  std::atomic<int> steps{0};          // steps past the gate
-  int fail_exports = 0;               // > 0: every Nth export_blocks fails with kDevice
-  int fail_imports = 0;               // > 0: every Nth import_blocks fails with kDevice
-  std::atomic<int> exports{0};        // export_blocks calls past the checks
-  std::atomic<int> imports{0};        // import_blocks calls past the checks
+  std::function<void()> gate;   // called at the start of every step
+  int fail_at_step = 0;         // > 0: that step and later ones fail with kDevice
+  std::atomic<int> entered{0};  // steps begun (before the gate)
+  std::atomic<int> steps{0};    // steps past the gate
+  int fail_exports = 0;         // > 0: every Nth export_blocks fails with kDevice
+  int fail_imports = 0;         // > 0: every Nth import_blocks fails with kDevice
+  std::atomic<int> exports{0};  // export_blocks calls past the checks
+  std::atomic<int> imports{0};  // import_blocks calls past the checks
   std::atomic<int> imported_blocks{0};
-  std::vector<int> batch_tokens;      // tokens per step
-  std::vector<int> batch_seqs;        // sequences per step
+  std::vector<int> batch_tokens;  // tokens per step
+  std::vector<int> batch_seqs;    // sequences per step
 
  private:
   int32_t& slot(std::span<const int32_t> table, int pos) {
     const int32_t b = table[static_cast<size_t>(pos / block_tokens_)];
-    return cache_[static_cast<size_t>(b) * static_cast<size_t>(block_tokens_) + static_cast<size_t>(pos % block_tokens_)];
+    return cache_[static_cast<size_t>(b) * static_cast<size_t>(block_tokens_) +
+                  static_cast<size_t>(pos % block_tokens_)];
   }
 
   engine::ModelSpec spec_;
@@ -254,9 +258,8 @@ class Collector {
   // Waits for the final event; false on timeout.
   bool wait_final(std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] {
-      return !events_.empty() && events_.back().finish != FinishReason::kNone;
-    });
+    return cv_.wait_for(lock, timeout,
+                        [&] { return !events_.empty() && events_.back().finish != FinishReason::kNone; });
   }
   std::vector<TokenEvent> events() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -323,7 +326,8 @@ bool eventually(F cond, std::chrono::milliseconds timeout = std::chrono::seconds
 
 inline std::vector<int32_t> make_prompt(int n, int32_t seed, int vocab) {
   std::vector<int32_t> p;
-  for (int i = 0; i < n; ++i) p.push_back(static_cast<int32_t>(mix64(static_cast<uint64_t>(seed) * 1000 + i) % static_cast<uint64_t>(vocab)));
+  for (int i = 0; i < n; ++i)
+    p.push_back(static_cast<int32_t>(mix64(static_cast<uint64_t>(seed) * 1000 + i) % static_cast<uint64_t>(vocab)));
   return p;
 }
 

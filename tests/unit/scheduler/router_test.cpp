@@ -244,9 +244,9 @@ TEST(Router, WorkerQueueFullFallsBackToAnotherWorker) {
   ASSERT_TRUE(submit(0).ok());  // w0, running
   ASSERT_TRUE(submit(1).ok());  // w1, running
   ASSERT_TRUE(eventually([&] { return router.stats().running == 2; }));
-  ASSERT_TRUE(submit(2).ok());  // w0 waits 1 of 1
-  ASSERT_TRUE(submit(3).ok());  // w1 waits 1 of 2
-  ASSERT_TRUE(submit(4).ok());  // round robin says w0, which is full: w1 takes it
+  ASSERT_TRUE(submit(2).ok());                         // w0 waits 1 of 1
+  ASSERT_TRUE(submit(3).ok());                         // w1 waits 1 of 2
+  ASSERT_TRUE(submit(4).ok());                         // round robin says w0, which is full: w1 takes it
   EXPECT_EQ(submit(5).kind(), ErrorKind::kQueueFull);  // both full
   gate.open();
   for (size_t i = 0; i < 5; ++i) EXPECT_TRUE(cs[i]->wait_final());

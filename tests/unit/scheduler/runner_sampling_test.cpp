@@ -46,8 +46,8 @@ class CountingRunner final : public engine::Runner {
     return inner_.copy_blocks(src, dst);
   }
 
-  int steps = 0;          // step() calls (the default step_and_sample makes one too)
-  int sample_calls = 0;   // step_and_sample() calls
+  int steps = 0;         // step() calls (the default step_and_sample makes one too)
+  int sample_calls = 0;  // step_and_sample() calls
   int rows_seen = 0;
   int suppressed_seen = 0;
   bool drop_one = false;  // return one token too few
@@ -73,8 +73,8 @@ struct Rig {
   std::vector<std::unique_ptr<Collector>> collectors;
 
   explicit Rig(Sampler sampler) {
-    sched = std::make_unique<StepScheduler>(SchedulerOptions{"w0", 16, 8, 1000, kVocab}, pool, std::move(sampler),
-                                            nullptr);
+    sched =
+        std::make_unique<StepScheduler>(SchedulerOptions{"w0", 16, 8, 1000, kVocab}, pool, std::move(sampler), nullptr);
   }
   void add(GenerationRequest r, uint64_t seed) {
     auto c = std::make_unique<Collector>();
@@ -116,7 +116,7 @@ TEST(RunnerSampling, EmptySamplerUsesStepAndSampleWithEngineSemantics) {
   ASSERT_TRUE(r.run_all().ok());
   EXPECT_GT(r.runner.sample_calls, 0);
   EXPECT_EQ(r.runner.steps, r.runner.sample_calls);  // every step went through step_and_sample
-  EXPECT_GT(r.runner.suppressed_seen, 0);             // min_tokens rows carried their EOS ids
+  EXPECT_GT(r.runner.suppressed_seen, 0);            // min_tokens rows carried their EOS ids
   int produced = 0;
   for (size_t i = 0; i < r.requests.size(); ++i) {
     const auto ref = reference_generate(r.requests[i], r.seeds[i], kVocab, 1000, &engine::sample);

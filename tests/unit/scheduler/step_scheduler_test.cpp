@@ -5,8 +5,8 @@
 #include <map>
 #include <memory>
 
-#include "kv/block_pool.h"
 #include "fake_runner.h"
+#include "kv/block_pool.h"
 
 namespace tandem::scheduler {
 namespace {
@@ -21,8 +21,8 @@ using Clock = std::chrono::steady_clock;
 constexpr int kVocab = 50;
 
 struct Harness {
-  Harness(int max_batch_tokens, int num_blocks, int block_tokens = 4, bool caching = true,
-          int max_running = 64, int max_context = 1000)
+  Harness(int max_batch_tokens, int num_blocks, int block_tokens = 4, bool caching = true, int max_running = 64,
+          int max_context = 1000)
       : runner(kVocab, max_context, block_tokens, num_blocks),
         pool({"w0", num_blocks, block_tokens, caching}, nullptr),
         sched({"w0", max_batch_tokens, max_running, max_context, kVocab}, pool, test_sample, nullptr) {}
@@ -33,8 +33,8 @@ struct Harness {
     r.cache_salt = std::move(salt);
     requests.push_back(r);
     seeds.push_back(seed);
-    sched.enqueue(std::make_unique<Sequence>(std::move(r), seed, kv::root_hash(7, requests.back().cache_salt),
-                                             Clock::now()));
+    sched.enqueue(
+        std::make_unique<Sequence>(std::move(r), seed, kv::root_hash(7, requests.back().cache_salt), Clock::now()));
     collectors.push_back(std::move(c));
     return *collectors.back();
   }
@@ -192,7 +192,7 @@ TEST(StepScheduler, PreemptionUnderATinyPoolKeepsOutputs) {
 
 TEST(StepScheduler, PreemptionPicksTheYoungestAndRequeuesAtTheFront) {
   Harness h(64, 6, 4);
-  h.add(request("old", 4, 14, 1), 1);    // needs up to 5 blocks
+  h.add(request("old", 4, 14, 1), 1);  // needs up to 5 blocks
   h.add(request("young", 4, 14, 2), 2);
   // Both admitted with 1 block each (prompt 4 + first decode fits in 2 blocks later).
   for (int i = 0; i < 40 && h.sched.num_preemptions() == 0; ++i) {
@@ -413,7 +413,7 @@ TEST(StepScheduler, AdoptedSequenceDecodesOnTheMovedKvWithoutRecomputing) {
   Collector& c = h.add(request("a", 14, 8, 3, 0.0f), 5);
   const StepScheduler::AdoptResult r = h.move();
   EXPECT_TRUE(r.with_kv);
-  EXPECT_EQ(r.imported_blocks, 4);  // 14 prompt positions in blocks of 4
+  EXPECT_EQ(r.imported_blocks, 4);   // 14 prompt positions in blocks of 4
   EXPECT_EQ(c.tokens().size(), 1u);  // the first token came from the source
   h.dst.run();
   for (int tokens : h.dst.runner.batch_tokens) EXPECT_EQ(tokens, 1);  // decode steps only

@@ -40,9 +40,8 @@ struct Started {
 
 void slow_step() { std::this_thread::sleep_for(std::chrono::milliseconds(1)); }
 
-Started start_worker(WorkerOptions o, int num_blocks, int block_tokens = 4,
-                     metrics::Registry* registry = nullptr, Gate* gate = nullptr, int fail_at_step = 0,
-                     std::function<void()> before_step = nullptr) {
+Started start_worker(WorkerOptions o, int num_blocks, int block_tokens = 4, metrics::Registry* registry = nullptr,
+                     Gate* gate = nullptr, int fail_at_step = 0, std::function<void()> before_step = nullptr) {
   auto runner = std::make_unique<FakeRunner>(kVocab, kContext, block_tokens, num_blocks);
   FakeRunner* raw = runner.get();
   if (gate) raw->gate = [gate] { gate->pass(); };
@@ -106,8 +105,8 @@ TEST(Worker, SixteenConcurrentGiveWhatEachGivesAlone) {
   gate.open();
   for (int i = 0; i < 16; ++i) {
     ASSERT_TRUE(cs[static_cast<size_t>(i)]->wait_final());
-    auto ref = reference_generate(reqs[static_cast<size_t>(i)], 1000 + static_cast<uint64_t>(i), kVocab,
-                                  kContext, &engine::sample);
+    auto ref = reference_generate(reqs[static_cast<size_t>(i)], 1000 + static_cast<uint64_t>(i), kVocab, kContext,
+                                  &engine::sample);
     EXPECT_EQ(cs[static_cast<size_t>(i)]->tokens(), ref.tokens) << "request " << i;
     EXPECT_EQ(cs[static_cast<size_t>(i)]->finish(), ref.finish);
   }
@@ -264,8 +263,8 @@ TEST(Worker, RunnerFailureMarksUnhealthyAndFailsRequests) {
   EXPECT_EQ(a.finish(), FinishReason::kError);
   EXPECT_EQ(b.finish(), FinishReason::kError);
   // Whichever requests were in the failing step carry the runner's error.
-  const bool any_device = a.events().back().error.kind() == ErrorKind::kDevice ||
-                          b.events().back().error.kind() == ErrorKind::kDevice;
+  const bool any_device =
+      a.events().back().error.kind() == ErrorKind::kDevice || b.events().back().error.kind() == ErrorKind::kDevice;
   EXPECT_TRUE(any_device);
   EXPECT_FALSE(s.worker->healthy());
   EXPECT_EQ(s.worker->state(), WorkerState::kFailed);

@@ -13,7 +13,8 @@
 namespace tandem::text {
 namespace {
 
-std::vector<int32_t> naive_merge(std::vector<int32_t> s, const std::map<std::pair<int32_t, int32_t>, BpeModel::Merge>& m) {
+std::vector<int32_t> naive_merge(std::vector<int32_t> s,
+                                 const std::map<std::pair<int32_t, int32_t>, BpeModel::Merge>& m) {
   while (true) {
     int32_t best_rank = INT32_MAX;
     size_t best = 0;

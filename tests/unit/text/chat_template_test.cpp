@@ -6,8 +6,8 @@
 #include <sstream>
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "text/chat_template.h"
 
@@ -77,12 +77,12 @@ TEST(ChatTemplate, AppliesHfContextDefaults) {
 }
 
 TEST(ChatTemplate, AliasesReasoningFieldsLikeTransformers) {
-  auto tmpl = ChatTemplate::compile(
-      "{% for m in messages %}{% for k in m %}{{ k }}={{ m[k] }};{% endfor %}|{% endfor %}");
+  auto tmpl =
+      ChatTemplate::compile("{% for m in messages %}{% for k in m %}{{ k }}={{ m[k] }};{% endfor %}|{% endfor %}");
   ASSERT_TRUE(tmpl.ok());
   boost::json::object ctx;
-  ctx["messages"] = boost::json::parse(
-      R"([{"role":"assistant","reasoning":"r","content":"c"},{"role":"user","content":"u"}])");
+  ctx["messages"] =
+      boost::json::parse(R"([{"role":"assistant","reasoning":"r","content":"c"},{"role":"user","content":"u"}])");
   auto out = tmpl->render(ctx);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(out.value(), "thinking=r;role=assistant;reasoning=r;content=c;reasoning_content=r;|role=user;content=u;|");

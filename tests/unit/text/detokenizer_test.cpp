@@ -23,9 +23,7 @@ class PieceTokenizer : public Tokenizer {
   std::string token_bytes(int32_t id) const override {
     return id >= 0 && id < vocab_size() ? pieces_[static_cast<size_t>(id)] : std::string();
   }
-  TokenKind kind(int32_t id) const override {
-    return id == control_ ? TokenKind::kControl : TokenKind::kNormal;
-  }
+  TokenKind kind(int32_t id) const override { return id == control_ ? TokenKind::kControl : TokenKind::kNormal; }
   int32_t vocab_size() const override { return static_cast<int32_t>(pieces_.size()); }
   int32_t bos_id() const override { return -1; }
   int32_t eos_id() const override { return -1; }
@@ -74,13 +72,17 @@ TEST(DetokenizerTest, HoldsSplitCharacterUntilComplete) {
 
 TEST(DetokenizerTest, FourByteCharacterAcrossMultiByteTokens) {
   // "a" + first half of U+1F600, then second half + "b".
-  PieceTokenizer tok({"a\xF0\x9F", "\x98\x80" "b"});
+  PieceTokenizer tok({"a\xF0\x9F",
+                      "\x98\x80"
+                      "b"});
   Detokenizer d(tok, true);
   std::string out;
   d.push(0, out);
   EXPECT_EQ(out, "a");
   d.push(1, out);
-  EXPECT_EQ(out, "a\xF0\x9F\x98\x80" "b");
+  EXPECT_EQ(out,
+            "a\xF0\x9F\x98\x80"
+            "b");
 }
 
 // Expected values are Python's bytes.decode("utf-8", errors="replace").
@@ -100,9 +102,11 @@ TEST(DetokenizerTest, InvalidSequencesMatchPythonReplace) {
       {"\xED\xA0\x80", r + r + r},  // surrogate
       {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},
       {"\xF0\x9F\x98", r},
-      {"a\xF0\x9F\x98" "b", "a" + r + "b"},
+      {"a\xF0\x9F\x98"
+       "b",
+       "a" + r + "b"},
       {"\xF4\x90\x80\x80", r + r + r + r},  // above U+10FFFF
-      {"\xC0\xAF", r + r},                   // overlong
+      {"\xC0\xAF", r + r},                  // overlong
       {"\xE2(\xA1", r + "(" + r},
       {"\xF1\x80\x80\xE1\x80\xC2", r + r + r},
   };

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "text/chat_template.h"
 #include "text/jinja/program.h"
@@ -96,8 +96,8 @@ TEST_P(JinjaFeature, MatchesJinja2) {
   }
   ASSERT_TRUE(program.ok()) << program.status().message();
   RenderOptions options;
-  options.now = std::chrono::system_clock::time_point(std::chrono::round<std::chrono::microseconds>(
-      std::chrono::duration<double>(c.now)));
+  options.now = std::chrono::system_clock::time_point(
+      std::chrono::round<std::chrono::microseconds>(std::chrono::duration<double>(c.now)));
   auto out = program.value()->render(c.context, options);
   if (c.ok) {
     ASSERT_TRUE(out.ok()) << out.status().message();

@@ -9,8 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "text/jinja/program.h"
 
@@ -68,45 +68,44 @@ TEST(JinjaLimits, MacroRecursionIsBounded) {
 }
 
 TEST(JinjaLimits, ParserNestingIsBounded) {
-  for (const std::string& source :
-       {"{{ " + std::string(30000, '(') + "1" + std::string(30000, ')') + " }}",
-        "{{ " + std::string(30000, '[') + std::string(30000, ']') + " }}",
-        "{{ " + std::string(50000, '-') + "1 }}", "{{ " + std::string(3000, 'n') + " }}",
-        [] {
-          std::string s;
-          for (int i = 0; i < 20000; ++i) s += "{% if true %}";
-          return s;
-        }(),
-        [] {
-          std::string s = "{{ x";
-          for (int i = 0; i < 20000; ++i) s += " if x else x";
-          return s + " }}";
-        }(),
-        [] {
-          std::string s = "{{ 1";
-          for (int i = 0; i < 20000; ++i) s += " ~ not 1";
-          return s + " }}";
-        }(),
-        [] {
-          std::string s = "{{ 1";
-          for (int i = 0; i < 30000; ++i) s += " + 1";
-          return s + " }}";
-        }(),
-        [] {
-          std::string s = "{{ x";
-          for (int i = 0; i < 30000; ++i) s += "|string";
-          return s + " }}";
-        }(),
-        [] {
-          std::string s = "{{ x";
-          for (int i = 0; i < 30000; ++i) s += ".a[0]";
-          return s + " }}";
-        }(),
-        [] {
-          std::string s = "{{ x";
-          for (int i = 0; i < 30000; ++i) s += " and x or x";
-          return s + " }}";
-        }()}) {
+  for (const std::string& source : {"{{ " + std::string(30000, '(') + "1" + std::string(30000, ')') + " }}",
+                                    "{{ " + std::string(30000, '[') + std::string(30000, ']') + " }}",
+                                    "{{ " + std::string(50000, '-') + "1 }}", "{{ " + std::string(3000, 'n') + " }}",
+                                    [] {
+                                      std::string s;
+                                      for (int i = 0; i < 20000; ++i) s += "{% if true %}";
+                                      return s;
+                                    }(),
+                                    [] {
+                                      std::string s = "{{ x";
+                                      for (int i = 0; i < 20000; ++i) s += " if x else x";
+                                      return s + " }}";
+                                    }(),
+                                    [] {
+                                      std::string s = "{{ 1";
+                                      for (int i = 0; i < 20000; ++i) s += " ~ not 1";
+                                      return s + " }}";
+                                    }(),
+                                    [] {
+                                      std::string s = "{{ 1";
+                                      for (int i = 0; i < 30000; ++i) s += " + 1";
+                                      return s + " }}";
+                                    }(),
+                                    [] {
+                                      std::string s = "{{ x";
+                                      for (int i = 0; i < 30000; ++i) s += "|string";
+                                      return s + " }}";
+                                    }(),
+                                    [] {
+                                      std::string s = "{{ x";
+                                      for (int i = 0; i < 30000; ++i) s += ".a[0]";
+                                      return s + " }}";
+                                    }(),
+                                    [] {
+                                      std::string s = "{{ x";
+                                      for (int i = 0; i < 30000; ++i) s += " and x or x";
+                                      return s + " }}";
+                                    }()}) {
     auto p = Program::compile(source);
     if (p.ok()) {
       // Flat chains are fine; they must also render without trouble.
@@ -169,7 +168,8 @@ TEST(JinjaLimits, DeeplyNestedBuiltValuesFailCleanly) {
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(out.value(), "True");
   const Status deep_print = render_error(
-      "{% set ns = namespace(next=none) %}{% for i in range(5000) %}{% set ns.next = namespace(prev=ns.next) %}{% endfor %}"
+      "{% set ns = namespace(next=none) %}{% for i in range(5000) %}{% set ns.next = namespace(prev=ns.next) %}{% "
+      "endfor %}"
       "{{ ns }}");
   EXPECT_NE(deep_print.message().find("maximum recursion depth"), std::string::npos) << deep_print.message();
 }

@@ -21,7 +21,8 @@ using V = std::vector<std::string>;
 
 TEST(PreTokenizerTest, Gpt2) {
   EXPECT_EQ(split({SplitPattern::kGpt2}, "Hello world's  end"), (V{"Hello", " world", "'s", " ", " end"}));
-  EXPECT_EQ(split({SplitPattern::kGpt2}, "I'M 123abc!!  \n\tx  "), (V{"I", "'", "M", " 123", "abc", "!!", "  \n", "\t", "x", "  "}));
+  EXPECT_EQ(split({SplitPattern::kGpt2}, "I'M 123abc!!  \n\tx  "),
+            (V{"I", "'", "M", " 123", "abc", "!!", "  \n", "\t", "x", "  "}));
   EXPECT_EQ(split({SplitPattern::kGpt2}, " "), (V{" "}));
 }
 
@@ -39,8 +40,7 @@ TEST(PreTokenizerTest, Qwen2SplitsEveryDigit) {
 }
 
 TEST(PreTokenizerTest, DeepseekV3Sequence) {
-  const std::vector<SplitPattern> steps = {SplitPattern::kDigits1To3, SplitPattern::kCjkRun,
-                                           SplitPattern::kDeepseekV3};
+  const std::vector<SplitPattern> steps = {SplitPattern::kDigits1To3, SplitPattern::kCjkRun, SplitPattern::kDeepseekV3};
   EXPECT_EQ(split(steps, "12345 .NET 日本語です abc"), (V{"123", "45", " .", "NET", " ", "日本語です", " abc"}));
   EXPECT_EQ(split(steps, "x.NET"), (V{"x", ".NET"}));
 }
@@ -62,11 +62,13 @@ TEST(PreTokenizerTest, PiecesCoverTheInput) {
 }
 
 TEST(PreTokenizerTest, RecognisesKnownRegexesOnly) {
-  EXPECT_EQ(split_pattern_from_regex(
-                R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
-            SplitPattern::kLlama3);
+  EXPECT_EQ(
+      split_pattern_from_regex(
+          R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
+      SplitPattern::kLlama3);
   // The same pattern with literal CR/LF characters (as DeepSeek's file has).
-  EXPECT_EQ(split_pattern_from_regex("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
+  EXPECT_EQ(split_pattern_from_regex("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+                                     "?[^\\s\\p{L}\\p{N}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"),
             SplitPattern::kQwen2);
   EXPECT_EQ(split_pattern_from_regex(R"(\p{N}{1,3})"), SplitPattern::kDigits1To3);
   EXPECT_FALSE(split_pattern_from_regex(R"(\w+|[^\w\s]+)").has_value());

@@ -100,7 +100,8 @@ TEST(TokenizerLoaderTest, ErrorsNameTheFileAndKey) {
   EXPECT_NE(unknown_regex.status().message().find("unknown regex \"(?i:'x"), std::string::npos)
       << unknown_regex.status().message();
 
-  auto wordpiece = parse_tokenizer_json(replace_once(good, "\"type\": \"BPE\"", "\"type\": \"WordPiece\""), "", "t.json");
+  auto wordpiece =
+      parse_tokenizer_json(replace_once(good, "\"type\": \"BPE\"", "\"type\": \"WordPiece\""), "", "t.json");
   ASSERT_FALSE(wordpiece.ok());
   EXPECT_EQ(wordpiece.status().kind(), ErrorKind::kUnsupported);
   EXPECT_NE(wordpiece.status().message().find("model.type"), std::string::npos);
@@ -198,8 +199,18 @@ class GgufBuilder {
 
 TEST(TokenizerLoaderTest, GgufSentencePieceUsesScores) {
   // Vocabulary: <unk> <s> </s>, pieces with scores; "▁ab" wins over "ab" pairs by score.
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>", "\xe2\x96\x81", "a", "b", "ab", "\xe2\x96\x81" "a",
-                                     "\xe2\x96\x81" "ab", "[X]"};
+  std::vector<std::string> tokens = {"<unk>",
+                                     "<s>",
+                                     "</s>",
+                                     "\xe2\x96\x81",
+                                     "a",
+                                     "b",
+                                     "ab",
+                                     "\xe2\x96\x81"
+                                     "a",
+                                     "\xe2\x96\x81"
+                                     "ab",
+                                     "[X]"};
   std::vector<float> scores = {0, 0, 0, -1, -2, -3, -4, -5, -6, 0};
   std::vector<int32_t> types = {2, 3, 3, 1, 1, 1, 1, 1, 1, 4};
   GgufBuilder g;

@@ -155,9 +155,8 @@ TEST(ToolCallParserTest, Llama3JsonCalls) {
 
 TEST(ToolCallParserTest, Llama3JsonTextStaysText) {
   for (const std::string text : {std::string("The answer is 4."), std::string("{\"answer\": 4}"),
-                                 std::string(" <|python_tag|>brave_search.call(query=\"x\")"),
-                                 std::string("<|python"), std::string("  "),
-                                 std::string("{\"name\": \"f\", \"parameters\": {\"a\": 1}")}) {
+                                 std::string(" <|python_tag|>brave_search.call(query=\"x\")"), std::string("<|python"),
+                                 std::string("  "), std::string("{\"name\": \"f\", \"parameters\": {\"a\": 1}")}) {
     EXPECT_EQ(parse(F::kLlama3Json, text), text);
   }
   // Text after the calls is kept (the separator is gone).

@@ -47,12 +47,16 @@ TEST(UnicodeTest, WhiteSpaceIsThePropertyNotIsspace) {
 
 TEST(UnicodeTest, InvalidUtf8BecomesReplacementPerMaximalSubpart) {
   // Python: b"...".decode("utf-8", "replace")
-  EXPECT_EQ(to_valid_utf8("abc\xff" "def"), "abc\xEF\xBF\xBD" "def");
-  EXPECT_EQ(to_valid_utf8("\xe2\x82 euro"), "\xEF\xBF\xBD euro");             // one U+FFFD for E2 82
-  EXPECT_EQ(to_valid_utf8("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");           // overlong: two
+  EXPECT_EQ(to_valid_utf8("abc\xff"
+                          "def"),
+            "abc\xEF\xBF\xBD"
+            "def");
+  EXPECT_EQ(to_valid_utf8("\xe2\x82 euro"), "\xEF\xBF\xBD euro");                    // one U+FFFD for E2 82
+  EXPECT_EQ(to_valid_utf8("\xc0\xaf"), "\xEF\xBF\xBD\xEF\xBF\xBD");                  // overlong: two
   EXPECT_EQ(to_valid_utf8("\xed\xa0\x80"), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate: three
-  EXPECT_EQ(to_valid_utf8("\xf4\x90\x80\x80"), std::string(4 * 3, ' ').replace(0, 12, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"));
-  EXPECT_EQ(to_valid_utf8("\xf0\x9f\x98"), "\xEF\xBF\xBD");                  // truncated 4-byte: one
+  EXPECT_EQ(to_valid_utf8("\xf4\x90\x80\x80"),
+            std::string(4 * 3, ' ').replace(0, 12, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"));
+  EXPECT_EQ(to_valid_utf8("\xf0\x9f\x98"), "\xEF\xBF\xBD");  // truncated 4-byte: one
   EXPECT_EQ(to_valid_utf8("ok \xf0\x9f\x98\x80"), "ok \xf0\x9f\x98\x80");
   EXPECT_TRUE(is_valid_utf8("h\xc3\xa9llo \xe4\xb8\xad \xf0\x9f\x98\x80"));
   EXPECT_FALSE(is_valid_utf8("\x80"));
@@ -60,12 +64,12 @@ TEST(UnicodeTest, InvalidUtf8BecomesReplacementPerMaximalSubpart) {
 }
 
 TEST(UnicodeTest, NfcComposesReordersAndLeavesNfcAlone) {
-  EXPECT_EQ(nfc("e\xcc\x81"), "\xc3\xa9");                              // e + U+0301 -> é
-  EXPECT_EQ(nfc("\xe2\x84\xab"), "\xc3\x85");                           // U+212B ANGSTROM SIGN -> Å
+  EXPECT_EQ(nfc("e\xcc\x81"), "\xc3\xa9");                                 // e + U+0301 -> é
+  EXPECT_EQ(nfc("\xe2\x84\xab"), "\xc3\x85");                              // U+212B ANGSTROM SIGN -> Å
   EXPECT_EQ(nfc("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"), "\xea\xb0\x81");  // jamo G A G -> 각
   // a + U+0307 + U+0323 -> U+1EA1 (ạ) + U+0307: marks reordered by class, then composed.
   EXPECT_EQ(nfc("a\xcc\x87\xcc\xa3"), "\xe1\xba\xa1\xcc\x87");
-  EXPECT_EQ(nfc("\xef\xac\x81"), "\xef\xac\x81");                       // ﬁ is NFC already (compat only)
+  EXPECT_EQ(nfc("\xef\xac\x81"), "\xef\xac\x81");  // ﬁ is NFC already (compat only)
   EXPECT_FALSE(may_need_nfc("plain ASCII and caf\xc3\xa9 \xe4\xb8\xad"));
   EXPECT_TRUE(may_need_nfc("e\xcc\x81"));
   EXPECT_EQ(nfc("already NFC \xc3\xa9"), "already NFC \xc3\xa9");
@@ -89,10 +93,10 @@ std::u32string cps(const CaseMapping& m) { return std::u32string(m.cps, m.cps + 
 
 TEST(UnicodeTest, DecodeUtf8ReadsInvalidBytesAsToValidUtf8Does) {
   EXPECT_EQ(decode_all("a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80"), U"a\u00e9\u4e2d\U0001F600");
-  EXPECT_EQ(decode_all("\xe2\x82 x"), U"\uFFFD x");          // one U+FFFD for the maximal subpart E2 82
-  EXPECT_EQ(decode_all("\xc0\xaf"), U"\uFFFD\uFFFD");        // overlong: two
+  EXPECT_EQ(decode_all("\xe2\x82 x"), U"\uFFFD x");              // one U+FFFD for the maximal subpart E2 82
+  EXPECT_EQ(decode_all("\xc0\xaf"), U"\uFFFD\uFFFD");            // overlong: two
   EXPECT_EQ(decode_all("\xed\xa0\x80"), U"\uFFFD\uFFFD\uFFFD");  // surrogate: three
-  EXPECT_EQ(decode_all("\xf0\x9f\x98"), U"\uFFFD");          // truncated at the end
+  EXPECT_EQ(decode_all("\xf0\x9f\x98"), U"\uFFFD");              // truncated at the end
   for (std::string_view bad : {"\xff\xfe\xc3", "ok\xf4\x90\x80\x80!", "\x80\xbf\xe0\x80\x80", "\xef\xbf"}) {
     EXPECT_EQ(decode_all(bad), decode_all(to_valid_utf8(bad))) << bad;
   }
@@ -110,8 +114,8 @@ TEST(UnicodeTest, PythonPredicates) {
   EXPECT_TRUE(py_is_space(0x1C) && py_is_space(0xA0) && py_is_space(0x2028) && !py_is_space(0x200B));
   // str.isprintable: Other and Separator categories are not, except ' '.
   EXPECT_TRUE(py_is_printable(U' ') && py_is_printable(U'é') && py_is_printable(0x2019));
-  EXPECT_FALSE(py_is_printable(0xAD) || py_is_printable(0xA0) || py_is_printable(0x2028) ||
-               py_is_printable(0x378) || py_is_printable(0x1C) || py_is_printable(0xE000));
+  EXPECT_FALSE(py_is_printable(0xAD) || py_is_printable(0xA0) || py_is_printable(0x2028) || py_is_printable(0x378) ||
+               py_is_printable(0x1C) || py_is_printable(0xE000));
   // Lowercase / Uppercase properties (not only Ll / Lu): ª and ʰ are lower, Ⅻ upper, ǅ neither.
   EXPECT_TRUE(is_lowercase(U'ª') && is_lowercase(0x2B0) && is_lowercase(0x345) && is_uppercase(U'Ⅻ'));
   EXPECT_TRUE(!is_lowercase(0x1C5) && !is_uppercase(0x1C5) && is_titlecase(0x1C5) && is_cased(0x1C5));
