@@ -278,6 +278,7 @@ bool HttpSession::refuse_head(const Request& head, bool body_pending) {
   if (!refusal) return false;
   if (body_pending) current_.keep_alive = false;  // the body is not read: the connection cannot go on
   const HttpError e = http_error_for(refusal->kind());
+  current_.refusal = refusal->message();
   respond(e.status, error_json(*refusal), "application/json", extra_name, extra_value);
   return true;
 }
@@ -638,6 +639,7 @@ void HttpSession::respond_error(const Status& status) {
                   status.to_string());
   }
   const std::string body = error_json(status);
+  current_.refusal = status.message();
   if (e.retry_after) {
     respond(e.status, body, "application/json", "Retry-After", retry_after_value());
   } else {
@@ -658,9 +660,9 @@ void HttpSession::log_request(int status, int prompt_tokens, int completion_toke
   const bool generation = current_.route == Route::kChatCompletions || current_.route == Route::kCompletions ||
                           current_.route == Route::kResponses;
   if (generation || current_.route == Route::kTokenize || current_.route == Route::kDetokenize || status >= 400) {
-    spdlog::info("{} {} {} status={} prompt_tokens={} completion_tokens={} duration_ms={:.2f}",
+    spdlog::info("{} {} {} status={} prompt_tokens={} completion_tokens={} duration_ms={:.2f}{}{}",
                  current_.id.empty() ? "-" : current_.id, current_.method, route_label(current_.route), status,
-                 prompt_tokens, completion_tokens, ms);
+                 prompt_tokens, completion_tokens, ms, current_.refusal.empty() ? "" : " reason=", current_.refusal);
   } else {
     spdlog::debug("- {} {} status={} duration_ms={:.2f}", current_.method, route_label(current_.route), status, ms);
   }

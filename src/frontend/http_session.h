@@ -83,6 +83,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     std::string origin;  // CORS: the allowed Origin to echo; empty = no CORS headers
     std::string method;
     std::string id;
+    std::string refusal;  // an error answer's message, for its log line (an unknown route names its path)
     Clock::time_point start;
     bool keep_alive = true;
     bool http10 = false;

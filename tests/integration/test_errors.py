@@ -1,5 +1,6 @@
 """Every documented error: status, OpenAI error object, the field it names."""
 import json
+import time
 
 import openai
 import pytest
@@ -185,3 +186,16 @@ def test_unavailable_503(make_server):
     assert int(r.headers["Retry-After"]) >= 1
     assert requests.get(s.url("/ready"), timeout=5).status_code == 503
     assert requests.get(s.url("/health"), timeout=5).status_code == 200
+
+
+def test_refused_requests_are_logged_with_their_reason(make_tandem):
+    """An operator reading the log sees why a request was refused, and which path an unknown route was."""
+    s = make_tandem()
+    assert requests.get(s.url("/v1/no-such-route"), timeout=5).status_code == 404
+    assert requests.post(s.url("/v1/completions"), json={"prompt": "x", "max_tokens": -3}, timeout=5).status_code == 400
+    deadline = time.time() + 5
+    while time.time() < deadline and sum("reason=" in line for line in s.log) < 2:
+        time.sleep(0.05)
+    lines = [line for line in s.log if "reason=" in line]
+    assert any("status=404" in line and "/v1/no-such-route" in line for line in lines), "".join(s.log)
+    assert any("status=400" in line and "max_tokens" in line for line in lines), "".join(s.log)
