@@ -101,6 +101,14 @@ const std::vector<AliasEntry>& vllm_alias_table() {
       {"tandem_num_preemptions_total", "vllm:num_preemptions_total"},
       {"tandem_prefix_cache_queries_total", "vllm:prefix_cache_queries_total"},
       {"tandem_prefix_cache_hits_total", "vllm:prefix_cache_hits_total"},
+      {"tandem_request_prompt_tokens", "vllm:request_prompt_tokens"},
+      {"tandem_request_generation_tokens", "vllm:request_generation_tokens"},
+      {"tandem_request_max_num_generation_tokens", "vllm:request_max_num_generation_tokens"},
+      {"tandem_request_prefill_time_seconds", "vllm:request_prefill_time_seconds"},
+      {"tandem_request_decode_time_seconds", "vllm:request_decode_time_seconds"},
+      // vLLM's older names, still read by its published Grafana dashboard.
+      {"tandem_inter_token_latency_seconds", "vllm:time_per_output_token_seconds"},
+      {"tandem_kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
   };
   return kTable;
 }

@@ -1,5 +1,6 @@
 #include "frontend/generation_job.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/check.h"
@@ -291,6 +292,15 @@ void GenerationJob::finish_choice(Choice& c, const char* reason, Clock::time_poi
   if (metrics_ != nullptr) {
     metrics_->e2e_latency.observe(std::chrono::duration<double>(at - arrival_).count());
     metrics_->request_finished(reason);
+    const PlannedPrompt& prompt = plan_.prompts[static_cast<size_t>(c.prompt_index)];
+    metrics_->request_prompt_tokens.observe(static_cast<double>(prompt.tokens.size()));
+    metrics_->request_generation_tokens.observe(c.tokens);
+    metrics_->request_max_tokens.observe(prompt.max_tokens);
+    if (c.tokens > 0) {
+      const double to_first = std::chrono::duration<double>(c.first_token_at - arrival_).count();
+      metrics_->prefill_time.observe(std::max(0.0, to_first - c.queue_seconds));
+      metrics_->decode_time.observe(std::chrono::duration<double>(at - c.first_token_at).count());
+    }
   }
 }
 
@@ -331,6 +341,7 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     c.seen_first = true;
     int& cached = cached_[static_cast<size_t>(c.prompt_index)];
     if (cached < 0) cached = ev.cached_tokens;
+    c.queue_seconds = ev.queue_seconds;
     if (metrics_ != nullptr) metrics_->queue_time.observe(ev.queue_seconds);
   }
   if (ev.finish == FinishReason::kError) {
@@ -339,6 +350,7 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
   }
 
   const size_t n = ev.tokens.size();
+  if (n > 0 && c.tokens == 0) c.first_token_at = at;
   if (n > 0 && metrics_ != nullptr) {
     if (c.tokens == 0) {
       metrics_->ttft.observe(std::chrono::duration<double>(at - arrival_).count());

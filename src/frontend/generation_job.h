@@ -130,6 +130,8 @@ class GenerationJob {
     const char* finish_reason = nullptr;
     std::string stop_reason = "null";  // JSON: the stop string or token id that ended it (vLLM), else null
     Clock::time_point last_event;
+    Clock::time_point first_token_at;  // when tokens > 0
+    double queue_seconds = 0;          // TokenEvent::queue_seconds of the first event
     // Logprobs as JSON array bodies without brackets: the whole choice when
     // not streaming, the current event's tokens when streaming.
     std::string lp_content;                                        // chat: content entries

@@ -22,6 +22,19 @@ const std::vector<double>& request_latency_buckets() {
   return k;
 }
 
+const std::vector<double>& token_count_buckets() {
+  static const std::vector<double> k = [] {
+    std::vector<double> b;
+    for (double decade = 1; decade <= 1e6; decade *= 10) {
+      for (double m : {1.0, 2.0, 5.0}) {
+        if (m * decade <= 1e6) b.push_back(m * decade);
+      }
+    }
+    return b;
+  }();
+  return k;
+}
+
 namespace {
 constexpr const char* kSuccessHelp = "Count of successfully processed requests, by finish reason.";
 }  // namespace
@@ -37,6 +50,21 @@ RequestMetrics::RequestMetrics(metrics::Registry& registry)
       queue_time(registry.histogram("tandem_request_queue_time_seconds",
                                     "Histogram of time spent waiting in the queue in seconds.",
                                     request_latency_buckets())),
+      prefill_time(registry.histogram("tandem_request_prefill_time_seconds",
+                                      "Histogram of time spent in the prefill phase in seconds.",
+                                      request_latency_buckets())),
+      decode_time(registry.histogram("tandem_request_decode_time_seconds",
+                                     "Histogram of time spent in the decode phase in seconds.",
+                                     request_latency_buckets())),
+      request_prompt_tokens(registry.histogram("tandem_request_prompt_tokens",
+                                               "Histogram of the number of prompt tokens per request.",
+                                               token_count_buckets())),
+      request_generation_tokens(registry.histogram("tandem_request_generation_tokens",
+                                                   "Histogram of the number of generated tokens per request.",
+                                                   token_count_buckets())),
+      request_max_tokens(registry.histogram("tandem_request_max_num_generation_tokens",
+                                            "Histogram of the maximum number of requested generation tokens.",
+                                            token_count_buckets())),
       prompt_tokens(registry.counter("tandem_prompt_tokens_total", "Number of prefill tokens processed.")),
       generation_tokens(registry.counter("tandem_generation_tokens_total", "Number of generation tokens processed.")),
       registry_(registry),

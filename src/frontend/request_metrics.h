@@ -6,6 +6,11 @@
 //   tandem_inter_token_latency_seconds    histogram  gap between token events, per token
 //   tandem_e2e_request_latency_seconds    histogram  arrival -> final event, per choice
 //   tandem_request_queue_time_seconds     histogram  TokenEvent::queue_seconds
+//   tandem_request_prefill_time_seconds   histogram  arrival -> first token, less the queue time, per choice
+//   tandem_request_decode_time_seconds    histogram  first token -> final event, per choice
+//   tandem_request_prompt_tokens          histogram  prompt tokens, per choice
+//   tandem_request_generation_tokens      histogram  generated tokens, per choice
+//   tandem_request_max_num_generation_tokens  histogram  the choice's max_tokens (after defaults)
 //   tandem_prompt_tokens_total            counter
 //   tandem_generation_tokens_total        counter
 //   tandem_request_success_total{finished_reason}   counter (stop, length, abort)
@@ -30,7 +35,9 @@ namespace tandem::frontend {
 // vLLM's bucket boundaries (seconds).
 const std::vector<double>& ttft_buckets();
 const std::vector<double>& inter_token_latency_buckets();
-const std::vector<double>& request_latency_buckets();  // e2e and queue time
+const std::vector<double>& request_latency_buckets();  // e2e, queue, prefill and decode time
+// Token counts: 1, 2, 5, 10, 20, 50, ... up to 1M (vLLM's 1-2-5 series).
+const std::vector<double>& token_count_buckets();
 
 class RequestMetrics {
  public:
@@ -40,6 +47,11 @@ class RequestMetrics {
   metrics::Histogram& inter_token_latency;
   metrics::Histogram& e2e_latency;
   metrics::Histogram& queue_time;
+  metrics::Histogram& prefill_time;
+  metrics::Histogram& decode_time;
+  metrics::Histogram& request_prompt_tokens;
+  metrics::Histogram& request_generation_tokens;
+  metrics::Histogram& request_max_tokens;
   metrics::Counter& prompt_tokens;
   metrics::Counter& generation_tokens;
 
