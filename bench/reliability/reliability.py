@@ -5,7 +5,7 @@ SIGTERM under load, kill -9 under load then restart. Prints a Markdown table
 (scenario, load, result, pass) and exits 1 when a scenario fails.
 
   bench/reliability/reliability.py                 # the full run (overload: 300 s)
-  bench/reliability/reliability.py --short         # CI: overload 10 s, 200 droppers
+  bench/reliability/reliability.py --short         # CI: overload 10 s, 200 droppers, settle limit 5 s
   RELIABILITY_MAX_QUEUE=1 bench/reliability/reliability.py   # another queue bound
 
 Capacity is one CPU worker with [engine] max_running = 4 and [scheduler]
@@ -354,11 +354,15 @@ def main():
     ap.add_argument("--model", default=None)
     ap.add_argument("--overload-seconds", type=float, default=300)
     ap.add_argument("--droppers", type=int, default=1000)
-    ap.add_argument("--short", action="store_true", help="CI: overload 10 s, 200 droppers")
+    ap.add_argument("--settle-limit", type=float, default=1.0,
+                    help="seconds within which the gauges must be idle after the last drop")
+    ap.add_argument("--short", action="store_true",
+                    help="CI: overload 10 s, 200 droppers, settle limit 5 s (a shared 2-core CI machine; the 1 s "
+                         "bound is the full run's, recorded in docs/reliability.md)")
     ap.add_argument("--json", help="also write the rows here (test, load, result, pass)")
     args = ap.parse_args()
     if args.short:
-        args.overload_seconds, args.droppers = 10, 200
+        args.overload_seconds, args.droppers, args.settle_limit = 10, 200, 5.0
     model = args.model or demo_model()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -419,12 +423,12 @@ def main():
         s = Server(args.tandem, model, port, toml(max_queue=args.droppers + 100, max_running=64))
         try:
             got, statuses, settle, gauges, d499, dabort = asyncio.run(drop_mid_stream(port, args.droppers))
-            ok = got == args.droppers and settle is not None and settle <= 1.0 and d499 == got and dabort >= got
+            ok = got == args.droppers and settle is not None and settle <= args.settle_limit and d499 == got and dabort >= got
             row("clients dropping mid-stream", f"{args.droppers} concurrent chat streams (max_tokens 500), each "
                 f"closed after its first event",
                 f"{got} streams open then dropped; running/waiting/KV back to 0 in "
                 f"{'%.2f s' % settle if settle is not None else 'NOT within 10 s ' + str(gauges)} after the last "
-                f"close (limit 1 s); +{d499:.0f} status=499, +{dabort:.0f} finished_reason=abort; alive: {s.alive()}",
+                f"close (limit {args.settle_limit:g} s); +{d499:.0f} status=499, +{dabort:.0f} finished_reason=abort; alive: {s.alive()}",
                 ok and s.alive())
         finally:
             s.stop()
