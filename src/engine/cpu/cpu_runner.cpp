@@ -295,18 +295,7 @@ void CpuRunner::attention(const StepBatch& batch, int l) {
       const float* k = kv_row(table[p / block_tokens_], l, 0, p % block_tokens_) + static_cast<size_t>(g) * hd;
       for (int j = 0; j < group; ++j) scores[j * ctx + p] = kernels_.dot(q + j * hd, k, hd) * scale;
     }
-    for (int j = 0; j < group; ++j) {
-      float* s = scores + j * ctx;
-      float m = s[0];
-      for (int p = 1; p < ctx; ++p) m = std::max(m, s[p]);
-      double sum = 0.0;
-      for (int p = 0; p < ctx; ++p) {
-        s[p] = std::exp(s[p] - m);
-        sum += s[p];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int p = 0; p < ctx; ++p) s[p] *= inv;
-    }
+    for (int j = 0; j < group; ++j) softmax_in_place(scores + j * ctx, ctx);
     float* out = attn_.data() + static_cast<size_t>(t) * spec_.n_heads * hd + static_cast<size_t>(g) * group * hd;
     std::fill(out, out + static_cast<size_t>(group) * hd, 0.0f);
     for (int p = 0; p < ctx; ++p) {

@@ -1,5 +1,6 @@
 #include "engine/cpu/layer_ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -67,6 +68,18 @@ void silu_mul(const float* gate, const float* up, int n, float* out) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
+}
+
+void softmax_in_place(float* s, int n) {
+  float m = s[0];
+  for (int p = 1; p < n; ++p) m = std::max(m, s[p]);
+  double sum = 0.0;
+  for (int p = 0; p < n; ++p) {
+    s[p] = std::exp(s[p] - m);
+    sum += s[p];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int p = 0; p < n; ++p) s[p] *= inv;
 }
 
 }  // namespace tandem::engine::cpu

@@ -29,4 +29,7 @@ void rope_apply(float* x, const float* cos_v, const float* sin_v, int head_dim);
 // out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)). out may alias gate.
 void silu_mul(const float* gate, const float* up, int n, float* out);
 
+// Softmax of s[0..n) in place (n >= 1): max-subtracted exponentials, summed in double.
+void softmax_in_place(float* s, int n);
+
 }  // namespace tandem::engine::cpu

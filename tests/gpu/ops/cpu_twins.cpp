@@ -96,18 +96,7 @@ void cpu_attention(std::span<const float> q, const KvPoolView& kv, std::span<con
       for (int j = 0; j < group; ++j)
         scores[static_cast<size_t>(j) * ctx + p] = kernels.dot(qg + j * hd, k, hd) * scale;
     }
-    for (int j = 0; j < group; ++j) {
-      float* s = scores.data() + static_cast<size_t>(j) * ctx;
-      float m = s[0];
-      for (int p = 1; p < ctx; ++p) m = std::max(m, s[p]);
-      double sum = 0.0;
-      for (int p = 0; p < ctx; ++p) {
-        s[p] = std::exp(s[p] - m);
-        sum += s[p];
-      }
-      const float inv = static_cast<float>(1.0 / sum);
-      for (int p = 0; p < ctx; ++p) s[p] *= inv;
-    }
+    for (int j = 0; j < group; ++j) engine::cpu::softmax_in_place(scores.data() + static_cast<size_t>(j) * ctx, ctx);
     float* o = out.data() + static_cast<size_t>(t) * n_heads * hd + static_cast<size_t>(g) * group * hd;
     std::fill(o, o + static_cast<size_t>(group) * hd, 0.0f);
     for (int p = 0; p < ctx; ++p) {
