@@ -29,6 +29,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD_DIR = pathlib.Path(os.environ.get("TANDEM_BUILD_DIR", REPO / "build"))
@@ -41,6 +43,17 @@ def demo_model():
     out = subprocess.run([str(REPO / "scripts" / "fetch_model")], check=True, capture_output=True,
                          text=True).stdout.strip().splitlines()[-1]
     return out if os.path.isabs(out) else str(REPO / out)
+
+
+def ready_status(port):
+    """GET /ready's status code; 0 when the server does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
 
 
 def free_port():
@@ -311,6 +324,10 @@ async def sigterm_under_load(server, port, drain_s):
     await asyncio.sleep(0.5)
     t_sig = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
+    # The late request goes once the drain has begun (/ready answers 503), not in the instant before the server
+    # handles the signal.
+    while time.monotonic() - t_sig < 5 and await asyncio.to_thread(ready_status, port) == 200:
+        await asyncio.sleep(0.02)
     late = await request(port, "/v1/completions", COMPLETION, False)
     await asyncio.gather(*tasks)
     while server.alive() and time.monotonic() - t_sig < drain_s + 10:
