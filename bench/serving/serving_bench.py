@@ -13,9 +13,15 @@ per streamed chunk (gap between chunks that carry tokens) and per token (a reque
 (tokens - 1)), output tokens/s, requests/s, errors, mean prompt tokens, and the client's own CPU
 use (core-seconds per second of wall time, and the busiest process's share of one core).
 
+With --rates the levels are open loop instead: requests arrive as a Poisson process at each rate
+(req/s), whatever is in flight, as disaggregation papers (DistServe) and Dynamo's benchmarks drive
+servers. Every level also reports goodput: requests per second that completed with TTFT <=
+--slo-ttft-ms and the p99 of their own gaps between streamed chunks <= --slo-itl-ms.
+
     python3 bench/serving/serving_bench.py --base-url http://127.0.0.1:8000 \
-        [--concurrency 1 8 32 64 128] [--requests N] [--input-tokens 1024] [--output-tokens 256] \
-        [--api completions|chat] [--warmup 8] [--processes P] [--json out.json]
+        [--concurrency 1 8 32 64 128 | --rates 1 2 4] [--requests N] [--input-tokens 1024] \
+        [--output-tokens 256] [--slo-ttft-ms 1000] [--slo-itl-ms 50] [--api completions|chat] \
+        [--warmup 8] [--processes P] [--json out.json]
 
 The table's last lines are the headline figures (output tokens/s and TTFT/ITL p50 per level).
 """
@@ -96,8 +102,10 @@ async def one_request(client, cfg, prompt):
     return rec
 
 
-async def run_slice_async(cfg, slots, prompts):
-    """At most `slots` requests in flight in this process, until `prompts` are all sent."""
+async def run_slice_async(cfg, slots, prompts, rate, seed):
+    """Closed loop (rate 0): at most `slots` requests in flight in this process, until `prompts` are
+    all sent. Open loop (rate > 0): requests arrive as a Poisson process of `rate` per second (this
+    process's share of the level's rate), whatever is in flight."""
     client = openai.AsyncOpenAI(base_url=cfg["base_url"] + "/v1", api_key=cfg["api_key"], max_retries=0,
                                 timeout=cfg["timeout"])
     queue = list(reversed(prompts))
@@ -107,17 +115,35 @@ async def run_slice_async(cfg, slots, prompts):
         while queue:
             records.append(await one_request(client, cfg, queue.pop()))
 
-    await asyncio.gather(*(slot() for _ in range(slots)))
+    async def arrivals():
+        rng = random.Random(seed)
+        tasks = []
+        for prompt in prompts:
+            await asyncio.sleep(rng.expovariate(rate))
+            tasks.append(asyncio.ensure_future(one_request(client, cfg, prompt)))
+        records.extend(await asyncio.gather(*tasks))
+
+    if rate > 0:
+        await arrivals()
+    else:
+        await asyncio.gather(*(slot() for _ in range(slots)))
     await client.close()
     return records
 
 
 def run_slice(args):
     """Process entry: returns (records, cpu seconds of this process, wall seconds)."""
-    cfg, slots, prompts = args
+    cfg, slots, prompts, rate, seed = args
     cpu0, wall0 = time.process_time(), time.monotonic()
-    records = asyncio.run(run_slice_async(cfg, slots, prompts))
+    records = asyncio.run(run_slice_async(cfg, slots, prompts, rate, seed))
     return records, time.process_time() - cpu0, time.monotonic() - wall0
+
+
+def meets_slo(rec, cfg):
+    """A completed request within the goodput targets: TTFT, and the p99 of its own chunk gaps."""
+    if rec["error"] is not None or rec["ttft"] is None or rec["ttft"] * 1e3 > cfg["slo_ttft_ms"]:
+        return False
+    return not rec["chunk_gaps"] or percentile(rec["chunk_gaps"], 99) * 1e3 <= cfg["slo_itl_ms"]
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -154,16 +180,23 @@ def make_prompts(rng, n, words):
 
 # ----------------------------------------------------------------------------- one level
 
-def run_level(pool, cfg, concurrency, n_requests, prompts, processes):
-    procs = max(1, min(processes, concurrency))
-    slots = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
-    # Requests split in proportion to the slots, so every process finishes at about the same time.
-    shares = [n_requests * s // concurrency for s in slots]
-    for i in range(n_requests - sum(shares)):
-        shares[i % procs] += 1
+def run_level(pool, cfg, concurrency, n_requests, prompts, processes, rate=0.0, seed=1):
+    """One level: closed loop at `concurrency` streams, or (rate > 0) Poisson arrivals at `rate`
+    requests/s spread evenly over the client processes (a sum of Poisson processes is one)."""
+    if rate > 0:
+        procs = max(1, min(processes, n_requests))
+        slots = [1] * procs
+        shares = [n_requests // procs + (1 if i < n_requests % procs else 0) for i in range(procs)]
+    else:
+        procs = max(1, min(processes, concurrency))
+        slots = [concurrency // procs + (1 if i < concurrency % procs else 0) for i in range(procs)]
+        # Requests split in proportion to the slots, so every process finishes at about the same time.
+        shares = [n_requests * s // concurrency for s in slots]
+        for i in range(n_requests - sum(shares)):
+            shares[i % procs] += 1
     jobs, at = [], 0
-    for s, k in zip(slots, shares):
-        jobs.append((cfg, s, prompts[at:at + k]))
+    for i, (s, k) in enumerate(zip(slots, shares)):
+        jobs.append((cfg, s, prompts[at:at + k], rate / procs, seed * 1000 + i))
         at += k
     t0 = time.monotonic()
     results = pool.map(run_slice, [j for j in jobs if j[2]])
@@ -179,8 +212,10 @@ def run_level(pool, cfg, concurrency, n_requests, prompts, processes):
     cpu = sum(c for _, c, _ in results)
     busiest = max((c / w for _, c, w in results if w > 0), default=0.0)
     errors = [r["error"] for r in records if r["error"] is not None]
+    good = sum(1 for r in records if meets_slo(r, cfg))
     return {
-        "concurrency": concurrency, "requests": len(records), "completed": len(ok), "errors": len(errors),
+        "concurrency": concurrency, "rate": rate,
+        "slo_met": good, "goodput_rps": good / span if span > 0 else float("nan"), "requests": len(records), "completed": len(ok), "errors": len(errors),
         "error_samples": sorted(set(errors))[:5], "processes": len(results),
         "duration_s": span, "output_tokens": out_tokens,
         "expected_output_tokens": len(ok) * cfg["output_tokens"],
@@ -202,27 +237,33 @@ def print_table(report, out=sys.stdout):
     print(f"serving benchmark: {report['model']} at {p['base_url']} ({p['api']}, stream), "
           f"input ~{p['input_tokens']} tokens (mean measured {report['mean_prompt_tokens']:.0f}), "
           f"output {p['output_tokens']} tokens, {report['client_processes']} client processes", file=out)
-    head = (f"{'conc':>5} {'reqs':>5} {'err':>4} {'TTFT p50':>9} {'TTFT p99':>9} {'ITLchunk p50':>12} "
+    rated = any(lv["rate"] > 0 for lv in report["levels"])
+    head = (f"{'rate' if rated else 'conc':>5} {'reqs':>5} {'err':>4} {'TTFT p50':>9} {'TTFT p99':>9} {'ITLchunk p50':>12} "
             f"{'ITLchunk p99':>12} {'ITLtok p50':>10} {'ITLtok p99':>10} {'out tok/s':>10} {'req/s':>7} "
-            f"{'client cpu':>10} {'busiest':>7}")
+            f"{'client cpu':>10} {'busiest':>7} {'goodput':>8}")
     print(head, file=out)
     print("-" * len(head), file=out)
     for lv in report["levels"]:
-        print(f"{lv['concurrency']:>5} {lv['completed']:>5} {lv['errors']:>4} {lv['ttft_ms_p50']:>9.1f} "
+        level = f"{lv['rate']:>5.2f}" if rated else f"{lv['concurrency']:>5}"
+        print(f"{level} {lv['completed']:>5} {lv['errors']:>4} {lv['ttft_ms_p50']:>9.1f} "
               f"{lv['ttft_ms_p99']:>9.1f} {lv['itl_chunk_ms_p50']:>12.2f} {lv['itl_chunk_ms_p99']:>12.2f} "
               f"{lv['itl_token_ms_p50']:>10.2f} {lv['itl_token_ms_p99']:>10.2f} {lv['output_tokens_per_s']:>10.1f} "
-              f"{lv['requests_per_s']:>7.2f} {lv['client_cpu_cores']:>10.2f} {lv['client_busiest_process']:>6.0%}",
-              file=out)
+              f"{lv['requests_per_s']:>7.2f} {lv['client_cpu_cores']:>10.2f} {lv['client_busiest_process']:>6.0%} "
+              f"{lv['goodput_rps']:>8.2f}", file=out)
     print("(latencies in ms; ITLchunk = gap between streamed chunks, ITLtok = decode time / (tokens - 1); "
-          "client cpu = client core-seconds per wall second, busiest = busiest client process's share of a core)",
-          file=out)
+          "client cpu = client core-seconds per wall second, busiest = busiest client process's share of a core; "
+          f"goodput = requests/s with TTFT <= {p['slo_ttft_ms']:g} ms and their own chunk-gap p99 <= "
+          f"{p['slo_itl_ms']:g} ms)", file=out)
+    name = lambda lv: f"rate {lv['rate']:g}/s" if rated else f"concurrency {lv['concurrency']}"
     for lv in report["levels"]:
         for e in lv["error_samples"]:
-            print(f"  error at concurrency {lv['concurrency']}: {e}", file=out)
+            print(f"  error at {name(lv)}: {e}", file=out)
     print("headline:", file=out)
     for lv in report["levels"]:
-        print(f"  concurrency {lv['concurrency']:>3}: {lv['output_tokens_per_s']:.0f} output tokens/s, "
+        label = f"rate {lv['rate']:>5.2f}/s" if rated else f"concurrency {lv['concurrency']:>3}"
+        print(f"  {label}: {lv['output_tokens_per_s']:.0f} output tokens/s, "
               f"TTFT p50 {lv['ttft_ms_p50']:.0f} ms, ITL p50 {lv['itl_token_ms_p50']:.2f} ms/token, "
+              f"goodput {lv['goodput_rps']:.2f} req/s ({lv['slo_met']}/{lv['requests']} within SLO), "
               f"{lv['errors']} errors", file=out)
 
 
@@ -233,7 +274,14 @@ def main(argv=None):
     ap.add_argument("--model", default="", help="model id (default: the first of /v1/models)")
     ap.add_argument("--api", choices=["completions", "chat"], default="completions")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32, 64, 128])
-    ap.add_argument("--requests", type=int, default=0, help="requests per level (default max(2c, 8))")
+    ap.add_argument("--rates", type=float, nargs="+", default=[],
+                    help="open loop instead: Poisson arrivals at each of these request rates (req/s), "
+                         "one level per rate (--concurrency is then ignored)")
+    ap.add_argument("--requests", type=int, default=0,
+                    help="requests per level (default max(2c, 8); with --rates, max(20 * rate, 16))")
+    ap.add_argument("--slo-ttft-ms", type=float, default=1000.0, help="goodput target: TTFT")
+    ap.add_argument("--slo-itl-ms", type=float, default=50.0,
+                    help="goodput target: p99 of a request's gaps between streamed chunks")
     ap.add_argument("--input-tokens", type=int, default=1024)
     ap.add_argument("--output-tokens", type=int, default=256)
     ap.add_argument("--warmup", type=int, default=8, help="warm-up requests before the sweep (0: none)")
@@ -245,16 +293,21 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if any(c < 1 for c in args.concurrency) or args.input_tokens < 1 or args.output_tokens < 1:
         ap.error("--concurrency, --input-tokens and --output-tokens must be positive")
+    if any(r <= 0 for r in args.rates):
+        ap.error("--rates must be positive")
 
     base = args.base_url.rstrip("/")
     model = args.model
     if not model:
         model = openai.OpenAI(base_url=base + "/v1", api_key=args.api_key).models.list().data[0].id
     cfg = {"base_url": base, "api_key": args.api_key, "model": model, "api": args.api,
-           "output_tokens": args.output_tokens, "timeout": args.timeout}
+           "output_tokens": args.output_tokens, "timeout": args.timeout,
+           "slo_ttft_ms": args.slo_ttft_ms, "slo_itl_ms": args.slo_itl_ms}
     words, overhead = calibrate_words(cfg, args.input_tokens, args.seed)
     rng = random.Random(args.seed)
     max_c = max(args.concurrency)
+    if args.rates:  # open loop: enough processes for the largest level's expected streams in flight
+        max_c = max(16, math.ceil(max(args.rates) * 4))
     processes = args.processes or max(1, min(os.cpu_count() or 1, math.ceil(max_c / 16)))
 
     ctx = multiprocessing.get_context("fork")
@@ -263,12 +316,18 @@ def main(argv=None):
         if args.warmup > 0:
             wc = min(args.warmup, max_c)
             run_level(pool, cfg, wc, args.warmup, make_prompts(rng, args.warmup, words), processes)
-        for c in args.concurrency:
+        for c in args.concurrency if not args.rates else []:
             n = args.requests or max(2 * c, 8)
             lv = run_level(pool, cfg, c, n, make_prompts(rng, n, words), processes)
             levels.append(lv)
             print(f"[serving_bench] concurrency {c}: {lv['completed']}/{lv['requests']} ok, "
                   f"{lv['output_tokens_per_s']:.1f} output tokens/s", file=sys.stderr, flush=True)
+        for rate in args.rates:
+            n = args.requests or max(round(20 * rate), 16)
+            lv = run_level(pool, cfg, 0, n, make_prompts(rng, n, words), processes, rate, args.seed)
+            levels.append(lv)
+            print(f"[serving_bench] rate {rate:g}/s: {lv['completed']}/{lv['requests']} ok, "
+                  f"goodput {lv['goodput_rps']:.2f} req/s", file=sys.stderr, flush=True)
     done = [lv for lv in levels if lv["completed"]]
     report = {
         "model": model, "client_processes": processes, "words_per_prompt": words,
@@ -276,6 +335,7 @@ def main(argv=None):
         "mean_prompt_tokens": (sum(lv["mean_prompt_tokens"] * lv["completed"] for lv in done) /
                                sum(lv["completed"] for lv in done)) if done else float("nan"),
         "params": {"base_url": base, "api": args.api, "concurrency": args.concurrency,
+                   "rates": args.rates, "slo_ttft_ms": args.slo_ttft_ms, "slo_itl_ms": args.slo_itl_ms,
                    "requests": args.requests, "input_tokens": args.input_tokens,
                    "output_tokens": args.output_tokens, "warmup": args.warmup, "seed": args.seed},
         "levels": levels,

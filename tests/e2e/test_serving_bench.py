@@ -37,3 +37,27 @@ def test_serving_bench_smoke(start_tandem, tmp_path):
     lines = run.stdout.strip().splitlines()
     assert lines[-3].startswith("headline:")
     assert lines[-1].lstrip().startswith("concurrency   2:")
+
+
+def test_serving_bench_open_loop_goodput(start_tandem, tmp_path):
+    """--rates: Poisson arrivals, one level per rate; goodput counts the requests within both targets."""
+    server = start_tandem("[engine]\nworkers = 1\ncpu_kv_cache_mib = 64\n")
+    reports = {}
+    for name, slo in (("loose", "600000"), ("tight", "0.001")):
+        out = tmp_path / f"{name}.json"
+        run = subprocess.run([sys.executable, str(DRIVER), "--base-url", server.base, "--rates", "2", "4",
+                              "--requests", "4", "--input-tokens", "32", "--output-tokens", "4", "--warmup", "0",
+                              "--processes", "2", "--slo-ttft-ms", slo, "--slo-itl-ms", slo, "--json", str(out)],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        reports[name] = json.loads(out.read_text())
+        assert "goodput" in run.stdout.strip().splitlines()[-1]
+    for name, report in reports.items():
+        assert [lv["rate"] for lv in report["levels"]] == [2.0, 4.0]
+        for lv in report["levels"]:
+            assert lv["requests"] == 4 and lv["completed"] == 4 and lv["errors"] == 0, lv
+            assert lv["output_tokens"] == 4 * 4
+    for lv in reports["loose"]["levels"]:  # every request within a 10-minute target
+        assert lv["slo_met"] == 4 and abs(lv["goodput_rps"] - lv["requests_per_s"]) < 1e-9
+    for lv in reports["tight"]["levels"]:  # none within a microsecond
+        assert lv["slo_met"] == 0 and lv["goodput_rps"] == 0
