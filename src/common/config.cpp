@@ -277,6 +277,7 @@ const std::vector<KeySpec>& schema() {
       {"log", "stats_interval_s",
        [](auto& n, auto& w, Config& c) { c.log.stats_interval_s = static_cast<int>(get_int(n, w, 0, 3600)); }},
       {"metrics", "vllm_names", [](auto& n, auto& w, Config& c) { c.metrics.vllm_names = get_bool(n, w); }},
+      {"dashboard", "enabled", [](auto& n, auto& w, Config& c) { c.dashboard.enabled = get_bool(n, w); }},
   };
   return kSchema;
 }
@@ -447,7 +448,7 @@ Config parse_config(const std::string& toml_text, const std::string& name) {
     if (section.find('.') != std::string::npos || !is_section(section)) {
       throw ConfigError(name + ": unknown key \"" + section +
                         "\" (expected one of the sections [server] [model] [engine] [scheduler] "
-                        "[log] [metrics] [[workers]])");
+                        "[log] [metrics] [dashboard] [[workers]])");
     }
     if (!table) {
       throw ConfigError(name + ": [" + section + "]: expected a table, got " + describe(section_node));

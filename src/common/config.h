@@ -105,6 +105,10 @@ struct MetricsConfig {
   bool vllm_names = false;  // also export vllm:* names
 };
 
+struct DashboardConfig {
+  bool enabled = true;  // GET /dashboard (and /dashboard/data) on the API port, behind the API keys
+};
+
 struct Config {
   ServerConfig server;
   ModelConfig model;
@@ -113,6 +117,7 @@ struct Config {
   SchedulerConfig scheduler;
   LogConfig log;
   MetricsConfig metrics;
+  DashboardConfig dashboard;
   std::string source;  // file the config came from ("" = defaults)
 };
 

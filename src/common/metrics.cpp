@@ -158,6 +158,35 @@ double Registry::total(const std::string& name) const {
   return sum;
 }
 
+std::vector<Registry::SeriesValue> Registry::series(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  std::vector<SeriesValue> out;
+  auto it = by_name_.find(name);
+  if (it == by_name_.end()) return out;
+  for (const auto& [key, s] : it->second->series) {
+    if (s.counter) out.push_back({s.labels, s.counter->value()});
+    if (s.gauge) out.push_back({s.labels, s.gauge->value()});
+  }
+  return out;
+}
+
+std::optional<Registry::HistogramTotal> Registry::histogram_total(const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = by_name_.find(name);
+  if (it == by_name_.end() || it->second->type != MetricType::kHistogram) return std::nullopt;
+  HistogramTotal t;
+  t.bounds = it->second->bounds;
+  t.buckets.assign(t.bounds.size() + 1, 0);
+  for (const auto& [key, s] : it->second->series) {
+    if (!s.histogram) continue;
+    const std::vector<uint64_t> b = s.histogram->bucket_counts();
+    for (size_t i = 0; i < b.size() && i < t.buckets.size(); ++i) t.buckets[i] += b[i];
+    t.count += s.histogram->count();
+    t.sum += s.histogram->sum();
+  }
+  return t;
+}
+
 Histogram& Registry::histogram(const std::string& name, const std::string& help, std::vector<double> bounds,
                                const Labels& labels) {
   std::lock_guard lock(mu_);

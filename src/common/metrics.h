@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,6 +93,27 @@ class Registry {
   // The sum of a counter's or gauge's series (all label sets); 0 when no such
   // family exists. For readers inside the process (the periodic stats line).
   double total(const std::string& name) const;
+
+  // Each series of a counter or gauge family with its labels, in label order;
+  // empty when no such family exists (or it is a histogram).
+  struct SeriesValue {
+    Labels labels;
+    double value = 0;
+  };
+  std::vector<SeriesValue> series(const std::string& name) const;
+
+  // A histogram family summed over its series: per-bucket (non-cumulative)
+  // counts with the +Inf bucket last, as Histogram::bucket_counts(). nullopt
+  // when no such histogram exists. The buckets are read one by one while
+  // observations go on, so count may differ from their sum by the few made
+  // meanwhile.
+  struct HistogramTotal {
+    std::vector<double> bounds;
+    std::vector<uint64_t> buckets;  // bounds.size() + 1
+    uint64_t count = 0;
+    double sum = 0;
+  };
+  std::optional<HistogramTotal> histogram_total(const std::string& name) const;
 
  private:
   struct Series {

@@ -11,6 +11,8 @@
 
 namespace tandem::frontend {
 
+using HeaderList = std::vector<std::pair<std::string_view, std::string_view>>;  // name, value
+
 struct ResponseHead {
   int status = 200;
   std::string_view content_type = "application/json";
@@ -18,7 +20,7 @@ struct ResponseHead {
   bool http10 = false;   // HTTP/1.0 client: no chunked encoding
   bool chunked = false;  // Transfer-Encoding: chunked (streams); else Content-Length
   size_t content_length = 0;
-  std::vector<std::pair<std::string_view, std::string_view>> headers;  // extra headers
+  HeaderList headers;  // extra headers
 };
 
 const char* reason_phrase(int status);

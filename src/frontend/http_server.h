@@ -27,6 +27,7 @@
 
 #include "common/metrics.h"
 #include "common/status.h"
+#include "frontend/dashboard_source.h"
 #include "frontend/served_model.h"
 #include "scheduler/generation.h"
 
@@ -50,6 +51,8 @@ struct ServerOptions {
   int prepare_threads = 2;                    // template + tokenization threads, >= 1
   int max_request_choices = 0;                // sequences one request may submit (n x prompts), the
                                               // service's queue bound; more get 400; 0 = no limit
+  // /dashboard's figures (outlives the server); null: every /dashboard route is 404.
+  const DashboardSource* dashboard = nullptr;
 };
 
 class ServerCore;  // internal (frontend/server_core.h)

@@ -13,6 +13,7 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 
+#include "frontend/dashboard_assets.h"
 #include "frontend/http_errors.h"
 #include "frontend/http_response.h"
 #include "frontend/readiness.h"
@@ -249,6 +250,11 @@ void HttpSession::begin_request(const Request& head) {
   }
 }
 
+bool HttpSession::authorized(Route route, std::string_view authorization) const {
+  if (!core_.auth.enabled() || !route_needs_auth(route)) return true;
+  return is_dashboard_route(route) ? core_.auth.check_bearer_or_basic(authorization) : core_.auth.check(authorization);
+}
+
 bool HttpSession::refuse_head(const Request& head, bool body_pending) {
   const RouteMatch& match = current_.match;
   const bool preflight =
@@ -256,18 +262,24 @@ bool HttpSession::refuse_head(const Request& head, bool body_pending) {
   if (preflight) return false;  // answered in dispatch
   std::optional<Status> refusal;
   std::string_view extra_name, extra_value;
-  if (match.route == Route::kNotFound) {
+  if (match.route == Route::kNotFound || (is_dashboard_route(match.route) && core_.options.dashboard == nullptr)) {
     refusal = Status(ErrorKind::kNotFound, "Route " + std::string(head.target()) + " not found");
   } else if (!match.method_allowed) {
     refusal = Status(ErrorKind::kMethodNotAllowed, "Method " + current_.method + " is not allowed for " +
                                                        route_label(match.route) + "; use " + match.allow);
     extra_name = "Allow";
     extra_value = match.allow;
-  } else if (core_.auth.enabled() && route_needs_auth(match.route) &&
-             !core_.auth.check(head[http::field::authorization])) {
-    refusal = Status(ErrorKind::kUnauthorized, "Missing or invalid API key (use 'Authorization: Bearer KEY')");
+  } else if (!authorized(match.route, head[http::field::authorization])) {
     extra_name = "WWW-Authenticate";
-    extra_value = "Bearer";
+    if (is_dashboard_route(match.route)) {
+      // Basic, so that a browser asks for the key (as the password) and sends it on.
+      refusal = Status(ErrorKind::kUnauthorized,
+                       "Missing or invalid API key (use 'Authorization: Bearer KEY', or the key as the password)");
+      extra_value = "Basic realm=\"tandem\", charset=\"UTF-8\"";
+    } else {
+      refusal = Status(ErrorKind::kUnauthorized, "Missing or invalid API key (use 'Authorization: Bearer KEY')");
+      extra_value = "Bearer";
+    }
   } else if (head.method() == http::verb::post && announces_body(head) &&
              !is_json_content_type(head[http::field::content_type])) {
     const auto type = head[http::field::content_type];
@@ -369,7 +381,20 @@ void HttpSession::dispatch(Request& req) {
       core_.request_metrics.update_service_stats(core_.service.stats());
       respond(200, core_.registry.render(), "text/plain; version=0.0.4; charset=utf-8");
       return;
+    case Route::kDashboard:
+    case Route::kDashboardData: respond_dashboard(match, req.target()); return;
     case Route::kNotFound: break;
+  }
+}
+
+void HttpSession::respond_dashboard(const RouteMatch& match, std::string_view target) {
+  if (match.route == Route::kDashboardData) {
+    respond(200, core_.options.dashboard->data(query_uint(target, "since")), "application/json",
+            dashboard_headers(true));
+  } else if (const DashboardAsset* asset = find_dashboard_asset(match.asset)) {
+    respond(200, asset->body, asset->content_type, dashboard_headers(false));
+  } else {
+    respond_error(Status(ErrorKind::kNotFound, "Route " + std::string(target) + " not found"));
   }
 }
 
@@ -615,13 +640,19 @@ void HttpSession::release_in_flight() {
 
 void HttpSession::respond(int status, std::string_view body, std::string_view content_type, std::string_view extra_name,
                           std::string_view extra_value) {
+  HeaderList extra;
+  if (!extra_name.empty()) extra.emplace_back(extra_name, extra_value);
+  respond(status, body, content_type, std::move(extra));
+}
+
+void HttpSession::respond(int status, std::string_view body, std::string_view content_type, HeaderList extra) {
   ResponseHead head;
   head.status = status;
   head.content_type = content_type;
   head.keep_alive = current_.keep_alive;
   head.http10 = current_.http10;
   head.content_length = body.size();
-  if (!extra_name.empty()) head.headers.emplace_back(extra_name, extra_value);
+  head.headers = std::move(extra);
   add_headers(head);
   append_response_head(pending_, head);
   if (current_.method != "HEAD") pending_ += body;  // HEAD: the head GET would send

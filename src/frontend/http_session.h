@@ -96,6 +96,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // can be answered now (true: answered; the body is not read).
   void begin_request(const Request& head);
   bool refuse_head(const Request& head, bool body_pending);
+  // Whether the Authorization header lets the request onto `route` (API keys;
+  // the dashboard's routes also take them as Basic credentials).
+  bool authorized(Route route, std::string_view authorization) const;
   void handle_request(Request&& req);
   void dispatch(Request& req);
   void start_generation(Request& req);
@@ -115,7 +118,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // keep_alive is false.
   void respond(int status, std::string_view body, std::string_view content_type = "application/json",
                std::string_view extra_name = {}, std::string_view extra_value = {});
+  void respond(int status, std::string_view body, std::string_view content_type, HeaderList extra);
   void respond_error(const Status& status);
+  // GET /dashboard, its files and /dashboard/data (with the page's security headers).
+  void respond_dashboard(const RouteMatch& match, std::string_view target);
   void add_headers(ResponseHead& head) const;
   void log_request(int status, int prompt_tokens, int completion_tokens) const;
 

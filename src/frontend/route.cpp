@@ -1,6 +1,7 @@
 #include "frontend/route.h"
 
 #include <array>
+#include <charconv>
 
 namespace tandem::frontend {
 namespace {
@@ -11,7 +12,7 @@ struct Entry {
   const char* methods;  // the Allow header's value; GET routes take HEAD too, as vLLM's (Starlette's) do
 };
 
-constexpr std::array<Entry, 11> kRoutes = {{
+constexpr std::array<Entry, 13> kRoutes = {{
     {"/v1/chat/completions", Route::kChatCompletions, "POST"},
     {"/v1/responses", Route::kResponses, "POST"},
     {"/v1/completions", Route::kCompletions, "POST"},
@@ -23,6 +24,8 @@ constexpr std::array<Entry, 11> kRoutes = {{
     {"/metrics", Route::kMetrics, "GET, HEAD"},
     {"/version", Route::kVersion, "GET, HEAD"},
     {"/ping", Route::kPing, "GET, HEAD, POST"},
+    {"/dashboard", Route::kDashboard, "GET, HEAD"},
+    {"/dashboard/data", Route::kDashboardData, "GET, HEAD"},
 }};
 
 // Whether `method` is one of the comma-separated `methods`.
@@ -38,6 +41,7 @@ bool method_in(std::string_view method, std::string_view methods) {
 }
 
 constexpr std::string_view kModelPrefix = "/v1/models/";
+constexpr std::string_view kDashboardPrefix = "/dashboard/";
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -86,6 +90,13 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
     m.model_id = percent_decode(path.substr(kModelPrefix.size()));
     return m;
   }
+  if (path.size() > kDashboardPrefix.size() && path.substr(0, kDashboardPrefix.size()) == kDashboardPrefix) {
+    m.route = Route::kDashboard;
+    m.allow = "GET, HEAD";
+    m.method_allowed = method_in(method, m.allow);
+    m.asset = std::string(path.substr(kDashboardPrefix.size()));
+    return m;
+  }
   m.route = Route::kNotFound;
   m.method_allowed = true;
   return m;
@@ -105,6 +116,8 @@ const char* route_label(Route route) {
     case Route::kMetrics: return "/metrics";
     case Route::kVersion: return "/version";
     case Route::kPing: return "/ping";
+    case Route::kDashboard: return "/dashboard";
+    case Route::kDashboardData: return "/dashboard/data";
     case Route::kNotFound: return "other";
   }
   return "other";
@@ -118,7 +131,9 @@ bool route_needs_auth(Route route) {
     case Route::kModels:
     case Route::kModel:
     case Route::kTokenize:
-    case Route::kDetokenize: return true;
+    case Route::kDetokenize:
+    case Route::kDashboard:
+    case Route::kDashboardData: return true;
     case Route::kHealth:
     case Route::kReady:
     case Route::kMetrics:
@@ -128,5 +143,27 @@ bool route_needs_auth(Route route) {
   }
   return true;
 }
+
+uint64_t query_uint(std::string_view target, std::string_view key) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return 0;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == key) {
+      const std::string_view value = pair.substr(eq + 1);
+      uint64_t v = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+      return ec == std::errc() && end == value.data() + value.size() ? v : 0;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return 0;
+}
+
+bool is_dashboard_route(Route route) { return route == Route::kDashboard || route == Route::kDashboardData; }
 
 }  // namespace tandem::frontend

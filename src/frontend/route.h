@@ -3,6 +3,7 @@
 // Threading: pure functions.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,8 @@ enum class Route {
   kMetrics,          // GET  /metrics
   kVersion,          // GET  /version
   kPing,             // GET or POST /ping (vLLM's SageMaker health check)
+  kDashboard,        // GET  /dashboard (the page) and /dashboard/{file} (its script and style)
+  kDashboardData,    // GET  /dashboard/data (the figures, JSON)
   kNotFound,         // no such path
 };
 
@@ -29,6 +32,7 @@ struct RouteMatch {
   bool method_allowed = false;  // false: answer 405 with Allow
   const char* allow = "";       // the methods the path accepts ("GET, HEAD")
   std::string model_id;         // kModel: the percent-decoded {id}
+  std::string asset;            // kDashboard: the file after "/dashboard/" ("" for the page)
 };
 
 // `method` is the request method ("GET"), `target` the request target (the
@@ -42,5 +46,13 @@ const char* route_label(Route route);
 
 // Whether the route needs an API key when keys are configured.
 bool route_needs_auth(Route route);
+
+// The value of `key` in the target's query string as an unsigned integer
+// (`/dashboard/data?since=42` -> 42); 0 when absent or not a number.
+uint64_t query_uint(std::string_view target, std::string_view key);
+
+// Whether the route is the dashboard's (served only when it is enabled; a
+// browser may send the API key as HTTP Basic credentials, see ApiKeyAuth).
+bool is_dashboard_route(Route route);
 
 }  // namespace tandem::frontend

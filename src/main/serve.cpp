@@ -27,6 +27,7 @@
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
 #include "main/cuda_worker_plan.h"
+#include "main/dashboard_sampler.h"
 #include "main/stats_line.h"
 #include "main/systemd_notify.h"
 #include "scheduler/router.h"
@@ -307,6 +308,26 @@ void log_tuning(const EngineTuning& tuning, bool cuda) {
   spdlog::info("[main] {}", line);
 }
 
+// What the dashboard shows of each worker besides its metrics: backend and
+// device, by the names the workers were started with.
+std::vector<main::DashboardWorker> dashboard_workers(const Config& config, const std::vector<int>& cuda_devices,
+                                                     const scheduler::ServiceStats& stats) {
+  std::vector<main::DashboardWorker> out;
+  if (!cuda_devices.empty()) {
+    for (const main::CudaWorkerPlan& p : main::plan_cuda_workers(cuda_devices, config.engine.gpu_memory_fraction)) {
+      out.push_back({p.name, "cuda", "cuda:" + std::to_string(p.device)});
+    }
+    return out;
+  }
+  for (const scheduler::WorkerStatus& w : stats.workers) out.push_back({w.name, "cpu", "cpu"});
+  return out;
+}
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 // Waits for SIGTERM/SIGINT (blocked in every thread) for up to `timeout`.
 // Returns the signal number, or 0 on timeout.
 int wait_signal(const sigset_t& set, std::chrono::milliseconds timeout) {
@@ -433,6 +454,14 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   router_options.max_prefill_queue = config.scheduler.max_prefill_queue;
   scheduler::Router router(router_options, std::move(workers));
 
+  std::optional<main::DashboardSampler> dashboard;
+  if (config.dashboard.enabled) {
+    main::DashboardSampler::Options o;
+    o.model = model.name;
+    o.workers = dashboard_workers(config, cuda_devices, router.stats());
+    dashboard.emplace(registry, std::move(o));
+  }
+
   frontend::ServerOptions so;
   so.host = config.server.host;
   so.port = static_cast<uint16_t>(config.server.port);
@@ -448,6 +477,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   so.cors_origins = config.server.cors_origins;
   so.prepare_threads = config.server.prepare_threads;
   so.max_request_choices = config.scheduler.max_queue;
+  so.dashboard = dashboard ? &*dashboard : nullptr;
   frontend::HttpServer server(so, model, router, registry);
   if (Status st = server.start(); !st.ok()) {
     spdlog::critical("[main] cannot start the HTTP server: {}", st.message());
@@ -457,11 +487,17 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   double load_s = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info("[main] serving {} on http://{}:{} (router {}, ready in {:.1f} s)", model.name, so.host, server.port(),
                router.policy_name(), load_s);
+  if (dashboard) spdlog::info("[main] dashboard on http://{}:{}/dashboard", so.host, server.port());
   notifier.ready("serving " + model.name + " on port " + std::to_string(server.port()));
 
   // Main loop: systemd watchdog pings until the first signal.
   auto ping = notifier.watchdog_ping_interval();
   auto tick = ping ? std::chrono::duration_cast<std::chrono::milliseconds>(*ping) : std::chrono::milliseconds(1000);
+  if (dashboard) tick = std::min(tick, std::chrono::milliseconds(1000));  // the dashboard samples once a second
+  const auto sample_dashboard = [&](bool draining) {
+    if (dashboard) dashboard->sample(Clock::now(), unix_ms_now(), router.stats(), draining);
+  };
+  sample_dashboard(false);  // the baseline
   int sig = 0;
   // Once no worker is healthy (every GPU hit a device fault: its context is
   // lost for this process) the pings stop, so systemd's WatchdogSec restarts
@@ -475,6 +511,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     if (stats) {
       if (auto line = stats->tick(Clock::now())) spdlog::info("[stats] {}", *line);
     }
+    sample_dashboard(false);
     if (router.ready()) {
       notifier.watchdog();
       reported_dead = false;
@@ -500,6 +537,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
       break;
     }
     notifier.watchdog();
+    sample_dashboard(true);
   }
   if (exit_status == 0 && server.in_flight() > 0) {
     spdlog::warn("[main] drain timeout: cancelling {} request(s)", server.in_flight());

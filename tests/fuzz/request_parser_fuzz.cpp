@@ -1,10 +1,12 @@
 // libFuzzer target: the chat, completion, tokenize and detokenize request
-// parsers and the route table must turn any input into a value or a Status,
-// never crash, hang or throw. The whole input goes to every parser.
+// parsers, the route table (and its query reader) and the API-key check (bearer
+// and Basic credentials) must turn any input into a value or a Status, never
+// crash, hang or throw. The whole input goes to every parser.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "frontend/api_key_auth.h"
 #include "frontend/chat_request.h"
 #include "frontend/completion_request.h"
 #include "frontend/route.h"
@@ -21,5 +23,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)parse_tokenize_request(body);
   (void)parse_detokenize_request(body);
   (void)match_route("GET", body);
+  (void)query_uint(body, "since");
+  static const ApiKeyAuth auth({"sk-one"});
+  if (auth.check_bearer_or_basic(body) && body.find("sk-one") == std::string_view::npos &&
+      body.find("c2stb25l") == std::string_view::npos && body.find("NrLW9uZ") == std::string_view::npos &&
+      body.find("zay1vbm") == std::string_view::npos) {
+    // The key must appear somewhere: as itself (bearer) or base64-encoded at one of the three alignments.
+    __builtin_trap();
+  }
+  if (auto decoded = base64_decode(body); decoded && decoded->size() > body.size()) __builtin_trap();
   return 0;
 }

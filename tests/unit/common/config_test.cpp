@@ -34,6 +34,8 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_EQ(c.log.format, "text");
   EXPECT_EQ(c.log.stats_interval_s, d.log.stats_interval_s);
   EXPECT_FALSE(c.metrics.vllm_names);
+  EXPECT_TRUE(c.dashboard.enabled);
+  EXPECT_EQ(c.dashboard.enabled, d.dashboard.enabled);
   EXPECT_EQ(c.model.tool_call_parser, "auto");
   EXPECT_EQ(c.model.tool_call_parser, d.model.tool_call_parser);
   EXPECT_EQ(c.model.reasoning_parser, "auto");
@@ -47,6 +49,15 @@ TEST(Config, StatsIntervalIsSecondsOrOff) {
   EXPECT_EQ(parse_config("[log]\nstats_interval_s = 0\n", "t.toml").log.stats_interval_s, 0);
   EXPECT_NE(error_of("[log]\nstats_interval_s = -1\n").find("[log] stats_interval_s"), std::string::npos);
   EXPECT_NE(error_of("[log]\nstats_interval_s = \"10s\"\n").find("[log] stats_interval_s"), std::string::npos);
+}
+
+TEST(Config, DashboardIsOnUnlessTurnedOff) {
+  EXPECT_TRUE(parse_config("", "t.toml").dashboard.enabled);
+  EXPECT_FALSE(parse_config("[dashboard]\nenabled = false\n", "t.toml").dashboard.enabled);
+  EXPECT_EQ(error_of("[dashboard]\nenabled = \"no\"\n"),
+            "t.toml: [dashboard] enabled: expected true or false, got \"no\"");
+  EXPECT_NE(error_of("[dashboard]\nport = 1\n").find("[dashboard] port: unknown key"), std::string::npos)
+      << error_of("[dashboard]\nport = 1\n");
 }
 
 TEST(Config, EngineTuningDefaultsAreTheMeasuredChoices) {
@@ -161,7 +172,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 47);
+  EXPECT_EQ(keys, 48);
 }
 
 TEST(Config, WorkerTablesAreRead) {

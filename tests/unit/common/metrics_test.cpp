@@ -82,5 +82,36 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
   EXPECT_EQ(h.count(), 40000u);
 }
 
+TEST(Metrics, SeriesListsEachLabelSet) {
+  Registry r;
+  r.gauge("tandem_kv_blocks_used", "Used.", {{"worker", "cpu0"}}).set(3);
+  r.gauge("tandem_kv_blocks_used", "Used.", {{"worker", "cpu1"}}).set(5);
+  const auto s = r.series("tandem_kv_blocks_used");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].labels, (Labels{{"worker", "cpu0"}}));
+  EXPECT_EQ(s[0].value, 3.0);
+  EXPECT_EQ(s[1].labels, (Labels{{"worker", "cpu1"}}));
+  EXPECT_EQ(s[1].value, 5.0);
+  EXPECT_TRUE(r.series("tandem_absent").empty());
+  r.histogram("tandem_h", "H.", {1.0}).observe(0.5);
+  EXPECT_TRUE(r.series("tandem_h").empty());
+}
+
+TEST(Metrics, HistogramTotalSumsTheSeries) {
+  Registry r;
+  r.histogram("tandem_h", "H.", {1.0, 2.0}, {{"worker", "a"}}).observe(0.5);
+  r.histogram("tandem_h", "H.", {1.0, 2.0}, {{"worker", "b"}}).observe(1.5);
+  r.histogram("tandem_h", "H.", {1.0, 2.0}, {{"worker", "b"}}).observe(7.0);
+  const auto t = r.histogram_total("tandem_h");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->bounds, (std::vector<double>{1.0, 2.0}));
+  EXPECT_EQ(t->buckets, (std::vector<uint64_t>{1, 1, 1}));
+  EXPECT_EQ(t->count, 3u);
+  EXPECT_DOUBLE_EQ(t->sum, 9.0);
+  EXPECT_FALSE(r.histogram_total("tandem_absent").has_value());
+  r.counter("tandem_c_total", "C.").inc();
+  EXPECT_FALSE(r.histogram_total("tandem_c_total").has_value());
+}
+
 }  // namespace
 }  // namespace tandem::metrics

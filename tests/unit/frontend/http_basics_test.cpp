@@ -84,6 +84,64 @@ TEST(RouteTest, MatchesMethodsAndPaths) {
   EXPECT_TRUE(route_needs_auth(Route::kCompletions));
 }
 
+TEST(RouteTest, DashboardPageFilesAndData) {
+  const auto page = match_route("GET", "/dashboard");
+  EXPECT_EQ(page.route, Route::kDashboard);
+  EXPECT_EQ(page.asset, "");
+  EXPECT_EQ(match_route("GET", "/dashboard/").route, Route::kDashboard);
+  const auto js = match_route("GET", "/dashboard/dashboard.js?v=1");
+  EXPECT_EQ(js.route, Route::kDashboard);
+  EXPECT_EQ(js.asset, "dashboard.js");
+  EXPECT_EQ(match_route("GET", "/dashboard/data?since=12").route, Route::kDashboardData);
+  EXPECT_TRUE(match_route("HEAD", "/dashboard/data").method_allowed);
+  EXPECT_FALSE(match_route("POST", "/dashboard").method_allowed);
+  EXPECT_FALSE(match_route("POST", "/dashboard/x.css").method_allowed);
+  EXPECT_EQ(match_route("GET", "/dashboardx").route, Route::kNotFound);
+  EXPECT_TRUE(route_needs_auth(Route::kDashboard));
+  EXPECT_TRUE(route_needs_auth(Route::kDashboardData));
+  EXPECT_TRUE(is_dashboard_route(Route::kDashboardData));
+  EXPECT_FALSE(is_dashboard_route(Route::kMetrics));
+  EXPECT_STREQ(route_label(Route::kDashboardData), "/dashboard/data");
+}
+
+TEST(RouteTest, QueryUint) {
+  EXPECT_EQ(query_uint("/dashboard/data?since=42", "since"), 42u);
+  EXPECT_EQ(query_uint("/dashboard/data?a=1&since=7&b=2", "since"), 7u);
+  EXPECT_EQ(query_uint("/dashboard/data", "since"), 0u);
+  EXPECT_EQ(query_uint("/dashboard/data?since=", "since"), 0u);
+  EXPECT_EQ(query_uint("/dashboard/data?since=-3", "since"), 0u);
+  EXPECT_EQ(query_uint("/dashboard/data?since=4x", "since"), 0u);
+  EXPECT_EQ(query_uint("/dashboard/data?since=99999999999999999999999", "since"), 0u);
+  EXPECT_EQ(query_uint("/dashboard/data?sincere=5", "since"), 0u);
+}
+
+TEST(ApiKeyAuthTest, BasicCredentialsCarryTheKeyForBrowsers) {
+  ApiKeyAuth auth({"sk-one"});
+  // base64("admin:sk-one") and base64(":sk-one"), from Python's base64.b64encode.
+  EXPECT_TRUE(auth.check_bearer_or_basic("Basic YWRtaW46c2stb25l"));
+  EXPECT_TRUE(auth.check_bearer_or_basic("basic OnNrLW9uZQ=="));
+  EXPECT_TRUE(auth.check_bearer_or_basic("Bearer sk-one"));
+  EXPECT_FALSE(auth.check("Basic YWRtaW46c2stb25l")) << "the API takes bearer keys only";
+  EXPECT_FALSE(auth.check_bearer_or_basic("Basic YWRtaW46c2stb24="));  // admin:sk-on
+  EXPECT_FALSE(auth.check_bearer_or_basic("Basic c2stb25l"));          // sk-one: no colon
+  EXPECT_FALSE(auth.check_bearer_or_basic("Basic !!!!"));
+  EXPECT_FALSE(auth.check_bearer_or_basic(""));
+  EXPECT_TRUE(ApiKeyAuth({}).check_bearer_or_basic(""));
+}
+
+TEST(ApiKeyAuthTest, Base64DecodesRfc4648Vectors) {
+  // RFC 4648 section 10.
+  EXPECT_EQ(*base64_decode(""), "");
+  EXPECT_EQ(*base64_decode("Zg=="), "f");
+  EXPECT_EQ(*base64_decode("Zm8="), "fo");
+  EXPECT_EQ(*base64_decode("Zm9v"), "foo");
+  EXPECT_EQ(*base64_decode("Zm9vYg=="), "foob");
+  EXPECT_EQ(*base64_decode("Zm9vYmE="), "fooba");
+  EXPECT_EQ(*base64_decode("Zm9vYmFy"), "foobar");
+  EXPECT_FALSE(base64_decode("Zm9vY").has_value());
+  EXPECT_FALSE(base64_decode("Zm 9v").has_value());
+}
+
 TEST(ApiKeyAuthTest, BearerKeys) {
   ApiKeyAuth none({});
   EXPECT_FALSE(none.enabled());
