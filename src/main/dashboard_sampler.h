@@ -14,7 +14,10 @@
 // tandem_kv_tier_blocks_used/_capacity{worker,tier} when those exist).
 //
 // The planner's decisions go on a bounded timeline through record_decision();
-// until a planner runs, "planner" says enabled false with no decisions.
+// until a planner runs, "planner" says enabled false with no decisions. (The
+// planner lives below main, in scheduler/: serve hands it a callback that
+// turns its decision into a PlannerDecision here, so the dependency stays
+// main -> scheduler.)
 //
 // data(since) is the JSON of GET /dashboard/data (shape in
 // src/frontend/README.md): samples and decisions carry a `seq` from one
