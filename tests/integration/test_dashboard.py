@@ -216,8 +216,10 @@ def test_page_shows_live_figures_in_headless_chromium(open_server):
         while not stop.is_set():
             generate(s, n=1, max_tokens=48)
 
-    t = threading.Thread(target=traffic, daemon=True)
-    t.start()
+    # Two clients, so that no 1 s interval goes without a token while one of them is in its prefill.
+    threads = [threading.Thread(target=traffic, daemon=True) for _ in range(2)]
+    for t in threads:
+        t.start()
     try:
         assert wait_for(lambda: (data(s)["samples"] or [{"generation_tps": 0}])[-1]["generation_tps"] > 0,
                         timeout=15)
@@ -231,7 +233,8 @@ def test_page_shows_live_figures_in_headless_chromium(open_server):
         assert png.returncode == 0, png.stderr[-2000:]
     finally:
         stop.set()
-        t.join(timeout=120)
+        for t in threads:
+            t.join(timeout=120)
     cells = Cells()
     cells.feed(dom.stdout)
     worker_names = [w["name"] for w in data(s)["workers"]]
