@@ -214,6 +214,8 @@ def aiperf(args, url: str, model: str, endpoint: str, levels: list[int], duratio
         rows.append(row)
     # aiperf scrapes the server's /metrics unless it finds it unreachable, which it says only in its log.
     logs = " ".join(p.read_text(errors="replace") for p in art.rglob("aiperf.log"))
+    if "Server metrics enabled" in logs:
+        log(f"aiperf {endpoint}: its scrape of {url}/metrics was enabled")
     if "Server metrics disabled" in logs:
         WARNINGS.append(f"aiperf {endpoint}: 'Server metrics disabled - no Prometheus endpoints reachable' "
                         f"(its probe is HEAD {url}/metrics, then GET on the same connection)")
@@ -259,11 +261,11 @@ def main() -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--tools", nargs="+", default=["guidellm", "aiperf"], choices=["guidellm", "aiperf"])
     p.add_argument("--concurrency", nargs="+", type=int, default=[1, 2, 4])
-    p.add_argument("--duration", type=int, default=20, help="seconds per concurrency level of the sweep")
+    p.add_argument("--duration", type=int, default=30, help="seconds per concurrency level of the sweep")
     p.add_argument("--chat-concurrency", type=int, default=2)
-    p.add_argument("--chat-duration", type=int, default=15, help="seconds of the chat pass (0 = skip it)")
+    p.add_argument("--chat-duration", type=int, default=30, help="seconds of the chat pass (0 = skip it)")
     p.add_argument("--input-tokens", type=int, default=128)
-    p.add_argument("--output-tokens", type=int, default=64)
+    p.add_argument("--output-tokens", type=int, default=32)
     p.add_argument("--grace", type=int, default=60, help="aiperf: seconds to let in-flight requests finish")
     p.add_argument("--max-errors", type=int, default=50, help="guidellm: stop a level after this many errors")
     p.add_argument("--tool-timeout", type=int, default=900)
@@ -294,7 +296,7 @@ def main() -> int:
                 chat = run_one(args, tool, server.url, server.model_name, "chat/completions",
                                [args.chat_concurrency], args.chat_duration, out / tool / "chat")
                 rows += chat
-                if any(r.get("errors") or not r.get("ok") for r in chat):
+                if any(r.get("errors") or r.get("note") for r in chat):
                     # Again, briefly, through the capture proxy: the failing request and the server's answer.
                     proxy = Proxy(server.url, out / f"capture-{tool}-chat.jsonl")
                     try:
@@ -307,8 +309,15 @@ def main() -> int:
         server.stop()
         log("server stopped")
 
+    for r in rows:
+        if not r.get("ok") and not r.get("errors") and not r.get("note"):
+            # Neither a failure nor a figure: every request was still running when the window closed.
+            r["note"] = (f"no request completed within the window ({r.get('incomplete') or 0} cut at the end); "
+                         "lengthen --duration / --chat-duration or lower --output-tokens")
     status_lines = [l for l in server.log_path.read_text(errors="replace").splitlines() if " status=" in l]
-    refused = [l for l in status_lines if re.search(r" status=[45]\d\d", l)]
+    # 499: the client closed the request (guidellm cancels those still running when a level ends), not a refusal.
+    cancelled = [l for l in status_lines if " status=499 " in l]
+    refused = [l for l in status_lines if re.search(r" status=[45]\d\d", l) and l not in cancelled]
     by_kind: dict[str, int] = {}
     for l in refused:
         m = re.search(r" (\S+ \S+) status=(\d+)", l)
@@ -316,7 +325,8 @@ def main() -> int:
             key = f"{m.group(1)} -> {m.group(2)}"
             by_kind[key] = by_kind.get(key, 0) + 1
     report = dict(warnings=WARNINGS, versions=versions, server=server.cmd, model_name=server.model_name, rows=rows,
-                  refused_by_server=len(refused), captured_failures={k: v[:3] for k, v in captured.items()},
+                  refused_by_server=len(refused), cancelled_by_client=len(cancelled),
+                  captured_failures={k: v[:3] for k, v in captured.items()},
                   load_average=open("/proc/loadavg").read().split()[:3])
     (out / "results.json").write_text(json.dumps(report, indent=1))
 
@@ -332,7 +342,8 @@ def main() -> int:
                   f"  request: {f['request'][:600]}\n  response: {f.get('response')}")
     for w in WARNINGS:
         print(w)
-    print(f"server log: {len(status_lines)} requests answered, {len(refused)} with status 4xx/5xx"
+    print(f"server log: {len(status_lines)} requests answered, {len(cancelled)} closed by the client (499), "
+          f"{len(refused)} refused or failed (other 4xx/5xx)"
           + "".join(f"; {k}: {n}" for k, n in sorted(by_kind.items())))
     for r in rows:
         if r.get("server_in_tokens") is not None:

@@ -7,7 +7,7 @@
 # MODEL to what `scripts/fetch_model` prints. On first run the tools are installed from PyPI into .venv-clients at
 # the repo root (git-ignored; about 4 GB, since guidellm pulls torch), pinned by bench/clients/requirements.txt.
 # Env: OUT (results folder; default a new bench/clients/out-DATE, git-ignored via out-*/ in its .gitignore),
-# PYTHON (python3). Options after the model go to clients.py (--help), e.g. --concurrency 1 2 4 --duration 20.
+# PYTHON (python3). Options after the model go to clients.py (--help), e.g. --concurrency 1 2 4 --duration 30.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"

@@ -124,7 +124,7 @@ bool is_number(const std::string& v) {
 }
 
 // vLLM's --override-generation-config JSON ({"temperature": 0.2,
-// "max_new_tokens": 256}) as a TOML inline table for [model] defaults.
+// "max_new_tokens": 256}) as a TOML inline table for [model.defaults].
 std::string json_object_to_toml(const std::string& flag, const std::string& text) {
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(text, ec);
@@ -216,7 +216,9 @@ const char* usage() {
         if (f.value == Value::kFalse) key += " = false";
         if (std::string_view(f.flag) == "--served-model-name") key += " (the first), [model] aliases (the rest)";
         if (std::string_view(f.flag) == "--generation-config") key += " (vllm: \"none\")";
-        if (std::string_view(f.flag) == "--override-generation-config") key += " (a table; max_new_tokens: max_tokens)";
+        if (std::string_view(f.flag) == "--override-generation-config") {
+          key = "[model.defaults] (temperature, top_p, top_k, min_p, repetition_penalty; max_new_tokens: max_tokens)";
+        }
       }
       u += left + key + "\n";
     }

@@ -18,10 +18,19 @@ def client(server):
     return openai.OpenAI(base_url=server.url("/v1"), api_key="unused", max_retries=0)
 
 
-def test_text_parts(client, model_name):
-    r = client.chat.completions.create(model=model_name, max_tokens=4, messages=[
-        {"role": "user", "content": [{"type": "text", "text": "Name a colour."}, {"type": "text", "text": "One word."}]}])
+def test_text_parts(server, client, model_name):
+    parts = [{"type": "text", "text": "Name a colour."}, {"type": "text", "text": "One word."}]
+    r = client.chat.completions.create(model=model_name, max_tokens=4, messages=[{"role": "user", "content": parts}])
     assert r.choices[0].finish_reason in ("stop", "length")
+    # vLLM joins the parts with a newline before a template that takes `content` as a string: the prompt is the
+    # one the joined string gives.
+    def tokens(content):
+        r = requests.post(server.url("/tokenize"), timeout=10,
+                          json={"model": model_name, "messages": [{"role": "user", "content": content}]})
+        assert r.status_code == 200, r.text
+        return r.json()["tokens"]
+
+    assert tokens(parts) == tokens("Name a colour.\nOne word.") != tokens("Name a colour.One word.")
 
 
 def test_tool_loop_with_null_content(server, client, model_name):

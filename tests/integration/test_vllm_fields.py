@@ -1,6 +1,8 @@
 """Fields and endpoints vLLM has that clients read: stop_reason,
 /tokenize's return_token_strs, stream_options.continuous_usage_stats, HEAD on
 the GET routes, /version and /ping."""
+import http.client
+
 import openai
 import pytest
 import requests
@@ -55,6 +57,29 @@ def test_head_on_get_routes(server, path):
     assert get.status_code == head.status_code == 200
     assert head.content == b""
     assert int(head.headers["Content-Length"]) > 0
+
+
+def test_head_answers_carry_no_body_on_a_kept_alive_connection(server):
+    """aiperf probes HEAD /metrics and then reuses the connection: any byte of body after a HEAD answer (RFC 9110
+    9.3.2) would be read as the next status line. Answers to HEAD, refused ones included, must end at their headers;
+    http.client raises BadStatusLine on stray bytes."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        for method, path, status in [("HEAD", "/metrics", 200), ("GET", "/health", 200),
+                                     ("HEAD", "/v1/chat/completions", 405), ("GET", "/version", 200),
+                                     ("HEAD", "/no-such-route", 404), ("HEAD", "/v1/models/no-such-model", 404),
+                                     ("GET", "/v1/models", 200)]:
+            conn.request(method, path)
+            r = conn.getresponse()
+            body = r.read()
+            assert r.status == status, (method, path, r.status, body)
+            if method == "HEAD":
+                assert body == b""
+            else:
+                assert body and len(body) == int(r.getheader("Content-Length")), (path, body)
+            assert not r.will_close, (method, path)
+    finally:
+        conn.close()
 
 
 def test_version_and_ping(server):

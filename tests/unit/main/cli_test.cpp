@@ -2,6 +2,8 @@
 // flags mapped onto the TOML keys they set (checked by apply_overrides).
 #include "main/cli.h"
 
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -122,9 +124,29 @@ TEST(Cli, HelpListsEveryFlagWithItsKey) {
                            "--generation-config",
                            "[model] generation_config",
                            "--override-generation-config JSON",
-                           "[model] defaults"}) {
+                           "[model.defaults] (temperature, top_p"}) {
     EXPECT_NE(help.find(line), std::string::npos) << line;
   }
+}
+
+TEST(Cli, TheShippedConfigNamesEachVllmFlagBesideItsKey) {
+  std::ifstream in(std::string(TANDEM_SOURCE_DIR) + "/etc/tandem.toml");
+  ASSERT_TRUE(in) << "etc/tandem.toml";
+  std::stringstream shipped;
+  shipped << in.rdbuf();
+  const std::string help = usage();
+  const size_t vllm = help.find("vLLM's flags");
+  ASSERT_NE(vllm, std::string::npos);
+  std::istringstream lines(help.substr(vllm));
+  std::string line;
+  int flags = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("  --", 0) != 0) continue;
+    const std::string flag = line.substr(2, line.find(' ', 2) - 2);
+    ++flags;
+    EXPECT_NE(shipped.str().find(flag), std::string::npos) << flag << " is not named in etc/tandem.toml";
+  }
+  EXPECT_EQ(flags, 14);
 }
 
 }  // namespace
