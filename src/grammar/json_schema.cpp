@@ -347,6 +347,7 @@ class SchemaCompiler {
     check_keywords(o, ptr);
     if (const json::value* ref = get(o, "$ref")) return reference(*ref, ptr, depth);
     if (const json::value* c = get(o, "const")) {
+      if (!type_allows(o, *c, ptr)) fail(child(ptr, "const"), "the 'const' value does not have the schema's 'type'");
       std::string text;
       write_json(text, *c);
       return Expr::literal(text);
@@ -355,10 +356,12 @@ class SchemaCompiler {
       if (!e->is_array() || e->as_array().empty()) fail(child(ptr, "enum"), "'enum' must be a non-empty array");
       std::vector<Expr> alts;
       for (const json::value& x : e->as_array()) {
+        if (!type_allows(o, x, ptr)) continue;  // a value of another type can never validate
         std::string text;
         write_json(text, x);
         alts.push_back(Expr::literal(text));
       }
+      if (alts.empty()) fail(child(ptr, "enum"), "no 'enum' value has the schema's 'type'");
       return Expr::alt(std::move(alts));
     }
     for (const char* key : {"anyOf", "oneOf"}) {
@@ -427,6 +430,32 @@ class SchemaCompiler {
       }
     }
     return Expr::alt(std::move(alts));
+  }
+
+  // Whether the schema's "type" (absent: any) admits the value x.
+  bool type_allows(const json::object& o, const json::value& x, const std::string& ptr) {
+    const json::value* t = get(o, "type");
+    if (t == nullptr) return true;
+    auto one = [&](std::string_view name) {
+      if (name == "string") return x.is_string();
+      if (name == "boolean") return x.is_bool();
+      if (name == "null") return x.is_null();
+      if (name == "object") return x.is_object();
+      if (name == "array") return x.is_array();
+      if (name == "number") return x.is_number();
+      if (name == "integer") {
+        return x.is_int64() || x.is_uint64() || (x.is_double() && std::floor(x.as_double()) == x.as_double());
+      }
+      fail(child(ptr, "type"), "unknown type '" + std::string(name) + "'");
+    };
+    if (t->is_string()) return one(t->as_string());
+    if (t->is_array()) {
+      for (const json::value& n : t->as_array()) {
+        if (n.is_string() && one(n.as_string())) return true;
+      }
+      return false;
+    }
+    fail(child(ptr, "type"), "'type' must be a string or an array of strings");
   }
 
   Expr reference(const json::value& ref, const std::string& ptr, int depth) {
@@ -694,7 +723,7 @@ class SchemaCompiler {
     if (xmn) raise_lo(*xmn, true);
     if (mx) lower_hi(*mx, draft4_xmx);
     if (xmx) lower_hi(*xmx, true);
-    if (std::fabs(lo) >= kBig || std::fabs(hi) >= kBig)
+    if ((has_lo && std::fabs(lo) >= kBig) || (has_hi && std::fabs(hi) >= kBig))
       fail(ptr, "numeric bound out of the supported range (|x| < 9e18)");
     if (has_lo && has_hi && lo > hi) fail(ptr, "no integer satisfies the numeric bounds");
     const bool fraction = !integer;

@@ -8,6 +8,7 @@
 //   probability 1/2 when allowed) until a stop id is accepted or max_tokens.
 // masks: {"ok": true, "steps": [{"prefix_hex": "...", "allowed": [ids], "can_end": b}]} along such walks.
 // A compile error: {"ok": false, "error": "..."}.
+// {"batch": [request, ...], "vocab": ...} answers {"results": [answer, ...]} (one vocabulary, one Compiler).
 #include <boost/json.hpp>
 #include <cstdio>
 #include <iostream>
@@ -46,6 +47,8 @@ void answer(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
 
 }  // namespace
 
+json::object run_one(const json::object& req, grammar::Compiler& compiler, const grammar::TokenTable& table);
+
 int main() {
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
   json::object req = json::parse(input).as_object();
@@ -65,6 +68,18 @@ int main() {
     for (const json::value& id : v.at("stop_ids").as_array()) table.stop_ids.push_back(id.to_number<int>());
   }
   grammar::Compiler compiler(table);
+  if (req.contains("batch")) {
+    json::array results;
+    for (const json::value& r : req.at("batch").as_array()) results.push_back(run_one(r.as_object(), compiler, table));
+    answer(json::object{{"results", results}});
+    return 0;
+  }
+  json::object out = run_one(req, compiler, table);
+  answer(out);
+  return out.at("ok").as_bool() || !out.contains("dead_end") ? 0 : 1;
+}
+
+json::object run_one(const json::object& req, grammar::Compiler& compiler, const grammar::TokenTable& table) {
   std::string kind(req.at("kind").as_string());
   std::string text = req.contains("text") ? std::string(req.at("text").as_string()) : "";
   Result<std::shared_ptr<const grammar::Grammar>> g = Status(ErrorKind::kInvalidRequest, "unknown kind " + kind);
@@ -81,10 +96,7 @@ int main() {
     for (const json::value& o : req.at("options").as_array()) options.emplace_back(o.as_string());
     g = compiler.choice(options);
   }
-  if (!g.ok()) {
-    answer({{"ok", false}, {"error", g.status().message()}});
-    return 0;
-  }
+  if (!g.ok()) return {{"ok", false}, {"error", g.status().message()}};
   const std::string mode = req.contains("mode") ? std::string(req.at("mode").as_string()) : "generate";
   const int n = req.contains("n") ? req.at("n").to_number<int>() : 5;
   const int max_tokens = req.contains("max_tokens") ? req.at("max_tokens").to_number<int>() : 400;
@@ -111,8 +123,7 @@ int main() {
         steps.push_back({{"prefix_hex", hex(text_out)}, {"allowed", ids}, {"can_end", m.can_end()}});
       }
       if (!any) {
-        answer({{"ok", false}, {"error", "dead end: no token allowed after " + hex(text_out)}});
-        return 1;
+        return {{"ok", false}, {"dead_end", true}, {"error", "dead end: no token allowed after " + hex(text_out)}};
       }
       int32_t pick;
       if (!stops.empty() && (allowed.empty() || rng() % 2 == 0)) {
@@ -136,8 +147,7 @@ int main() {
         pick = with[rng() % with.size()];
       }
       if (!m.accept(pick)) {
-        answer({{"ok", false}, {"error", "an allowed token was refused: " + std::to_string(pick)}});
-        return 1;
+        return {{"ok", false}, {"dead_end", true}, {"error", "an allowed token was refused: " + std::to_string(pick)}};
       }
       tokens.push_back(pick);
       if (is_stop[pick]) {
@@ -150,6 +160,5 @@ int main() {
   }
   json::object out{{"ok", true}, {"outputs", outputs}};
   if (mode == "masks") out["steps"] = steps;
-  answer(out);
-  return 0;
+  return out;
 }
