@@ -145,6 +145,8 @@ Result<Automaton> build_automaton(const RuleSet& rules, const Limits& limits,
     return Status(ErrorKind::kInvalidRequest, "the grammar has no root rule");
   }
   a.rule_start.assign(n_rules, -1);
+  a.rule_first.assign(n_rules, -1);
+  a.leaf_key.resize(n_rules);
   a.rule_name.resize(n_rules);
   for (int32_t r = 0; r < n_rules; ++r) a.rule_name[r] = rules.name(r);
   a.root = rules.root;
@@ -173,6 +175,7 @@ Result<Automaton> build_automaton(const RuleSet& rules, const Limits& limits,
         a.nodes.emplace_back();
       }
     };
+    a.rule_first[r] = static_cast<int32_t>(a.nodes.size());
     keep(start);
     for (TNode& n : t) {
       for (ByteEdge& e : n.bytes) keep(e.target);
@@ -190,6 +193,7 @@ Result<Automaton> build_automaton(const RuleSet& rules, const Limits& limits,
                                                     " automaton states (limit max_states)");
     }
     a.rule_start[r] = map[start];
+    a.node_rule.resize(a.nodes.size(), r);
     seen.resize(t.size(), 0);
     for (int32_t u = 0; u < static_cast<int32_t>(t.size()); ++u) {
       if (map[u] < 0) continue;
@@ -324,6 +328,27 @@ Result<Automaton> build_automaton(const RuleSet& rules, const Limits& limits,
       return Status(ErrorKind::kInvalidRequest,
                     "rule '" + cycle + "' is left-recursive (it can call itself before reading a byte)");
     }
+  }
+  // Leaf rules: a canonical text of the automaton (after pruning), nodes relative to the rule's first.
+  static const char* kHex = "0123456789abcdef";
+  for (int32_t r = 0; r < n_rules; ++r) {
+    if (a.rule_start[r] < 0) continue;
+    const int32_t first = a.rule_first[r];
+    std::string key = std::to_string(a.rule_start[r] - first) + "|";
+    bool leaf = true;
+    for (int32_t u = first; u < n_nodes && a.node_rule[u] == r && leaf; ++u) {
+      const Node& n = a.nodes[u];
+      leaf = n.refs.empty();
+      key += n.final ? 'F' : 'N';
+      for (const ByteEdge& e : n.bytes) {
+        for (int b = 0; b < 256; b += 4) {
+          key += kHex[(e.set[b] ? 1 : 0) | (e.set[b + 1] ? 2 : 0) | (e.set[b + 2] ? 4 : 0) | (e.set[b + 3] ? 8 : 0)];
+        }
+        key += '>' + std::to_string(e.target - first) + ',';
+      }
+      key += ';';
+    }
+    if (leaf) a.leaf_key[r] = std::move(key);
   }
   if (a.memory_bytes() > limits.max_memory_bytes) {
     return Status(ErrorKind::kInvalidRequest, "the grammar needs more memory than the limit (max_memory_bytes)");

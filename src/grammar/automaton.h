@@ -35,6 +35,11 @@ struct Automaton {
   std::vector<Node> nodes;
   std::vector<int32_t> rule_start;  // [rule] its start node
   std::vector<std::string> rule_name;
+  std::vector<int32_t> node_rule;   // [node] the rule it belongs to (a rule's nodes are contiguous)
+  std::vector<int32_t> rule_first;  // [rule] its first node
+  // [rule] for a rule that calls no rule: a canonical text of its automaton, equal for equal automata,
+  // so that its position masks can be shared between grammars (compiled_grammar.h); empty otherwise.
+  std::vector<std::string> leaf_key;
   int32_t root = 0;
 
   size_t memory_bytes() const;

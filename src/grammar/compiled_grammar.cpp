@@ -1,21 +1,35 @@
 #include "grammar/compiled_grammar.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "grammar/stack.h"
 
 namespace tandem::grammar {
 
-Grammar::Grammar(Automaton a, std::shared_ptr<const Vocab> vocab, size_t memory_budget)
-    : a_(std::move(a)), vocab_(std::move(vocab)), budget_(memory_budget) {
+std::shared_ptr<const PositionMask> SharedMasks::find(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = map_.find(key);
+  return it == map_.end() ? nullptr : it->second;
+}
+
+void SharedMasks::put(const std::string& key, std::shared_ptr<const PositionMask> m) {
+  size_t size = key.size() + m->accepted.size() * 4 + m->uncertain.size() * 4 + 64;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (used_ + size > budget_ || map_.count(key) != 0) return;
+  used_ += size;
+  map_.emplace(key, std::move(m));
+}
+
+Grammar::Grammar(Automaton a, std::shared_ptr<const Vocab> vocab, size_t memory_budget,
+                 std::shared_ptr<SharedMasks> shared)
+    : a_(std::move(a)), vocab_(std::move(vocab)), budget_(memory_budget), shared_(std::move(shared)) {
   used_ = a_.memory_bytes();
-  masks_ = std::make_unique<std::atomic<PositionMask*>[]>(a_.nodes.size());
+  masks_ = std::make_unique<std::atomic<const PositionMask*>[]>(a_.nodes.size());
   for (size_t i = 0; i < a_.nodes.size(); ++i) masks_[i].store(nullptr, std::memory_order_relaxed);
 }
 
-Grammar::~Grammar() {
-  for (size_t i = 0; i < a_.nodes.size(); ++i) delete masks_[i].load(std::memory_order_relaxed);
-}
+Grammar::~Grammar() = default;
 
 size_t Grammar::cached_positions() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -23,25 +37,34 @@ size_t Grammar::cached_positions() const {
 }
 
 const PositionMask* Grammar::position_mask(int32_t node) const {
-  PositionMask* m = masks_[node].load(std::memory_order_acquire);
+  const PositionMask* m = masks_[node].load(std::memory_order_acquire);
   if (m != nullptr) return m;
   std::lock_guard<std::mutex> lock(mu_);
   m = masks_[node].load(std::memory_order_acquire);
   if (m != nullptr) return m;
-  const size_t cost = vocab_->words() * 4 + 64;
-  if (used_ + cost > budget_) return nullptr;
-  std::unique_ptr<PositionMask> made = compute(node);
-  size_t size = made->accepted.size() * 4 + made->uncertain.size() * 4 + sizeof(PositionMask);
-  if (used_ + size > budget_) return nullptr;
-  used_ += size;
+  const int32_t rule = a_.node_rule[node];
+  std::string key;
+  std::shared_ptr<const PositionMask> made;
+  if (shared_ != nullptr && !a_.leaf_key[rule].empty()) {
+    key = a_.leaf_key[rule] + "@" + std::to_string(node - a_.rule_first[rule]);
+    made = shared_->find(key);
+  }
+  if (made == nullptr) {
+    if (used_ + vocab_->words() * 4 + 64 > budget_) return nullptr;
+    made = compute(node);
+    size_t size = made->accepted.size() * 4 + made->uncertain.size() * 4 + sizeof(PositionMask);
+    if (used_ + size > budget_) return nullptr;
+    used_ += size;
+    if (!key.empty()) shared_->put(key, made);
+  }
   ++count_;
-  m = made.release();
-  masks_[node].store(m, std::memory_order_release);
-  return m;
+  held_.push_back(made);
+  masks_[node].store(made.get(), std::memory_order_release);
+  return made.get();
 }
 
-std::unique_ptr<PositionMask> Grammar::compute(int32_t node) const {
-  auto out = std::make_unique<PositionMask>();
+std::shared_ptr<const PositionMask> Grammar::compute(int32_t node) const {
+  auto out = std::make_shared<PositionMask>();
   out->accepted.assign(vocab_->words(), 0);
   const auto& trie = vocab_->trie();
   const auto& ids = vocab_->sorted_ids();
@@ -83,7 +106,6 @@ std::unique_ptr<PositionMask> Grammar::compute(int32_t node) const {
     pop_before[d + 1] = static_cast<char>(before || popped);
     ++i;
   }
-  std::sort(out->uncertain.begin(), out->uncertain.end());
   return out;
 }
 

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "grammar/automaton.h"
@@ -23,12 +25,29 @@ namespace tandem::grammar {
 
 struct PositionMask {
   std::vector<uint32_t> accepted;  // [vocab words] bitmask
-  std::vector<int32_t> uncertain;  // token ids, sorted
+  std::vector<int32_t> uncertain;  // token ids, in the vocabulary trie's order (sorted by bytes)
+};
+
+// Position masks of leaf rules (Automaton::leaf_key), shared by all grammars of one Compiler: the
+// string, number and format rules recur in most schemas. Thread-safe; bounded by a byte budget (past
+// it, masks are no longer shared, only kept by their grammar).
+class SharedMasks {
+ public:
+  explicit SharedMasks(size_t budget) : budget_(budget) {}
+  std::shared_ptr<const PositionMask> find(const std::string& key) const;
+  void put(const std::string& key, std::shared_ptr<const PositionMask> m);
+
+ private:
+  size_t budget_;
+  size_t used_ = 0;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const PositionMask>> map_;
 };
 
 class Grammar {
  public:
-  Grammar(Automaton a, std::shared_ptr<const Vocab> vocab, size_t memory_budget);
+  Grammar(Automaton a, std::shared_ptr<const Vocab> vocab, size_t memory_budget,
+          std::shared_ptr<SharedMasks> shared = nullptr);
   ~Grammar();
 
   const Automaton& automaton() const { return a_; }
@@ -38,7 +57,7 @@ class Grammar {
   size_t cached_positions() const;
 
  private:
-  std::unique_ptr<PositionMask> compute(int32_t node) const;
+  std::shared_ptr<const PositionMask> compute(int32_t node) const;
 
   Automaton a_;
   std::shared_ptr<const Vocab> vocab_;
@@ -46,7 +65,9 @@ class Grammar {
   mutable std::mutex mu_;
   mutable size_t used_ = 0;
   mutable size_t count_ = 0;
-  std::unique_ptr<std::atomic<PositionMask*>[]> masks_;
+  std::shared_ptr<SharedMasks> shared_;
+  mutable std::vector<std::shared_ptr<const PositionMask>> held_;
+  std::unique_ptr<std::atomic<const PositionMask*>[]> masks_;
 };
 
 }  // namespace tandem::grammar

@@ -60,7 +60,8 @@ constexpr size_t kCacheEntries = 256;
 Compiler::Compiler(TokenTable tokens, Limits limits)
     : vocab_(std::make_shared<const Vocab>(std::move(tokens))),
       limits_(limits),
-      cache_(std::make_unique<GrammarCache>(kCacheEntries)) {}
+      cache_(std::make_unique<GrammarCache>(kCacheEntries)),
+      shared_masks_(std::make_shared<SharedMasks>(limits.max_memory_bytes)) {}
 
 Compiler::~Compiler() = default;
 
@@ -78,7 +79,7 @@ Result<std::shared_ptr<const Grammar>> Compiler::cached(std::string key, Build b
   if (!rules.ok()) return rules.status();
   Result<Automaton> a = build_automaton(*rules, limits_, deadline);
   if (!a.ok()) return a.status();
-  auto g = std::make_shared<const Grammar>(std::move(a).value(), vocab_, limits_.max_memory_bytes);
+  auto g = std::make_shared<const Grammar>(std::move(a).value(), vocab_, limits_.max_memory_bytes, shared_masks_);
   cache_->put(key, g);
   return std::shared_ptr<const Grammar>(std::move(g));
 }

@@ -40,6 +40,7 @@ struct Limits {
 class Grammar;  // compiled, immutable, shareable between threads and sequences
 class Vocab;    // the TokenTable sorted into a trie (grammar/vocab.h)
 class GrammarCache;
+class SharedMasks;
 
 class Compiler {  // one per served model; thread-safe; caches compiled grammars (LRU, bounded)
  public:
@@ -69,6 +70,7 @@ class Compiler {  // one per served model; thread-safe; caches compiled grammars
   std::shared_ptr<const Vocab> vocab_;
   Limits limits_;
   std::unique_ptr<GrammarCache> cache_;
+  std::shared_ptr<SharedMasks> shared_masks_;
 };
 
 class StackSet;  // grammar/stack.h

@@ -19,11 +19,47 @@ class StackSet {
   Walker walker;
   std::vector<std::vector<int32_t>> history;
   std::vector<int32_t> scratch;
+  std::vector<std::vector<int32_t>> levels;
+  std::vector<size_t> arena_at;
 };
 
 namespace {
 
 bool contains(const std::vector<int32_t>& set, int32_t f) { return std::find(set.begin(), set.end(), f) != set.end(); }
+
+// Sets the bits of the tokens of `ids` (sorted by bytes) that can be read from frame f, walking shared
+// prefixes once. Tokens already set are skipped. Leaves the arena as it found it.
+void check_tokens(Walker& w, const Vocab& v, int32_t f, const std::vector<int32_t>& ids, std::span<uint32_t> mask,
+                  std::vector<std::vector<int32_t>>& levels, std::vector<size_t>& arena_at) {
+  const size_t base = w.arena().size();
+  if (levels.size() < static_cast<size_t>(v.max_depth()) + 1) {
+    levels.resize(v.max_depth() + 1);
+    arena_at.resize(v.max_depth() + 1);
+  }
+  levels[0].assign(1, f);
+  arena_at[0] = base;
+  std::string_view prev;
+  size_t reached = 0;  // levels[0..reached] hold the sets after prev's first bytes
+  for (int32_t id : ids) {
+    if (mask[id >> 5] >> (id & 31) & 1u) continue;
+    std::string_view b = v.bytes(id);
+    size_t lcp = 0;
+    while (lcp < b.size() && lcp < prev.size() && lcp < reached && b[lcp] == prev[lcp]) ++lcp;
+    w.arena().truncate(arena_at[lcp]);
+    size_t d = lcp;
+    bool alive = !levels[d].empty();
+    while (alive && d < b.size()) {
+      w.step(levels[d], static_cast<uint8_t>(b[d]), levels[d + 1], nullptr);
+      ++d;
+      arena_at[d] = w.arena().size();
+      alive = !levels[d].empty();
+    }
+    reached = d;
+    prev = b;
+    if (alive) mask[id >> 5] |= 1u << (id & 31);
+  }
+  w.arena().truncate(base);
+}
 
 }  // namespace
 
@@ -120,11 +156,7 @@ bool Matcher::fill_next_token_mask(std::span<uint32_t> mask) const {
     todo.emplace_back(f, pm);
   }
   for (const auto& [f, pm] : todo) {
-    one.assign(1, f);
-    for (int32_t id : pm->uncertain) {
-      if (mask[id >> 5] >> (id & 31) & 1u) continue;
-      if (w.walk(one, v.bytes(id))) mask[id >> 5] |= 1u << (id & 31);
-    }
+    check_tokens(w, v, f, pm->uncertain, mask, stacks_->levels, stacks_->arena_at);
   }
   if (!any) {
     for (size_t i = 0; i < words; ++i) {
