@@ -73,8 +73,17 @@ std::shared_ptr<const PositionMask> Grammar::compute(int32_t node) const {
   std::vector<std::vector<int32_t>> sets(max_depth + 1);
   std::vector<size_t> arena_at(max_depth + 1, 0);
   std::vector<char> pop_before(max_depth + 2, 0);  // some path completed the rule after >= 1 byte, before depth d
+  std::vector<ByteSet> next_bytes(max_depth + 1);  // [d] bytes some stack of sets[d] can read
+  auto readable = [&](const std::vector<int32_t>& set, ByteSet& out_bytes) {
+    out_bytes.reset();
+    for (int32_t f : set) {
+      if (f == kEndFrame || f == kDoneFrame) continue;
+      for (const ByteEdge& e : a_.nodes[w.arena()[f].node].bytes) out_bytes |= e.set;
+    }
+  };
   sets[0].push_back(w.arena().intern(node, kSentinel));
   arena_at[0] = w.arena().size();
+  readable(sets[0], next_bytes[0]);
   auto accept_range = [&](int32_t b, int32_t e) {
     for (int32_t k = b; k < e; ++k) out->accepted[ids[k] >> 5] |= 1u << (ids[k] & 31);
   };
@@ -85,9 +94,13 @@ std::shared_ptr<const PositionMask> Grammar::compute(int32_t node) const {
   for (int32_t i = 0; i < n;) {
     const Vocab::TrieNode& t = trie[i];
     const int d = t.depth;
-    w.arena().truncate(arena_at[d - 1]);
     bool popped = false;
-    w.step(sets[d - 1], t.byte, sets[d], &popped);
+    if (next_bytes[d - 1].test(t.byte)) {
+      w.arena().truncate(arena_at[d - 1]);
+      w.step(sets[d - 1], t.byte, sets[d], &popped);
+    } else {
+      sets[d].clear();  // no stack reads this byte: skip the step
+    }
     const bool before = pop_before[d] != 0;
     if (!sets[d].empty() || popped) {
       accept_range(t.tok_begin, t.tok_end);
@@ -104,6 +117,7 @@ std::shared_ptr<const PositionMask> Grammar::compute(int32_t node) const {
     }
     arena_at[d] = w.arena().size();
     pop_before[d + 1] = static_cast<char>(before || popped);
+    readable(sets[d], next_bytes[d]);
     ++i;
   }
   return out;

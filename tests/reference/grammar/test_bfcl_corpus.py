@@ -8,7 +8,7 @@ import re
 import pytest
 
 from bfcl_corpus import schemas
-from conftest import json_vocab, run_tool
+from grammar_driver import json_vocab, run_tool
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is required")
 

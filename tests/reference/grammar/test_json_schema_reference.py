@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from conftest import json_vocab, run_tool
+from grammar_driver import json_vocab, run_tool
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is required")
 

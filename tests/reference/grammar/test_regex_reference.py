@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import make_vocab, run_tool
+from grammar_driver import make_vocab, run_tool
 
 regex_mod = pytest.importorskip("regex", reason="the regex package (a transformers dependency) is required")
 

@@ -1,6 +1,7 @@
-"""Shared helpers for the grammar cross-checks: the grammar_tool driver (tests/tools/grammar_tool.cpp) and
-the small byte-level vocabularies the checks use. The references are independent: Python `re`, the
-`regex` package's partial matching (prefix viability) and `jsonschema`."""
+"""Shared helpers for the grammar cross-checks (a plain module, not a conftest, so that its name does not
+clash with other folders' conftest.py when pytest runs the whole tree): the grammar_tool driver
+(tests/tools/grammar_tool.cpp) and the small byte-level vocabularies the checks use. The references are
+independent: Python `re`, the `regex` package's partial matching (prefix viability) and `jsonschema`."""
 import json
 import os
 import subprocess
