@@ -14,7 +14,7 @@ std::shared_ptr<const PositionMask> SharedMasks::find(const std::string& key) co
 }
 
 void SharedMasks::put(const std::string& key, std::shared_ptr<const PositionMask> m) {
-  size_t size = key.size() + m->accepted.size() * 4 + m->uncertain.size() * 4 + 64;
+  size_t size = key.size() + (m->accepted.size() + m->accepted_ids.size() + m->uncertain.size()) * 4 + 64;
   std::lock_guard<std::mutex> lock(mu_);
   if (used_ + size > budget_ || map_.count(key) != 0) return;
   used_ += size;
@@ -52,7 +52,8 @@ const PositionMask* Grammar::position_mask(int32_t node) const {
   if (made == nullptr) {
     if (used_ + vocab_->words() * 4 + 64 > budget_) return nullptr;
     made = compute(node);
-    size_t size = made->accepted.size() * 4 + made->uncertain.size() * 4 + sizeof(PositionMask);
+    size_t size =
+        (made->accepted.size() + made->accepted_ids.size() + made->uncertain.size()) * 4 + sizeof(PositionMask);
     if (used_ + size > budget_) return nullptr;
     used_ += size;
     if (!key.empty()) shared_->put(key, made);
@@ -119,6 +120,17 @@ std::shared_ptr<const PositionMask> Grammar::compute(int32_t node) const {
     pop_before[d + 1] = static_cast<char>(before || popped);
     readable(sets[d], next_bytes[d]);
     ++i;
+  }
+  size_t count = 0;
+  for (uint32_t word : out->accepted) count += static_cast<size_t>(__builtin_popcount(word));
+  if (count < out->accepted.size()) {
+    for (size_t i = 0; i < out->accepted.size(); ++i) {
+      for (uint32_t word = out->accepted[i]; word != 0; word &= word - 1) {
+        out->accepted_ids.push_back(static_cast<int32_t>(i * 32 + __builtin_ctz(word)));
+      }
+    }
+    out->accepted.clear();
+    out->accepted.shrink_to_fit();
   }
   return out;
 }

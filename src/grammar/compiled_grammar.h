@@ -24,7 +24,10 @@
 namespace tandem::grammar {
 
 struct PositionMask {
-  std::vector<uint32_t> accepted;  // [vocab words] bitmask
+  // The accepted tokens: a bitmask [vocab words], or, when fewer tokens than mask words are accepted
+  // (most positions outside strings), their ids (accepted empty).
+  std::vector<uint32_t> accepted;
+  std::vector<int32_t> accepted_ids;
   std::vector<int32_t> uncertain;  // token ids, in the vocabulary trie's order (sorted by bytes)
 };
 

@@ -150,9 +150,13 @@ bool Matcher::fill_next_token_mask(std::span<uint32_t> mask) const {
       }
       continue;
     }
-    const uint32_t* src = pm->accepted.data();
-    uint32_t* dst = mask.data();
-    for (size_t i = 0; i < words; ++i) dst[i] |= src[i];
+    if (pm->accepted.empty()) {
+      for (int32_t id : pm->accepted_ids) mask[id >> 5] |= 1u << (id & 31);
+    } else {
+      const uint32_t* src = pm->accepted.data();
+      uint32_t* dst = mask.data();
+      for (size_t i = 0; i < words; ++i) dst[i] |= src[i];
+    }
     todo.emplace_back(f, pm);
   }
   for (const auto& [f, pm] : todo) {
