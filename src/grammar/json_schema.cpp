@@ -345,7 +345,16 @@ class SchemaCompiler {
     if (!s.is_object()) fail(ptr, "a schema must be an object or a boolean");
     const json::object& o = s.as_object();
     check_keywords(o, ptr);
-    if (const json::value* ref = get(o, "$ref")) return reference(*ref, ptr, depth);
+    if (const json::value* ref = get(o, "$ref")) {
+      if (strict_) {
+        for (const auto& kv : o) {
+          if (kv.key() != "$ref" && kAnnotations.count(kv.key()) == 0) {
+            fail(ptr, "'" + std::string(kv.key()) + "' beside '$ref' is not supported");
+          }
+        }
+      }
+      return reference(*ref, ptr, depth);
+    }
     if (const json::value* c = get(o, "const")) {
       if (!type_allows(o, *c, ptr)) fail(child(ptr, "const"), "the 'const' value does not have the schema's 'type'");
       std::string text;

@@ -236,7 +236,10 @@ class RegexParser {
       case '0': cp = 0; return false;
       case 'x': cp = hex(2); return false;
       case 'u': cp = hex(4); return false;
-      case 'U': cp = hex(8); return false;
+      case 'U':
+        cp = hex(8);
+        if (cp > kMaxCodePoint) fail("code point out of range");
+        return false;
       case 'b':
         if (in_class) {
           cp = 8;

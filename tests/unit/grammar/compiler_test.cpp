@@ -89,6 +89,8 @@ TEST(Compiler, SchemaRefusalsNameKeywordAndPointer) {
            Case{R"({"type":"object",})", "invalid JSON at offset 17"},
            Case{R"({} x)", "extra text after the schema"},
            Case{R"(false)", "the grammar matches no string"},
+           Case{R"({"$defs":{"a":{"type":"string"}},"$ref":"#/$defs/a","maxLength":2})",
+                "'maxLength' beside '$ref' is not supported at '#'"},
        }) {
     auto g = c.json_schema(k.schema);
     ASSERT_FALSE(g.ok()) << k.schema;

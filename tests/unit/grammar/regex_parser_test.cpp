@@ -46,7 +46,8 @@ TEST(RegexParser, ErrorsNameTheOffset) {
         Case{"*a", "nothing to repeat at offset 0"}, Case{"[b-a]", "bad character range"},
         Case{"a(?=b)", "unsupported group construct"}, Case{"a\\1", "unsupported escape \\1 at offset 1"},
         Case{"[abc", "unterminated character class at offset 0"}, Case{"a{3,2}", "min repeat greater than max repeat"},
-        Case{"a**", "multiple repeat"}, Case{"a^b", "'^' is only supported at the start"}}) {
+        Case{"a**", "multiple repeat"}, Case{"a^b", "'^' is only supported at the start"},
+        Case{"\\U00110000", "code point out of range"}}) {
     auto g = c.regex(k.pattern);
     ASSERT_FALSE(g.ok()) << k.pattern;
     EXPECT_EQ(g.status().kind(), ErrorKind::kInvalidRequest);
