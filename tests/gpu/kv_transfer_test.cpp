@@ -90,7 +90,9 @@ ModelWeights random_weights(const ModelSpec& s) {
 
 constexpr int kBlocks = 3000;  // 16 KiB blocks: 1024 per 16 MiB staging chunk, so 3 chunks
 
-std::unique_ptr<Runner> make(int64_t staging = -1, bool peer = false) {
+// `staging`: device blob bytes outstanding at most (-1: the runner's default,
+// min(2 GiB, pool / 8) = 375 blocks here).
+std::unique_ptr<Runner> make(int64_t staging = int64_t{64} << 20, bool peer = false) {
   CudaRunnerOptions o;
   o.max_blocks = kBlocks;
   o.gpu_memory_fraction = 0.05;
@@ -165,7 +167,9 @@ void move_and_compare(Runner& from, Runner& to, size_t n, int first, bool expect
   ASSERT_EQ((*blob)->num_blocks(), static_cast<int>(n));
   // A copy's source blocks may be reused at once: overwrite them before the
   // import. A borrowed blob's must stay (the scheduler holds them).
-  if (mode == BlobMode::kCopy) ASSERT_TRUE(from.import_blocks(src, random_bytes(bytes.size(), seed + 2)).ok());
+  if (mode == BlobMode::kCopy) {
+    ASSERT_TRUE(from.import_blocks(src, random_bytes(bytes.size(), seed + 2)).ok());
+  }
   const std::vector<int32_t> dst = disjoint_ids(src, n - static_cast<size_t>(first));
   ASSERT_TRUE(to.import_blob(dst, **blob, first).ok());
   std::vector<std::byte> out(dst.size() * to.block_bytes());
@@ -212,7 +216,7 @@ TEST(CudaKvTransfer, BorrowedBlobsMoveWithOneCopyByteExact) {
 TEST(CudaKvTransfer, PeerCopyPathToSelfOnDeviceZeroByteExact) {
   REQUIRE_GPU();
   auto a = make();
-  auto b = make(-1, /*peer=*/true);
+  auto b = make(int64_t{64} << 20, /*peer=*/true);
   ASSERT_TRUE(a && b);
   move_and_compare(*a, *b, 1, 0, true, 21);
   move_and_compare(*a, *b, 500, 9, true, 22);
@@ -243,6 +247,11 @@ TEST(CudaKvTransfer, HostBlobsIntoTheDeviceAndTheStagingLimit) {
   auto c = make(0);
   ASSERT_NE(c, nullptr);
   move_and_compare(*c, *b, 3, 0, false, 33);
+  // The default limit: an eighth of the KV pool (3000 blocks -> 375).
+  auto d = make(-1);
+  ASSERT_NE(d, nullptr);
+  move_and_compare(*d, *b, 375, 0, true, 34);
+  move_and_compare(*d, *b, 376, 0, false, 35);
 }
 
 // A prompt prefilled on one runner continues on another after the move: the
