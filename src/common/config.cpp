@@ -379,12 +379,6 @@ void validate_workers(const Config& c, const std::string& file) {
     }
     backend = b;
     if (w.device && b == "cpu") fail(i, "device", "expected no device on the CPU backend");
-    if (w.role != "aggregated" && b == "cuda") {
-      fail(i, "role",
-           "expected \"aggregated\" on the CUDA backend (moving KV blocks between CUDA workers is not "
-           "built yet), got \"" +
-               w.role + "\"");
-    }
     prefill |= w.role == "prefill";
     decode |= w.role == "decode";
   }

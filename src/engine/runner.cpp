@@ -65,6 +65,38 @@ Status Runner::import_blocks(std::span<const int32_t>, std::span<const std::byte
   return Status(ErrorKind::kUnsupported, "this backend cannot import KV blocks");
 }
 
+Status Runner::check_blob_import(std::span<const int32_t> ids, const KvBlob& blob, int first) const {
+  if (blob.block_bytes() != block_bytes()) {
+    return Status(ErrorKind::kInvalidRequest, "import_blob: the blob's blocks have " +
+                                                  std::to_string(blob.block_bytes()) + " bytes, this pool's " +
+                                                  std::to_string(block_bytes()));
+  }
+  if (first < 0 || static_cast<size_t>(first) + ids.size() > static_cast<size_t>(blob.num_blocks())) {
+    return Status(ErrorKind::kInvalidRequest, "import_blob: blocks [" + std::to_string(first) + ", " +
+                                                  std::to_string(static_cast<size_t>(first) + ids.size()) +
+                                                  ") are outside the blob's " + std::to_string(blob.num_blocks()));
+  }
+  return check_block_bytes("import_blob", ids, ids.size() * block_bytes());
+}
+
+Result<std::unique_ptr<KvBlob>> Runner::export_blob(std::span<const int32_t> ids, BlobMode) {
+  auto blob = std::make_unique<HostKvBlob>(static_cast<int>(ids.size()), block_bytes());
+  if (Status s = export_blocks(ids, blob->mutable_bytes()); !s.ok()) return s;
+  return std::unique_ptr<KvBlob>(std::move(blob));
+}
+
+Status Runner::import_blob(std::span<const int32_t> ids, const KvBlob& blob, int first) {
+  if (Status s = check_blob_import(ids, blob, first); !s.ok()) return s;
+  const size_t bytes = ids.size() * block_bytes();
+  const std::span<const std::byte> host = blob.host_bytes();
+  if (!host.empty() || blob.num_blocks() == 0) {
+    return import_blocks(ids, host.subspan(static_cast<size_t>(first) * block_bytes(), bytes));
+  }
+  std::vector<std::byte> staged(bytes);
+  if (Status s = blob.copy_to_host(first, staged); !s.ok()) return s;
+  return import_blocks(ids, staged);
+}
+
 Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
                                std::vector<SampledToken>& out) {
   if (Status s = check_sample_rows(batch, rows); !s.ok()) return s;

@@ -16,10 +16,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "common/status.h"
+#include "engine/kv_blob.h"
 #include "engine/model_spec.h"
 #include "engine/sampling.h"
 
@@ -87,11 +89,31 @@ class Runner {
   // out[i * block_bytes(), (i + 1) * block_bytes()); import_blocks writes
   // those bytes into block ids[i]. Both fail with kInvalidRequest, touching
   // nothing, when an id is outside [0, num_blocks()) or the buffer is not
-  // ids.size() * block_bytes() bytes. The default returns kUnsupported: the
-  // CUDA runner does not move blocks yet, which is why the config refuses
-  // prefill and decode roles on CUDA workers. The CPU runner copies memory.
+  // ids.size() * block_bytes() bytes. Both are synchronous: the bytes are in
+  // `out` (export), or in the blocks for the next step (import), when they
+  // return. The default returns kUnsupported. The CPU runner copies memory;
+  // the CUDA runner copies through pinned staging buffers on a copy stream
+  // ordered after its steps (a device fault: kDevice).
   virtual Status export_blocks(std::span<const int32_t> ids, std::span<std::byte> out);
   virtual Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in);
+
+  // The same move without a detour through host memory where the backend can
+  // avoid it (kv_blob.h). export_blob makes a blob whose block i is block
+  // ids[i]; the backend chooses where it lives (the CUDA runner: with kCopy
+  // its own GPU's staging pool while that has room, else host memory; with
+  // kBorrow a view of its KV pool). With kCopy (or a blob that does not
+  // borrows_source()) the source blocks may be overwritten by any later step
+  // as soon as it returns (a backend orders its asynchronous copy before
+  // them); a borrowing blob needs them unwritten until dropped. import_blob writes
+  // blocks [first, first + ids.size()) of `blob` into blocks ids[i]; on
+  // return they are ready for the next step and the blob may be dropped.
+  // Both fail like export_blocks / import_blocks (kInvalidRequest, touching
+  // nothing, for an id out of range, a blob of another block size, or a range
+  // outside the blob). Defaults: export_blob makes a HostKvBlob through
+  // export_blocks; import_blob reads a host blob's bytes, or copies any other
+  // blob to the host first (KvBlob::copy_to_host), into import_blocks.
+  virtual Result<std::unique_ptr<KvBlob>> export_blob(std::span<const int32_t> ids, BlobMode mode);
+  virtual Status import_blob(std::span<const int32_t> ids, const KvBlob& blob, int first);
 
  protected:
   // Checks rows.size() against the batch's want_logits count (step_and_sample).
@@ -100,6 +122,8 @@ class Runner {
   Status check_copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) const;
   // export_blocks/import_blocks' argument checks (`what` names the call).
   Status check_block_bytes(const char* what, std::span<const int32_t> ids, size_t bytes) const;
+  // import_blob's argument checks: ids in range, the blob's block size, the range.
+  Status check_blob_import(std::span<const int32_t> ids, const KvBlob& blob, int first) const;
 
  private:
   std::vector<float> sample_logits_;  // the default step_and_sample's logits

@@ -18,9 +18,11 @@
 // the first one, and the k pools together with f of it: worker j finds
 // (1 - j f / k) of that memory free and takes f / k of it. (f / (k - j) alone
 // would over-commit when f < 1: 0.97 instead of 0.9 for f = 0.9, k = 4.)
-// Each extra worker also holds its own copy of the weights, which comes out
-// of the later workers' pools: shares stay near-equal only when k x weights
-// is small next to the GPU's memory (Qwen3-0.6B: 1.2 GB a copy).
+// Each extra worker also holds its own copy of the weights; so that it does
+// not come out of the later workers' pools, worker j sizes its pool from the
+// free memory less k - 1 - j copies of its own weights and activations
+// (CudaRunnerOptions::later_workers_on_device), and the k pools come out
+// equal: f / k each of the memory left after all k copies.
 //
 // Failure: none; an empty list gives an empty plan. Ordinals are not checked
 // against the machine here (serve.cpp does that).

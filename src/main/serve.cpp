@@ -211,6 +211,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(const Config&
                                                                    uint64_t salt, metrics::Registry& registry,
                                                                    const ServeHooks& hooks) {
   const std::vector<main::CudaWorkerPlan> plan = main::plan_cuda_workers(devices, config.engine.gpu_memory_fraction);
+  const std::vector<scheduler::WorkerRole> roles = worker_roles(config, plan.size());
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
   for (size_t i = 0; i < plan.size(); ++i) {
     const main::CudaWorkerPlan& p = plan[i];
@@ -221,6 +222,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(const Config&
     ro.device = p.device;
     ro.block_tokens = config.engine.kv_block_tokens;
     ro.gpu_memory_fraction = p.kv_memory_fraction;
+    ro.later_workers_on_device = p.workers_on_device - 1 - p.index_on_device;
     ro.max_batch_tokens = config.engine.max_batch_tokens;
     ro.max_running = config.engine.max_running;
     ro.tuning = config.engine.tuning.cuda;
@@ -230,11 +232,19 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(const Config&
     }
     auto runner = engine::cuda::make_cuda_runner(loaded.spec, std::move(weights), ro);
     if (!runner.ok()) {
-      throw std::runtime_error("cannot start worker " + p.name + " on CUDA device " + std::to_string(p.device) + ": " +
-                               runner.status().message());
+      std::string why = "cannot start worker " + p.name + " on CUDA device " + std::to_string(p.device) + ": " +
+                        runner.status().message();
+      if (p.workers_on_device > 1) {
+        why += " (" + std::to_string(p.workers_on_device) + " workers share device " + std::to_string(p.device) +
+               ", each with its own weights and KV pool; this is number " + std::to_string(p.index_on_device + 1) +
+               ": lower [engine] max_batch_tokens / max_running, raise gpu_memory_fraction, or start fewer workers "
+               "on that device)";
+      }
+      throw std::runtime_error(why);
     }
     scheduler::WorkerOptions wo;
     wo.name = p.name;
+    wo.role = roles[i];
     wo.max_batch_tokens = config.engine.max_batch_tokens;
     wo.max_running = config.engine.max_running;
     wo.max_queue = config.scheduler.max_queue;
@@ -267,14 +277,6 @@ std::vector<int> choose_cuda_devices(const Config& config) {
   }
   std::vector<int> devices = config.engine.devices;
   for (const WorkerConfig& w : config.workers) devices.push_back(w.device.value_or(0));
-  for (size_t i = 0; i < config.workers.size(); ++i) {
-    if (config.workers[i].role != "aggregated") {
-      throw ConfigError("[[workers]] #" + std::to_string(i + 1) +
-                        " role: expected \"aggregated\" on the CUDA backend "
-                        "(moving KV blocks between CUDA workers is not built yet), got \"" +
-                        config.workers[i].role + "\"; set backend = \"cpu\" to serve with prefill and decode roles");
-    }
-  }
   if (devices.empty()) {
     for (int i = 0; i < count; ++i) devices.push_back(i);
   }

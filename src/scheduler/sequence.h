@@ -86,6 +86,9 @@ struct Sequence {
   // Disaggregated serving (empty for aggregated requests).
   HandoffFn handoff;            // set: remote prefill; hand the sequence over after its first token
   int handoff_skip_blocks = 0;  // leading blocks the decode worker caches (router's view): not exported
+  // Adopted with its KV: when the prefill worker handed it over, until the
+  // first step here that includes it (tandem_kv_handoff_seconds).
+  std::optional<Clock::time_point> handed_over_at;
   std::shared_ptr<std::atomic<bool>> cancelled;  // the router's cancel flag, seen by whichever worker holds it
   TokenSink client_sink;                         // the sink as the router gave it (each worker wraps its own)
 

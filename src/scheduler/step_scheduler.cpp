@@ -117,6 +117,7 @@ Sequence* StepScheduler::preempt_youngest(StepPlan& plan, int& budget) {
   v->blocks.clear();
   v->hashes.clear();
   v->num_computed = 0;
+  v->handed_over_at.reset();  // it recomputes: no longer a hand-off's first step
   v->set_state(SequenceState::kPreempted);
   waiting_.push_front(std::move(victim));
   ++plan.num_preempted;
@@ -331,8 +332,8 @@ void StepScheduler::finish(Sequence& seq, FinishReason reason, Status error, std
   finished_.push_back(std::move(owner));
 }
 
-std::unique_ptr<Sequence> StepScheduler::detach(Sequence& seq) {
-  if (!seq.blocks.empty()) pool_.release(seq.blocks);
+std::unique_ptr<Sequence> StepScheduler::detach(Sequence& seq, bool keep_blocks) {
+  if (!seq.blocks.empty() && !keep_blocks) pool_.release(seq.blocks);
   seq.blocks.clear();
   seq.hashes.clear();
   seq.num_computed = 0;
@@ -351,29 +352,47 @@ void StepScheduler::hand_off(engine::Runner& runner) {
   for (const auto& s : running_) {
     if (s->handoff && s->state == SequenceState::kDecoding) ready.push_back(s.get());
   }
+  const auto prefilled_at = Clock::now();
   for (Sequence* s : ready) {
     TANDEM_CHECK(s->pending.empty());  // the first token was published
     Handoff h;
     h.from = options_.worker;
+    h.handed_over_at = prefilled_at;
     const int positions = s->num_computed;
     const int first = std::clamp(s->handoff_skip_blocks, 0, pool_.blocks_for(positions));
     const std::vector<int32_t> ids(s->blocks.begin() + first, s->blocks.begin() + pool_.blocks_for(positions));
-    h.kv.resize(ids.size() * runner.block_bytes());
     const auto t0 = Clock::now();
-    const Status st = runner.export_blocks(ids, h.kv);
+    Result<std::unique_ptr<engine::KvBlob>> blob =
+        runner.export_blob(ids, give_back_ ? engine::BlobMode::kBorrow : engine::BlobMode::kCopy);
     h.export_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (st.ok()) {
+    if (blob.ok() && *blob != nullptr && (*blob)->num_blocks() == static_cast<int>(ids.size())) {
+      h.kv = std::move(blob).value();
       h.kv_positions = positions;
       h.kv_first_block = first;
     } else {
       spdlog::warn("[scheduler] worker={} req={} KV export failed ({}); the decode worker recomputes", options_.worker,
-                   s->id(), st.message());
-      h.kv.clear();
+                   s->id(), blob.ok() ? "the runner returned a blob of another size" : blob.status().message());
     }
-    h.seq = detach(*s);
+    // A borrowing blob reads this pool in place: the blocks stay held until the lease comes back.
+    const bool lend = h.kv != nullptr && h.kv->borrows_source() && give_back_;
+    if (lend) {
+      lent_blocks_ += static_cast<int>(s->blocks.size());
+      h.lease = std::make_unique<BlockLease>(s->blocks, give_back_);
+    } else if (h.kv != nullptr && h.kv->borrows_source()) {
+      h.kv.reset();  // not asked for: never hand out a view of blocks released below
+      h.kv_positions = 0;
+    }
+    h.seq = detach(*s, lend);
     handoffs_.push_back(std::move(h));
   }
   if (!ready.empty()) update_metrics();
+}
+
+void StepScheduler::release_lent(const std::vector<int32_t>& blocks) {
+  TANDEM_CHECK(static_cast<int>(blocks.size()) <= lent_blocks_);
+  lent_blocks_ -= static_cast<int>(blocks.size());
+  pool_.release(blocks);
+  update_metrics();
 }
 
 std::vector<Handoff> StepScheduler::take_handoffs() {
@@ -390,11 +409,10 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
   seq->handoff = nullptr;
   if (handoff.kv_positions > 0) {
     const int bt = pool_.block_tokens();
-    const size_t block_bytes = runner.block_bytes();
     const int n_blocks = pool_.blocks_for(handoff.kv_positions);
     const int first = handoff.kv_first_block;
     TANDEM_CHECK(first >= 0 && first <= n_blocks);
-    TANDEM_CHECK(handoff.kv.size() == static_cast<size_t>(n_blocks - first) * block_bytes);
+    TANDEM_CHECK(handoff.kv != nullptr && handoff.kv->num_blocks() == n_blocks - first);
     const kv::PrefixMatch hit = pool_.match_prefix(seq->root, seq->tokens, handoff.kv_positions / bt);
     const int cached = static_cast<int>(hit.blocks.size());
     kv::BlockPool::Plan plan = pool_.plan();
@@ -407,8 +425,9 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
     } else if (plan.add({hit.blocks, n_blocks - cached}) >= 0) {
       const std::vector<kv::BlockId> fresh = pool_.commit(std::move(plan))[0];
       const auto t0 = Clock::now();
-      const Status st = runner.import_blocks(
-          fresh, std::span<const std::byte>(handoff.kv).subspan(static_cast<size_t>(cached - first) * block_bytes));
+      const Status st = runner.import_blob(fresh, *handoff.kv, cached - first);
+      handoff.kv.reset();     // a device blob's staging memory goes back now...
+      handoff.lease.reset();  // ...and borrowed blocks to the prefill worker
       r.seconds = handoff.export_seconds + std::chrono::duration<double>(Clock::now() - t0).count();
       std::vector<kv::BlockId> table = hit.blocks;
       table.insert(table.end(), fresh.begin(), fresh.end());
@@ -418,11 +437,12 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
         seq->num_computed = handoff.kv_positions;
         seq->set_state(SequenceState::kDecoding);
         seq->admit_order = next_admit_order_++;
+        seq->handed_over_at = handoff.handed_over_at;
         store_full_blocks(*seq);
         r.with_kv = true;
         r.imported_blocks = static_cast<int>(fresh.size());
         r.cached_blocks = cached;
-        r.bytes = fresh.size() * block_bytes;
+        r.bytes = fresh.size() * runner.block_bytes();
         running_.push_back(std::move(seq));
         update_metrics();
         return r;
@@ -435,6 +455,8 @@ StepScheduler::AdoptResult StepScheduler::adopt(Handoff&& handoff, engine::Runne
       r.no_room = true;
     }
   }
+  handoff.kv.reset();
+  handoff.lease.reset();
   seq->set_state(SequenceState::kPreempted);
   waiting_.push_front(std::move(seq));
   update_metrics();
@@ -494,6 +516,11 @@ Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
   size_t rows = 0;
   for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
   const auto t0 = Clock::now();
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!c.seq->handed_over_at) continue;
+    if (metrics_) metrics_->observe_handoff(std::chrono::duration<double>(t0 - *c.seq->handed_over_at).count());
+    c.seq->handed_over_at.reset();
+  }
   Status status;
   if (sampler_) {
     status = runner.step(batch, logits_);

@@ -108,6 +108,14 @@ class StepScheduler {
   // positions exported from `runner` (a failed export sends none), its
   // blocks released here. Collect them with take_handoffs().
   void hand_off(engine::Runner& runner);
+  // Lets hand_off() ask the runner for borrowing blobs (BlobMode::kBorrow):
+  // the sequence's blocks then stay held here under a BlockLease whose
+  // `give_back` must bring them back to release_lent() on this scheduler's
+  // thread. Unset (the default): blobs are copies and blocks are released at once.
+  void set_block_lease(BlockLease::GiveBack give_back) { give_back_ = std::move(give_back); }
+  // Releases blocks a lease gave back.
+  void release_lent(const std::vector<int32_t>& blocks);
+  int num_lent_blocks() const { return lent_blocks_; }
   // The Handoffs built since the last call: by hand_off(), and by finish()
   // for a `handoff` sequence that failed (kError) before its first token,
   // which leaves without KV instead of finishing.
@@ -181,8 +189,9 @@ class StepScheduler {
   template <class NextToken>
   size_t apply_rows(const StepPlan& plan, NextToken&& next_token);
   void finish(Sequence& seq, FinishReason reason, Status error, std::optional<int32_t> stop_token);
-  // Releases seq's blocks and takes it out of this scheduler as kMigrating.
-  std::unique_ptr<Sequence> detach(Sequence& seq);
+  // Releases seq's blocks (unless `keep_blocks`: a lease holds them) and
+  // takes it out of this scheduler as kMigrating.
+  std::unique_ptr<Sequence> detach(Sequence& seq, bool keep_blocks = false);
   void update_metrics();
 
   SchedulerOptions options_;
@@ -193,6 +202,8 @@ class StepScheduler {
   std::vector<std::unique_ptr<Sequence>> running_;   // admission order
   std::vector<std::unique_ptr<Sequence>> finished_;  // until publish()
   std::vector<Handoff> handoffs_;                    // until take_handoffs()
+  BlockLease::GiveBack give_back_;                   // set: borrow blobs, lease the blocks
+  int lent_blocks_ = 0;                              // held by leases not yet given back
   std::unordered_map<std::string, Sequence*> by_id_;
   uint64_t next_admit_order_ = 0;
   uint64_t preemptions_ = 0;

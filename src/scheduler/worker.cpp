@@ -51,6 +51,17 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, me
       std::make_unique<StepScheduler>(SchedulerOptions{options_.name, options_.max_batch_tokens, options_.max_running,
                                                        limits_.max_context, limits_.vocab},
                                       *pool_, std::move(sampler), &metrics_);
+  // Borrowed KV: blocks lent with a hand-off come back through the inbox.
+  lease_return_ = std::make_shared<LeaseReturn>();
+  lease_return_->worker = this;
+  scheduler_->set_block_lease([ret = lease_return_](std::vector<int32_t> blocks) {
+    std::lock_guard<std::mutex> lock(ret->mu);
+    if (ret->worker == nullptr) return;  // the worker and its pool are gone
+    Worker* w = ret->worker;
+    std::lock_guard<std::mutex> inbox(w->mu_);
+    w->inbox_.emplace_back(GivenBack{std::move(blocks)});
+    w->wake_.notify_one();
+  });
   published_.healthy = true;
   metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
@@ -66,6 +77,8 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, me
 Worker::~Worker() {
   begin_shutdown(Clock::now());
   join();
+  std::lock_guard<std::mutex> lock(lease_return_->mu);
+  lease_return_->worker = nullptr;
 }
 
 Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
@@ -256,6 +269,8 @@ bool Worker::drain_inbox() {
       const StepScheduler::AdoptResult r = scheduler_->adopt(std::move(*handoff), *runner_);
       if (r.with_kv) metrics_.observe_transfer(r.bytes, r.seconds, r.cached_blocks);
       if (r.import_failed || r.missing_prefix) metrics_.add_transfer_failure();
+    } else if (auto* back = std::get_if<GivenBack>(&c)) {
+      scheduler_->release_lent(back->blocks);
     } else {
       scheduler_->request_cancel(std::get<Cancel>(c).id);
     }
@@ -294,7 +309,10 @@ void Worker::mark_failed(const Status& cause) {
 
 void Worker::run() {
   while (drain_inbox()) {
-    if (!scheduler_->has_work()) continue;
+    if (!scheduler_->has_work()) {
+      publish_load();  // e.g. lent blocks given back while idle
+      continue;
+    }
     try {
       step();
     } catch (const std::exception& e) {

@@ -151,7 +151,16 @@ class Worker {
   struct Cancel {
     std::string id;
   };
-  using Command = std::variant<std::unique_ptr<Sequence>, Cancel, Handoff>;
+  struct GivenBack {  // blocks a BlockLease brought back (handoff.h)
+    std::vector<int32_t> blocks;
+  };
+  using Command = std::variant<std::unique_ptr<Sequence>, Cancel, Handoff, GivenBack>;
+  // Where this worker's BlockLeases give blocks back; outlives the worker
+  // while leases do (the worker is cleared from it when it is destroyed).
+  struct LeaseReturn {
+    std::mutex mu;
+    Worker* worker = nullptr;
+  };
 
   Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, metrics::Registry* metrics);
   void run();     // the thread body
@@ -196,6 +205,7 @@ class Worker {
 
   std::mutex kv_sink_mu_;
   kv::KvEventSink kv_sink_;
+  std::shared_ptr<LeaseReturn> lease_return_;
 
   std::thread thread_;
 };

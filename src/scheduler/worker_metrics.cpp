@@ -35,6 +35,10 @@ WorkerMetrics::WorkerMetrics(metrics::Registry* r, const std::string& worker) {
                                    "KV moves that failed here (import error, or a leading block not sent was no "
                                    "longer cached); the sequence was prefilled here instead.",
                                    labels);
+  handoff_seconds_ = &r->histogram("tandem_kv_handoff_seconds",
+                                   "Time from a prefill worker handing a sequence over (prefill done, first token "
+                                   "out) to the first step here that includes it (disaggregated serving).",
+                                   metrics::exponential_buckets(0.00005, 1.5, 28), labels);
   all_preemptions_ = &r->counter("tandem_num_preemptions_total", "Preempted sequences, all workers.");
   prefix_queries_ = &r->counter("tandem_prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.");
   prefix_hits_ = &r->counter("tandem_prefix_cache_hits_total", "Prompt tokens found in the prefix cache.");
@@ -76,6 +80,10 @@ void WorkerMetrics::observe_transfer(size_t bytes, double seconds, int cached_bl
   if (transfer_bytes_) transfer_bytes_->inc(static_cast<double>(bytes));
   if (transfer_seconds_) transfer_seconds_->observe(seconds);
   if (transfer_cached_) transfer_cached_->inc(cached_blocks);
+}
+
+void WorkerMetrics::observe_handoff(double seconds) {
+  if (handoff_seconds_) handoff_seconds_->observe(seconds);
 }
 
 void WorkerMetrics::add_transfer_failure() {

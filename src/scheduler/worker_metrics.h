@@ -36,6 +36,9 @@ class WorkerMetrics {
   void observe_transfer(size_t bytes, double seconds, int cached_blocks);
   // A move that failed here: import error or missing prefix (it recomputes here).
   void add_transfer_failure();
+  // A sequence adopted with its KV reached its first step here, `seconds`
+  // after the prefill worker handed it over (prefill done -> first decode step).
+  void observe_handoff(double seconds);
   void observe_step(double seconds, int tokens);
   // A request's first admission: `prompt` tokens looked up, `hit` found cached.
   void add_prefix_lookup(int prompt, int hit);
@@ -54,6 +57,7 @@ class WorkerMetrics {
   metrics::Histogram* transfer_seconds_ = nullptr;  // tandem_kv_transfer_seconds
   metrics::Counter* transfer_cached_ = nullptr;     // tandem_kv_transfer_cached_blocks_total
   metrics::Counter* transfer_failures_ = nullptr;   // tandem_kv_transfer_failures_total
+  metrics::Histogram* handoff_seconds_ = nullptr;   // tandem_kv_handoff_seconds
   // Process-wide (no label; vLLM aliases in metrics::vllm_alias_table()).
   metrics::Counter* all_preemptions_ = nullptr;  // tandem_num_preemptions_total
   metrics::Counter* prefix_queries_ = nullptr;   // tandem_prefix_cache_queries_total

@@ -90,6 +90,7 @@ def test_prefill_and_decode_workers_match_one_aggregated_worker(start_tandem, mo
     assert metric_sum(text, "tandem_kv_transfer_failures_total") >= 1
     assert metric_sum(text, "tandem_kv_transfer_bytes_total") > 0
     assert metric_sum(text, "tandem_kv_transfer_cached_blocks_total") > 0  # shared prefixes were not copied
+    assert metric_sum(text, "tandem_kv_handoff_seconds_count") > 0  # moved sequences reached a decode step
     assert 'tandem_worker_role{worker="cpu0",role="prefill"} 1' in text
     # Cancelled streams and finished requests gave every block back, on both workers.
     deadline = time.monotonic() + 30

@@ -20,6 +20,7 @@
 #include "engine/cuda/elementwise_kernels.h"
 #include "engine/cuda/gemm_lt.h"
 #include "engine/cuda/gemv_kernels.h"
+#include "engine/cuda/kv_transfer.h"
 #include "engine/cuda/launch_pdl.h"
 #include "engine/cuda/paged_attention.h"
 #include "engine/cuda/rope_kv_kernels.h"
@@ -143,6 +144,10 @@ class CudaRunner final : public Runner {
   Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
                          std::vector<SampledToken>& out) override;
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override;
+  Status export_blocks(std::span<const int32_t> ids, std::span<std::byte> out) override;
+  Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) override;
+  Result<std::unique_ptr<KvBlob>> export_blob(std::span<const int32_t> ids, BlobMode mode) override;
+  Status import_blob(std::span<const int32_t> ids, const KvBlob& blob, int first) override;
 
  private:
   struct Graph {
@@ -173,10 +178,13 @@ class CudaRunner final : public Runner {
   std::map<std::pair<int, int>, Graph> graphs_;  // (batch bucket, attention splits)
   std::set<std::pair<int, int>> no_graph_;       // buckets whose capture failed: eager
 
-  DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_, kv_;
+  DeviceBuffer inv_freq_, x_, xn_, qkv_, q_, attn_, gate_up_, act_, final_xn_, logits_, attn_ws_, meta_;
+  // The KV pool; shared with borrowed blobs (kv_transfer.h), which keep it alive.
+  std::shared_ptr<DeviceBuffer> kv_ = std::make_shared<DeviceBuffer>();
   PinnedBuffer meta_host_;
   CudaSampler sampler_;
   StepPlan plan_;
+  KvTransfer transfer_;  // after kv_: destroyed (its copies finished) before the pool
 };
 
 CudaRunner::~CudaRunner() {
@@ -194,6 +202,8 @@ Status CudaRunner::init(ModelWeights weights) {
   decode_pdl_ = opt_.tuning.pdl && prop.major >= 9 ? PdlMode::kTriggerAfterWait : PdlMode::kOff;
   attention_pdl_ = decode_attention_pdl(spec_, opt_.tuning.attention_pdl);
   TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  size_t free_at_start = 0, total_at_start = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free_at_start, &total_at_start));
   TANDEM_RETURN_IF_ERROR(gemm_.init(kGemmWorkspace));
   gemm_.set_tuning(opt_.tuning.gemm_autotune);
   TANDEM_RETURN_IF_ERROR(weights_.upload(spec_, std::move(weights)));
@@ -229,19 +239,35 @@ Status CudaRunner::init(ModelWeights weights) {
   const size_t block_bytes = static_cast<size_t>(block_elems_) * 2;
   size_t free_b = 0, total_b = 0;
   TANDEM_CUDA_TRY(cudaMemGetInfo(&free_b, &total_b));
-  const double usable = static_cast<double>(free_b > kReserve ? free_b - kReserve : 0) * opt_.gpu_memory_fraction;
+  // Workers built after this one on the device need room for their own weights and activations.
+  const size_t footprint = free_at_start > free_b ? free_at_start - free_b : 0;
+  const size_t later = static_cast<size_t>(std::max(0, opt_.later_workers_on_device)) * footprint;
+  const size_t kept = kReserve + later;
+  const double usable = static_cast<double>(free_b > kept ? free_b - kept : 0) * opt_.gpu_memory_fraction;
   int64_t blocks = static_cast<int64_t>(usable / static_cast<double>(block_bytes)) - 1;  // one scratch block
   blocks = std::min<int64_t>(blocks, ((int64_t{1} << 31) - 1) / bt - 1);
   if (opt_.max_blocks > 0) blocks = std::min<int64_t>(blocks, opt_.max_blocks);
   if (blocks < 1) {
-    return Status(ErrorKind::kDevice, "cuda runner: no room for a KV pool: " + std::to_string(free_b >> 20) +
-                                          " MiB free after weights and activations, a block needs " +
-                                          std::to_string(block_bytes >> 10) + " KiB");
+    std::string why = "cuda runner: no room for a KV pool: " + std::to_string(free_b >> 20) +
+                      " MiB free after weights and activations (" + std::to_string(footprint >> 20) + " MiB)";
+    if (later > 0) {
+      why += ", of which " + std::to_string(later >> 20) + " MiB are kept for the weights and activations of " +
+             std::to_string(opt_.later_workers_on_device) + " more worker(s) on device " + std::to_string(opt_.device);
+    }
+    return Status(ErrorKind::kDevice, why + "; a block needs " + std::to_string(block_bytes >> 10) + " KiB");
   }
   num_blocks_ = static_cast<int>(blocks);
   scratch_block_ = num_blocks_;
-  TANDEM_RETURN_IF_ERROR(kv_.allocate(static_cast<size_t>(num_blocks_ + 1) * block_bytes, "KV pool"));
-  TANDEM_CUDA_TRY(cudaMemsetAsync(kv_.get(), 0, kv_.bytes(), stream_));
+  TANDEM_RETURN_IF_ERROR(kv_->allocate(static_cast<size_t>(num_blocks_ + 1) * block_bytes, "KV pool"));
+  TANDEM_CUDA_TRY(cudaMemsetAsync(kv_->get(), 0, kv_->bytes(), stream_));
+  const size_t pool_bytes = static_cast<size_t>(num_blocks_) * block_bytes;
+  KvTransferOptions transfer;
+  transfer.device = opt_.device;
+  transfer.block_bytes = block_bytes;
+  transfer.staging_limit = opt_.kv_staging_bytes >= 0 ? static_cast<size_t>(opt_.kv_staging_bytes)
+                                                      : std::min(size_t{2} << 30, pool_bytes / 8);
+  transfer.force_peer = opt_.peer_copy_same_device;
+  TANDEM_RETURN_IF_ERROR(transfer_.init(transfer, stream_, kv_));
 
   // Step metadata: tokens, rows, sequences, tiles, block tables.
   const int64_t max_ctx = spec_.max_position > 0 ? spec_.max_position : static_cast<int64_t>(num_blocks_) * bt;
@@ -309,7 +335,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
   rope.positions = meta + L.positions;
   rope.kv_slots = meta + L.slots;
   rope.q_out = q_.get<__nv_bfloat16>();
-  rope.kv_pool = kv_.get<__nv_bfloat16>();
+  rope.kv_pool = kv_->get<__nv_bfloat16>();
   rope.block_elems = block_elems_;
   rope.n_tokens = T;
   rope.n_heads = spec_.n_heads;
@@ -320,7 +346,7 @@ Status CudaRunner::forward(const StepPlan& plan) {
 
   PagedAttentionParams attn;
   attn.q = q_.get<__nv_bfloat16>();
-  attn.kv_pool = kv_.get<__nv_bfloat16>();
+  attn.kv_pool = kv_->get<__nv_bfloat16>();
   attn.block_tables = meta + L.tables;
   attn.seqs = reinterpret_cast<const AttnSeq*>(meta + L.seqs);
   attn.tiles = reinterpret_cast<const AttnTile*>(meta + L.tiles);
@@ -552,7 +578,7 @@ Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int
   if (Status s = check_copy_blocks(src, dst); !s.ok()) return s;
   TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
   const size_t bytes = block_bytes();
-  auto* base = kv_.get<unsigned char>();
+  auto* base = kv_->get<unsigned char>();
   for (size_t i = 0; i < src.size(); ++i) {
     if (src[i] == dst[i]) continue;
     TANDEM_CUDA_TRY(cudaMemcpyAsync(base + static_cast<size_t>(dst[i]) * bytes,
@@ -561,6 +587,34 @@ Status CudaRunner::copy_blocks(std::span<const int32_t> src, std::span<const int
   }
   TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));
   return {};
+}
+
+Status CudaRunner::export_blocks(std::span<const int32_t> ids, std::span<std::byte> out) {
+  if (Status s = check_block_bytes("export_blocks", ids, out.size()); !s.ok()) return s;
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  return transfer_.export_host(ids, out);
+}
+
+Status CudaRunner::import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) {
+  if (Status s = check_block_bytes("import_blocks", ids, in.size()); !s.ok()) return s;
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  return transfer_.import_host(ids, in);
+}
+
+Result<std::unique_ptr<KvBlob>> CudaRunner::export_blob(std::span<const int32_t> ids, BlobMode mode) {
+  if (Status s = check_block_bytes("export_blob", ids, ids.size() * block_bytes()); !s.ok()) return s;
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  Result<std::unique_ptr<KvBlob>> blob =
+      mode == BlobMode::kBorrow ? transfer_.export_view(ids) : transfer_.export_device(ids);
+  if (!blob.ok() || *blob != nullptr) return blob;
+  return Runner::export_blob(ids, mode);  // no staging room (or nothing to move): host bytes
+}
+
+Status CudaRunner::import_blob(std::span<const int32_t> ids, const KvBlob& blob, int first) {
+  if (Status s = check_blob_import(ids, blob, first); !s.ok()) return s;
+  TANDEM_CUDA_TRY(cudaSetDevice(opt_.device));
+  if (const auto* dev = dynamic_cast<const DeviceKvBlob*>(&blob)) return transfer_.import_device(ids, *dev, first);
+  return Runner::import_blob(ids, blob, first);  // host bytes: import_blocks
 }
 
 Result<std::unique_ptr<Runner>> make_cuda_runner(const ModelSpec& spec, ModelWeights weights,
@@ -578,6 +632,7 @@ Result<std::unique_ptr<Runner>> make_cuda_runner(const ModelSpec& spec, ModelWei
   }
   if (options.max_running < 1 || options.max_running > 4096) return bad("max_running", "must be in [1, 4096]");
   if (options.max_blocks < 0) return bad("max_blocks", "must be >= 0");
+  if (options.later_workers_on_device < 0) return bad("later_workers_on_device", "must be >= 0");
   int count = 0;
   if (cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {
     (void)cudaGetLastError();

@@ -17,15 +17,23 @@
 // Memory plan at construction: weights, activations for max_batch_tokens
 // tokens and max_running logits rows, then the KV pool = gpu_memory_fraction
 // of the device memory still free (minus a small reserve for cuBLASLt and
-// graphs); the block count and the longest context that fits are logged.
+// graphs, and minus the footprint of later_workers_on_device more workers
+// like this one); the block count and the longest context that fits are
+// logged. No room for one block: kDevice saying what took the memory.
+//
+// KV hand-off between workers (export_blocks / import_blocks through pinned
+// staging, export_blob / import_blob device to device or peer to peer):
+// kv_transfer.h.
 //
 // Threads: built on any thread, then used by one worker thread (Runner
-// contract); every call selects `device` first. Failure: bad options or spec
+// contract); every call selects `device` first. Blobs it exported may be
+// read and dropped on other threads (kv_blob.h). Failure: bad options or spec
 // -> kInvalidRequest; weights that do not match the spec -> kMalformedFile
 // naming the tensor; head_dim other than 64/128 -> kUnsupported; OOM or any
 // CUDA/cuBLASLt fault -> kDevice with the call that failed. Nothing aborts.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "common/engine_tuning.h"
@@ -44,7 +52,16 @@ struct CudaRunnerOptions {
   int max_running = 256;             // sequences per step (also logits rows)
   bool cuda_graphs = true;           // replay decode steps from captured graphs
   int max_blocks = 0;                // > 0: cap the KV pool at this many blocks (tests)
-  CudaTuning tuning;                 // kernel choices ([engine.cuda], common/engine_tuning.h)
+  // Workers still to be built on this device after this one (each with its
+  // own weights): the KV pool is sized from the free memory less that many
+  // copies of this runner's own footprint (weights + activations), so every
+  // worker's pool gets the same share (main/cuda_worker_plan.h).
+  int later_workers_on_device = 0;
+  // KV hand-off (kv_transfer.h): device blob staging memory outstanding at
+  // most, in bytes; < 0: derived, min(2 GiB, KV pool / 8); 0: blobs in host memory.
+  int64_t kv_staging_bytes = -1;
+  bool peer_copy_same_device = false;  // import same-GPU blobs with cudaMemcpyPeerAsync (tests of the peer path)
+  CudaTuning tuning;                   // kernel choices ([engine.cuda], common/engine_tuning.h)
 };
 
 // `weights` (bf16, f16 or f32 host tensors, HF conventions) is moved in; each

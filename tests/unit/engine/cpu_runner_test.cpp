@@ -448,6 +448,92 @@ TEST(CpuRunnerTest, ExportedBlocksImportedIntoAnotherRunnerContinueTheSequence) 
   EXPECT_EQ(to->import_blocks(dst, std::span(bytes).first(from->block_bytes())).kind(), ErrorKind::kInvalidRequest);
 }
 
+// A blob that only copies itself to the host (what a device blob is to the
+// CPU runner): Runner::import_blob's default path.
+class CopyOnlyBlob final : public KvBlob {
+ public:
+  explicit CopyOnlyBlob(const HostKvBlob& from) : from_(from) {}
+  int device() const override { return 3; }
+  int num_blocks() const override { return from_.num_blocks(); }
+  size_t block_bytes() const override { return from_.block_bytes(); }
+  Status copy_to_host(int first, std::span<std::byte> out) const override {
+    ++reads;
+    return from_.copy_to_host(first, out);
+  }
+  mutable int reads = 0;
+
+ private:
+  const HostKvBlob& from_;
+};
+
+// export_blob / import_blob (the hand-off's blob API) on the CPU runner: a
+// host blob by default, any blob imported through its bytes or
+// copy_to_host, a sub-range of the blob, and argument errors that touch
+// nothing.
+TEST(CpuRunnerTest, BlobsMoveBlocksLikeBytes) {
+  const ModelSpec s = arch_cases()[0].spec;
+  const ModelWeights w = random_weights(s, 12);
+  const std::vector<int32_t> prompt = random_tokens(11, s.vocab, 6);
+  auto from = make_runner(s, w);
+  auto to = make_runner(s, w);
+  auto to2 = make_runner(s, w);
+  const std::vector<int32_t> src = {10, 11, 12};
+  run_alone(*from, std::span(prompt).first(10), src, {10});
+  auto blob = from->export_blob(src, BlobMode::kCopy);
+  ASSERT_TRUE(blob.ok()) << blob.status().to_string();
+  ASSERT_EQ((*blob)->device(), KvBlob::kHostDevice);
+  ASSERT_FALSE((*blob)->borrows_source());
+  auto asked_to_borrow = from->export_blob(src, BlobMode::kBorrow);  // the CPU runner copies anyway
+  ASSERT_TRUE(asked_to_borrow.ok());
+  EXPECT_FALSE((*asked_to_borrow)->borrows_source());
+  ASSERT_EQ((*blob)->num_blocks(), 3);
+  ASSERT_EQ((*blob)->bytes(), 3 * from->block_bytes());
+  std::vector<std::byte> bytes(src.size() * from->block_bytes());
+  ASSERT_TRUE(from->export_blocks(src, bytes).ok());
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), (*blob)->host_bytes().begin()));
+
+  // Block 0 of the blob to block 3, blocks 1..2 to 7, 5: as if block 0 were cached.
+  const std::vector<int32_t> dst = {3, 7, 5};
+  ASSERT_TRUE(to->import_blob(std::span(dst).first(1), **blob, 0).ok());
+  ASSERT_TRUE(to->import_blob(std::span(dst).subspan(1), **blob, 1).ok());
+  const CopyOnlyBlob opaque(static_cast<const HostKvBlob&>(**blob));
+  ASSERT_TRUE(to2->import_blob(dst, opaque, 0).ok());
+  EXPECT_EQ(opaque.reads, 1);
+  std::vector<std::byte> back(bytes.size()), back2(bytes.size());
+  ASSERT_TRUE(to->export_blocks(dst, back).ok());
+  ASSERT_TRUE(to2->export_blocks(dst, back2).ok());
+  EXPECT_EQ(back, bytes);
+  EXPECT_EQ(back2, bytes);
+
+  std::vector<float> at_source, at_target;
+  StepBatch b;
+  b.seqs.push_back({std::span(prompt).subspan(10, 1), 10, src, true});
+  ASSERT_TRUE(from->step(b, at_source).ok());
+  b.seqs[0].block_table = dst;
+  ASSERT_TRUE(to->step(b, at_target).ok());
+  EXPECT_EQ(at_source, at_target);
+
+  // Errors: nothing is copied.
+  std::vector<std::byte> before(to2->block_bytes()), after(to2->block_bytes());
+  const std::vector<int32_t> one = {20};
+  ASSERT_TRUE(to2->export_blocks(one, before).ok());
+  EXPECT_EQ(to2->import_blob(one, **blob, 3).kind(), ErrorKind::kInvalidRequest);   // past the blob's end
+  EXPECT_EQ(to2->import_blob(one, **blob, -1).kind(), ErrorKind::kInvalidRequest);  // negative start
+  const std::vector<int32_t> out_of_range = {64};
+  EXPECT_EQ(to2->import_blob(out_of_range, **blob, 0).kind(), ErrorKind::kInvalidRequest);
+  HostKvBlob other_size(1, to2->block_bytes() / 2);
+  EXPECT_EQ(to2->import_blob(one, other_size, 0).kind(), ErrorKind::kInvalidRequest);
+  ASSERT_TRUE(to2->export_blocks(one, after).ok());
+  EXPECT_EQ(before, after);
+  EXPECT_FALSE(from->export_blob(out_of_range, BlobMode::kCopy).ok());
+  std::vector<std::byte> small(from->block_bytes() / 2);
+  EXPECT_EQ((*blob)->copy_to_host(0, small).kind(), ErrorKind::kInvalidRequest);  // not whole blocks
+  std::vector<std::byte> two(2 * from->block_bytes());
+  EXPECT_EQ((*blob)->copy_to_host(2, two).kind(), ErrorKind::kInvalidRequest);  // past the end
+  ASSERT_TRUE((*blob)->copy_to_host(1, two).ok());
+  EXPECT_TRUE(std::equal(two.begin(), two.end(), bytes.begin() + static_cast<std::ptrdiff_t>(from->block_bytes())));
+}
+
 TEST(CpuRunnerTest, RejectsMalformedBatchesAndKeepsWorking) {
   ModelSpec s = arch_cases()[0].spec;
   s.max_position = 32;

@@ -40,6 +40,7 @@ struct Faults {
   int fail_imports = 0;
   int prefill_fail_at_step = 0;
   std::function<void()> decode_step;
+  bool borrow = false;  // the prefill runner lends its blocks (KvBlob::borrows_source)
 };
 
 Pair make_pair(metrics::Registry* registry, int max_local_prefill_tokens, Faults f = {}, int max_prefill_queue = 1000) {
@@ -51,6 +52,7 @@ Pair make_pair(metrics::Registry* registry, int max_local_prefill_tokens, Faults
     if (role == WorkerRole::kPrefill) {
       runner->fail_exports = f.fail_exports;
       runner->fail_at_step = f.prefill_fail_at_step;
+      runner->borrow_blobs = f.borrow;
     } else {
       runner->fail_imports = f.fail_imports;
       runner->gate = f.decode_step;
@@ -141,6 +143,22 @@ TEST(Disaggregation, RemotePrefillThenDecodeGivesTheReferenceOutputs) {
   // Shared prefixes already on the decode worker were not copied again.
   EXPECT_GT(value(registry, "tandem_kv_transfer_cached_blocks_total", {{"worker", "d0"}}), 0);
   EXPECT_GT(p.decode->imported_blocks.load(), 0);
+  expect_no_block_held(*p.router);
+  p.router->shutdown(std::chrono::seconds(1));
+}
+
+// Borrowed KV (the CUDA runner's one-copy move): the decode worker reads the
+// prefill worker's blocks in place, which the prefill worker holds until the
+// lease comes back through its inbox; with every third import failing too.
+TEST(Disaggregation, BorrowedKvGivesTheReferenceOutputsAndEveryBlockBack) {
+  metrics::Registry registry;
+  Pair p = make_pair(&registry, 0, Faults{.fail_imports = 3, .borrow = true});
+  const Submitted run = submit_all(*p.router, 32, 12);
+  expect_reference_outputs(run);
+  EXPECT_EQ(value(registry, "tandem_disagg_prefills_total", {{"path", "remote"}}), 32);
+  EXPECT_GT(value(registry, "tandem_kv_transfer_bytes_total", {{"worker", "d0"}}), 0);
+  EXPECT_GT(value(registry, "tandem_kv_transfer_failures_total", {{"worker", "d0"}}), 0);
+  EXPECT_GE(p.prefill->borrowed.load(), 1);  // blobs were views of the prefill worker's cache
   expect_no_block_held(*p.router);
   p.router->shutdown(std::chrono::seconds(1));
 }

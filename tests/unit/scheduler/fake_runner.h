@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <string>
@@ -126,7 +127,50 @@ inline Expected reference_generate(const GenerationRequest& r, uint64_t seed, in
   }
 }
 
+// A KvBlob with no host bytes (like a device blob reaching a runner of
+// another kind): readable only through copy_to_host, which it counts.
+class OpaqueKvBlob final : public engine::KvBlob {
+ public:
+  OpaqueKvBlob(std::vector<std::byte> bytes, int num_blocks, size_t block_bytes, std::atomic<int>* reads)
+      : bytes_(std::move(bytes)), num_blocks_(num_blocks), block_bytes_(block_bytes), reads_(reads) {}
+  int device() const override { return 0; }
+  int num_blocks() const override { return num_blocks_; }
+  size_t block_bytes() const override { return block_bytes_; }
+  Status copy_to_host(int first, std::span<std::byte> out) const override {
+    if (Status s = check_range(first, out.size()); !s.ok()) return s;
+    reads_->fetch_add(1);
+    std::memcpy(out.data(), bytes_.data() + static_cast<size_t>(first) * block_bytes_, out.size());
+    return {};
+  }
+
+ private:
+  std::vector<std::byte> bytes_;
+  int num_blocks_;
+  size_t block_bytes_;
+  std::atomic<int>* reads_;
+};
+
 class FakeRunner final : public engine::Runner {
+  // A view of the runner's cache (KvBlob::borrows_source).
+  class BorrowedBlob final : public engine::KvBlob {
+   public:
+    BorrowedBlob(FakeRunner& r, std::vector<int32_t> ids) : r_(r), ids_(std::move(ids)) {}
+    int device() const override { return kHostDevice; }
+    int num_blocks() const override { return static_cast<int>(ids_.size()); }
+    size_t block_bytes() const override { return r_.block_bytes(); }
+    bool borrows_source() const override { return true; }
+    Status copy_to_host(int first, std::span<std::byte> out) const override {
+      if (Status s = check_range(first, out.size()); !s.ok()) return s;
+      const std::span<const int32_t> ids =
+          std::span<const int32_t>(ids_).subspan(static_cast<size_t>(first), out.size() / block_bytes());
+      return r_.export_blocks(ids, out);
+    }
+
+   private:
+    FakeRunner& r_;
+    std::vector<int32_t> ids_;
+  };
+
  public:
   FakeRunner(int vocab, int max_position, int block_tokens, int num_blocks)
       : block_tokens_(block_tokens),
@@ -204,6 +248,23 @@ class FakeRunner final : public engine::Runner {
     return {};
   }
 
+  // With borrow_blobs and BlobMode::kBorrow, export_blob hands out blobs that
+  // read this runner's cache in place at import time (so a block reused
+  // before the import would show); with opaque_blobs, OpaqueKvBlobs (through
+  // export_blocks, so its faults apply); otherwise Runner's host blobs.
+  Result<std::unique_ptr<engine::KvBlob>> export_blob(std::span<const int32_t> ids, engine::BlobMode mode) override {
+    if (borrow_blobs && mode == engine::BlobMode::kBorrow) {
+      if (Status s = check_block_bytes("export_blob", ids, ids.size() * block_bytes()); !s.ok()) return s;
+      borrowed.fetch_add(1);
+      return std::unique_ptr<engine::KvBlob>(new BorrowedBlob(*this, {ids.begin(), ids.end()}));
+    }
+    if (!opaque_blobs) return Runner::export_blob(ids, mode);
+    std::vector<std::byte> bytes(ids.size() * block_bytes());
+    if (Status s = export_blocks(ids, bytes); !s.ok()) return s;
+    return std::unique_ptr<engine::KvBlob>(
+        new OpaqueKvBlob(std::move(bytes), static_cast<int>(ids.size()), block_bytes(), &opaque_reads));
+  }
+
   Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) override {
     if (Status s = check_block_bytes("import_blocks", ids, in.size()); !s.ok()) return s;
     if (fail_imports > 0 && imports.fetch_add(1) % fail_imports == fail_imports - 1) {
@@ -229,8 +290,12 @@ class FakeRunner final : public engine::Runner {
   std::atomic<int> exports{0};  // export_blocks calls past the checks
   std::atomic<int> imports{0};  // import_blocks calls past the checks
   std::atomic<int> imported_blocks{0};
-  std::vector<int> batch_tokens;  // tokens per step
-  std::vector<int> batch_seqs;    // sequences per step
+  bool opaque_blobs = false;         // export_blob makes OpaqueKvBlobs
+  bool borrow_blobs = false;         // export_blob(kBorrow) makes blobs reading the cache in place
+  std::atomic<int> borrowed{0};      // such blobs made
+  std::atomic<int> opaque_reads{0};  // OpaqueKvBlob::copy_to_host calls (blobs this runner made)
+  std::vector<int> batch_tokens;     // tokens per step
+  std::vector<int> batch_seqs;       // sequences per step
 
  private:
   int32_t& slot(std::span<const int32_t> table, int pos) {

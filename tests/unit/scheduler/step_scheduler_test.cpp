@@ -422,6 +422,77 @@ TEST(StepScheduler, AdoptedSequenceDecodesOnTheMovedKvWithoutRecomputing) {
   EXPECT_EQ(h.dst.pool.num_held(), 0);
 }
 
+// A blob without host bytes (a device blob reaching a runner that cannot
+// read device memory) is imported through its copy_to_host; the output is
+// the same.
+TEST(StepScheduler, AdoptReadsABlobWithoutHostBytesThroughCopyToHost) {
+  HandoffCase h(32);
+  h.src.runner.opaque_blobs = true;
+  Collector& c = h.add(request("a", 14, 8, 3, 0.0f), 5);
+  const StepScheduler::AdoptResult r = h.move();
+  EXPECT_TRUE(r.with_kv);
+  EXPECT_EQ(r.imported_blocks, 4);
+  EXPECT_EQ(h.src.runner.opaque_reads.load(), 1);
+  EXPECT_EQ(h.dst.runner.imported_blocks.load(), 4);
+  h.dst.run();
+  EXPECT_EQ(c.tokens(), reference_generate(h.request, 5, kVocab, 1000, test_sample).tokens);
+  EXPECT_EQ(c.num_final(), 1);
+  EXPECT_EQ(h.dst.pool.num_held(), 0);
+}
+
+// Borrowed KV: the source keeps the blocks held (a later request there gets
+// other blocks, so the borrowed ones are not overwritten) until the lease
+// comes back after the import; a Handoff dropped without an import gives
+// them back too.
+TEST(StepScheduler, BorrowedBlocksStayHeldUntilTheLeaseComesBack) {
+  HandoffCase h(32);
+  h.src.runner.borrow_blobs = true;
+  std::vector<std::vector<int32_t>> returned;
+  h.src.sched.set_block_lease([&](std::vector<int32_t> ids) { returned.push_back(std::move(ids)); });
+  Collector& c = h.add(request("a", 14, 8, 3, 0.0f), 5);
+  std::vector<Handoff> out;
+  for (int i = 0; i < 100 && out.empty(); ++i) {
+    ASSERT_TRUE(h.src.sched.iterate(h.src.runner, Clock::now()).ok());
+    out = h.src.sched.take_handoffs();
+  }
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_NE(out[0].lease, nullptr);
+  ASSERT_TRUE(out[0].kv->borrows_source());
+  EXPECT_EQ(h.src.sched.num_lent_blocks(), 4);
+  EXPECT_EQ(h.src.pool.num_held(), 4);
+  // Another prompt on the source meanwhile: it must not land in the lent blocks.
+  Collector& other = h.src.add(request("b", 30, 4, 4, 0.0f), 9);
+  h.src.run();
+  EXPECT_EQ(other.tokens(), reference_generate(h.src.requests.back(), 9, kVocab, 1000, test_sample).tokens);
+  EXPECT_TRUE(returned.empty());
+  const StepScheduler::AdoptResult r = h.dst.sched.adopt(std::move(out[0]), h.dst.runner);
+  EXPECT_TRUE(r.with_kv);
+  ASSERT_EQ(returned.size(), 1u);  // given back right after the import
+  EXPECT_EQ(returned[0].size(), 4u);
+  h.src.sched.release_lent(returned[0]);
+  EXPECT_EQ(h.src.sched.num_lent_blocks(), 0);
+  EXPECT_EQ(h.src.pool.num_held(), 0);
+  h.src.pool.check_invariants();
+  h.dst.run();
+  EXPECT_EQ(c.tokens(), reference_generate(h.request, 5, kVocab, 1000, test_sample).tokens);
+  EXPECT_EQ(c.num_final(), 1);
+
+  // Dropped in transit (no decode worker took it): the blocks come back all the same.
+  HandoffCase d(32);
+  d.src.runner.borrow_blobs = true;
+  int given_back = 0;
+  d.src.sched.set_block_lease([&](std::vector<int32_t> ids) { given_back += static_cast<int>(ids.size()); });
+  d.add(request("c", 14, 8, 3, 0.0f), 5);
+  std::vector<Handoff> lost;
+  for (int i = 0; i < 100 && lost.empty(); ++i) {
+    ASSERT_TRUE(d.src.sched.iterate(d.src.runner, Clock::now()).ok());
+    lost = d.src.sched.take_handoffs();
+  }
+  ASSERT_EQ(lost.size(), 1u);
+  lost.clear();
+  EXPECT_EQ(given_back, 4);
+}
+
 TEST(StepScheduler, BlocksTheTargetCachesAreNotSentAndAMissingOneMeansRecompute) {
   // The target already computed the same prompt: the 2 leading blocks are not sent.
   HandoffCase h(32);
