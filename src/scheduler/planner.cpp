@@ -51,20 +51,26 @@ Plan Planner::evaluate(int p, int n, double prompt_tps, double output_tps) const
   const double ctx = prompt + output / 2;
 
   // Unloaded TTFT of a mean prompt, and the prefill utilisation its slack allows.
-  const double service = prompt <= mbt ? shape_.prefill_seconds(prompt) : prompt / mbt * shape_.prefill_seconds(mbt);
+  const double service =
+      std::max(1e-6, prompt <= mbt ? shape_.prefill_seconds(prompt) : prompt / mbt * shape_.prefill_seconds(mbt));
   const double slack = options_.ttft_p95_s / service - 1;
-  const double rho_p = slack > 0 ? std::min(0.9, 2 * slack / (3 + 2 * slack)) : 0.0;
   const double cap_p = shape_.prefill_tokens_per_s();
+  // No TTFT slack, or a profile whose curve gives no prefill time (no capacity
+  // figure): the prefill side cannot be sized, so it scores infeasible.
+  const double rho_p =
+      slack > 0 && cap_p > 0 && std::isfinite(cap_p) ? std::min(0.9, 2 * slack / (3 + 2 * slack)) : 0.0;
 
-  // Largest decode batch within `budget` seconds per step.
   int batch_cap = shape_.max_running;
   if (shape_.kv_tokens > 0) {
     batch_cap =
         std::min<int>(batch_cap, std::max<long long>(1, shape_.kv_tokens / static_cast<long long>(prompt + output)));
   }
+  // Largest decode batch within `budget` seconds per step (a step time of 0,
+  // which only a malformed curve gives, counts as 1 ms).
+  auto step_s = [&](int b) { return std::max(1e-3, shape_.decode_seconds(b, ctx)); };
   auto b_max_within = [&](double budget) {
     int b = 0;
-    while (b < batch_cap && shape_.decode_seconds(b + 1, ctx) <= budget) ++b;
+    while (b < batch_cap && step_s(b + 1) <= budget) ++b;
     return b;
   };
 
@@ -77,7 +83,7 @@ Plan Planner::evaluate(int p, int n, double prompt_tps, double output_tps) const
     if (b == 0) {
       plan.u_decode = kInfeasible;
     } else {
-      const double cap_d = b / shape_.decode_seconds(b, ctx);  // output tokens/s per decode worker
+      const double cap_d = b / step_s(b);  // output tokens/s per decode worker
       plan.u_decode = output_tps / (d * cap_d * options_.decode_headroom);
     }
     plan.decode_max_running = std::max(1, b);
@@ -86,14 +92,14 @@ Plan Planner::evaluate(int p, int n, double prompt_tps, double output_tps) const
   } else {
     // All aggregated: each worker carries a share of both loads; prefill
     // steps stretch every running sequence's time per token by 1 / (1 - f_p).
-    const double prefill_share = prompt_tps / (n * cap_p);
+    const double prefill_share = rho_p > 0 ? prompt_tps / (n * cap_p) : 1.0;
     const double budget = options_.itl_p95_s * (1 - prefill_share);
     const int b = budget > 0 ? b_max_within(budget) : 0;
     if (b == 0 || rho_p <= 0) {
       plan.u_prefill = plan.u_decode = kInfeasible;
       plan.decode_max_running = std::max(1, b);
     } else {
-      const double decode_share = output_tps / (n * b / shape_.decode_seconds(b, ctx));
+      const double decode_share = output_tps / (n * b / step_s(b));
       const double u = prefill_share / rho_p + decode_share / options_.decode_headroom;
       plan.u_prefill = plan.u_decode = u;
       plan.decode_max_running = b;
