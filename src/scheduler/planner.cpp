@@ -10,7 +10,8 @@
 namespace tandem::scheduler {
 namespace {
 
-constexpr double kInfeasible = 100.0;  // score of a split that cannot meet a target at any load
+// Score of a split that cannot meet a target at any load: worse than any overload.
+constexpr double kInfeasible = 1e6;
 
 std::string fmt(const char* f, double a, double b = 0, double c = 0, double d = 0) {
   char buf[160];
