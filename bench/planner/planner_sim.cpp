@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   double ttft_ms = 1000, itl_ms = 50, interval_s = 5;
   bool verbose = false;
+  bool router_defaults = false;
   for (int i = 1; i < argc; ++i) {
     auto next = [&]() -> const char* {
       if (i + 1 >= argc) {
@@ -55,12 +56,14 @@ int main(int argc, char** argv) {
       itl_ms = std::atof(next());
     else if (!std::strcmp(argv[i], "--interval-s"))
       interval_s = std::atof(next());
+    else if (!std::strcmp(argv[i], "--router-defaults"))
+      router_defaults = true;
     else if (!std::strcmp(argv[i], "--verbose"))
       verbose = g_verbose = true;
     else {
       std::fprintf(stderr,
                    "usage: planner_sim [--profile FILE] [--workers N] [--seed S] [--ttft-ms T] [--itl-ms T] "
-                   "[--interval-s S] [--verbose]\n");
+                   "[--interval-s S] [--router-defaults] [--verbose]\n");
       return 2;
     }
   }
@@ -81,6 +84,10 @@ int main(int argc, char** argv) {
   o.planner.ttft_p95_s = ttft_ms / 1000;
   o.planner.itl_p95_s = itl_ms / 1000;
   o.planner.interval_s = interval_s;
+  if (router_defaults) {  // serve's conditional disaggregation defaults instead of "every prompt remote"
+    o.max_local_prefill_tokens = 1000;
+    o.max_prefill_queue = 2;
+  }
   std::printf(
       "profile %s (shape %s), %d workers, %zu requests, TTFT target %.0f ms, TPOT target %.0f ms, seed %llu\n\n",
       profile_path.c_str(), shape.name.c_str(), workers, trace.size(), ttft_ms, itl_ms,

@@ -117,10 +117,15 @@ class Sim {
     interval_prompt_ += reqs_[i].r.prompt;
     std::vector<size_t> pre, srv;
     for (size_t w = 0; w < workers_.size(); ++w) (serving(w) ? srv : pre).push_back(w);
-    size_t target;
+    size_t target = 0;
+    bool remote = false;
     if (!pre.empty() && !srv.empty()) {
       target = *std::min_element(pre.begin(), pre.end(),
                                  [&](size_t a, size_t b) { return queued_prompt_tokens(a) < queued_prompt_tokens(b); });
+      remote = reqs_[i].r.prompt > o_.max_local_prefill_tokens &&
+               static_cast<int>(workers_[target].prompts.size()) < o_.max_prefill_queue;
+    }
+    if (remote) {
       reqs_[i].remote = true;
     } else {
       const auto& pool = srv.empty() ? pre : srv;

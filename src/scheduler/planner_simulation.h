@@ -9,11 +9,14 @@
 //     prefill_seconds(chunk tokens) + decode_seconds(batch, mean context).
 //     A prompt's last chunk yields its first token at the step's end.
 //   - Router: with prefill workers and serving (decode/aggregated) workers,
-//     every prompt goes to the prefill worker with the fewest queued prompt
-//     tokens (conditional disaggregation with max_local_prefill_tokens = 0);
-//     after its first token the sequence is handed to the serving worker with
-//     the least work, arriving `handoff_s` later. Otherwise requests go to the
-//     serving worker with the least load tokens (least_loaded).
+//     a prompt goes to the prefill worker with the fewest queued prompt
+//     tokens when it is longer than max_local_prefill_tokens and fewer than
+//     max_prefill_queue prompts wait there (the router's conditional rule;
+//     the defaults here, 0 and unbounded, send every prompt remote); after
+//     its first token the sequence is handed to the serving worker with the
+//     least work, arriving `handoff_s` later. Otherwise (and for prompts kept
+//     local) requests go to the serving worker with the least load tokens
+//     (least_loaded); no prefix is cached, so every prompt token counts.
 //   - Running sequences per worker are capped by max_running (static) or the
 //     planner's decode_max_running; the rest wait.
 //   - Admission (SimOptions::admission): refusals happen at arrival only.
@@ -74,6 +77,8 @@ struct SimOptions {
   PlannerOptions planner;   // targets used for violations too
   int initial_prefill = 0;  // the planner's starting split
   double handoff_s = 0.002;
+  int max_local_prefill_tokens = 0;  // [scheduler] max_local_prefill_tokens (serve's default: 1000)
+  int max_prefill_queue = 1 << 30;   // [scheduler] max_prefill_queue (serve's default: 2)
 };
 
 struct SimResult {

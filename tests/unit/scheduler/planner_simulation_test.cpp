@@ -47,6 +47,31 @@ TEST(PlannerSimulation, OneRequestTakesTheProfileTimes) {
   EXPECT_NEAR(pd.gpu_seconds, 2 * pd.end_s, 1e-9);
 }
 
+TEST(PlannerSimulation, ConditionalDisaggregationKeepsShortPromptsLocal) {
+  const PlannerShape shape = bench_shape();
+  SimOptions o = statics(2, 1, false);
+  o.handoff_s = 0.01;
+  o.max_local_prefill_tokens = 1000;
+  o.max_prefill_queue = 2;
+  double decode = 0;  // ten steps of batch 1 at context 501 .. 510
+  for (int ctx = 501; ctx <= 510; ++ctx) decode += shape.decode_seconds(1, ctx);
+  // 500 tokens: prefilled by the decode worker itself, no hand-off in the first gap.
+  const SimResult local = simulate_planner({{0.0, 500, 11}}, shape, o);
+  EXPECT_DOUBLE_EQ(local.ttft_p95_s, shape.prefill_seconds(500));
+  EXPECT_NEAR(local.tpot_p95_s, decode / 10, 1e-12);
+  // 1500 tokens: remote, so the hand-off delay is in the first gap.
+  const SimResult remote = simulate_planner({{0.0, 1500, 11}}, shape, o);
+  double decode2 = 0;
+  for (int ctx = 1501; ctx <= 1510; ++ctx) decode2 += shape.decode_seconds(1, ctx);
+  EXPECT_NEAR(remote.tpot_p95_s, (decode2 + 0.01) / 10, 1e-12);
+  // Three long prompts at once with max_prefill_queue 2: the third is prefilled locally, in parallel.
+  const SimResult three = simulate_planner({{0.0, 1500, 2}, {0.0, 1500, 2}, {0.0, 1500, 2}}, shape, o);
+  // All three remote would end after ~0.31 s of prefill steps (4500 tokens in chunks of 2048) + hand-off + decode.
+  EXPECT_LT(three.end_s, 2 * shape.prefill_seconds(1500) + 0.01 + shape.decode_seconds(2, 1501) + 0.03);
+  EXPECT_GT(shape.prefill_seconds(2048) * 2 + shape.prefill_seconds(404),
+            2 * shape.prefill_seconds(1500) + shape.decode_seconds(2, 1501) + 0.04);  // the two cases differ
+}
+
 TEST(PlannerSimulation, LightLoadMeetsTheTargetsEverywhere) {
   TraceOptions t;
   t.knots = {{0, 1, 0.3}, {120, 1, 0.3}};
