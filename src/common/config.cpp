@@ -278,6 +278,14 @@ const std::vector<KeySpec>& schema() {
        [](auto& n, auto& w, Config& c) { c.log.stats_interval_s = static_cast<int>(get_int(n, w, 0, 3600)); }},
       {"metrics", "vllm_names", [](auto& n, auto& w, Config& c) { c.metrics.vllm_names = get_bool(n, w); }},
       {"dashboard", "enabled", [](auto& n, auto& w, Config& c) { c.dashboard.enabled = get_bool(n, w); }},
+      {"planner", "enabled", [](auto& n, auto& w, Config& c) { c.planner.enabled = get_bool(n, w); }},
+      {"planner", "ttft_p95_ms",
+       [](auto& n, auto& w, Config& c) { c.planner.ttft_p95_ms = static_cast<int>(get_int(n, w, 1, 3600000)); }},
+      {"planner", "itl_p95_ms",
+       [](auto& n, auto& w, Config& c) { c.planner.itl_p95_ms = static_cast<int>(get_int(n, w, 1, 600000)); }},
+      {"planner", "interval_s",
+       [](auto& n, auto& w, Config& c) { c.planner.interval_s = static_cast<int>(get_int(n, w, 1, 3600)); }},
+      {"planner", "profile", [](auto& n, auto& w, Config& c) { c.planner.profile = get_string(n, w); }},
   };
   return kSchema;
 }
@@ -397,6 +405,11 @@ void validate(const Config& c, const std::string& file) {
                       std::to_string(c.engine.kv_block_tokens) + "), got " + std::to_string(c.engine.max_batch_tokens));
   }
   validate_workers(c, file);
+  if (c.planner.enabled && c.planner.profile.empty()) {
+    throw ConfigError(file +
+                      ": [planner] profile: expected the path of a planner profile (JSON) when [planner] "
+                      "enabled = true, got none");
+  }
 }
 
 // One command-line setting: its value parsed as TOML and set through the
@@ -442,7 +455,7 @@ Config parse_config(const std::string& toml_text, const std::string& name) {
     if (section.find('.') != std::string::npos || !is_section(section)) {
       throw ConfigError(name + ": unknown key \"" + section +
                         "\" (expected one of the sections [server] [model] [engine] [scheduler] "
-                        "[log] [metrics] [dashboard] [[workers]])");
+                        "[log] [metrics] [dashboard] [planner] [[workers]])");
     }
     if (!table) {
       throw ConfigError(name + ": [" + section + "]: expected a table, got " + describe(section_node));

@@ -109,6 +109,15 @@ struct DashboardConfig {
   bool enabled = true;  // GET /dashboard (and /dashboard/data) on the API port, behind the API keys
 };
 
+// [planner]: the SLA planner (scheduler/planner.h), off by default.
+struct PlannerConfig {
+  bool enabled = false;
+  int ttft_p95_ms = 1000;  // target p95 time to first token, >= 1
+  int itl_p95_ms = 50;     // target p95 inter-token latency, >= 1
+  int interval_s = 5;      // seconds between decisions, 1..3600
+  std::string profile;     // planner profile JSON (scheduler/planner_profile.h); required when enabled
+};
+
 struct Config {
   ServerConfig server;
   ModelConfig model;
@@ -118,6 +127,7 @@ struct Config {
   LogConfig log;
   MetricsConfig metrics;
   DashboardConfig dashboard;
+  PlannerConfig planner;
   std::string source;  // file the config came from ("" = defaults)
 };
 

@@ -28,8 +28,10 @@
 #include "frontend/served_model.h"
 #include "main/cuda_worker_plan.h"
 #include "main/dashboard_sampler.h"
+#include "main/planner_tick.h"
 #include "main/stats_line.h"
 #include "main/systemd_notify.h"
+#include "scheduler/planner_profile.h"
 #include "scheduler/router.h"
 #include "scheduler/worker.h"
 #include "scheduler/worker_role.h"
@@ -356,6 +358,20 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     throw ConfigError("[model] path: no model configured; set it in the config or pass --model PATH");
   }
   const std::vector<int> cuda_devices = choose_cuda_devices(config);
+  if (config.planner.enabled && !cuda_devices.empty()) {
+    throw ConfigError(
+        "[planner] enabled: expected false on the CUDA backend (the planner changes worker roles, and it has not been "
+        "run on CUDA workers yet); set [engine] backend = \"cpu\" to serve with the planner");
+  }
+  std::optional<scheduler::PlannerShape> planner_shape;
+  if (config.planner.enabled) {
+    auto profile = scheduler::load_planner_profile(config.planner.profile);
+    if (!profile.ok()) throw ConfigError("[planner] profile: " + profile.status().message());
+    planner_shape = profile->shapes.front();
+    spdlog::info("[main] planner: profile {} (shape {}), TTFT p95 {} ms, ITL p95 {} ms, every {} s",
+                 config.planner.profile, planner_shape->name, config.planner.ttft_p95_ms, config.planner.itl_p95_ms,
+                 config.planner.interval_s);
+  }
   log_tuning(config.engine.tuning, !cuda_devices.empty());
   const engine::DType weight_dtype = cuda_devices.empty() ? engine::DType::kF32 : engine::DType::kBF16;
 
@@ -461,7 +477,29 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
     main::DashboardSampler::Options o;
     o.model = model.name;
     o.workers = dashboard_workers(config, cuda_devices, router.stats());
+    o.planner_enabled = config.planner.enabled;
     dashboard.emplace(registry, std::move(o));
+  }
+
+  std::optional<main::PlannerTick> planner;
+  if (planner_shape) {
+    scheduler::PlannerOptions po;
+    po.ttft_p95_s = config.planner.ttft_p95_ms / 1000.0;
+    po.itl_p95_s = config.planner.itl_p95_ms / 1000.0;
+    po.interval_s = config.planner.interval_s;
+    main::PlannerTick::Hooks h;
+    h.workers = [&router] {
+      std::vector<scheduler::PlannerWorker> w;
+      for (size_t i = 0; i < router.num_workers(); ++i) {
+        const scheduler::WorkerLoad load = router.worker(i).load();
+        w.push_back({router.worker(i).role(), load.running + load.waiting});
+      }
+      return w;
+    };
+    h.set_role = [&router](size_t i, scheduler::WorkerRole role) { router.set_role(i, role); };
+    h.worker_name = [&router](size_t i) { return router.worker(i).name(); };
+    if (dashboard) h.record = [&dashboard](main::PlannerDecision d) { dashboard->record_decision(std::move(d)); };
+    planner.emplace(registry, po, *planner_shape, std::move(h), Clock::now());
   }
 
   frontend::ServerOptions so;
@@ -514,6 +552,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
       if (auto line = stats->tick(Clock::now())) spdlog::info("[stats] {}", *line);
     }
     sample_dashboard(false);
+    if (planner) planner->tick(Clock::now(), unix_ms_now());
     if (router.ready()) {
       notifier.watchdog();
       reported_dead = false;

@@ -36,6 +36,11 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_FALSE(c.metrics.vllm_names);
   EXPECT_TRUE(c.dashboard.enabled);
   EXPECT_EQ(c.dashboard.enabled, d.dashboard.enabled);
+  EXPECT_EQ(c.planner.enabled, d.planner.enabled);
+  EXPECT_EQ(c.planner.ttft_p95_ms, d.planner.ttft_p95_ms);
+  EXPECT_EQ(c.planner.itl_p95_ms, d.planner.itl_p95_ms);
+  EXPECT_EQ(c.planner.interval_s, d.planner.interval_s);
+  EXPECT_EQ(c.planner.profile, d.planner.profile);
   EXPECT_EQ(c.model.tool_call_parser, "auto");
   EXPECT_EQ(c.model.tool_call_parser, d.model.tool_call_parser);
   EXPECT_EQ(c.model.reasoning_parser, "auto");
@@ -58,6 +63,28 @@ TEST(Config, DashboardIsOnUnlessTurnedOff) {
             "t.toml: [dashboard] enabled: expected true or false, got \"no\"");
   EXPECT_NE(error_of("[dashboard]\nport = 1\n").find("[dashboard] port: unknown key"), std::string::npos)
       << error_of("[dashboard]\nport = 1\n");
+}
+
+TEST(Config, PlannerIsOffAndNeedsAProfileWhenOn) {
+  const Config d = parse_config("", "t.toml");
+  EXPECT_FALSE(d.planner.enabled);
+  EXPECT_EQ(d.planner.ttft_p95_ms, 1000);
+  EXPECT_EQ(d.planner.itl_p95_ms, 50);
+  EXPECT_EQ(d.planner.interval_s, 5);
+  const Config c = parse_config(
+      "[planner]\nenabled = true\nttft_p95_ms = 800\nitl_p95_ms = 40\ninterval_s = 2\nprofile = \"p.json\"\n",
+      "t.toml");
+  EXPECT_TRUE(c.planner.enabled);
+  EXPECT_EQ(c.planner.ttft_p95_ms, 800);
+  EXPECT_EQ(c.planner.itl_p95_ms, 40);
+  EXPECT_EQ(c.planner.interval_s, 2);
+  EXPECT_EQ(c.planner.profile, "p.json");
+  EXPECT_NE(error_of("[planner]\nenabled = true\n").find("[planner] profile"), std::string::npos);
+  EXPECT_NE(error_of("[planner]\nttft_p95_ms = 0\n").find("[planner] ttft_p95_ms"), std::string::npos);
+  EXPECT_NE(error_of("[planner]\nitl_p95_ms = 1.5\n").find("[planner] itl_p95_ms"), std::string::npos);
+  EXPECT_NE(error_of("[planner]\ninterval_s = 0\n").find("[planner] interval_s"), std::string::npos);
+  EXPECT_NE(error_of("[planner]\nprofile = 3\n").find("[planner] profile"), std::string::npos);
+  EXPECT_NE(error_of("[planner]\ntarget = 3\n").find("[planner] target: unknown key"), std::string::npos);
 }
 
 TEST(Config, EngineTuningDefaultsAreTheMeasuredChoices) {
@@ -172,7 +199,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 48);
+  EXPECT_EQ(keys, 53);
 }
 
 TEST(Config, WorkerTablesAreRead) {

@@ -91,9 +91,10 @@ struct Submitted {
   std::vector<GenerationRequest> requests;
 };
 
-Submitted submit_all(Router& router, int n, int max_tokens) {
+// Requests first .. first + n - 1.
+Submitted submit_all_from(Router& router, int first, int n, int max_tokens) {
   Submitted run;
-  for (int i = 0; i < n; ++i) {
+  for (int i = first; i < first + n; ++i) {
     GenerationRequest r = request(i, max_tokens);
     run.collectors.push_back(std::make_unique<Collector>());
     r.sink = run.collectors.back()->sink();
@@ -102,6 +103,8 @@ Submitted submit_all(Router& router, int n, int max_tokens) {
   }
   return run;
 }
+
+Submitted submit_all(Router& router, int n, int max_tokens) { return submit_all_from(router, 0, n, max_tokens); }
 
 void expect_reference_outputs(const Submitted& run) {
   for (size_t i = 0; i < run.collectors.size(); ++i) {
@@ -242,6 +245,30 @@ TEST(Disaggregation, RolesChangeAtRunTime) {
   EXPECT_EQ(value(registry, "tandem_disagg_prefills_total", {{"path", "remote"}}), 0);
   const ServiceStats s = p.router->stats();
   EXPECT_EQ(s.workers[0].role, "decode");
+  p.router->shutdown(std::chrono::seconds(1));
+}
+
+// What the SLA planner relies on (scheduler/planner.h): flipping roles while
+// remote prefills and decodes are in flight loses and repeats nothing. The
+// prefill worker becomes a decode worker and the decode worker a prefill
+// worker right after the submits; every request still gets the reference
+// output and exactly one final event, and no block stays held.
+TEST(Disaggregation, RolesFlipWithWorkInFlight) {
+  metrics::Registry registry;
+  Pair p = make_pair(&registry, 0);
+  const Submitted run = submit_all(*p.router, 12, 6);
+  p.router->set_role(0, WorkerRole::kDecode);
+  p.router->set_role(1, WorkerRole::kPrefill);
+  expect_reference_outputs(run);
+  EXPECT_GT(value(registry, "tandem_disagg_prefills_total", {{"path", "remote"}}), 0);
+  EXPECT_TRUE(eventually([&] { return p.router->worker(0).role() == WorkerRole::kDecode; }));
+  EXPECT_TRUE(eventually([&] { return p.router->worker(1).role() == WorkerRole::kPrefill; }));
+  // Routing follows the new roles: the next requests are prefilled on worker 1.
+  const double remote_before = value(registry, "tandem_disagg_prefills_total", {{"path", "remote"}});
+  const Submitted after = submit_all_from(*p.router, 100, 4, 5);
+  expect_reference_outputs(after);
+  EXPECT_EQ(value(registry, "tandem_disagg_prefills_total", {{"path", "remote"}}), remote_before + 4);
+  expect_no_block_held(*p.router);
   p.router->shutdown(std::chrono::seconds(1));
 }
 
