@@ -105,6 +105,18 @@ struct MetricsConfig {
   bool vllm_names = false;  // also export vllm:* names
 };
 
+// [discovery]: the shared directory of appliance records, and forwarding to
+// the appliances found there (src/discovery/README.md). Off while dir is "".
+struct DiscoveryConfig {
+  std::string dir;                  // shared directory; "" = discovery and forwarding off
+  std::string id;                   // this appliance's id; "" = <host name>-<port>
+  std::string advertise_url;        // how peers reach this appliance; "" = http://<[server] host or host name>:<port>
+  int ttl_s = 10;                   // a record not rewritten for this long expires (rewritten every ttl_s / 3)
+  std::string peer_key;             // shared secret of the group; required with dir
+  int forward_queue_threshold = 8;  // requests waiting here above which one goes to a peer with room; 0 = never
+  int max_hops = 1;                 // times a request may be forwarded; a request at the limit is not forwarded again
+};
+
 struct Config {
   ServerConfig server;
   ModelConfig model;
@@ -113,6 +125,7 @@ struct Config {
   SchedulerConfig scheduler;
   LogConfig log;
   MetricsConfig metrics;
+  DiscoveryConfig discovery;
   std::string source;  // file the config came from ("" = defaults)
 };
 
