@@ -30,6 +30,10 @@
 #include "frontend/served_model.h"
 #include "scheduler/generation.h"
 
+namespace tandem::discovery {
+class Discovery;
+}
+
 namespace tandem::frontend {
 
 struct ServerOptions {
@@ -50,6 +54,11 @@ struct ServerOptions {
   int prepare_threads = 2;                    // template + tokenization threads, >= 1
   int max_request_choices = 0;                // sequences one request may submit (n x prompts), the
                                               // service's queue bound; more get 400; 0 = no limit
+  // Forwarding to peer appliances ([discovery]; peer_router.h). Null: off,
+  // and requests that carry the peer headers get 401. Must outlive the server.
+  const discovery::Discovery* discovery = nullptr;
+  int forward_queue_threshold = 0;  // requests waiting here before one goes to a peer with room; 0 = never
+  int max_hops = 1;                 // forwards one request may make
 };
 
 class ServerCore;  // internal (frontend/server_core.h)
