@@ -593,7 +593,7 @@ void HttpSession::on_routed(Routed&& r) {
     for (const auto& p : fwd_.excluded) peers += (peers.empty() ? "" : ", ") + p;
     respond_error(Status(ErrorKind::kUnavailable, "The model `" + (r.key ? r.key->model : std::string()) +
                                                       "` is served by peer appliance(s) " + peers +
-                                                      ", none of which answered; retry shortly"));
+                                                      ", which did not answer; retry shortly"));
     return;
   }
   if (r.key && r.served_here) core_.peer_router->remember(r.key->affinity, core_.peer_router->policy().self_id);
@@ -715,6 +715,7 @@ void HttpSession::on_peer_end(const Status& st) {
     core_.count_forward(peer, "unreachable");
     spdlog::warn("{} peer {} did not answer ({}); routing the request again", current_.id, peer, st.message());
     fwd_.excluded.push_back(peer);
+    core_.peer_router->peer_unreachable(peer, *core_.options.discovery->peers());
     current_.peer.clear();
     if (fwd_.excluded.size() >= kMaxForwardAttempts) {
       respond_error(Status(ErrorKind::kUnavailable, "No peer appliance answered (tried " +

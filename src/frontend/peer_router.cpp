@@ -124,9 +124,18 @@ PeerChoice PeerRouter::choose(const RoutingKey& key, int hops, bool served_here,
     double load;
   };
   std::vector<Candidate> candidates;
+  std::string down_ids;  // peers serving the model that did not answer lately
   for (const discovery::PeerRecord& p : peers) {
-    if (p.id == policy_.self_id || std::find(excluded.begin(), excluded.end(), p.id) != excluded.end()) continue;
-    if (const discovery::ModelLoad* m = p.find_model(key.model)) candidates.push_back({&p, m, load(p, *m)});
+    if (p.id == policy_.self_id) continue;
+    const discovery::ModelLoad* m = p.find_model(key.model);
+    if (!m) continue;
+    const auto down = unreachable_.find(p.id);
+    if (std::find(excluded.begin(), excluded.end(), p.id) != excluded.end() ||
+        (down != unreachable_.end() && down->second == std::make_pair(p.seq, p.updated_ms))) {
+      down_ids += (down_ids.empty() ? "" : ", ") + p.id;
+      continue;
+    }
+    candidates.push_back({&p, m, load(p, *m)});
   }
   const auto forward = [](const Candidate& c, const char* reason) {
     PeerChoice f;
@@ -153,6 +162,13 @@ PeerChoice PeerRouter::choose(const RoutingKey& key, int hops, bool served_here,
     if (served_here && !has_room(c)) continue;
     if (!best || c.load < best->load) best = &c;
   }
+  if (!served_here && !best && !down_ids.empty()) {
+    PeerChoice refuse;
+    refuse.kind = PeerChoice::Kind::kRefuse;
+    refuse.refusal = Status(ErrorKind::kUnavailable, "The model `" + key.model + "` is served by peer appliance(s) " +
+                                                         down_ids + ", which did not answer; retry shortly");
+    return refuse;
+  }
   if (!served_here) return best ? forward(*best, "model") : local;
   if (local_waiting > policy_.queue_threshold && best) return forward(*best, "queue");
   return local;
@@ -172,6 +188,18 @@ void PeerRouter::remember(uint64_t affinity, const std::string& id) {
   if (lru_.size() > policy_.affinity_capacity) {
     affinity_.erase(lru_.back().first);
     lru_.pop_back();
+  }
+}
+
+void PeerRouter::peer_unreachable(const std::string& peer, const std::vector<discovery::PeerRecord>& peers) {
+  std::lock_guard lock(mu_);
+  for (const discovery::PeerRecord& p : peers) {
+    if (p.id == peer) unreachable_[peer] = {p.seq, p.updated_ms};
+  }
+  // Forget peers that left the table.
+  for (auto it = unreachable_.begin(); it != unreachable_.end();) {
+    const bool listed = std::any_of(peers.begin(), peers.end(), [&](const auto& p) { return p.id == it->first; });
+    it = listed ? std::next(it) : unreachable_.erase(it);
   }
 }
 

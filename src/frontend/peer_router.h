@@ -15,7 +15,8 @@
 //  - Otherwise (and for requests whose body does not parse: the local path
 //    answers their 400) it is served here.
 // Load = (waiting + running + forwarded-and-open) / capacity, from the peer's
-// last record plus what this appliance sent it since.
+// last record plus what this appliance sent it since. A peer that did not
+// answer is skipped until its record changes.
 //
 // Threading: every method is thread-safe (a mutex around the affinity map and
 // the open counts; the peer table is an immutable snapshot).
@@ -86,6 +87,10 @@ class PeerRouter {
   // A request forwarded to `peer` starts / ends.
   void forward_started(const std::string& peer);
   void forward_ended(const std::string& peer);
+  // `peer` gave no answer: it is skipped until its record is rewritten (a
+  // live peer rewrites it every ttl_s / 3; a dead one's stays as it was
+  // until it expires). `peers` is the table the choice was made from.
+  void peer_unreachable(const std::string& peer, const std::vector<discovery::PeerRecord>& peers);
 
   const RoutingPolicy& policy() const { return policy_; }
 
@@ -98,7 +103,9 @@ class PeerRouter {
   // LRU: most recent at the front.
   std::list<std::pair<uint64_t, std::string>> lru_;
   std::unordered_map<uint64_t, std::list<std::pair<uint64_t, std::string>>::iterator> affinity_;
-  std::map<std::string, int> open_;  // peer -> forwarded requests not answered yet
+  std::map<std::string, int> open_;                                 // peer -> forwarded requests not answered yet
+  std::map<std::string, std::pair<int64_t, int64_t>> unreachable_;  // peer -> (seq, updated_ms) of its record
+                                                                    // when it did not answer
 };
 
 }  // namespace tandem::frontend

@@ -50,8 +50,31 @@ TEST(PeerRouter, AModelServedOnlyByPeersGoesToTheLeastLoadedOfThem) {
   EXPECT_EQ(r.choose(key("m"), 0, false, 0, peers, {}).peer_id, "b");
   // A peer that failed this request is skipped; with none left it is served (or refused) here.
   EXPECT_EQ(r.choose(key("m"), 0, false, 0, peers, {"b"}).peer_id, "a");
-  EXPECT_EQ(r.choose(key("m"), 0, false, 0, peers, {"a", "b"}).kind, Kind::kLocal);
+  PeerChoice none_left = r.choose(key("m"), 0, false, 0, peers, {"a", "b"});
+  ASSERT_EQ(none_left.kind, Kind::kRefuse);
+  EXPECT_EQ(none_left.refusal.kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(none_left.refusal.message().find("a, b, which did not answer"), std::string::npos);
   EXPECT_EQ(r.choose(key("unknown"), 0, false, 0, peers, {}).kind, Kind::kLocal);
+}
+
+TEST(PeerRouter, APeerThatDidNotAnswerIsSkippedUntilItsRecordChanges) {
+  PeerRouter r(policy(8));
+  std::vector<PeerRecord> peers = {peer("a", "m", 0), peer("b", "m", 3)};
+  peers[0].seq = 5;
+  EXPECT_EQ(r.choose(key("m"), 0, false, 0, peers, {}).peer_id, "a");
+  r.peer_unreachable("a", peers);
+  EXPECT_EQ(r.choose(key("m"), 0, false, 0, peers, {}).peer_id, "b");
+  // With no other peer serving it: 503, naming the peer, not the 404 of a model nobody serves.
+  PeerChoice down = r.choose(key("m"), 0, false, 0, {peers[0]}, {});
+  ASSERT_EQ(down.kind, Kind::kRefuse);
+  EXPECT_EQ(down.refusal.kind(), ErrorKind::kUnavailable);
+  EXPECT_NE(down.refusal.message().find("peer appliance(s) a, which did not answer"), std::string::npos);
+  peers[0].seq = 6;  // a heartbeat: it is alive
+  EXPECT_EQ(r.choose(key("m"), 0, false, 0, peers, {}).peer_id, "a");
+  // A peer that left the table is forgotten.
+  r.peer_unreachable("b", peers);
+  r.peer_unreachable("a", {peers[0]});
+  EXPECT_EQ(r.choose(key("m"), 0, false, 0, {peers[1]}, {}).peer_id, "b");
 }
 
 TEST(PeerRouter, AtTheHopLimitARequestIsNeverForwardedAgain) {
