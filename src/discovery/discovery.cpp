@@ -141,8 +141,15 @@ void Discovery::heartbeat() {
   r.seq = seq_++;
   r.roles = options_.roles;
   if (load_) r.models = load_();
+  // One line when writing starts failing and one when it works again, not one per heartbeat.
   if (Status st = directory_->write(r); !st.ok()) {
-    spdlog::warn("[discovery] cannot write this appliance's record: {}", st.message());
+    if (!write_failing_) {
+      spdlog::warn("[discovery] cannot write this appliance's record (peers will expire it): {}", st.message());
+    }
+    write_failing_ = true;
+  } else if (write_failing_) {
+    write_failing_ = false;
+    spdlog::info("[discovery] this appliance's record is written again");
   }
 }
 

@@ -90,6 +90,7 @@ class Discovery {
   metrics::Gauge* peers_gauge_ = nullptr;
   std::optional<PeerDirectory> directory_;  // from start()
   int64_t seq_ = 0;
+  bool write_failing_ = false;  // the last heartbeat could not write the record
   int inotify_fd_ = -1;
   int wake_fd_ = -1;  // eventfd: stop() wakes the thread
 

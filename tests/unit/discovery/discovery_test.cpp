@@ -121,6 +121,25 @@ TEST_F(DiscoveryTest, ForeignAndCorruptRecordsAreIgnoredAndCounted) {
   b.stop();
 }
 
+TEST_F(DiscoveryTest, ARecordThatCannotBeWrittenDoesNotStopTheThread) {
+  Discovery a(options("a", 1001), nullptr, nullptr);
+  Discovery b(options("b", 1002), nullptr, nullptr);
+  ASSERT_TRUE(a.start().ok());
+  ASSERT_TRUE(b.start().ok());
+  ASSERT_TRUE(wait_until([&] { return b.peers()->size() == 1; }));
+  // a's record becomes a directory: a's heartbeats fail (rename onto a directory), b expires it,
+  // and once the obstacle goes a's next heartbeat brings it back.
+  fs::remove(dir_ + "/a.json");
+  fs::create_directory(dir_ + "/a.json");
+  EXPECT_TRUE(wait_until([&] { return b.peers()->empty(); }, 3000ms));
+  std::this_thread::sleep_for(400ms);  // several failed heartbeats
+  EXPECT_TRUE(b.peers()->empty());
+  fs::remove(dir_ + "/a.json");
+  EXPECT_TRUE(wait_until([&] { return b.peers()->size() == 1; }, 3000ms));
+  a.stop();
+  b.stop();
+}
+
 TEST_F(DiscoveryTest, StartRefusesABadIdOrUrl) {
   DiscoveryOptions bad_id = options("a", 1);
   bad_id.id = "a/b";
