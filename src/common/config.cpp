@@ -1,5 +1,6 @@
 #include "common/config.h"
 
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -132,6 +133,15 @@ SamplingDefaults get_sampling_defaults(const toml::node& node, const Where& w) {
                         "max_tokens)");
   }
   return d;
+}
+
+// Discovery ids name files in a shared directory (discovery::valid_id checks the same).
+bool valid_appliance_id(const std::string& id) {
+  if (id.empty() || id.size() > 128 || id.front() == '.') return false;
+  for (char ch : id) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') return false;
+  }
+  return true;
 }
 
 using Setter = std::function<void(const toml::node&, const Where&, Config&)>;
@@ -286,6 +296,26 @@ const std::vector<KeySpec>& schema() {
       {"planner", "interval_s",
        [](auto& n, auto& w, Config& c) { c.planner.interval_s = static_cast<int>(get_int(n, w, 1, 3600)); }},
       {"planner", "profile", [](auto& n, auto& w, Config& c) { c.planner.profile = get_string(n, w); }},
+      {"discovery", "dir", [](auto& n, auto& w, Config& c) { c.discovery.dir = get_string(n, w); }},
+      {"discovery", "id",
+       [](auto& n, auto& w, Config& c) {
+         c.discovery.id = get_string(n, w);
+         if (!c.discovery.id.empty() && !valid_appliance_id(c.discovery.id)) {
+           w.fail("1..128 characters of A-Z a-z 0-9 . _ - (not starting with .)", describe(n));
+         }
+       }},
+      {"discovery", "advertise_url",
+       [](auto& n, auto& w, Config& c) {
+         c.discovery.advertise_url = get_string(n, w);
+         if (!c.discovery.advertise_url.empty() && c.discovery.advertise_url.rfind("http://", 0) != 0) {
+           w.fail("an http://host:port URL", describe(n));
+         }
+       }},
+      {"discovery", "ttl_s", [](auto& n, auto& w, Config& c) { c.discovery.ttl_s = get_int(n, w, 1, 3600); }},
+      {"discovery", "peer_key", [](auto& n, auto& w, Config& c) { c.discovery.peer_key = get_string(n, w); }},
+      {"discovery", "forward_queue_threshold",
+       [](auto& n, auto& w, Config& c) { c.discovery.forward_queue_threshold = get_int(n, w, 0, 1 << 20); }},
+      {"discovery", "max_hops", [](auto& n, auto& w, Config& c) { c.discovery.max_hops = get_int(n, w, 0, 8); }},
   };
   return kSchema;
 }
@@ -410,6 +440,11 @@ void validate(const Config& c, const std::string& file) {
                       ": [planner] profile: expected the path of a planner profile (JSON) when [planner] "
                       "enabled = true, got none");
   }
+  if (!c.discovery.dir.empty() && c.discovery.peer_key.empty()) {
+    throw ConfigError(file +
+                      ": [discovery] peer_key: expected a non-empty key shared by the appliances of the "
+                      "group when [discovery] dir is set (peers refuse forwarded requests without it)");
+  }
 }
 
 // One command-line setting: its value parsed as TOML and set through the
@@ -455,7 +490,7 @@ Config parse_config(const std::string& toml_text, const std::string& name) {
     if (section.find('.') != std::string::npos || !is_section(section)) {
       throw ConfigError(name + ": unknown key \"" + section +
                         "\" (expected one of the sections [server] [model] [engine] [scheduler] "
-                        "[log] [metrics] [dashboard] [planner] [[workers]])");
+                        "[log] [metrics] [dashboard] [planner] [discovery] [[workers]])");
     }
     if (!table) {
       throw ConfigError(name + ": [" + section + "]: expected a table, got " + describe(section_node));

@@ -116,6 +116,16 @@ struct PlannerConfig {
   int itl_p95_ms = 50;     // target p95 inter-token latency, >= 1
   int interval_s = 5;      // seconds between decisions, 1..3600
   std::string profile;     // planner profile JSON (scheduler/planner_profile.h); required when enabled
+// [discovery]: the shared directory of appliance records, and forwarding to
+// the appliances found there (src/discovery/README.md). Off while dir is "".
+struct DiscoveryConfig {
+  std::string dir;                  // shared directory; "" = discovery and forwarding off
+  std::string id;                   // this appliance's id; "" = <host name>-<port>
+  std::string advertise_url;        // how peers reach this appliance; "" = http://<[server] host or host name>:<port>
+  int ttl_s = 10;                   // a record not rewritten for this long expires (rewritten every ttl_s / 3)
+  std::string peer_key;             // shared secret of the group; required with dir
+  int forward_queue_threshold = 8;  // requests waiting here above which one goes to a peer with room; 0 = never
+  int max_hops = 1;                 // times a request may be forwarded; a request at the limit is not forwarded again
 };
 
 struct Config {
@@ -128,6 +138,7 @@ struct Config {
   MetricsConfig metrics;
   DashboardConfig dashboard;
   PlannerConfig planner;
+  DiscoveryConfig discovery;
   std::string source;  // file the config came from ("" = defaults)
 };
 

@@ -23,6 +23,7 @@ const char* error_kind_name(ErrorKind kind) {
     case ErrorKind::kIo: return "io";
     case ErrorKind::kDevice: return "device";
     case ErrorKind::kInternal: return "internal";
+    case ErrorKind::kLoopDetected: return "loop_detected";
   }
   return "unknown";
 }

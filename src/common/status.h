@@ -29,6 +29,7 @@ enum class ErrorKind {
   kIo,                    // file system or socket failure
   kDevice,                // GPU fault: OOM, failed launch, Xid
   kInternal,              // a real bug
+  kLoopDetected,          // a forwarded request that may not be forwarded again (508)
 };
 
 // Stable lower-case name of an error kind, for logs and metrics labels.

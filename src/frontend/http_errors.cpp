@@ -23,6 +23,7 @@ HttpError http_error_for(ErrorKind kind) {
     case ErrorKind::kUnavailable: return {503, "service_unavailable_error", "unavailable", true};
     case ErrorKind::kTimeout: return {504, "timeout_error", "timeout", false};
     case ErrorKind::kCancelled: return {499, "cancelled_error", "cancelled", false};
+    case ErrorKind::kLoopDetected: return {508, "invalid_request_error", "loop_detected", false};
     case ErrorKind::kMalformedFile:
     case ErrorKind::kIo:
     case ErrorKind::kDevice:

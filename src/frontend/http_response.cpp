@@ -20,7 +20,9 @@ const char* reason_phrase(int status) {
     case 499: return "Client Closed Request";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 502: return "Bad Gateway";
     case 504: return "Gateway Timeout";
+    case 508: return "Loop Detected";
     default: return "Unknown";
   }
 }

@@ -31,6 +31,10 @@
 #include "frontend/served_model.h"
 #include "scheduler/generation.h"
 
+namespace tandem::discovery {
+class Discovery;
+}
+
 namespace tandem::frontend {
 
 struct ServerOptions {
@@ -53,6 +57,11 @@ struct ServerOptions {
                                               // service's queue bound; more get 400; 0 = no limit
   // /dashboard's figures (outlives the server); null: every /dashboard route is 404.
   const DashboardSource* dashboard = nullptr;
+  // Forwarding to peer appliances ([discovery]; peer_router.h). Null: off,
+  // and requests that carry the peer headers get 401. Must outlive the server.
+  const discovery::Discovery* discovery = nullptr;
+  int forward_queue_threshold = 0;  // requests waiting here before one goes to a peer with room; 0 = never
+  int max_hops = 1;                 // forwards one request may make
 };
 
 class ServerCore;  // internal (frontend/server_core.h)

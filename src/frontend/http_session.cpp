@@ -14,6 +14,7 @@
 #include <boost/beast/http/field.hpp>
 
 #include "frontend/dashboard_assets.h"
+#include "discovery/discovery.h"
 #include "frontend/http_errors.h"
 #include "frontend/http_response.h"
 #include "frontend/readiness.h"
@@ -32,6 +33,13 @@ constexpr size_t kMaxBufferedInput = 64u << 10;
 constexpr size_t kReadChunk = 16u << 10;
 
 std::string retry_after_value() { return std::to_string(kRetryAfterSeconds); }
+
+// Forwarding between appliances: the group's key, and how many times the
+// request was forwarded already.
+constexpr std::string_view kPeerKeyHeader = "X-Tandem-Peer-Key";
+constexpr std::string_view kHopsHeader = "X-Tandem-Hops";
+// Peers tried for one request before it is answered 503.
+constexpr size_t kMaxForwardAttempts = 3;
 
 // Whether a Content-Type names JSON: "application/json", any case, with or
 // without parameters ("; charset=utf-8").
@@ -91,6 +99,19 @@ void HttpSession::shutdown() {
 
 void HttpSession::end_for_stop() {
   if (closed_) return;
+  if (forward_) {
+    // The peer sees its connection close and cancels the request there.
+    cancel_forward();
+    if (stream_open_) {
+      stream_open_ = false;
+      if (!current_.http10) append_last_chunk(pending_);
+    }
+    spdlog::info("{} (forwarded to {}) ended by the server stopping", current_.id, current_.peer);
+    current_.keep_alive = false;
+    close_after_write_ = true;
+    finish_forward();
+    return;
+  }
   if (job_) {
     stream_scratch_.clear();
     cancel_ids_.clear();
@@ -134,10 +155,10 @@ void HttpSession::on_read(const error_code& ec, size_t n) {
     // A generation (running, or being prepared) treats end-of-input as the
     // client going away, as it always has; other requests are answered.
     const bool generation =
-        job_ || (preparing_ && (current_.route == Route::kChatCompletions || current_.route == Route::kCompletions));
+        busy() || (preparing_ && (current_.route == Route::kChatCompletions || current_.route == Route::kCompletions));
     if (generation || ec != asio::error::eof) {
       // The client went away (or the socket failed): nobody is left to answer.
-      if (job_ || preparing_) {
+      if (busy() || preparing_) {
         spdlog::info("{} client disconnected during {}; cancelling", current_.id.empty() ? "-" : current_.id,
                      route_label(current_.route));
       }
@@ -151,12 +172,12 @@ void HttpSession::on_read(const error_code& ec, size_t n) {
     return;
   }
   input_.commit(n);
-  if (!job_ && !preparing_) process_input();
+  if (!busy() && !preparing_) process_input();
   do_read();
 }
 
 void HttpSession::process_input() {
-  while (!job_ && !preparing_ && !closed_ && !close_after_write_) {
+  while (!busy() && !preparing_ && !closed_ && !close_after_write_) {
     // Back-pressure: a client that pipelines without reading gets no more
     // answers queued until the output drains.
     if (pending_.size() + writing_.size() > core_.options.max_stream_buffer_bytes) break;
@@ -269,6 +290,28 @@ bool HttpSession::refuse_head(const Request& head, bool body_pending) {
                                                        route_label(match.route) + "; use " + match.allow);
     extra_name = "Allow";
     extra_value = match.allow;
+  } else if (!head[kPeerKeyHeader].empty() || !head[kHopsHeader].empty()) {
+    // Forwarded by a peer: its key stands for the client's API key.
+    if (!core_.peer_key_matches(head[kPeerKeyHeader])) {
+      refusal =
+          Status(ErrorKind::kUnauthorized,
+                 core_.options.discovery ? "Forwarded request with a missing or wrong peer key ([discovery] peer_key)"
+                                         : "This appliance does not take forwarded requests ([discovery] is off)");
+    } else {
+      const auto hops = head[kHopsHeader];
+      int n = 0;
+      bool ok = !hops.empty() && hops.size() <= 2;
+      for (char c : hops) {
+        ok = ok && c >= '0' && c <= '9';
+        n = n * 10 + (c - '0');
+      }
+      if (!ok || n < 1) {
+        refusal = Status(ErrorKind::kInvalidRequest,
+                         "X-Tandem-Hops: expected an integer in 1..99, got '" + std::string(hops) + "'");
+      } else {
+        current_.hops = n;
+      }
+    }
   } else if (!authorized(match.route, head[http::field::authorization])) {
     extra_name = "WWW-Authenticate";
     if (is_dashboard_route(match.route)) {
@@ -354,8 +397,15 @@ void HttpSession::dispatch(Request& req) {
     case Route::kChatCompletions:
     case Route::kCompletions:
     case Route::kResponses: start_generation(req); return;
-    case Route::kModels: api_response(core_.api.models()); return;
-    case Route::kModel: api_response(core_.api.model(match.model_id)); return;
+    case Route::kModels:
+      api_response(core_.peer_router ? core_.api.models(remote_models(*core_.options.discovery->peers(), core_.model))
+                                     : core_.api.models());
+      return;
+    case Route::kModel:
+      api_response(core_.peer_router
+                       ? core_.api.model(match.model_id, remote_models(*core_.options.discovery->peers(), core_.model))
+                       : core_.api.model(match.model_id));
+      return;
     case Route::kTokenize:
       offload([core, body = std::move(req.body())] { return core->api.tokenize(body); }, api_response);
       return;
@@ -405,6 +455,11 @@ void HttpSession::start_generation(Request& req) {
     respond_error(Status(ErrorKind::kUnavailable, "The server is draining; retry on another instance"));
     return;
   }
+  if (core_.peer_router) {
+    fwd_ = Forward{};
+    route_request(std::move(req.body()));
+    return;
+  }
   const ServerCore* core = &core_;
   offload([core, route = current_.route, body = std::move(req.body())] { return core->api.plan(route, body); },
           [this](Result<JobPlan>&& plan) { admit(std::move(plan)); });
@@ -436,7 +491,7 @@ void HttpSession::offload(Work work, Done done) {
         }
       }
       self->arm_timer();
-      if (!self->job_) {
+      if (!self->busy()) {
         self->process_input();
         self->finish_if_peer_done();
       }
@@ -496,8 +551,10 @@ void HttpSession::admit(Result<JobPlan> plan) {
   }
   job_ = std::move(job);
   inbox_ = std::move(inbox);
-  core_.in_flight.fetch_add(1);
-  holds_in_flight_ = true;
+  if (!holds_in_flight_) {  // a request no peer answered may hold it already
+    core_.in_flight.fetch_add(1);
+    holds_in_flight_ = true;
+  }
   if (job_->streaming()) {
     ResponseHead head;
     head.content_type = "text/event-stream";
@@ -519,6 +576,221 @@ void HttpSession::admit(Result<JobPlan> plan) {
     flush();
   }
   arm_timer();
+}
+
+// ---------------------------------------------------------------- forwarding
+
+void HttpSession::route_request(std::string body) {
+  ServerCore* core = &core_;
+  offload(
+      [core, route = current_.route, hops = current_.hops, excluded = fwd_.excluded, body = std::move(body)]() mutable {
+        Routed r;
+        r.key = routing_key(route, body);
+        if (r.key) {
+          r.served_here = check_model_name(r.key->model, core->model).ok();
+        }
+        // The Responses API's stored conversations live where they were made:
+        // only requests for models not served here leave.
+        if (r.key && !(route == Route::kResponses && r.served_here)) {
+          const int waiting =
+              r.served_here && core->options.forward_queue_threshold > 0 ? core->service.stats().waiting : 0;
+          const auto peers = core->options.discovery->peers();
+          r.choice = core->peer_router->choose(*r.key, hops, r.served_here, waiting, *peers, excluded);
+        }
+        if (r.choice.kind == PeerChoice::Kind::kLocal) {
+          r.plan.emplace(core->api.plan(route, body));
+        } else {
+          r.body = std::move(body);
+        }
+        return r;
+      },
+      [this](Routed&& r) { on_routed(std::move(r)); });
+}
+
+void HttpSession::on_routed(Routed&& r) {
+  switch (r.choice.kind) {
+    case PeerChoice::Kind::kRefuse: respond_error(r.choice.refusal); return;
+    case PeerChoice::Kind::kForward: start_forward(std::move(r)); return;
+    case PeerChoice::Kind::kLocal: break;
+  }
+  if (!r.served_here && !fwd_.excluded.empty()) {
+    std::string peers;
+    for (const auto& p : fwd_.excluded) peers += (peers.empty() ? "" : ", ") + p;
+    respond_error(Status(ErrorKind::kUnavailable, "The model `" + (r.key ? r.key->model : std::string()) +
+                                                      "` is served by peer appliance(s) " + peers +
+                                                      ", which did not answer; retry shortly"));
+    return;
+  }
+  if (r.key && r.served_here) core_.peer_router->remember(r.key->affinity, core_.peer_router->policy().self_id);
+  admit(std::move(*r.plan));
+}
+
+void HttpSession::start_forward(Routed&& r) {
+  if (core_.draining.load() || core_.stopping.load()) {
+    respond_error(Status(ErrorKind::kUnavailable, "The server is draining; retry on another instance"));
+    return;
+  }
+  auto address = discovery::parse_http_url(r.choice.url);
+  if (!address.ok()) {  // records are validated when read: a broken invariant
+    fail_internal(("peer url: " + address.status().message()).c_str());
+    return;
+  }
+  fwd_.peer_id = r.choice.peer_id;
+  fwd_.body = std::move(r.body);
+  fwd_.key = *r.key;
+  fwd_.head_seen = false;
+  fwd_.head = PeerHead{};
+  fwd_.answer.clear();
+  current_.peer = fwd_.peer_id;
+  PeerCall::Request req;
+  req.host = address->host;
+  req.port = address->port;
+  req.target = route_label(current_.route);
+  req.body = fwd_.body;  // kept for a retry on another peer
+  req.headers.emplace_back(std::string(kPeerKeyHeader), core_.options.discovery->peer_key());
+  req.headers.emplace_back(std::string(kHopsHeader), std::to_string(current_.hops + 1));
+  req.headers.emplace_back("X-Tandem-Forwarded-By", core_.peer_router->policy().self_id);
+  req.answer_timeout = core_.options.request_timeout;
+  std::weak_ptr<HttpSession> weak = weak_from_this();
+  PeerCall::Callbacks cb;
+  cb.on_head = [weak](const PeerHead& h) {
+    if (auto self = weak.lock()) self->on_peer_head(h);
+  };
+  cb.on_body = [weak](std::string_view data) {
+    if (auto self = weak.lock()) self->on_peer_body(data);
+  };
+  cb.on_end = [weak](const Status& st) {
+    if (auto self = weak.lock()) self->on_peer_end(st);
+  };
+  spdlog::debug("{} forwarding to {} at {} ({})", current_.id, fwd_.peer_id, r.choice.url, r.choice.reason);
+  core_.peer_router->forward_started(fwd_.peer_id);
+  forward_ = PeerCall::start(socket_.get_executor(), std::move(req), std::move(cb));
+  if (!holds_in_flight_) {
+    core_.in_flight.fetch_add(1);
+    holds_in_flight_ = true;
+  }
+  arm_timer();
+}
+
+void HttpSession::on_peer_head(const PeerHead& h) {
+  if (closed_ || !forward_) return;
+  fwd_.head_seen = true;
+  fwd_.head = h;
+  if (!h.request_id.empty()) current_.id = h.request_id;
+  if (!h.streaming) return;  // relayed whole at the end, with its length
+  ResponseHead head;
+  head.status = h.status;
+  head.content_type = "text/event-stream";
+  head.chunked = true;
+  head.http10 = current_.http10;
+  head.keep_alive = current_.keep_alive && !current_.http10;
+  if (!head.keep_alive) current_.keep_alive = false;
+  head.headers.emplace_back("Cache-Control", "no-cache");
+  add_headers(head);
+  append_response_head(pending_, head);
+  stream_open_ = true;
+  flush();
+}
+
+void HttpSession::on_peer_body(std::string_view data) {
+  if (closed_ || !forward_) return;
+  if (!fwd_.head.streaming) {
+    fwd_.answer.append(data);
+    return;
+  }
+  if (current_.http10) {
+    pending_.append(data);
+  } else {
+    append_chunk(pending_, data);
+  }
+  if (pending_.size() > core_.options.max_stream_buffer_bytes) {
+    spdlog::warn("{} client is not reading its stream ({} bytes unsent); dropping it", current_.id,
+                 pending_.size() + writing_.size());
+    abandon();
+    return;
+  }
+  flush();
+}
+
+void HttpSession::on_peer_end(const Status& st) {
+  if (closed_ || !forward_) return;
+  forward_.reset();
+  const std::string peer = fwd_.peer_id;
+  core_.peer_router->forward_ended(peer);
+  if (st.ok()) {
+    const int status = fwd_.head.status;
+    core_.count_forward(peer, status < 400 ? "ok" : "error");
+    if (status < 400) core_.peer_router->remember(fwd_.key.affinity, peer);
+    if (fwd_.head.streaming) {
+      if (!current_.http10) append_last_chunk(pending_);
+      stream_open_ = false;
+      if (!current_.keep_alive) close_after_write_ = true;
+      core_.request_metrics.http_request(route_label(current_.route), status);
+      log_request(status, 0, 0);
+    } else if (fwd_.head.retry_after.empty()) {
+      respond(status, fwd_.answer, fwd_.head.content_type);
+    } else {
+      respond(status, fwd_.answer, fwd_.head.content_type, "Retry-After", fwd_.head.retry_after);
+    }
+    finish_forward();
+    return;
+  }
+  if (!fwd_.head_seen) {
+    // Nothing was relayed: the request may go to another peer (or be served here).
+    core_.count_forward(peer, "unreachable");
+    spdlog::warn("{} peer {} did not answer ({}); routing the request again", current_.id, peer, st.message());
+    fwd_.excluded.push_back(peer);
+    core_.peer_router->peer_unreachable(peer, *core_.options.discovery->peers());
+    current_.peer.clear();
+    if (fwd_.excluded.size() >= kMaxForwardAttempts) {
+      respond_error(Status(ErrorKind::kUnavailable, "No peer appliance answered (tried " +
+                                                        std::to_string(fwd_.excluded.size()) + "); retry shortly"));
+      finish_forward();
+      return;
+    }
+    route_request(std::move(fwd_.body));
+    return;
+  }
+  core_.count_forward(peer, "broken");
+  spdlog::warn("{} peer {} failed during its answer: {}", current_.id, peer, st.message());
+  if (fwd_.head.streaming) {
+    stream_scratch_ = "data: " +
+                      error_json(Status(ErrorKind::kUnavailable, "The peer appliance " + peer +
+                                                                     " serving this request failed: " + st.message())) +
+                      "\n\ndata: [DONE]\n\n";
+    if (current_.http10) {
+      pending_ += stream_scratch_;
+    } else {
+      append_chunk(pending_, stream_scratch_);
+      append_last_chunk(pending_);
+    }
+    stream_open_ = false;
+    current_.keep_alive = false;
+    close_after_write_ = true;
+    core_.request_metrics.http_request(route_label(current_.route), 502);
+    log_request(502, 0, 0);
+  } else {
+    current_.keep_alive = false;
+    respond(502, error_json(Status(ErrorKind::kUnavailable,
+                                   "The peer appliance " + peer + " serving this request failed: " + st.message())));
+  }
+  finish_forward();
+}
+
+void HttpSession::finish_forward() {
+  fwd_ = Forward{};
+  idle_since_ = Clock::now();
+  flush();
+  if (!write_in_flight_) release_in_flight();
+  process_input();
+  do_read();
+}
+
+void HttpSession::cancel_forward() {
+  if (!forward_) return;
+  forward_->cancel();
+  forward_.reset();
+  core_.peer_router->forward_ended(fwd_.peer_id);
 }
 
 // ---------------------------------------------------------------- tokens
@@ -607,7 +879,11 @@ void HttpSession::complete_job() {
 
 void HttpSession::abandon() {
   if (closed_) return;
-  if (job_) {
+  if (forward_) {
+    cancel_forward();
+    core_.request_metrics.http_request(route_label(current_.route), 499);
+    log_request(499, 0, 0);
+  } else if (job_) {
     // The output is discarded; what counts is that each open choice ends as
     // "abort" in the metrics, as it would had the service's event arrived.
     stream_scratch_.clear();
@@ -623,6 +899,7 @@ void HttpSession::abandon() {
 }
 
 void HttpSession::cancel_job() {
+  cancel_forward();
   if (!job_) return;
   for (int i = 0; i < job_->choice_count(); ++i) core_.service.cancel(job_->request_id(i));
   job_.reset();
@@ -691,9 +968,10 @@ void HttpSession::log_request(int status, int prompt_tokens, int completion_toke
   const bool generation = current_.route == Route::kChatCompletions || current_.route == Route::kCompletions ||
                           current_.route == Route::kResponses;
   if (generation || current_.route == Route::kTokenize || current_.route == Route::kDetokenize || status >= 400) {
-    spdlog::info("{} {} {} status={} prompt_tokens={} completion_tokens={} duration_ms={:.2f}{}{}",
+    spdlog::info("{} {} {} status={} prompt_tokens={} completion_tokens={} duration_ms={:.2f}{}{}{}{}",
                  current_.id.empty() ? "-" : current_.id, current_.method, route_label(current_.route), status,
-                 prompt_tokens, completion_tokens, ms, current_.refusal.empty() ? "" : " reason=", current_.refusal);
+                 prompt_tokens, completion_tokens, ms, current_.peer.empty() ? "" : " forwarded_to=", current_.peer,
+                 current_.refusal.empty() ? "" : " reason=", current_.refusal);
   } else {
     spdlog::debug("- {} {} status={} duration_ms={:.2f}", current_.method, route_label(current_.route), status, ms);
   }
@@ -724,14 +1002,14 @@ void HttpSession::on_write(const error_code& ec) {
     flush();
     return;
   }
-  if (!job_) release_in_flight();
-  if (close_after_write_ && !job_ && !preparing_) {
+  if (!busy()) release_in_flight();
+  if (close_after_write_ && !busy() && !preparing_) {
     error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     close();
     return;
   }
-  if (!job_) {
+  if (!busy()) {
     process_input();
     do_read();
     finish_if_peer_done();
@@ -739,7 +1017,7 @@ void HttpSession::on_write(const error_code& ec) {
 }
 
 void HttpSession::finish_if_peer_done() {
-  if (peer_eof_ && !job_ && !preparing_ && !write_in_flight_ && pending_.empty() && !closed_) close();
+  if (peer_eof_ && !busy() && !preparing_ && !write_in_flight_ && pending_.empty() && !closed_) close();
 }
 
 // ---------------------------------------------------------------- timeouts
@@ -748,7 +1026,7 @@ HttpSession::Clock::time_point HttpSession::next_deadline() const {
   const auto& o = core_.options;
   auto d = Clock::time_point::max();
   if (write_in_flight_) d = std::min(d, write_started_ + o.idle_timeout);
-  if (job_ || preparing_) return d;  // generation: bounded by request_timeout in the service
+  if (busy() || preparing_) return d;  // generation: bounded by request_timeout in the service
   if (parser_) {
     d = std::min(d, parser_->is_header_done() ? request_start_ + o.header_timeout + o.idle_timeout
                                               : request_start_ + o.header_timeout);

@@ -50,6 +50,8 @@
 #include "frontend/generation_job.h"
 #include "frontend/http_response.h"
 #include "frontend/job_plan.h"
+#include "frontend/peer_call.h"
+#include "frontend/peer_router.h"
 #include "frontend/route.h"
 #include "frontend/server_core.h"
 #include "frontend/token_inbox.h"
@@ -87,6 +89,29 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     Clock::time_point start;
     bool keep_alive = true;
     bool http10 = false;
+    int hops = 0;      // X-Tandem-Hops of a request forwarded to this appliance (checked peer key)
+    std::string peer;  // the peer this appliance forwarded the request to, for its log line
+  };
+
+  // A generation request after routing (on the PreparePool): served here
+  // (`plan`), forwarded (`body`), or refused.
+  struct Routed {
+    PeerChoice choice;
+    std::optional<RoutingKey> key;
+    bool served_here = false;
+    std::optional<Result<JobPlan>> plan;
+    std::string body;
+  };
+  // The forwarded request in flight (forward_ set) and what a retry on
+  // another peer needs.
+  struct Forward {
+    std::string peer_id;
+    std::string body;
+    RoutingKey key;
+    std::vector<std::string> excluded;  // peers that failed this request
+    bool head_seen = false;
+    PeerHead head;
+    std::string answer;  // a non-streamed answer's body
   };
 
   void do_read();
@@ -106,6 +131,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   template <class Work, class Done>
   void offload(Work work, Done done);
   void admit(Result<JobPlan> plan);
+  // Forwarding (ServerCore::peer_router set): decides on the PreparePool, then
+  // serves here, forwards, or refuses.
+  void route_request(std::string body);
+  void on_routed(Routed&& routed);
+  void start_forward(Routed&& routed);
+  void on_peer_head(const PeerHead& head);
+  void on_peer_body(std::string_view data);
+  void on_peer_end(const Status& status);
+  void finish_forward();
+  void cancel_forward();
+  bool busy() const { return job_ || forward_; }
   void fail_internal(const char* what);
   void on_inbox();
   void complete_job();
@@ -166,6 +202,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::vector<TokenInbox::Item> items_;
   std::vector<std::string> cancel_ids_;
   std::string stream_scratch_;
+  std::shared_ptr<PeerCall> forward_;
+  Forward fwd_;
   bool holds_in_flight_ = false;
   bool stream_open_ = false;
 };

@@ -28,7 +28,24 @@ void OpenAiApi::append_model_object(std::string& out, const std::string& id) con
   out += '}';
 }
 
-ApiResponse OpenAiApi::models() const {
+void OpenAiApi::append_remote_object(std::string& out, const RemoteModel& m) const {
+  out += "{\"id\":";
+  append_json_string(out, m.id);
+  out += ",\"object\":\"model\",\"created\":";
+  append_json_int(out, model_.created);
+  out += ",\"owned_by\":\"tandem\",\"root\":";
+  append_json_string(out, m.root);
+  out += ",\"parent\":null,\"max_model_len\":";
+  append_json_int(out, m.max_context);
+  out += ",\"tandem_peers\":[";
+  for (size_t i = 0; i < m.peers.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, m.peers[i]);
+  }
+  out += "]}";
+}
+
+ApiResponse OpenAiApi::models(const std::vector<RemoteModel>& remote) const {
   ApiResponse r;
   r.body = "{\"object\":\"list\",\"data\":[";
   append_model_object(r.body, model_.name);
@@ -36,11 +53,24 @@ ApiResponse OpenAiApi::models() const {
     r.body += ',';
     append_model_object(r.body, alias);
   }
+  for (const RemoteModel& m : remote) {
+    r.body += ',';
+    append_remote_object(r.body, m);
+  }
   r.body += "]}";
   return r;
 }
 
-ApiResponse OpenAiApi::model(const std::string& id) const {
+ApiResponse OpenAiApi::model(const std::string& id, const std::vector<RemoteModel>& remote) const {
+  if (!id.empty() && !check_model_name(id, model_).ok()) {
+    for (const RemoteModel& m : remote) {
+      if (m.id == id) {
+        ApiResponse r;
+        append_remote_object(r.body, m);
+        return r;
+      }
+    }
+  }
   if (id.empty() || !check_model_name(id, model_).ok()) {
     return error(Status(ErrorKind::kNotFound, "The model `" + id + "` does not exist.", "model"));
   }

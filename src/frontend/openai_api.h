@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "frontend/job_plan.h"
@@ -23,12 +24,23 @@ struct ApiResponse {
   bool retry_after = false;  // add Retry-After (429 / 503)
 };
 
+// A model only peer appliances serve (forwarding, peer_router.h), as /v1/models
+// lists it: its name or alias (`id`), the name (`root`), and who serves it.
+struct RemoteModel {
+  std::string id;
+  std::string root;
+  int64_t max_context = 0;
+  std::vector<std::string> peers;  // appliance ids
+};
+
 class OpenAiApi {
  public:
   explicit OpenAiApi(const ServedModel& model) : model_(model), responses_(std::make_shared<ResponseStore>()) {}
 
-  ApiResponse models() const;
-  ApiResponse model(const std::string& id) const;
+  // `remote`: models served only by peers, listed after this appliance's
+  // with an extra field "tandem_peers" (the appliances serving each).
+  ApiResponse models(const std::vector<RemoteModel>& remote = {}) const;
+  ApiResponse model(const std::string& id, const std::vector<RemoteModel>& remote = {}) const;
   ApiResponse tokenize(std::string_view body) const;
   ApiResponse detokenize(std::string_view body) const;
   // GET /version: {"version": "0.1.0"} (vLLM's shape).
@@ -45,6 +57,7 @@ class OpenAiApi {
  private:
   // The model object of `id` (the name or an alias; `root` is the name).
   void append_model_object(std::string& out, const std::string& id) const;
+  void append_remote_object(std::string& out, const RemoteModel& m) const;
   const ServedModel& model_;
   // Conversations of stored Responses API requests (previous_response_id).
   std::shared_ptr<ResponseStore> responses_;

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -26,9 +27,11 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "common/metrics.h"
+#include "discovery/discovery.h"
 #include "frontend/api_key_auth.h"
 #include "frontend/http_server.h"
 #include "frontend/openai_api.h"
+#include "frontend/peer_router.h"
 #include "frontend/prepare_pool.h"
 #include "frontend/request_metrics.h"
 #include "scheduler/generation.h"
@@ -100,7 +103,35 @@ class ServerCore {
         request_metrics(registry),
         api(model),
         auth(this->options.api_keys),
-        prepare_pool(std::max(1, this->options.prepare_threads), kMaxQueuedPreparations) {}
+        prepare_pool(std::max(1, this->options.prepare_threads), kMaxQueuedPreparations) {
+    if (this->options.discovery) {
+      RoutingPolicy policy;
+      policy.self_id = this->options.discovery->id();
+      policy.queue_threshold = this->options.forward_queue_threshold;
+      policy.max_hops = this->options.max_hops;
+      peer_router = std::make_unique<PeerRouter>(std::move(policy));
+    }
+  }
+
+  // Whether a forwarded request's X-Tandem-Peer-Key is this group's key
+  // (compared in constant time). False when forwarding is off.
+  bool peer_key_matches(std::string_view key) const {
+    if (!options.discovery) return false;
+    const std::string& want = options.discovery->peer_key();
+    if (want.empty() || key.size() != want.size()) return false;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < key.size(); ++i) diff |= static_cast<unsigned char>(key[i] ^ want[i]);
+    return diff == 0;
+  }
+  // tandem_forwarded_requests_total{peer, outcome}.
+  void count_forward(const std::string& peer, const char* outcome) {
+    registry
+        .counter("tandem_forwarded_requests_total",
+                 "Requests this appliance forwarded to a peer, by peer and outcome (ok: the peer answered 2xx; "
+                 "error: it answered an error; unreachable: no answer, tried elsewhere; broken: it failed mid-answer).",
+                 {{"peer", peer}, {"outcome", outcome}})
+        .inc();
+  }
 
   const ServerOptions options;
   const ServedModel& model;
@@ -110,6 +141,7 @@ class ServerCore {
   const OpenAiApi api;
   const ApiKeyAuth auth;
   PreparePool prepare_pool;
+  std::unique_ptr<PeerRouter> peer_router;  // null: forwarding off
 
   std::shared_ptr<PostGate> gate = std::make_shared<PostGate>();
   std::atomic<bool> draining{false};

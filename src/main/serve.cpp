@@ -2,8 +2,10 @@
 
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -20,6 +22,7 @@
 
 #include "common/engine_tuning.h"
 #include "common/metrics.h"
+#include "discovery/discovery.h"
 #include "engine/cpu/cpu_runner.h"
 #include "engine/cpu/kernels.h"
 #include "engine/hf_config.h"
@@ -330,6 +333,25 @@ std::vector<main::DashboardWorker> dashboard_workers(const Config& config, const
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+// [discovery] advertise_url's host when unset: [server] host, or this
+// machine's host name when that listens on every address.
+std::string advertised_host(const std::string& listen_host) {
+  if (listen_host != "0.0.0.0" && listen_host != "::" && !listen_host.empty()) return listen_host;
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "127.0.0.1";
+  return name;
+}
+
+// [discovery] id when unset: <host>-<port>, with characters ids may not hold
+// replaced by '-'.
+std::string default_id(const std::string& host, uint16_t port) {
+  std::string id = host + "-" + std::to_string(port);
+  for (char& c : id) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    if (!ok) c = '-';
+  }
+  if (id.front() == '.') id.front() = '-';
+  return id;
 }
 
 // Waits for SIGTERM/SIGINT (blocked in every thread) for up to `timeout`.
@@ -518,11 +540,60 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   so.prepare_threads = config.server.prepare_threads;
   so.max_request_choices = config.scheduler.max_queue;
   so.dashboard = dashboard ? &*dashboard : nullptr;
+  // [discovery]: the record and the peer table; its id and URL are known once the port is.
+  std::unique_ptr<discovery::Discovery> peers;
+  if (!config.discovery.dir.empty()) {
+    discovery::DiscoveryOptions dopt;
+    dopt.dir = config.discovery.dir;
+    dopt.peer_key = config.discovery.peer_key;
+    dopt.ttl_s = config.discovery.ttl_s;
+    for (const auto& w : router.stats().workers) {
+      if (std::find(dopt.roles.begin(), dopt.roles.end(), w.role) == dopt.roles.end() && !w.role.empty()) {
+        dopt.roles.push_back(w.role);
+      }
+    }
+    if (dopt.roles.empty()) dopt.roles.push_back("aggregated");
+    const int n_workers = std::max<int>(1, static_cast<int>(router.stats().workers.size()));
+    discovery::ModelLoad base;
+    base.name = model.name;
+    base.aliases = model.aliases;
+    base.max_context = model.max_context;
+    base.capacity = static_cast<int64_t>(config.engine.max_running) * n_workers;
+    base.max_queue = config.scheduler.max_queue;
+    peers = std::make_unique<discovery::Discovery>(
+        std::move(dopt),
+        [&router, &registry, base] {
+          discovery::ModelLoad m = base;
+          const scheduler::ServiceStats stats = router.stats();
+          m.waiting = stats.waiting;
+          m.running = stats.running;
+          m.kv_usage = std::clamp(registry.total("tandem_kv_cache_usage_perc"), 0.0, 1.0);
+          return std::vector<discovery::ModelLoad>{m};
+        },
+        &registry);
+    so.discovery = peers.get();
+    so.forward_queue_threshold = config.discovery.forward_queue_threshold;
+    so.max_hops = config.discovery.max_hops;
+  }
   frontend::HttpServer server(so, model, router, registry);
   if (Status st = server.start(); !st.ok()) {
     spdlog::critical("[main] cannot start the HTTP server: {}", st.message());
     router.shutdown(std::chrono::milliseconds(0));
     return 1;
+  }
+  if (peers) {
+    const std::string host = advertised_host(config.server.host);
+    peers->set_identity(config.discovery.id.empty() ? default_id(host, server.port()) : config.discovery.id,
+                        config.discovery.advertise_url.empty()
+                            ? "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                                  std::to_string(server.port())
+                            : config.discovery.advertise_url);
+    if (Status st = peers->start(); !st.ok()) {
+      spdlog::critical("[main] cannot start discovery: {}", st.message());
+      server.stop();
+      router.shutdown(std::chrono::milliseconds(0));
+      return 1;
+    }
   }
   double load_s = std::chrono::duration<double>(Clock::now() - started).count();
   spdlog::info("[main] serving {} on http://{}:{} (router {}, ready in {:.1f} s)", model.name, so.host, server.port(),
@@ -568,6 +639,8 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   spdlog::info("[main] {} received: draining ({} request(s) in flight, up to {} s)",
                sig == SIGTERM ? "SIGTERM" : "SIGINT", server.in_flight(), config.server.drain_timeout_s);
   notifier.stopping("draining");
+  // Peers stop sending requests here at once (they see the record go).
+  if (peers) peers->stop();
   server.begin_drain();
   const auto deadline = Clock::now() + std::chrono::seconds(config.server.drain_timeout_s);
   int exit_status = 0;

@@ -199,7 +199,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 53);
+  EXPECT_EQ(keys, 60);
 }
 
 TEST(Config, WorkerTablesAreRead) {
@@ -422,6 +422,45 @@ TEST(Config, MissingFile) {
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "/nonexistent/tandem.toml: cannot open the config file");
   }
+}
+
+}  // namespace
+}  // namespace tandem
+
+namespace tandem {
+namespace {
+
+TEST(Config, DiscoveryKeysAreReadAndChecked) {
+  Config c = parse_config(R"(
+[discovery]
+dir = "/run/tandem/peers"
+id = "box-1.a_b"
+advertise_url = "http://10.0.0.5:8000"
+ttl_s = 6
+peer_key = "s3cret"
+forward_queue_threshold = 0
+max_hops = 2
+)",
+                          "t.toml");
+  EXPECT_EQ(c.discovery.dir, "/run/tandem/peers");
+  EXPECT_EQ(c.discovery.id, "box-1.a_b");
+  EXPECT_EQ(c.discovery.advertise_url, "http://10.0.0.5:8000");
+  EXPECT_EQ(c.discovery.ttl_s, 6);
+  EXPECT_EQ(c.discovery.peer_key, "s3cret");
+  EXPECT_EQ(c.discovery.forward_queue_threshold, 0);
+  EXPECT_EQ(c.discovery.max_hops, 2);
+  EXPECT_TRUE(Config().discovery.dir.empty());
+
+  EXPECT_NE(error_of("[discovery]\ndir = \"/tmp/x\"\n").find("[discovery] peer_key: expected a non-empty key"),
+            std::string::npos);
+  EXPECT_NE(error_of("[discovery]\nid = \"a/b\"\n").find("[discovery] id: expected 1..128 characters"),
+            std::string::npos);
+  EXPECT_NE(error_of("[discovery]\nid = \".x\"\n").find("[discovery] id"), std::string::npos);
+  EXPECT_NE(error_of("[discovery]\nadvertise_url = \"https://x:1\"\n").find("[discovery] advertise_url"),
+            std::string::npos);
+  EXPECT_NE(error_of("[discovery]\nttl_s = 0\n").find("[discovery] ttl_s"), std::string::npos);
+  EXPECT_NE(error_of("[discovery]\nmax_hops = 9\n").find("[discovery] max_hops"), std::string::npos);
+  EXPECT_NE(error_of("[discovery]\nttl = 3\n").find("[discovery] ttl: unknown key"), std::string::npos);
 }
 
 }  // namespace
