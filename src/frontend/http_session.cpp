@@ -13,8 +13,8 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
 
-#include "frontend/dashboard_assets.h"
 #include "discovery/discovery.h"
+#include "frontend/dashboard_assets.h"
 #include "frontend/http_errors.h"
 #include "frontend/http_response.h"
 #include "frontend/readiness.h"

@@ -333,6 +333,8 @@ std::vector<main::DashboardWorker> dashboard_workers(const Config& config, const
 int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
 // [discovery] advertise_url's host when unset: [server] host, or this
 // machine's host name when that listens on every address.
 std::string advertised_host(const std::string& listen_host) {
