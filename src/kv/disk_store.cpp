@@ -153,10 +153,21 @@ Status DiskStore::load() {
   return {};
 }
 
+const DiskStore::Job* DiskStore::pending_locked(BlockHash hash) const {
+  if (queued_.count(hash) == 0) return nullptr;
+  if (writing_job_ != nullptr && writing_job_->hash == hash) return writing_job_;
+  for (const Job& j : queue_) {
+    if (j.hash == hash) return &j;
+  }
+  return nullptr;
+}
+
 bool DiskStore::find(BlockHash hash, BlockHash parent, std::span<const int32_t> tokens) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = map_.find(hash);
-  return it != map_.end() && same_block(it->second.parent, it->second.tokens, parent, tokens);
+  if (it != map_.end()) return same_block(it->second.parent, it->second.tokens, parent, tokens);
+  const Job* j = pending_locked(hash);
+  return j != nullptr && same_block(j->parent, j->tokens, parent, tokens);
 }
 
 bool DiskStore::contains(BlockHash hash) const {
@@ -194,9 +205,13 @@ DiskRead DiskStore::read(BlockHash hash, BlockHash parent, std::span<const int32
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = map_.find(hash);
-    if (it == map_.end() || !same_block(it->second.parent, it->second.tokens, parent, tokens)) {
-      return DiskRead::kMissing;
+    if (it == map_.end()) {
+      const Job* j = pending_locked(hash);
+      if (j == nullptr || !same_block(j->parent, j->tokens, parent, tokens)) return DiskRead::kMissing;
+      std::copy(j->data.begin(), j->data.end(), out.begin());
+      return DiskRead::kOk;
     }
+    if (!same_block(it->second.parent, it->second.tokens, parent, tokens)) return DiskRead::kMissing;
     checksum = it->second.checksum;
   }
   bool missing = false;
@@ -262,11 +277,13 @@ void DiskStore::writer() {
     Job job = std::move(queue_.front());
     queue_.pop_front();
     writing_ = true;
+    writing_job_ = &job;
     lock.unlock();
     write_one(job);
     lock.lock();
     if (--queued_[job.hash] == 0) queued_.erase(job.hash);
     writing_ = false;
+    writing_job_ = nullptr;
     idle_.notify_all();
   }
   idle_.notify_all();
@@ -306,7 +323,7 @@ void DiskStore::write_one(Job& job) {
   }
   Entry e;
   e.parent = job.parent;
-  e.tokens = std::move(job.tokens);
+  e.tokens = job.tokens;
   e.checksum = checksum;
   e.lru_pos = lru_.insert(lru_.end(), job.hash);
   auto [it, inserted] = map_.emplace(job.hash, std::move(e));

@@ -95,7 +95,7 @@ class DiskStore {
   DiskStore& operator=(const DiskStore&) = delete;
 
   const DiskOpenReport& open_report() const { return report_; }
-  // Held (committed) with this parent and these tokens.
+  // Held (committed, or queued for writing) with this parent and these tokens.
   bool find(BlockHash hash, BlockHash parent, std::span<const int32_t> tokens) const;
   // Held or queued for writing.
   bool contains(BlockHash hash) const;
@@ -104,7 +104,8 @@ class DiskStore {
   // With `wait`, a full queue waits for room instead (shutdown flush).
   bool put(BlockHash hash, BlockHash parent, std::span<const int32_t> tokens, std::span<const std::byte> data,
            uint32_t uses, bool wait = false);
-  // Reads a held block into `out` (block_bytes) and verifies its checksum.
+  // Reads a held block into `out` (block_bytes) and verifies its checksum. A
+  // block still queued for writing is copied from the queue.
   DiskRead read(BlockHash hash, BlockHash parent, std::span<const int32_t> tokens, std::span<std::byte> out);
   // Waits until every queued write is done.
   void drain();
@@ -135,6 +136,8 @@ class DiskStore {
   };
 
   DiskStore(DiskStoreOptions options, EventFn on_event, std::unique_ptr<DiskIndex> index);
+  // The queued (or being written) job of `hash`, mutex held; null if none.
+  const Job* pending_locked(BlockHash hash) const;
   Status load();
   void writer();
   void write_one(Job& job);
@@ -154,6 +157,7 @@ class DiskStore {
   std::deque<Job> queue_;
   std::unordered_map<BlockHash, int> queued_;
   bool writing_ = false;
+  const Job* writing_job_ = nullptr;  // the job the writer holds (its data is read-only meanwhile)
   bool stop_ = false;
   DiskCounters counters_;
   std::thread thread_;

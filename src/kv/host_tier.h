@@ -34,7 +34,7 @@ struct HostMemory {
 struct HostEntry {
   BlockHash parent = 0;
   std::vector<int32_t> tokens;
-  uint32_t uses = 1;  // requests that used the block (stored it or reused it)
+  uint32_t uses = 1;  // requests that used the block (set by kv::TierCache from its sketch)
 };
 
 class HostTier {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -96,6 +97,7 @@ Result<std::unique_ptr<TierCache>> TierCache::open(TierCacheOptions options, KvE
 TierCache::TierCache(TierCacheOptions options, KvEventSink sink, metrics::Registry* registry)
     : options_(std::move(options)),
       metrics_(std::make_unique<Metrics>(registry, options_.worker)),
+      uses_(static_cast<size_t>(std::max<int64_t>(1024, 4 * (options_.host_blocks + options_.disk_blocks)))),
       sink_(std::move(sink)) {}
 
 TierCache::~TierCache() {
@@ -155,6 +157,7 @@ bool TierCache::onboard(BlockHash hash, BlockHash parent, std::span<const int32_
   } else {
     host_->touch(hash);
   }
+  host_->entry(hash)->uses = uses_.add(hash);
   const std::span<std::byte> bytes = host_->data(hash);
   if (Status st = import(bytes); !st.ok()) {
     spdlog::warn("[kv] worker={} importing block {:016x} from the {} tier failed: {}", options_.worker, hash,
@@ -181,6 +184,7 @@ void TierCache::offload(BlockHash hash, BlockHash parent, std::span<const int32_
                         const std::function<Status(std::span<std::byte>)>& fill) {
   std::lock_guard<std::mutex> lock(host_mu_);
   if (host_->contains(hash)) return;  // held (its use was counted by touch)
+  const uint32_t uses = uses_.add(hash);
   const auto t0 = Clock::now();
   std::span<std::byte> slot = host_->insert(
       hash, parent, tokens,
@@ -191,6 +195,7 @@ void TierCache::offload(BlockHash hash, BlockHash parent, std::span<const int32_
     host_->erase(hash);
     return;
   }
+  host_->entry(hash)->uses = uses;
   ++figures_.offloaded_host;
   Metrics::PerTier& m = metrics_->tier[static_cast<int>(KvTier::kHost)];
   if (m.offloaded_blocks) {
@@ -203,7 +208,9 @@ void TierCache::offload(BlockHash hash, BlockHash parent, std::span<const int32_
 
 void TierCache::touch(BlockHash hash) {
   std::lock_guard<std::mutex> lock(host_mu_);
+  const uint32_t uses = uses_.add(hash);
   host_->touch(hash);
+  if (HostEntry* e = host_->entry(hash)) e->uses = uses;
 }
 
 void TierCache::count_hit(KvTier tier, int tokens) {

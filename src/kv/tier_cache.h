@@ -9,9 +9,11 @@
 //   offload  every block the device pool stores (full, hashed) is written
 //            through to the host tier as it fills (a block already there just
 //            gets one more use). A host eviction writes the block to disk when
-//            it was used by at least `disk_admit_uses` requests and the disk
-//            does not hold it: the frequency filter, so one-off prefixes do not
-//            churn the disk. Disk writes run on the store's writer thread.
+//            it was used by at least `disk_admit_uses` requests recently (a
+//            kv::FrequencySketch, which remembers blocks no tier holds any
+//            more) and the disk does not hold it: the frequency filter, so
+//            one-off prefixes do not churn the disk. Disk writes run on the
+//            store's writer thread.
 //   onboard  a prompt block missing on the device but found here is read
 //            into a fresh device block before the request's first chunk runs;
 //            a disk block goes disk -> host -> device (it then sits in the
@@ -43,6 +45,7 @@
 #include "common/status.h"
 #include "kv/block_hash.h"
 #include "kv/disk_store.h"
+#include "kv/frequency_sketch.h"
 #include "kv/host_tier.h"
 #include "kv/kv_event.h"
 
@@ -120,6 +123,7 @@ class TierCache {
 
   mutable std::mutex host_mu_;  // guards host_ and the figures
   std::unique_ptr<HostTier> host_;
+  FrequencySketch uses_;             // recent uses per hash, also of blocks no tier holds
   std::unique_ptr<DiskStore> disk_;  // thread-safe itself
   TierFigures figures_;
 

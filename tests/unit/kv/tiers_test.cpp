@@ -18,6 +18,7 @@
 #include "kv/crc32c.h"
 #include "kv/disk_index.h"
 #include "kv/disk_store.h"
+#include "kv/frequency_sketch.h"
 #include "kv/host_tier.h"
 #include "kv/kv_index.h"
 #include "kv/tier_cache.h"
@@ -419,6 +420,26 @@ TEST(KvIndexTiers, ABlockCountsWhileAnyTierHoldsItAndCreditsTakeTheBestTier) {
   // A gap in one tier's numbering is a gap.
   index.apply(1, ev(KvEventKind::kStored, KvTier::kHost, 9, 5));
   EXPECT_EQ(index.seq_no_gaps(), 1u);
+}
+
+TEST(FrequencySketch, CountsNeverUnderestimateAndAge) {
+  FrequencySketch sketch(64);
+  // Distinct well-mixed hashes (as chain hashes are): estimates never fall
+  // below the true counts.
+  std::vector<BlockHash> hashes;
+  for (int i = 0; i < 40; ++i) hashes.push_back(chain_hash(0, tokens_of(i)));
+  for (int i = 0; i < 40; ++i) {
+    for (int k = 0; k <= i % 5; ++k) sketch.add(hashes[i]);
+  }
+  for (int i = 0; i < 40; ++i) EXPECT_GE(sketch.estimate(hashes[i]), static_cast<uint32_t>(i % 5 + 1)) << i;
+  const uint32_t e4 = sketch.estimate(hashes[4]);
+  EXPECT_EQ(sketch.add(hashes[4]), std::min<uint32_t>(e4 + 1, FrequencySketch::kMax));
+  for (int k = 0; k < 40; ++k) sketch.add(hashes[0]);
+  EXPECT_EQ(sketch.estimate(hashes[0]), FrequencySketch::kMax);  // saturates
+  // 10 x width additions halve every counter.
+  const uint32_t before = sketch.estimate(hashes[0]);
+  for (int k = 0; k < 640; ++k) sketch.add(chain_hash(1, tokens_of(k)));
+  EXPECT_LE(sketch.estimate(hashes[0]), before / 2 + 1);
 }
 
 // ---- TierCache ----------------------------------------------------------------
