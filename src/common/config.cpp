@@ -274,7 +274,8 @@ const std::vector<KeySpec>& schema() {
        [](auto& n, auto& w, Config& c) {
          c.kv.disk_cache_dir = get_string(n, w);
          if (c.kv.disk_cache_dir.empty()) w.fail("a directory path");
-         c.kv.disk_cache_dir_set = true;
+         // The shipped file spells the default out; only another directory is "set".
+         c.kv.disk_cache_dir_set = c.kv.disk_cache_dir != KvConfig{}.disk_cache_dir;
        }},
       {"kv", "disk_admit_uses",
        [](auto& n, auto& w, Config& c) { c.kv.disk_admit_uses = static_cast<int>(get_int(n, w, 1, 1000000)); }},

@@ -93,9 +93,11 @@ struct KvConfig {
   double host_cache_gib = 0.0;  // host-memory tier; 0 = no tiers
   double disk_cache_gib = 0.0;  // disk tier (needs the host tier); 0 = none
   std::string disk_cache_dir = "/var/lib/tandem/kv-cache";
-  bool disk_cache_dir_set = false;  // given in the config (an unusable default turns the disk tier off instead)
-  int disk_admit_uses = 2;          // a host block goes to disk only once this many requests used it
-  double device_credit = 1.0;       // kv router: credit of a cached leading block, by tier
+  // Another directory than the default was given (an unusable default turns the disk tier off with a
+  // warning instead of stopping the start).
+  bool disk_cache_dir_set = false;
+  int disk_admit_uses = 2;     // a host block goes to disk only once this many requests used it
+  double device_credit = 1.0;  // kv router: credit of a cached leading block, by tier
   double host_credit = 0.75;
   double disk_credit = 0.25;
 };
