@@ -57,6 +57,12 @@ std::shared_ptr<kv::TierCache> open_worker_tiers(const Config& config, const std
                                                  metrics::Registry* registry, bool* warned) {
   const KvConfig& k = config.kv;
   if (k.host_cache_gib <= 0) return nullptr;
+  // Tier blocks move through export_blocks/import_blocks; a backend without
+  // them (CUDA until its block copies land) cannot have tiers.
+  if (Status st = runner.export_blocks({}, {}); !st.ok()) {
+    throw ConfigError("[kv] host_cache_gib: the KV tiers need a backend that can copy KV blocks out and in (" +
+                      st.message() + "); set host_cache_gib = 0");
+  }
   const double gib = 1024.0 * 1024.0 * 1024.0;
   const size_t block_bytes = runner.block_bytes();
   kv::TierCacheOptions o;

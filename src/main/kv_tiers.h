@@ -23,7 +23,8 @@ std::string model_fingerprint(const std::string& model_path, const std::string& 
 
 // Worker `worker`'s tiers (one of `workers`, each with an even share of the
 // [kv] sizes), with host memory from `runner`; null when [kv] host_cache_gib
-// is 0. The disk tier lives in `<disk_cache_dir>/<worker>/`. A disk directory
+// is 0. A runner whose export_blocks is unsupported throws ConfigError
+// naming [kv] host_cache_gib. The disk tier lives in `<disk_cache_dir>/<worker>/`. A disk directory
 // set in the config that cannot be used throws ConfigError naming
 // [kv] disk_cache_dir; the default one turns the disk tier off with one
 // warning (`*warned` keeps it to one over all workers).
