@@ -276,6 +276,23 @@ const std::vector<KeySpec>& schema() {
        [](auto& n, auto& w, Config& c) {
          c.scheduler.max_prefill_queue = static_cast<int>(get_int(n, w, 1, 1 << 20));
        }},
+      {"kv", "host_cache_gib",
+       [](auto& n, auto& w, Config& c) { c.kv.host_cache_gib = get_double(n, w, 0.0, 1 << 20, false); }},
+      {"kv", "disk_cache_gib",
+       [](auto& n, auto& w, Config& c) { c.kv.disk_cache_gib = get_double(n, w, 0.0, 1 << 24, false); }},
+      {"kv", "disk_cache_dir",
+       [](auto& n, auto& w, Config& c) {
+         c.kv.disk_cache_dir = get_string(n, w);
+         if (c.kv.disk_cache_dir.empty()) w.fail("a directory path");
+         // The shipped file spells the default out; only another directory is "set".
+         c.kv.disk_cache_dir_set = c.kv.disk_cache_dir != KvConfig{}.disk_cache_dir;
+       }},
+      {"kv", "disk_admit_uses",
+       [](auto& n, auto& w, Config& c) { c.kv.disk_admit_uses = static_cast<int>(get_int(n, w, 1, 1000000)); }},
+      {"kv", "device_credit",
+       [](auto& n, auto& w, Config& c) { c.kv.device_credit = get_double(n, w, 0.0, 1.0, false); }},
+      {"kv", "host_credit", [](auto& n, auto& w, Config& c) { c.kv.host_credit = get_double(n, w, 0.0, 1.0, false); }},
+      {"kv", "disk_credit", [](auto& n, auto& w, Config& c) { c.kv.disk_credit = get_double(n, w, 0.0, 1.0, false); }},
       {"log", "level",
        [](auto& n, auto& w, Config& c) {
          c.log.level = get_choice(n, w, {"trace", "debug", "info", "warn", "error", "off"});
@@ -444,6 +461,16 @@ void validate(const Config& c, const std::string& file) {
     throw ConfigError(file +
                       ": [discovery] peer_key: expected a non-empty key shared by the appliances of the "
                       "group when [discovery] dir is set (peers refuse forwarded requests without it)");
+  }
+  if (c.kv.disk_cache_gib > 0 && c.kv.host_cache_gib <= 0) {
+    throw ConfigError(file +
+                      ": [kv] disk_cache_gib: the disk tier fills from the host tier; set [kv] host_cache_gib > 0 "
+                      "too (or disk_cache_gib = 0)");
+  }
+  if (c.kv.host_cache_gib > 0 && !c.engine.enable_prefix_caching) {
+    throw ConfigError(file +
+                      ": [kv] host_cache_gib: the KV tiers hold prefix-cache blocks; they need [engine] "
+                      "enable_prefix_caching = true (or host_cache_gib = 0)");
   }
 }
 

@@ -87,6 +87,21 @@ struct SchedulerConfig {
   int max_prefill_queue = 2;
 };
 
+// [kv]: the KV cache tiers under each worker's device pool (kv/tier_cache.h).
+// Sizes are totals over all workers, split evenly.
+struct KvConfig {
+  double host_cache_gib = 0.0;  // host-memory tier; 0 = no tiers
+  double disk_cache_gib = 0.0;  // disk tier (needs the host tier); 0 = none
+  std::string disk_cache_dir = "/var/lib/tandem/kv-cache";
+  // Another directory than the default was given (an unusable default turns the disk tier off with a
+  // warning instead of stopping the start).
+  bool disk_cache_dir_set = false;
+  int disk_admit_uses = 2;     // a host block goes to disk only once this many requests used it
+  double device_credit = 1.0;  // kv router: credit of a cached leading block, by tier
+  double host_credit = 0.75;
+  double disk_credit = 0.25;
+};
+
 // One [[workers]] table: one worker, in the order of the tables. Without any,
 // [engine] devices / workers describe aggregated workers.
 struct WorkerConfig {
@@ -134,6 +149,7 @@ struct Config {
   EngineConfig engine;
   std::vector<WorkerConfig> workers;  // [[workers]] tables; empty = the flat [engine] forms
   SchedulerConfig scheduler;
+  KvConfig kv;
   LogConfig log;
   MetricsConfig metrics;
   DashboardConfig dashboard;

@@ -1,9 +1,11 @@
 // engine::Runner's shared parts (runner.h): the argument checks every backend
-// makes (sample rows, copy_blocks), and the default step_and_sample: step()
+// makes (sample rows, copy_blocks), the default host memory for the KV tiers
+// (plain, page-aligned), and the default step_and_sample: step()
 // into a buffer the runner owns, then engine::sample per row on the host.
 // Backends that can sample where the logits are (CUDA) override it.
 #include "engine/runner.h"
 
+#include <new>
 #include <string>
 
 namespace tandem::engine {
@@ -96,6 +98,12 @@ Status Runner::import_blob(std::span<const int32_t> ids, const KvBlob& blob, int
   if (Status s = blob.copy_to_host(first, staged); !s.ok()) return s;
   return import_blocks(ids, staged);
 }
+
+void* Runner::allocate_host_memory(size_t bytes) {
+  return ::operator new (bytes, std::align_val_t{4096}, std::nothrow);
+}
+
+void Runner::free_host_memory(void* p) { ::operator delete (p, std::align_val_t{4096}); }
 
 Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
                                std::vector<SampledToken>& out) {

@@ -115,6 +115,15 @@ class Runner {
   virtual Result<std::unique_ptr<KvBlob>> export_blob(std::span<const int32_t> ids, BlobMode mode);
   virtual Status import_blob(std::span<const int32_t> ids, const KvBlob& blob, int first);
 
+  // Host memory for the KV tiers (kv::HostTier): `bytes` bytes, or nullptr
+  // when they cannot be had; released with free_host_memory. Tier blocks move
+  // through export_blocks/import_blocks from and to this memory. The default
+  // takes plain page-aligned memory (the CPU runner copies with memcpy); a
+  // device backend overrides both to pin it (cudaHostAlloc) so those copies
+  // run at the pinned rate. Worker thread, like every other call.
+  virtual void* allocate_host_memory(size_t bytes);
+  virtual void free_host_memory(void* p);
+
  protected:
   // Checks rows.size() against the batch's want_logits count (step_and_sample).
   static Status check_sample_rows(const StepBatch& batch, std::span<const SampleRow> rows);

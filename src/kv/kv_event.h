@@ -18,7 +18,7 @@ enum class KvEventKind {
   kEvicted,  // the block under block_hash left the cache (its id was reused)
 };
 
-// Where the block lives. Only kDevice exists today; offload tiers add the rest.
+// Where the block lives: the device pool, or a tier under it (kv/tier_cache.h).
 enum class KvTier {
   kDevice,
   kHost,

@@ -9,10 +9,14 @@
 // block hashes present under its bit, found with one map lookup per block
 // for all workers at once.
 //
-// A worker may report the same hash more than once (later: the same block in
-// several tiers); the index counts references per (hash, worker) and clears
-// the bit only when the last one is evicted. Tiers are not told apart: a
-// block in any tier counts as held.
+// Tiers (KvEvent::tier: device, host memory, disk) are indexed apart: a
+// block counts as held by a worker while any of its tiers holds it, and
+// credits() weighs each leading block by the best tier holding it (the
+// KV-aware router credits a host or disk hit less than a device hit: it must
+// be loaded back first). A worker may report the same hash more than once in
+// one tier; the index counts references per (tier, hash, worker) and clears
+// the bit only when the last one is evicted. seq_no gaps are counted per
+// (worker, tier): each tier numbers its own events.
 //
 // Threading: thread-safe. apply()/remove_worker() take an exclusive lock
 // (called on worker threads, once per event); overlaps() and the statistics
@@ -60,24 +64,37 @@ class KvIndex {
   // for every w < out.size() (out.size() <= kMaxWorkers; others get 0).
   void overlaps(std::span<const BlockHash> prompt_blocks, std::span<uint32_t> out) const;
 
-  // Blocks indexed for one worker, and distinct hashes over all workers.
+  // The same walk, with the credit of each worker's leading blocks: the sum,
+  // over those blocks, of the largest weight[tier] among the tiers holding
+  // it (weight indexed by KvTier). blocks and credit must have one size.
+  void credits(std::span<const BlockHash> prompt_blocks, std::span<const double, 3> weight, std::span<uint32_t> blocks,
+               std::span<double> credit) const;
+
+  // Blocks indexed for one worker (all tiers, or one), and distinct hashes
+  // over all workers and tiers.
   size_t num_blocks(size_t worker) const;
+  size_t num_blocks(size_t worker, KvTier tier) const;
   size_t num_hashes() const;
   bool holds(size_t worker, BlockHash hash) const;
   uint64_t seq_no_gaps() const;
 
  private:
   using Mask = uint64_t;
+  static constexpr int kTiers = 3;  // KvTier values
   struct WorkerState {
-    size_t blocks = 0;
-    bool seen = false;  // an event arrived since start or remove_worker()
-    uint64_t next_seq_no = 0;
+    size_t blocks[kTiers] = {0, 0, 0};
+    bool seen[kTiers] = {false, false, false};  // an event of the tier arrived since start or remove_worker()
+    uint64_t next_seq_no[kTiers] = {0, 0, 0};
   };
+  struct TierMap {
+    std::unordered_map<BlockHash, Mask> holders;
+    // References beyond the first per (hash, worker); rare (duplicate stores).
+    std::map<std::pair<BlockHash, size_t>, uint32_t> extra_refs;
+  };
+  Mask holders_of(BlockHash h, Mask* per_tier) const;
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<BlockHash, Mask> holders_;
-  // References beyond the first per (hash, worker); rare (duplicate stores).
-  std::map<std::pair<BlockHash, size_t>, uint32_t> extra_refs_;
+  TierMap tiers_[kTiers];
   std::vector<WorkerState> workers_ = std::vector<WorkerState>(kMaxWorkers);
   uint64_t seq_no_gaps_ = 0;
 };

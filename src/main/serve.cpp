@@ -31,6 +31,7 @@
 #include "frontend/served_model.h"
 #include "main/cuda_worker_plan.h"
 #include "main/dashboard_sampler.h"
+#include "main/kv_tiers.h"
 #include "main/planner_tick.h"
 #include "main/stats_line.h"
 #include "main/systemd_notify.h"
@@ -182,6 +183,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(const Config& 
       "({} tokens of context per worker)",
       n, threads, num_blocks, config.engine.kv_block_tokens, num_blocks * config.engine.kv_block_tokens);
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
+  bool tier_warned = false;
   for (int i = 0; i < n; ++i) {
     engine::ModelWeights weights = i + 1 < n ? loaded.weights : std::move(loaded.weights);
     engine::cpu::CpuRunnerOptions ro;
@@ -202,7 +204,9 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cpu_workers(const Config& 
     wo.enable_prefix_caching = config.engine.enable_prefix_caching;
     wo.model_salt = salt;
     wo.max_context = max_context;
-    workers.push_back(scheduler::Worker::start(std::move(wo), wrap(hooks, std::move(runner).value()), &registry));
+    std::unique_ptr<engine::Runner> r = wrap(hooks, std::move(runner).value());
+    wo.tiers = main::open_worker_tiers(config, wo.name, n, *r, "f32", &registry, &tier_warned);
+    workers.push_back(scheduler::Worker::start(std::move(wo), std::move(r), &registry));
   }
   return workers;
 }
@@ -218,6 +222,7 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(const Config&
   const std::vector<main::CudaWorkerPlan> plan = main::plan_cuda_workers(devices, config.engine.gpu_memory_fraction);
   const std::vector<scheduler::WorkerRole> roles = worker_roles(config, plan.size());
   std::vector<std::unique_ptr<scheduler::Worker>> workers;
+  bool tier_warned = false;
   for (size_t i = 0; i < plan.size(); ++i) {
     const main::CudaWorkerPlan& p = plan[i];
     // Copy the host weights for all but the last worker; each runner uploads
@@ -256,7 +261,17 @@ std::vector<std::unique_ptr<scheduler::Worker>> start_cuda_workers(const Config&
     wo.enable_prefix_caching = config.engine.enable_prefix_caching;
     wo.model_salt = salt;
     wo.max_context = max_context;
-    workers.push_back(scheduler::Worker::start(std::move(wo), wrap(hooks, std::move(runner).value()), &registry));
+    std::unique_ptr<engine::Runner> r = wrap(hooks, std::move(runner).value());
+    if (config.kv.host_cache_gib > 0) {
+      // CUDA export_blocks works, but the tiers' pinned host pool and copy
+      // stream are not built and the tiers have not run on a GPU.
+      throw ConfigError(
+          "[kv] host_cache_gib: the KV tiers are not available on CUDA workers yet; set host_cache_gib = 0, or "
+          "serve on the CPU backend");
+    }
+    wo.tiers =
+        main::open_worker_tiers(config, wo.name, static_cast<int>(plan.size()), *r, "bf16", &registry, &tier_warned);
+    workers.push_back(scheduler::Worker::start(std::move(wo), std::move(r), &registry));
   }
   return workers;
 }
@@ -492,6 +507,9 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   router_options.max_queue = config.scheduler.max_queue;
   router_options.kv_overlap_weight = config.scheduler.kv_overlap_weight;
   router_options.router_temperature = config.scheduler.router_temperature;
+  router_options.tier_credit[0] = config.kv.device_credit;
+  router_options.tier_credit[1] = config.kv.host_credit;
+  router_options.tier_credit[2] = config.kv.disk_credit;
   router_options.max_local_prefill_tokens = config.scheduler.max_local_prefill_tokens;
   router_options.max_prefill_queue = config.scheduler.max_prefill_queue;
   scheduler::Router router(router_options, std::move(workers));

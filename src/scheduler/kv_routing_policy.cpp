@@ -28,6 +28,11 @@ KvRoutingPolicy::KvRoutingPolicy(KvRoutingOptions options)
     throw std::invalid_argument("kv_overlap_weight must be a finite number >= 0, got " +
                                 std::to_string(options_.overlap_weight));
   }
+  for (double c : options_.tier_credit) {
+    if (!std::isfinite(c) || c < 0 || c > 1) {
+      throw std::invalid_argument("a KV tier credit must be in [0, 1], got " + std::to_string(c));
+    }
+  }
   if (!std::isfinite(options_.temperature) || options_.temperature < 0) {
     throw std::invalid_argument("router_temperature must be a finite number >= 0, got " +
                                 std::to_string(options_.temperature));
@@ -63,6 +68,7 @@ std::vector<KvScore> KvRoutingPolicy::score(const GenerationRequest& request,
   size_t max_index = 0;
   for (const WorkerView& c : candidates) max_index = std::max(max_index, c.index);
   std::vector<uint32_t> overlap(std::min(max_index + 1, kv::KvIndex::kMaxWorkers));
+  std::vector<double> credit(overlap.size());
   // Candidates normally share one (block_tokens, model_salt); hash again only
   // when it changes.
   int hashed_bt = 0;
@@ -77,13 +83,14 @@ std::vector<KvScore> KvRoutingPolicy::score(const GenerationRequest& request,
       const int reusable = n > 0 ? static_cast<int>((n - 1) / c.block_tokens) : 0;
       const std::vector<kv::BlockHash> hashes =
           kv::block_hashes(kv::root_hash(c.model_salt, request.cache_salt), request.prompt, c.block_tokens, reusable);
-      index_.overlaps(hashes, overlap);
+      index_.credits(hashes, std::span<const double, 3>(options_.tier_credit), overlap, credit);
     }
     KvScore& s = scores[i];
     s.overlap_blocks = c.index < overlap.size() ? overlap[c.index] : 0;
+    s.overlap_credit = c.index < credit.size() ? credit[c.index] : 0.0;
     s.prompt_blocks = static_cast<uint32_t>(ceil_div(n, c.block_tokens));
     s.load_blocks = ceil_div(std::max<int64_t>(0, c.load.load_tokens), c.block_tokens);
-    s.cost = static_cast<double>(s.prompt_blocks - s.overlap_blocks) * options_.overlap_weight +
+    s.cost = (static_cast<double>(s.prompt_blocks) - s.overlap_credit) * options_.overlap_weight +
              static_cast<double>(s.load_blocks);
   }
   return scores;
@@ -129,8 +136,8 @@ size_t KvRoutingPolicy::pick(const GenerationRequest& request, std::span<const W
   const std::vector<KvScore> scores = score(request, candidates);
   const size_t chosen = choose(scores, candidates);
   const KvScore& s = scores[chosen];
-  spdlog::info("[router] {} -> worker {} overlap_blocks={}/{} load_blocks={} cost={:.1f}", request.id,
-               candidates[chosen].name, s.overlap_blocks, s.prompt_blocks, s.load_blocks, s.cost);
+  spdlog::info("[router] {} -> worker {} overlap_blocks={}/{} credit={:.2f} load_blocks={} cost={:.1f}", request.id,
+               candidates[chosen].name, s.overlap_blocks, s.prompt_blocks, s.overlap_credit, s.load_blocks, s.cost);
   return chosen;
 }
 

@@ -1,8 +1,10 @@
 // The KV-aware routing policy (`[scheduler] router = "kv"`): for each worker,
-// overlap = leading prompt blocks its prefix cache holds (from a kv::KvIndex
-// fed only by the workers' KV events), and
+// overlap = leading prompt blocks its prefix cache holds in any tier (from a
+// kv::KvIndex fed only by the workers' KV events), credit = the sum over those
+// blocks of the best tier's credit (tier_credit: device 1, host 0.75, disk
+// 0.25 by default: a block below the device must be loaded back), and
 //
-//   cost = (prompt blocks - overlap) * overlap_weight + load blocks
+//   cost = (prompt blocks - credit) * overlap_weight + load blocks
 //
 // where prompt blocks = ceil(prompt tokens / block_tokens) and load blocks =
 // ceil(WorkerLoad::load_tokens / block_tokens) (its queued + running tokens).
@@ -35,11 +37,14 @@ struct KvRoutingOptions {
   double overlap_weight = 1.0;  // [scheduler] kv_overlap_weight, >= 0
   double temperature = 0.0;     // [scheduler] router_temperature, >= 0; 0 = deterministic
   uint64_t seed = 0;            // sampling seed (temperature > 0); 0 = drawn at start
+  // Credit per leading block held, by kv::KvTier (device, host, disk), each in [0, 1].
+  double tier_credit[3] = {1.0, 0.75, 0.25};
 };
 
 // One worker's score for one request (exposed for tests and the benchmark).
 struct KvScore {
-  uint32_t overlap_blocks = 0;
+  uint32_t overlap_blocks = 0;  // leading blocks held in any tier
+  double overlap_credit = 0.0;  // their credit (tier_credit of the best tier holding each)
   uint32_t prompt_blocks = 0;
   int64_t load_blocks = 0;
   double cost = 0.0;

@@ -13,8 +13,11 @@ namespace tandem::scheduler {
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers)
     : Router(options, std::move(workers),
-             make_routing_policy(options.policy, KvRoutingOptions{options.kv_overlap_weight, options.router_temperature,
-                                                                  options.router_seed})) {}
+             make_routing_policy(options.policy, KvRoutingOptions{options.kv_overlap_weight,
+                                                                  options.router_temperature,
+                                                                  options.router_seed,
+                                                                  {options.tier_credit[0], options.tier_credit[1],
+                                                                   options.tier_credit[2]}})) {}
 
 Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> workers,
                std::unique_ptr<RoutingPolicy> policy)

@@ -50,6 +50,9 @@ struct RouterOptions {
   double kv_overlap_weight = 1.0;   // [scheduler] kv_overlap_weight, >= 0
   double router_temperature = 0.0;  // [scheduler] router_temperature, >= 0
   uint64_t router_seed = 0;         // softmax sampling seed; 0 = drawn at start
+  // Credit of one cached leading block by the tier holding it (device, host,
+  // disk): [kv] device_credit, host_credit, disk_credit, each in [0, 1].
+  double tier_credit[3] = {1.0, 0.75, 0.25};
   // Conditional disaggregation (with prefill-role workers): remote prefill only
   // when the prompt tokens not cached on the chosen decode worker exceed
   // max_local_prefill_tokens and fewer than max_prefill_queue requests wait at

@@ -72,6 +72,13 @@ std::vector<const Sequence*> StepScheduler::waiting() const {
   return out;
 }
 
+void StepScheduler::attach_tiers(kv::TierCache* tiers, engine::Runner* runner) {
+  TANDEM_CHECK(tiers != nullptr && runner != nullptr && pool_.prefix_caching());
+  TANDEM_CHECK(runner->block_tokens() == pool_.block_tokens());
+  tiers_ = tiers;
+  tier_runner_ = runner;
+}
+
 // ---- reap -------------------------------------------------------------------
 
 void StepScheduler::reap(Clock::time_point now) {
@@ -132,22 +139,71 @@ bool StepScheduler::admit_front(StepPlan& plan, int& budget, Clock::time_point n
   Sequence& seq = *waiting_.front();
   const int bt = pool_.block_tokens();
   // Always compute the last token: its logits give the next token.
-  const kv::PrefixMatch hit = pool_.match_prefix(seq.root, seq.tokens, (seq.num_tokens() - 1) / bt);
-  const int cached = static_cast<int>(hit.blocks.size()) * bt;
-  const int n = std::min(seq.num_tokens() - cached, budget);
-  const int fresh = pool_.blocks_for(cached + n) - static_cast<int>(hit.blocks.size());
+  const int max_blocks = (seq.num_tokens() - 1) / bt;
+  const kv::PrefixMatch hit = pool_.match_prefix(seq.root, seq.tokens, max_blocks);
+  // The blocks that follow the device hit in the tiers below it.
+  std::vector<kv::BlockHash> lower;
+  if (tiers_) {
+    kv::BlockHash parent = hit.hashes.empty() ? seq.root : hit.hashes.back();
+    for (int i = static_cast<int>(hit.blocks.size()); i < max_blocks; ++i) {
+      const auto tokens =
+          std::span<const int32_t>(seq.tokens).subspan(static_cast<size_t>(i * bt), static_cast<size_t>(bt));
+      const kv::BlockHash h = kv::chain_hash(parent, tokens);
+      if (!tiers_->find(h, parent, tokens)) break;
+      lower.push_back(h);
+      parent = h;
+    }
+  }
+  const int device_blocks = static_cast<int>(hit.blocks.size());
+  int cached = (device_blocks + static_cast<int>(lower.size())) * bt;
+  int n = std::min(seq.num_tokens() - cached, budget);
+  const int fresh = pool_.blocks_for(cached + n) - device_blocks;
   kv::BlockPool::Plan p = pool_.plan();
   if (p.add({hit.blocks, fresh}) < 0) return false;
   std::vector<kv::BlockId> ids = pool_.commit(std::move(p))[0];
   seq.blocks = hit.blocks;
   seq.blocks.insert(seq.blocks.end(), ids.begin(), ids.end());
   seq.hashes = hit.hashes;
+  int tier_tokens[3] = {device_blocks * bt, 0, 0};
+  if (tiers_) {
+    for (kv::BlockHash h : hit.hashes) tiers_->touch(h);
+    // Load the lower-tier blocks into the first fresh blocks; they are stored
+    // in the pool (and so announced) once the first chunk has run.
+    size_t loaded = 0;
+    for (; loaded < lower.size(); ++loaded) {
+      const int i = device_blocks + static_cast<int>(loaded);
+      const kv::BlockHash parent = i == 0 ? seq.root : (loaded == 0 ? hit.hashes.back() : lower[loaded - 1]);
+      const auto tokens =
+          std::span<const int32_t>(seq.tokens).subspan(static_cast<size_t>(i * bt), static_cast<size_t>(bt));
+      const int32_t id = ids[loaded];
+      kv::KvTier from = kv::KvTier::kHost;
+      const bool ok = tiers_->onboard(
+          lower[loaded], parent, tokens,
+          [&](std::span<const std::byte> bytes) {
+            return tier_runner_->import_blocks(std::span<const int32_t>(&id, 1), bytes);
+          },
+          &from);
+      if (!ok) break;
+      tier_tokens[static_cast<int>(from)] += bt;
+    }
+    if (loaded < lower.size()) {
+      // The hit ends at the block that did not load; what follows is computed
+      // (the blocks already allocated cover it: fewer positions, same budget).
+      cached = (device_blocks + static_cast<int>(loaded)) * bt;
+      n = std::min(seq.num_tokens() - cached, n);
+    }
+  }
   seq.num_computed = cached;
   if (!seq.scheduled_once) {
     seq.scheduled_once = true;
     seq.queue_seconds = std::chrono::duration<double>(now - seq.submitted).count();
     seq.cached_tokens = cached;
     if (metrics_ && pool_.prefix_caching()) metrics_->add_prefix_lookup(seq.num_prompt, cached);
+    if (tiers_) {
+      for (kv::KvTier t : {kv::KvTier::kDevice, kv::KvTier::kHost, kv::KvTier::kDisk}) {
+        tiers_->count_hit(t, tier_tokens[static_cast<int>(t)]);
+      }
+    }
   }
   seq.set_state(SequenceState::kPrefilling);
   seq.admit_order = next_admit_order_++;
@@ -226,7 +282,15 @@ void StepScheduler::store_full_blocks(Sequence& seq) {
     const kv::BlockHash parent = i == 0 ? seq.root : seq.hashes[i - 1];
     const auto tokens =
         std::span<const int32_t>(seq.tokens).subspan(i * static_cast<size_t>(bt), static_cast<size_t>(bt));
-    seq.hashes.push_back(pool_.store(seq.blocks[i], parent, tokens));
+    const kv::BlockHash h = pool_.store(seq.blocks[i], parent, tokens);
+    seq.hashes.push_back(h);
+    if (tiers_) {
+      // Write-through to the host tier (nothing when it holds the block).
+      const int32_t id = seq.blocks[i];
+      tiers_->offload(h, parent, tokens, [&](std::span<std::byte> slot) {
+        return tier_runner_->export_blocks(std::span<const int32_t>(&id, 1), slot);
+      });
+    }
   }
 }
 

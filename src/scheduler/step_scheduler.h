@@ -37,6 +37,7 @@
 #include "engine/runner.h"
 #include "engine/sampling.h"
 #include "kv/block_pool.h"
+#include "kv/tier_cache.h"
 #include "scheduler/handoff.h"
 #include "scheduler/sequence.h"
 #include "scheduler/step_plan.h"
@@ -162,6 +163,15 @@ class StepScheduler {
   // or kError with `error`) and publishes the final events.
   void finish_all(FinishReason reason, const Status& error);
 
+  // KV tiers under the pool (kv/tier_cache.h) and the runner whose
+  // export_blocks/import_blocks move blocks to and from them; both must
+  // outlive the scheduler. From then on every block the pool stores is
+  // written through to the tiers, and admission extends a request's device
+  // prefix hit with the blocks that follow it in the tiers, loading them into
+  // fresh device blocks before its first chunk (a block that fails to load
+  // ends the hit there: the rest is computed). Needs prefix caching.
+  void attach_tiers(kv::TierCache* tiers, engine::Runner* runner);
+
   bool has_work() const { return !running_.empty() || !waiting_.empty(); }
   int num_running() const { return static_cast<int>(running_.size()); }
   int num_waiting() const { return static_cast<int>(waiting_.size()); }
@@ -210,6 +220,8 @@ class StepScheduler {
   std::vector<float> logits_;                     // reused by run() (injected sampler)
   std::vector<SampledToken> sampled_;             // reused by run() (runner samples)
   std::vector<std::vector<int32_t>> suppressed_;  // reused by run(): rows' suppressed ids
+  kv::TierCache* tiers_ = nullptr;                // attach_tiers()
+  engine::Runner* tier_runner_ = nullptr;
 };
 
 }  // namespace tandem::scheduler

@@ -62,6 +62,12 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, me
     w->inbox_.emplace_back(GivenBack{std::move(blocks)});
     w->wake_.notify_one();
   });
+  tiers_ = std::move(options_.tiers);
+  if (tiers_) {
+    TANDEM_CHECK(options_.enable_prefix_caching);
+    tiers_->set_sink([this](const kv::KvEvent& e) { emit_kv_event(e); });
+    scheduler_->attach_tiers(tiers_.get(), runner_.get());
+  }
   published_.healthy = true;
   metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
@@ -77,8 +83,13 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, me
 Worker::~Worker() {
   begin_shutdown(Clock::now());
   join();
-  std::lock_guard<std::mutex> lock(lease_return_->mu);
-  lease_return_->worker = nullptr;
+  {
+    // Blocks lent with a hand-off that come back from now on find no worker.
+    std::lock_guard<std::mutex> lock(lease_return_->mu);
+    lease_return_->worker = nullptr;
+  }
+  scheduler_.reset();
+  tiers_.reset();  // its host memory came from the runner
 }
 
 Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
@@ -191,8 +202,17 @@ void Worker::join() {
 }
 
 void Worker::set_kv_event_sink(kv::KvEventSink sink) {
-  std::lock_guard<std::mutex> lock(kv_sink_mu_);
-  kv_sink_ = std::move(sink);
+  auto swap = [&] {
+    std::lock_guard<std::mutex> lock(kv_sink_mu_);
+    kv_sink_ = std::move(sink);
+  };
+  // The tiers announce what they hold (the disk blocks found at start
+  // included) to the new sink, with no tier event between.
+  if (tiers_) {
+    tiers_->announce(swap);
+  } else {
+    swap();
+  }
 }
 
 void Worker::set_role(WorkerRole role) {
@@ -325,7 +345,9 @@ void Worker::run() {
     if (!healthy_locked_view()) fail_remaining();
     dispatch_handoffs();
     publish_load();
+    if (tiers_) tiers_->update_metrics();
   }
+  if (tiers_) tiers_->flush();  // host blocks worth keeping go to disk before exit
   publish_load();
   std::lock_guard<std::mutex> lock(mu_);
   state_ = WorkerState::kStopped;

@@ -37,6 +37,7 @@
 #include "engine/runner.h"
 #include "kv/block_pool.h"
 #include "kv/kv_event.h"
+#include "kv/tier_cache.h"
 #include "scheduler/generation.h"
 #include "scheduler/handoff.h"
 #include "scheduler/request_limits.h"
@@ -56,6 +57,11 @@ struct WorkerOptions {
   uint64_t model_salt = 0;  // separates prefix caches of different models/weights
   int max_context = 0;      // 0: the runner's spec().max_position
   Sampler sampler;          // empty: the runner samples (Runner::step_and_sample)
+  // KV tiers under the pool (kv/tier_cache.h), opened with this worker's
+  // runner's host memory and block size; null: none. Needs prefix caching.
+  // The worker emits their KV events, updates their metrics after each step
+  // and flushes the host tier to disk when its thread exits.
+  std::shared_ptr<kv::TierCache> tiers;
 };
 
 enum class WorkerState {
@@ -185,6 +191,7 @@ class Worker {
   metrics::Registry* registry_;
   WorkerMetrics metrics_;
   std::unique_ptr<kv::BlockPool> pool_;
+  std::shared_ptr<kv::TierCache> tiers_;  // options_.tiers, released before the runner
   std::unique_ptr<StepScheduler> scheduler_;
 
   mutable std::mutex mu_;  // guards everything below up to the thread

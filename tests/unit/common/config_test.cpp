@@ -49,6 +49,42 @@ TEST(Config, ShippedFileParsesToTheDefaults) {
   EXPECT_EQ(c.engine.tuning.cpu, d.engine.tuning.cpu);
 }
 
+TEST(Config, KvTierKeys) {
+  const Config d = load_config_file(std::string(TANDEM_SOURCE_DIR) + "/etc/tandem.toml");
+  EXPECT_EQ(d.kv.host_cache_gib, 0.0);
+  EXPECT_EQ(d.kv.disk_cache_gib, 0.0);
+  EXPECT_EQ(d.kv.disk_cache_dir, "/var/lib/tandem/kv-cache");
+  EXPECT_FALSE(d.kv.disk_cache_dir_set);  // the shipped default is still "the default"
+  EXPECT_EQ(d.kv.disk_admit_uses, 2);
+  EXPECT_EQ(d.kv.device_credit, 1.0);
+  EXPECT_EQ(d.kv.host_credit, 0.75);
+  EXPECT_EQ(d.kv.disk_credit, 0.25);
+  const Config c = parse_config(
+      "[kv]\nhost_cache_gib = 1.5\ndisk_cache_gib = 8\ndisk_cache_dir = \"/srv/kv\"\ndisk_admit_uses = 1\n"
+      "host_credit = 0.5\n",
+      "t.toml");
+  EXPECT_EQ(c.kv.host_cache_gib, 1.5);
+  EXPECT_EQ(c.kv.disk_cache_gib, 8.0);
+  EXPECT_EQ(c.kv.disk_cache_dir, "/srv/kv");
+  EXPECT_TRUE(c.kv.disk_cache_dir_set);
+  EXPECT_EQ(c.kv.disk_admit_uses, 1);
+  EXPECT_EQ(c.kv.host_credit, 0.5);
+  EXPECT_NE(error_of("[kv]\nhost_cache_gib = -1\n").find("[kv] host_cache_gib"), std::string::npos);
+  EXPECT_NE(error_of("[kv]\ndisk_credit = 1.5\n").find("[kv] disk_credit"), std::string::npos);
+  EXPECT_NE(error_of("[kv]\ndisk_admit_uses = 0\n").find("[kv] disk_admit_uses"), std::string::npos);
+  EXPECT_NE(error_of("[kv]\ndisk_cache_dir = \"\"\n").find("[kv] disk_cache_dir"), std::string::npos);
+  EXPECT_NE(error_of("[kv]\nhost_gib = 1\n").find("unknown key"), std::string::npos);
+}
+
+TEST(Config, KvTierCombinationsAreChecked) {
+  EXPECT_NE(error_of("[kv]\ndisk_cache_gib = 4\n").find("[kv] disk_cache_gib: the disk tier fills from the host tier"),
+            std::string::npos);
+  EXPECT_NE(error_of("[engine]\nenable_prefix_caching = false\n[kv]\nhost_cache_gib = 1\n")
+                .find("[kv] host_cache_gib: the KV tiers hold prefix-cache blocks"),
+            std::string::npos);
+  EXPECT_EQ(error_of("[kv]\nhost_cache_gib = 1\ndisk_cache_gib = 4\n"), "");
+}
+
 TEST(Config, StatsIntervalIsSecondsOrOff) {
   EXPECT_EQ(parse_config("", "t.toml").log.stats_interval_s, 10);
   EXPECT_EQ(parse_config("[log]\nstats_interval_s = 0\n", "t.toml").log.stats_interval_s, 0);
@@ -199,7 +235,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 60);
+  EXPECT_EQ(keys, 67);
 }
 
 TEST(Config, WorkerTablesAreRead) {

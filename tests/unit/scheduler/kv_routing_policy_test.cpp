@@ -46,13 +46,14 @@ GenerationRequest prompt_request(std::vector<int32_t> prompt, std::string salt =
 // Emits kStored events for the first `blocks` full blocks of `tokens`, as a
 // pool with (kSalt, salt) would.
 void store_prefix(RoutingPolicy& p, size_t worker, const std::vector<int32_t>& tokens, int blocks,
-                  const std::string& salt = "") {
+                  const std::string& salt = "", kv::KvTier tier = kv::KvTier::kDevice) {
   kv::BlockHash parent = kv::root_hash(kSalt, salt);
   for (int b = 0; b < blocks; ++b) {
     kv::KvEvent e;
     e.worker = "w" + std::to_string(worker);
     e.seq_no = static_cast<uint64_t>(b);
     e.kind = kv::KvEventKind::kStored;
+    e.tier = tier;
     e.parent_hash = parent;
     e.tokens.assign(tokens.begin() + b * kBt, tokens.begin() + (b + 1) * kBt);
     e.block_hash = kv::chain_hash(parent, e.tokens);
@@ -97,6 +98,33 @@ TEST(KvRoutingPolicy, WorkedExampleCosts) {
   v = {view(0, 4), view(1, 8), view(2, 1)};
   // Costs 1, 2, 1 blocks: w0 and w2 tie, w2 has fewer tokens.
   EXPECT_EQ(load_only.pick(r, v), 2u);
+}
+
+TEST(KvRoutingPolicy, LowerTiersAreCreditedLess) {
+  KvRoutingPolicy p;                                           // credits: device 1, host 0.75, disk 0.25
+  const std::vector<int32_t> prompt = make_prompt(33, 1, 50);  // 9 blocks, 8 reusable
+  store_prefix(p, 0, prompt, 8, "", kv::KvTier::kHost);
+  store_prefix(p, 1, prompt, 8, "", kv::KvTier::kDisk);
+  store_prefix(p, 2, prompt, 4, "", kv::KvTier::kDevice);
+  store_prefix(p, 2, prompt, 8, "", kv::KvTier::kDisk);  // its first 4 blocks are on the device too
+  const GenerationRequest r = prompt_request(prompt);
+  std::vector<WorkerView> v = {view(0, 0), view(1, 0), view(2, 0)};
+  std::vector<KvScore> s = p.score(r, v);
+  for (const KvScore& k : s) EXPECT_EQ(k.overlap_blocks, 8u);
+  EXPECT_DOUBLE_EQ(s[0].overlap_credit, 6.0);             // 8 x 0.75
+  EXPECT_DOUBLE_EQ(s[1].overlap_credit, 2.0);             // 8 x 0.25
+  EXPECT_DOUBLE_EQ(s[2].overlap_credit, 4.0 + 4 * 0.25);  // the best tier of each block
+  EXPECT_DOUBLE_EQ(s[0].cost, 9.0 - 6.0);
+  EXPECT_DOUBLE_EQ(s[1].cost, 9.0 - 2.0);
+  EXPECT_DOUBLE_EQ(s[2].cost, 9.0 - 5.0);
+  EXPECT_EQ(p.pick(r, v), 0u);
+  // cached_tokens counts blocks in any tier (they are loaded, not recomputed).
+  EXPECT_EQ(p.cached_tokens(r, v[1]), 8 * kBt);
+  // Credits come from the options; out-of-range ones are refused.
+  KvRoutingPolicy flat(KvRoutingOptions{1.0, 0.0, 1, {1.0, 1.0, 1.0}});
+  store_prefix(flat, 1, prompt, 8, "", kv::KvTier::kDisk);
+  EXPECT_DOUBLE_EQ(flat.score(r, v)[1].cost, 1.0);
+  EXPECT_THROW(KvRoutingPolicy(KvRoutingOptions{1.0, 0.0, 1, {1.0, 1.5, 0.25}}), std::invalid_argument);
 }
 
 TEST(KvRoutingPolicy, TiesGoToLeastLoadedThenLowestIndex) {

@@ -7,6 +7,7 @@
 
 #include "fake_runner.h"
 #include "kv/block_pool.h"
+#include "kv/tier_cache.h"
 
 namespace tandem::scheduler {
 namespace {
@@ -232,6 +233,43 @@ TEST(StepScheduler, PrefixCacheReusesBlocksWithSameResults) {
     h.add(d, 7);
     h.run();
     EXPECT_EQ(h.collectors[3]->events().front().cached_tokens, caching ? 12 : 0);
+    h.expect_all_match_reference();
+  }
+}
+
+TEST(StepScheduler, EvictedPrefixIsLoadedBackFromTheHostTier) {
+  for (int fail_imports : {0, 1}) {
+    Harness h(64, 8, 4);  // 8 blocks of 4 tokens
+    auto tiers = kv::TierCache::open(
+        kv::TierCacheOptions{.worker = "w0", .block_bytes = h.runner.block_bytes(), .host_blocks = 32}, {}, nullptr);
+    ASSERT_TRUE(tiers.ok());
+    h.sched.attach_tiers(tiers.value().get(), &h.runner);
+    h.runner.fail_imports = fail_imports;  // 1: every import fails, so the prefix is computed
+    GenerationRequest a = request("a", 18, 4, 42);
+    h.add(a, 5);
+    h.run();
+    // Two other prompts take the whole pool: a's blocks leave the device.
+    h.add(request("x", 26, 4, 43), 6);
+    h.run();
+    h.add(request("y", 26, 4, 44), 7);
+    h.run();
+    EXPECT_TRUE(h.pool.match_prefix(kv::root_hash(7, ""), a.prompt, 4).blocks.empty());
+    GenerationRequest again = a;
+    again.id = "a2";
+    h.add(again, 8);
+    h.run();
+    h.expect_all_match_reference();  // the fake runner reads the loaded slots: wrong bytes would show
+    EXPECT_EQ(h.collectors[3]->events().front().cached_tokens, fail_imports ? 0 : 16);
+    EXPECT_EQ(h.runner.imported_blocks.load(), fail_imports ? 0 : 4);
+    EXPECT_GE(tiers.value()->figures().offloaded_host, 4u);
+    // A prompt whose prefix is on the device is not reloaded.
+    const int imported = h.runner.imported_blocks.load();
+    GenerationRequest b = a;
+    b.id = "b";
+    h.add(b, 9);
+    h.run();
+    EXPECT_EQ(h.collectors[4]->events().front().cached_tokens, 16);
+    EXPECT_EQ(h.runner.imported_blocks.load(), imported);
     h.expect_all_match_reference();
   }
 }
