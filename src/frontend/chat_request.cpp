@@ -58,9 +58,8 @@ Status parse_tool_choice(const boost::json::object& o, ChatRequest& req) {
   const auto& v = it->value();
   const auto forced = [](const std::string& what) {
     return Status(ErrorKind::kUnsupported,
-                  "tool_choice " + what +
-                      " is not supported: forcing a call needs constrained decoding, which Tandem does not "
-                      "have; use \"auto\" (or \"none\")",
+                  "tool_choice " + what + ": forcing a call needs constrained decoding, and " +
+                      kStructuredOutputUnavailable + "; use \"auto\" (or \"none\")",
                   "tool_choice");
   };
   if (v.is_string()) {

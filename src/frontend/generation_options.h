@@ -59,6 +59,12 @@ struct GenerationOptions {
   std::string cache_salt;  // vLLM's field: separates prefix caches; non-empty when given
 };
 
+// What a request that asks for structured output (response_format
+// json_object/json_schema, vLLM's structured_outputs and guided_* fields,
+// a forced tool_choice, Responses text.format) is told while the build has no
+// grammar engine: a 400 (kUnsupported) with this message, never ignored.
+inline constexpr const char* kStructuredOutputUnavailable = "structured output is not available in this build";
+
 // Reads the shared fields of a chat or completion request body.
 Status parse_generation_options(const boost::json::object& body, ApiKind api, GenerationOptions& out);
 

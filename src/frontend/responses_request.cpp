@@ -189,9 +189,7 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
     const json::value* type =
         format != nullptr && format->is_object() ? present(format->get_object(), "type") : nullptr;
     if (format != nullptr && (type == nullptr || !type->is_string() || type->get_string() != "text")) {
-      return unsupported("text",
-                         "text.format other than \"text\" needs constrained decoding, which Tandem does not "
-                         "have");
+      return unsupported("text", std::string("text.format other than \"text\": ") + kStructuredOutputUnavailable);
     }
   }
 
