@@ -65,33 +65,6 @@ Status parse_logit_bias(const boost::json::object& body, std::vector<std::pair<i
   return {};
 }
 
-// Refuses (kUnsupported, naming the field) every way of asking for
-// structured output: response_format other than {"type": "text"}, and vLLM's
-// structured_outputs, guided_json, guided_regex, guided_choice and
-// guided_grammar. A malformed response_format is a kInvalidRequest.
-Status refuse_structured_output(const boost::json::object& body) {
-  const auto unavailable = [](std::string_view field) {
-    return Status(ErrorKind::kUnsupported, std::string(field) + ": " + kStructuredOutputUnavailable,
-                  std::string(field));
-  };
-  if (const auto* rf = body.if_contains("response_format"); rf != nullptr && !rf->is_null()) {
-    const auto* type = rf->is_object() ? rf->get_object().if_contains("type") : nullptr;
-    if (type == nullptr || !type->is_string()) {
-      return invalid_field("response_format", "must be an object with a string `type`");
-    }
-    const std::string_view t = type->get_string();
-    if (t == "json_object" || t == "json_schema") return unavailable("response_format");
-    if (t != "text") {
-      return invalid_field("response_format",
-                           "type must be \"text\", \"json_object\" or \"json_schema\", got \"" + std::string(t) + "\"");
-    }
-  }
-  for (const char* field : {"structured_outputs", "guided_json", "guided_regex", "guided_choice", "guided_grammar"}) {
-    if (const auto* v = body.if_contains(field); v != nullptr && !v->is_null()) return unavailable(field);
-  }
-  return {};
-}
-
 }  // namespace
 
 Status parse_generation_options(const boost::json::object& body, ApiKind api, GenerationOptions& out) {
@@ -215,7 +188,7 @@ Status parse_generation_options(const boost::json::object& body, ApiKind api, Ge
   b.reset();
   TANDEM_RETURN_IF_ERROR(read_bool(body, "skip_special_tokens", b));
   out.skip_special_tokens = b.value_or(true);
-  return refuse_structured_output(body);
+  return parse_structured_output(body, out.structured);
 }
 
 }  // namespace tandem::frontend

@@ -186,14 +186,6 @@ TEST(ChatRequestTest, ToolsAndToolChoice) {
                  "tool_choice");
   expect_invalid(parse_chat_request(chat(R"("tools":[)" + tool + R"(],"parallel_tool_calls":"no")")),
                  "parallel_tool_calls");
-  for (const std::string forced : {R"("required")", R"({"type":"function","function":{"name":"f"}})"}) {
-    auto r = parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":)" + forced));
-    ASSERT_FALSE(r.ok()) << forced;
-    EXPECT_EQ(r.status().kind(), ErrorKind::kUnsupported);
-    EXPECT_EQ(r.status().param(), "tool_choice");
-    EXPECT_NE(r.status().message().find("constrained decoding"), std::string::npos);
-  }
-
   auto defaults = parse_chat_request(chat(R"("tools":[)" + tool + "]"));
   ASSERT_TRUE(defaults.ok()) << defaults.status().message();
   EXPECT_EQ(defaults->tool_choice, ToolChoice::kAuto);
@@ -206,31 +198,6 @@ TEST(ChatRequestTest, ToolsAndToolChoice) {
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->tool_choice, ToolChoice::kNone);  // nothing to call
   EXPECT_EQ(parse_chat_request(chat(""))->tool_choice, ToolChoice::kNone);
-}
-
-// Until the grammar engine is linked, every way of asking for structured
-// output is a 400 naming the field, never silently ignored.
-TEST(ChatRequestTest, StructuredOutputIsRefusedWithoutTheEngine) {
-  for (const std::string field :
-       {R"("response_format":{"type":"json_object"})",
-        R"("response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{}}})",
-        R"("structured_outputs":{"regex":"a+"})", R"("guided_json":{"type":"object"})", R"("guided_regex":"a+")",
-        R"("guided_choice":["a","b"])", R"("guided_grammar":"root ::= \"a\"")"}) {
-    auto r = parse_chat_request(chat(field));
-    ASSERT_FALSE(r.ok()) << field;
-    EXPECT_EQ(r.status().kind(), ErrorKind::kUnsupported) << field;
-    const std::string name = field.substr(1, field.find('"', 1) - 1);
-    EXPECT_EQ(r.status().param(), name);
-    EXPECT_NE(r.status().message().find("structured output is not available in this build"), std::string::npos);
-    auto c = parse_completion_request(R"({"prompt":"hi",)" + field + "}");
-    ASSERT_FALSE(c.ok()) << field;
-    EXPECT_EQ(c.status().param(), name);
-  }
-  auto text = parse_chat_request(chat(R"("response_format":{"type":"text"})"));
-  EXPECT_TRUE(text.ok()) << text.status().message();
-  EXPECT_TRUE(parse_chat_request(chat(R"("response_format":null,"guided_json":null)")).ok());
-  expect_invalid(parse_chat_request(chat(R"("response_format":{"type":"yaml"})")), "response_format");
-  expect_invalid(parse_chat_request(chat(R"("response_format":"json")")), "response_format");
 }
 
 TEST(ChatRequestTest, ToolCallMessages) {
