@@ -1,7 +1,8 @@
 // engine::Runner's shared parts (runner.h): the argument checks every backend
 // makes (sample rows, copy_blocks), the default host memory for the KV tiers
-// (plain, page-aligned), and the default step_and_sample: step()
-// into a buffer the runner owns, then engine::sample per row on the host.
+// (plain, page-aligned), and the default step_and_sample: step() into a buffer
+// the runner owns, the before-sampling hook (the forward pass is done by then
+// on the CPU), then engine::sample per row on the host.
 // Backends that can sample where the logits are (CUDA) override it.
 #include "engine/runner.h"
 
@@ -105,8 +106,8 @@ void* Runner::allocate_host_memory(size_t bytes) {
 
 void Runner::free_host_memory(void* p) { ::operator delete (p, std::align_val_t{4096}); }
 
-Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
-                               std::vector<SampledToken>& out) {
+Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows, std::vector<SampledToken>& out,
+                               const BeforeSampling& before_sampling) {
   if (Status s = check_sample_rows(batch, rows); !s.ok()) return s;
   if (Status s = step(batch, sample_logits_); !s.ok()) return s;
   const size_t vocab = static_cast<size_t>(spec().vocab);
@@ -115,6 +116,7 @@ Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow
                                             std::to_string(sample_logits_.size()) + " logits, expected " +
                                             std::to_string(rows.size()) + " rows of " + std::to_string(vocab));
   }
+  if (before_sampling) before_sampling();
   out.clear();
   out.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -125,6 +127,7 @@ Status Runner::step_and_sample(const StepBatch& batch, std::span<const SampleRow
     in.output = rows[i].output;
     in.seed = rows[i].seed;
     in.suppressed = rows[i].suppressed;
+    in.allowed = rows[i].allowed;
     out.push_back(sample(in));
   }
   return {};

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -48,7 +49,20 @@ struct SampleRow {
   std::span<const int32_t> output;      // tokens generated so far
   uint64_t seed = 0;                    // the request's seed
   std::span<const int32_t> suppressed;  // ids that must not be sampled now
+  // Constrained decoding: the allowed-token bitmask (sampling.h,
+  // token_allowed); empty = every token. The memory behind it may be written
+  // by step_and_sample's `before_sampling` hook: it is read only after that.
+  std::span<const uint32_t> allowed;
 };
+
+// step_and_sample's hook: called exactly once per call, on the runner's
+// thread, after the step's forward pass is enqueued on the device and before
+// any row is sampled (and before the masks are read or uploaded), so a
+// caller computes the next token masks on the CPU while the device runs the
+// forward pass. It must fill the memory behind the rows' `allowed` spans and
+// must not call the runner. Not called when the step fails before sampling
+// could start. Empty: nothing to do.
+using BeforeSampling = std::function<void()>;
 
 class Runner {
  public:
@@ -73,11 +87,13 @@ class Runner {
   // device sampler may differ only where float rounding of a cumulative sum
   // decides the draw). Fails like step(), and with kInvalidRequest when
   // rows.size() differs from the want_logits count (nothing is run then).
-  // The default runs step() into a runner-owned buffer and engine::sample on
-  // the host (runner.cpp); a device backend overrides it to sample without
-  // copying logits back.
+  // The default runs step() into a runner-owned buffer, calls
+  // `before_sampling`, then engine::sample on the host (runner.cpp); a device
+  // backend overrides it to sample without copying logits back, calling the
+  // hook while the forward pass runs. A row whose mask allows no token gets
+  // kNoAllowedToken (the caller ends that sequence with an error).
   virtual Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
-                                 std::vector<SampledToken>& out);
+                                 std::vector<SampledToken>& out, const BeforeSampling& before_sampling);
 
   // Copies whole blocks (src[i] -> dst[i]) within this pool. Fails with
   // kInvalidRequest, copying nothing, when the sizes differ or an id is

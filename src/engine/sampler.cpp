@@ -1,4 +1,6 @@
 // engine::sample (sampling.h). Order of operations, as vLLM's v1 sampler:
+//   0. the allowed-token mask (constrained decoding): disallowed ids -inf in
+//      the "raw" logits, as vLLM applies its grammar bitmask before sampling;
 //   1. raw logprobs (log-softmax of the model's logits) when asked;
 //   2. logit_bias added, `suppressed` ids set to -inf;
 //   3. penalties: repetition (prompt + output: positive logits divided,
@@ -41,6 +43,30 @@ int32_t argmax(const std::vector<float>& v) {
     if (v[i] > v[best]) best = static_cast<int32_t>(i);
   }
   return best;
+}
+
+// The row's logits with NaN as -inf and, under a mask, disallowed ids -inf.
+std::vector<float> masked_logits(const SampleInput& in) {
+  std::vector<float> l(in.logits.begin(), in.logits.end());
+  for (float& v : l) {
+    if (std::isnan(v)) v = kNegInf;
+  }
+  if (!in.allowed.empty()) {
+    for (size_t i = 0; i < l.size(); ++i) {
+      if (!token_allowed(in.allowed, static_cast<int32_t>(i))) l[i] = kNegInf;
+    }
+  }
+  return l;
+}
+
+// The lowest allowed id (any id without a mask), or kNoAllowedToken.
+int32_t first_allowed(const SampleInput& in) {
+  const int32_t vocab = static_cast<int32_t>(in.logits.size());
+  if (in.allowed.empty()) return 0;
+  for (int32_t i = 0; i < vocab; ++i) {
+    if (token_allowed(in.allowed, i)) return i;
+  }
+  return kNoAllowedToken;
 }
 
 void fill_logprobs(std::span<const float> raw, int k, SampledToken& out) {
@@ -98,10 +124,10 @@ std::vector<TokenProb> sampling_distribution(const SampleInput& in) {
   const int32_t vocab = static_cast<int32_t>(in.logits.size());
   auto in_range = [vocab](int32_t id) { return id >= 0 && id < vocab; };
 
-  std::vector<float> l(in.logits.begin(), in.logits.end());
-  for (float& v : l) {
-    if (std::isnan(v)) v = kNegInf;
-  }
+  const int32_t first = first_allowed(in);
+  if (first == kNoAllowedToken) return {{kNoAllowedToken, 1.0}};
+  const std::vector<float> raw = masked_logits(in);
+  std::vector<float> l = raw;
   for (const auto& [id, bias] : p.logit_bias) {
     if (in_range(id)) l[id] += bias;
   }
@@ -142,7 +168,10 @@ std::vector<TokenProb> sampling_distribution(const SampleInput& in) {
 
   const int32_t best = argmax(l);
   if (!(l[best] > kNegInf)) {
-    return {{argmax(std::vector<float>(in.logits.begin(), in.logits.end())), 1.0}};
+    // Everything filtered: the raw argmax (an allowed id under a mask; the
+    // lowest allowed one when every allowed logit is -inf).
+    const int32_t raw_best = argmax(raw);
+    return {{raw[raw_best] > kNegInf ? raw_best : first, 1.0}};
   }
   if (!(p.temperature >= kGreedyEpsilon)) return {{best, 1.0}};
 
@@ -183,6 +212,7 @@ SampledToken sample(const SampleInput& in) {
   const std::vector<TokenProb> dist = sampling_distribution(in);
   SampledToken out;
   out.token = dist.back().token;
+  if (out.token == kNoAllowedToken) return out;
   if (dist.size() > 1) {
     // Inverse CDF over the kept ids in id order.
     const double u = counter_uniform(in.seed, in.output.size());
@@ -195,7 +225,14 @@ SampledToken sample(const SampleInput& in) {
       }
     }
   }
-  if (in.params->logprobs >= 0) fill_logprobs(in.logits, in.params->logprobs, out);
+  if (in.params->logprobs >= 0) {
+    if (in.allowed.empty()) {
+      fill_logprobs(in.logits, in.params->logprobs, out);
+    } else {
+      const std::vector<float> raw = masked_logits(in);
+      fill_logprobs(raw, in.params->logprobs, out);
+    }
+  }
   return out;
 }
 

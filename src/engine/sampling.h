@@ -25,6 +25,20 @@ struct SamplingParams {
   int logprobs = -1;                                  // -1: none; k >= 0: chosen token's logprob + top k
 };
 
+// SampledToken::token when a row's allowed-token mask leaves no token to
+// sample (constrained decoding): the caller must end the sequence with an
+// error, never emit a token.
+inline constexpr int32_t kNoAllowedToken = -1;
+
+// Bit t of word t / 32 (bit t % 32, little-endian inside the word) set = token
+// t may be sampled. A mask shorter than the logits row disallows the ids past
+// its end; bits past the row are ignored. Empty span = every token allowed.
+// Test: bit `token` of `mask`.
+inline bool token_allowed(std::span<const uint32_t> mask, int32_t token) {
+  const size_t word = static_cast<size_t>(token) / 32;
+  return token >= 0 && word < mask.size() && ((mask[word] >> (static_cast<uint32_t>(token) % 32)) & 1u) != 0;
+}
+
 struct TokenLogprob {
   int32_t token = 0;
   float logprob = 0.0f;
@@ -32,7 +46,11 @@ struct TokenLogprob {
 
 struct SampledToken {
   int32_t token = 0;
-  float logprob = 0.0f;           // log-softmax of the raw logits (as vLLM reports)
+  // log-softmax of the raw logits (as vLLM reports); with an allowed-token
+  // mask, of the masked raw logits (disallowed ids -inf), as vLLM does: it
+  // applies the grammar bitmask to the logits before its sampler computes
+  // the raw logprobs.
+  float logprob = 0.0f;
   std::vector<TokenLogprob> top;  // top-k alternatives, best first (k = logprobs)
 };
 
@@ -44,9 +62,13 @@ struct SampleInput {
   std::span<const int32_t> output;      // tokens generated so far (all penalties)
   uint64_t seed = 0;                    // the request's seed
   std::span<const int32_t> suppressed;  // ids that must not be sampled now (EOS before min_tokens)
+  std::span<const uint32_t> allowed;    // constrained decoding: token_allowed() bits; empty = all
 };
 
 // Samples the next token. The random draw depends only on (seed, output.size()).
+// With `allowed` set, the disallowed ids are -inf from the start (before
+// logprobs, bias, penalties and filters): the token is always an allowed one,
+// and kNoAllowedToken when the mask allows no id of the row.
 SampledToken sample(const SampleInput& in);
 
 }  // namespace tandem::engine

@@ -56,13 +56,6 @@ Status parse_tool_choice(const boost::json::object& o, ChatRequest& req) {
   if (it == o.end() || it->value().is_null()) return {};
   if (!req.tools) return invalid_field("tool_choice", "needs `tools`: when using `tool_choice`, `tools` must be set");
   const auto& v = it->value();
-  const auto forced = [](const std::string& what) {
-    return Status(ErrorKind::kUnsupported,
-                  "tool_choice " + what +
-                      " is not supported: forcing a call needs constrained decoding, which Tandem does not "
-                      "have; use \"auto\" (or \"none\")",
-                  "tool_choice");
-  };
   if (v.is_string()) {
     const std::string_view choice = v.get_string();
     if (choice == "none") {
@@ -70,7 +63,8 @@ Status parse_tool_choice(const boost::json::object& o, ChatRequest& req) {
     } else if (choice == "auto") {
       req.tool_choice = has_tools ? ToolChoice::kAuto : ToolChoice::kNone;
     } else if (choice == "required") {
-      return forced("\"required\"");
+      if (!has_tools) return invalid_field("tool_choice", "\"required\" needs at least one tool in `tools`");
+      req.tool_choice = ToolChoice::kRequired;
     } else {
       return invalid_field("tool_choice", "must be \"none\", \"auto\", \"required\" or a function object, got \"" +
                                               std::string(choice) + "\"");
@@ -84,7 +78,12 @@ Status parse_tool_choice(const boost::json::object& o, ChatRequest& req) {
       return invalid_field("tool_choice",
                            "as an object must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
     }
-    return forced("naming function '" + std::string(name->get_string()) + "'");
+    req.tool_choice = ToolChoice::kNamed;
+    req.tool_name = name->get_string();
+    for (const auto& t : *req.tools) {
+      if (t.at("function").at("name").as_string() == req.tool_name) return {};
+    }
+    return invalid_field("tool_choice", "names function '" + req.tool_name + "', which is not among `tools`");
   }
   return invalid_field("tool_choice", std::string("must be a string or an object, got ") + json_kind_name(v));
 }

@@ -12,13 +12,15 @@
 // Tools: `tools` is [{"type": "function", "function": {"name", "description"?,
 // "parameters"?}}, ...]. `tool_choice` is "none", "auto" (the default when
 // tools are given) or, as OpenAI defines them, "required" and
-// {"type": "function", "function": {"name"}}: those two force a call, which
-// needs constrained decoding Tandem does not have, so they are refused
-// (kUnsupported, param tool_choice). `tool_choice` without `tools` is a 400 (vLLM).
+// {"type": "function", "function": {"name"}}: those two force a call through
+// constrained decoding (the plan compiles the tools' schemas; job_plan.h).
+// A named function must be among `tools`. `tool_choice` without `tools` is a
+// 400 (vLLM).
 // Threading: pure functions.
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <boost/json/array.hpp>
@@ -30,14 +32,17 @@
 namespace tandem::frontend {
 
 enum class ToolChoice {
-  kNone,  // calls in the output are left as text
-  kAuto,  // the model may call tools; calls are parsed out of its output
+  kNone,      // calls in the output are left as text
+  kAuto,      // the model may call tools; calls are parsed out of its output
+  kRequired,  // the output is a JSON array of {"name", "parameters"} calls (constrained)
+  kNamed,     // the output is the arguments of tool_name (constrained)
 };
 
 struct ChatRequest {
   boost::json::array messages;
   std::optional<boost::json::array> tools;
   ToolChoice tool_choice = ToolChoice::kNone;
+  std::string tool_name;                // kNamed: the function to call
   bool parallel_tool_calls = true;      // false: only the first call is returned
   bool include_reasoning = true;        // false: the reasoning is parsed out and dropped (vLLM)
   boost::json::object template_kwargs;  // chat_template_kwargs, merged into the context

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
 #include "common/check.h"
 #include "frontend/http_errors.h"
 #include "frontend/json_text.h"
@@ -101,6 +104,7 @@ scheduler::GenerationRequest GenerationJob::make_request(int choice) const {
   r.stop = plan_.stop;
   r.cache_salt = plan_.options.cache_salt;
   r.stop.max_tokens = p.max_tokens;
+  if (plan_.constraint) r.constraint = plan_.constraint();  // one matcher per choice
   return r;
 }
 
@@ -408,6 +412,11 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
     c.tools.push(delta_, pieces_);
     if (reason != nullptr) c.tools.finish(pieces_);
   }
+  if (plan_.forced_tools != ToolChoice::kNone) {
+    c.forced_text += delta_;
+    delta_.clear();
+    if (reason != nullptr) forced_tool_pieces(c);
+  }
   emit_output(c, choice, streaming, out);
   if (reason != nullptr) {
     if (c.stops.stopped()) {
@@ -415,8 +424,11 @@ void GenerationJob::on_event(int choice, scheduler::TokenEvent&& ev, Clock::time
       append_json_string(c.stop_reason, c.stops.matched());
     }
     finish_choice(c, reason, at);
-    // OpenAI's reason for a turn that ended in calls.
-    if (c.calls_emitted > 0 && std::string_view(reason) == "stop") c.finish_reason = "tool_calls";
+    // OpenAI's reason for a turn that ended in calls; a call forced by name
+    // ends by "stop", as OpenAI and vLLM report it.
+    if (c.calls_emitted > 0 && std::string_view(reason) == "stop" && plan_.forced_tools != ToolChoice::kNamed) {
+      c.finish_reason = "tool_calls";
+    }
     if (streaming) write_finish_chunk(out, choice, c);
   }
   if (responses_) responses_->rewrite(out, mark);
@@ -449,7 +461,7 @@ void GenerationJob::emit_output(Choice& c, int index, bool streaming, std::strin
     c.clear_logprobs();  // the event's logprobs ride on its first chunk
     wrote = true;
   };
-  if (plan_.tool_format == text::ToolCallFormat::kNone) {
+  if (plan_.tool_format == text::ToolCallFormat::kNone && plan_.forced_tools == ToolChoice::kNone) {
     emit_text(delta_);
   } else {
     for (auto& piece : pieces_) {
@@ -474,6 +486,40 @@ void GenerationJob::emit_output(Choice& c, int index, bool streaming, std::strin
     const bool has_logprobs = !c.lp_content.empty() || !c.lp_tokens.empty();
     if (!wrote && has_logprobs) write_chunk(out, index, c, "");
     c.clear_logprobs();
+  }
+}
+
+void GenerationJob::forced_tool_pieces(Choice& c) {
+  std::string text = std::move(c.forced_text);
+  c.forced_text.clear();
+  if (plan_.forced_tools == ToolChoice::kNamed) {
+    // The whole output is the arguments (constrained to the tool's schema).
+    const size_t begin = text.find_first_not_of(" \t\r\n");
+    const size_t end = text.find_last_not_of(" \t\r\n");
+    pieces_.push_back({{},
+                       text::ToolCall{plan_.forced_tool_name,
+                                      begin == std::string::npos ? "{}" : text.substr(begin, end - begin + 1)}});
+    return;
+  }
+  // "required": [{"name": ..., "parameters": {...}}, ...]; output that is not
+  // that shape (cut by max_tokens) stays content.
+  boost::system::error_code ec;
+  boost::json::parse_options opt;
+  opt.max_depth = 256;
+  const boost::json::value v = boost::json::parse(text, ec, {}, opt);
+  std::vector<text::ToolCallPiece> calls;
+  bool ok = !ec && v.is_array() && !v.get_array().empty();
+  for (size_t i = 0; ok && i < v.get_array().size(); ++i) {
+    const boost::json::value& item = v.get_array()[i];
+    const auto* name = item.is_object() ? item.get_object().if_contains("name") : nullptr;
+    const auto* params = item.is_object() ? item.get_object().if_contains("parameters") : nullptr;
+    ok = name != nullptr && name->is_string() && params != nullptr && params->is_object();
+    if (ok) calls.push_back({{}, text::ToolCall{std::string(name->get_string()), boost::json::serialize(*params)}});
+  }
+  if (ok) {
+    for (auto& piece : calls) pieces_.push_back(std::move(piece));
+  } else if (!text.empty()) {
+    pieces_.push_back({std::move(text), std::nullopt});
   }
 }
 

@@ -21,6 +21,18 @@
 // was); a choice that made a call and ended by "stop" ends by "tool_calls".
 // Metrics count the engine's reason ("stop").
 //
+// Forced tool calls (plan.forced_tools: tool_choice "required" or a named
+// function, the output constrained by the plan's grammar): the choice's text
+// is held until it ends, then becomes tool_calls (streaming: one delta per
+// call at the end): a named call's arguments are the whole output; "required"
+// output is the JSON array [{"name", "parameters"}, ...] (vLLM's shape), and
+// output that does not parse as one (cut by max_tokens) is returned as
+// content. finish_reason: "tool_calls" for "required", "stop" for a named
+// function (OpenAI's and vLLM's).
+//
+// Structured output (plan.constraint): make_request gives each choice its own
+// matcher.
+//
 // Reasoning (plan.reasoning_format set): before the tool-call parser, a
 // text::ReasoningParser per choice takes the think block out of the text; it
 // is returned as `reasoning_content` and, under vLLM's newer name,
@@ -122,6 +134,7 @@ class GenerationJob {
     std::string reasoning;           // reasoning (non-streaming responses)
     std::string text;                // content emitted (non-streaming responses)
     std::vector<EmittedCall> calls;  // tool calls (non-streaming responses)
+    std::string forced_text;         // plan.forced_tools: the output so far
     int calls_emitted = 0;
     size_t decoded = 0;  // bytes the detokenizer produced (completion text_offset)
     int tokens = 0;      // counted in usage
@@ -154,6 +167,8 @@ class GenerationJob {
   // into the stream or the choice's response.
   void emit_output(Choice& c, int index, bool streaming, std::string& out);
   void write_finish_chunk(std::string& out, int index, const Choice& c);
+  // plan.forced_tools, at the end of a choice: its held text -> pieces_.
+  void forced_tool_pieces(Choice& c);
   // `,"usage":...` of a chunk of choice c (nothing without include_usage).
   void append_chunk_usage(std::string& out, const Choice& c) const;
   void finish_choice(Choice& c, const char* reason, Clock::time_point at);

@@ -188,7 +188,7 @@ Status parse_generation_options(const boost::json::object& body, ApiKind api, Ge
   b.reset();
   TANDEM_RETURN_IF_ERROR(read_bool(body, "skip_special_tokens", b));
   out.skip_special_tokens = b.value_or(true);
-  return {};
+  return parse_structured_output(body, out.structured);
 }
 
 }  // namespace tandem::frontend

@@ -18,6 +18,7 @@
 #include <boost/json/object.hpp>
 
 #include "common/status.h"
+#include "frontend/structured_output.h"
 
 namespace tandem::frontend {
 
@@ -57,7 +58,18 @@ struct GenerationOptions {
   bool skip_special_tokens = true;
   std::string user;
   std::string cache_salt;  // vLLM's field: separates prefix caches; non-empty when given
+  // response_format / structured_outputs / guided_* (structured_output.h);
+  // compiled by the plan (job_plan.h), refused there when the model has no
+  // constraint compiler.
+  StructuredOutput structured;
 };
+
+// What a request that asks for structured output (response_format
+// json_object/json_schema, vLLM's structured_outputs and guided_* fields,
+// a forced tool_choice, Responses text.format) is told while the served model
+// has no constraint compiler (a build without the grammar engine): a 400
+// (kUnsupported) with this message naming the field, never ignored.
+inline constexpr const char* kStructuredOutputUnavailable = "structured output is not available in this build";
 
 // Reads the shared fields of a chat or completion request body.
 Status parse_generation_options(const boost::json::object& body, ApiKind api, GenerationOptions& out);

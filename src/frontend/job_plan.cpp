@@ -95,6 +95,18 @@ void parse_tool_call_arguments(boost::json::array& messages) {
   }
 }
 
+// Compiles the request's structured output, if any, into plan.constraint.
+Status compile_structured(const StructuredOutput& spec, const ServedModel& model, JobPlan& plan) {
+  if (!spec.any()) return {};
+  if (!model.constraints) {
+    return Status(ErrorKind::kUnsupported, "'" + spec.field + "': " + kStructuredOutputUnavailable, spec.field);
+  }
+  auto factory = model.constraints->compile(spec);
+  if (!factory.ok()) return factory.status();
+  plan.constraint = std::move(factory.value());
+  return {};
+}
+
 }  // namespace
 
 Status check_model_name(const std::string& model, const ServedModel& served) {
@@ -121,6 +133,23 @@ Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model) {
   TANDEM_RETURN_IF_ERROR(check_model_name(request.options.model, model));
   JobPlan plan;
   plan.api = ApiKind::kChat;
+  if (request.tool_choice == ToolChoice::kRequired || request.tool_choice == ToolChoice::kNamed) {
+    if (request.options.structured.any()) {
+      return invalid_field("tool_choice",
+                           "forcing a tool call cannot be combined with '" + request.options.structured.field + "'");
+    }
+    if (request.tool_choice == ToolChoice::kNamed) {
+      auto named = named_tool_output(*request.tools, request.tool_name);
+      if (!named.ok()) return named.status();
+      request.options.structured = std::move(named.value());
+    } else {
+      request.options.structured = required_tools_output(*request.tools, request.parallel_tool_calls);
+    }
+    plan.forced_tools = request.tool_choice;
+    plan.forced_tool_name = request.tool_name;
+    plan.parallel_tool_calls = request.parallel_tool_calls;
+  }
+  TANDEM_RETURN_IF_ERROR(compile_structured(request.options.structured, model, plan));
   if (request.tool_choice == ToolChoice::kAuto) {
     if (model.tool_call_format == text::ToolCallFormat::kNone) {
       return invalid_field("tool_choice",
@@ -136,8 +165,10 @@ Result<JobPlan> plan_chat(ChatRequest request, const ServedModel& model) {
   const auto& tok = *model.tokenizer;
   auto rendered = model.render_chat(chat_template_context(request, tok));
   if (!rendered.ok()) return rendered.status();
-  plan.reasoning_format = model.reasoning_format;
-  plan.reasoning_opened = text::prompt_opens_reasoning(rendered.value());
+  if (!plan.constraint) {
+    plan.reasoning_format = model.reasoning_format;
+    plan.reasoning_opened = text::prompt_opens_reasoning(rendered.value());
+  }
   plan.include_reasoning = request.include_reasoning;
   PlannedPrompt prompt;
   TANDEM_RETURN_IF_ERROR(
@@ -157,6 +188,7 @@ Result<JobPlan> plan_completion(CompletionRequest request, const ServedModel& mo
   JobPlan plan;
   plan.api = ApiKind::kCompletion;
   TANDEM_RETURN_IF_ERROR(build_common(o, model, plan));
+  TANDEM_RETURN_IF_ERROR(compile_structured(o.structured, model, plan));
   const auto& tok = *model.tokenizer;
   for (auto& p : request.prompts) {
     std::vector<int32_t> ids;

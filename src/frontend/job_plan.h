@@ -3,6 +3,13 @@
 // prompts tokenized, the context length checked, model generation defaults
 // applied (before OpenAI's), token ids checked against the vocabulary.
 //
+// Structured output (options.structured, or the schema a forced tool_choice
+// implies) is compiled here, on the prepare thread, by the model's
+// ConstraintCompiler; without one the request is refused (kUnsupported,
+// kStructuredOutputUnavailable, param = the field that asked). A constrained
+// chat output is the answer itself: the reasoning and tool-call parsers do not
+// run on it.
+//
 // Failure: kNotFound (model), kInvalidRequest / kUnsupported (field named in
 // param), kTemplateError (the template's message), kContextLengthExceeded
 // (message names prompt and completion token counts and the limit).
@@ -19,6 +26,7 @@
 #include "engine/sampling.h"
 #include "frontend/chat_request.h"
 #include "frontend/completion_request.h"
+#include "frontend/constraint_compiler.h"
 #include "frontend/generation_options.h"
 #include "frontend/served_model.h"
 #include "scheduler/generation.h"
@@ -44,6 +52,14 @@ struct JobPlan {
   // in the output (vLLM does the same: some formats' markers are special tokens).
   text::ToolCallFormat tool_format = text::ToolCallFormat::kNone;
   bool parallel_tool_calls = true;  // false: calls after the first are dropped
+  // Structured output: makes one fresh matcher per choice (GenerationJob::
+  // make_request); empty when the output is unconstrained.
+  ConstraintFactory constraint;
+  // tool_choice "required" (the output is a JSON array of {"name",
+  // "parameters"}) or kNamed (the output is forced_tool_name's arguments):
+  // the output becomes tool_calls; kNone otherwise.
+  ToolChoice forced_tools = ToolChoice::kNone;
+  std::string forced_tool_name;
   // Chat: the format the model's reasoning is parsed in (kNone: none), whether
   // the rendered prompt left a think block open, and whether the reasoning is
   // returned (include_reasoning) or dropped.

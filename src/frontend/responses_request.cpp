@@ -152,12 +152,44 @@ Status map_tool_choice(const json::value& choice, json::object& chat) {
                      "tools are not supported");
 }
 
+// text.format: {"type": "text"} | {"type": "json_object"} | {"type":
+// "json_schema", "name", "schema", "strict"?} (the Responses API flattens the
+// chat shape) -> the chat request's response_format (null for text).
+Status map_text_format(const json::value& format, json::value& response_format) {
+  const json::object* f = format.if_object();
+  const json::value* type = f != nullptr ? present(*f, "type") : nullptr;
+  if (type == nullptr || !type->is_string())
+    return invalid_field("text", "format must be an object with a string `type`");
+  const std::string_view t = type->get_string();
+  if (t == "text") return {};
+  if (t == "json_object") {
+    response_format = json::object{{"type", "json_object"}};
+    return {};
+  }
+  if (t != "json_schema") {
+    return invalid_field(
+        "text", "format.type must be \"text\", \"json_object\" or \"json_schema\", got \"" + std::string(t) + "\"");
+  }
+  json::object schema;
+  for (const char* key : {"name", "schema", "strict", "description"}) {
+    if (const json::value* v = present(*f, key)) schema[key] = *v;
+  }
+  if (!schema.contains("name") || !schema.at("name").is_string()) {
+    return invalid_field("text", "format.name is required (a string)");
+  }
+  if (!schema.contains("schema")) return invalid_field("text", "format.schema is required (a JSON Schema)");
+  response_format = json::object{{"type", "json_schema"}, {"json_schema", std::move(schema)}};
+  return {};
+}
+
 // The chat planner names chat fields; a Responses client knows other names.
 Status renamed(Status st) {
   if (st.ok()) return st;
   std::string param = st.param();
   if (param == "max_tokens")
     param = "max_output_tokens";
+  else if (param == "response_format")
+    param = "text";
   else if (param == "messages")
     param = "input";
   else
@@ -183,15 +215,14 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
   if (const json::value* t = present(o, "top_logprobs"); t != nullptr && !(t->is_int64() && t->get_int64() == 0)) {
     return unsupported("top_logprobs", "'top_logprobs' is not supported by the Responses API here");
   }
+  json::value text_format = json::object{{"type", "text"}};
+  json::value response_format;  // null: none
   if (const json::value* text = present(o, "text")) {
     const json::object* t = text->if_object();
-    const json::value* format = t != nullptr ? present(*t, "format") : nullptr;
-    const json::value* type =
-        format != nullptr && format->is_object() ? present(format->get_object(), "type") : nullptr;
-    if (format != nullptr && (type == nullptr || !type->is_string() || type->get_string() != "text")) {
-      return unsupported("text",
-                         "text.format other than \"text\" needs constrained decoding, which Tandem does not "
-                         "have");
+    if (t == nullptr) return invalid_field("text", "must be an object");
+    if (const json::value* format = present(*t, "format")) {
+      TANDEM_RETURN_IF_ERROR(map_text_format(*format, response_format));
+      text_format = *format;
     }
   }
 
@@ -226,6 +257,7 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
     if (const json::value* c = present(o, "tool_choice")) TANDEM_RETURN_IF_ERROR(map_tool_choice(*c, chat));
   }
   if (const json::value* m = present(o, "max_output_tokens")) chat["max_tokens"] = *m;
+  if (!response_format.is_null()) chat["response_format"] = std::move(response_format);
   for (const char* key :
        {"model", "temperature", "top_p", "stream", "parallel_tool_calls", "user", "top_k", "min_p",
         "repetition_penalty", "presence_penalty", "frequency_penalty", "seed", "chat_template_kwargs"}) {
@@ -249,7 +281,7 @@ Result<ResponsesRequest> parse_responses_request(std::string_view body, const st
   echo["previous_response_id"] = field("previous_response_id");
   echo["tool_choice"] = present(o, "tool_choice") ? o.at("tool_choice") : json::value(tools.empty() ? "none" : "auto");
   echo["tools"] = present(o, "tools") ? o.at("tools") : json::value(json::array());
-  echo["text"] = json::object{{"format", json::object{{"type", "text"}}}};
+  echo["text"] = json::object{{"format", std::move(text_format)}};
   echo["truncation"] = "disabled";
   echo["user"] = field("user");
   echo["store"] = store_flag.value_or(true);

@@ -7,6 +7,8 @@
 // function_call_output items of the tool loop; reasoning items are dropped),
 // `instructions` (a system message first, not carried to later turns),
 // `previous_response_id` (the stored conversation, see response_store.h),
+// `text.format` (text, json_object, or json_schema with name/schema/strict:
+// the chat request's response_format),
 // function `tools`, `tool_choice`, `parallel_tool_calls`, `max_output_tokens`,
 // `temperature`, `top_p`, `stream`, `store`, `metadata`, `user`, and vLLM's
 // sampling extras (top_k, min_p, repetition_penalty, presence_penalty,
@@ -14,8 +16,7 @@
 // Refused with a 400 naming the field (kUnsupported): hosted tools
 // (web_search, file_search, ...), non-text input (input_image, input_file,
 // input_audio), item_reference items, `background`, `conversation`, `prompt`,
-// `text.format` other than text (needs constrained decoding) and
-// `top_logprobs`. An unknown previous_response_id is a 400 naming it.
+// and `top_logprobs`. An unknown previous_response_id is a 400 naming it.
 // Threading: pure functions (the store is thread-safe).
 #pragma once
 

@@ -13,6 +13,7 @@
 
 #include "common/status.h"
 #include "engine/model_spec.h"
+#include "frontend/constraint_compiler.h"
 #include "text/reasoning_parser.h"
 #include "text/tokenizer.h"
 #include "text/tool_call_parser.h"
@@ -49,6 +50,10 @@ struct ServedModel {
   // How this model writes its reasoning ([model] reasoning_parser, "auto" read
   // from the chat template); kNone: the whole output is the answer.
   text::ReasoningFormat reasoning_format = text::ReasoningFormat::kNone;
+  // Compiles structured output (response_format, structured_outputs,
+  // guided_*, forced tool_choice) into per-choice matchers; null: such
+  // requests are refused with a 400 (kStructuredOutputUnavailable).
+  std::shared_ptr<const ConstraintCompiler> constraints;
   // Unix seconds reported as `created` in /v1/models.
   int64_t created = 0;
 };

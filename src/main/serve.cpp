@@ -27,6 +27,7 @@
 #include "engine/cpu/kernels.h"
 #include "engine/hf_config.h"
 #include "engine/model_loader.h"
+#include "frontend/grammar_constraints.h"
 #include "frontend/http_server.h"
 #include "frontend/served_model.h"
 #include "main/cuda_worker_plan.h"
@@ -465,6 +466,8 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   if (model.defaults.eos_token_ids.empty() && model.tokenizer->eos_id() >= 0) {
     model.defaults.eos_token_ids.push_back(model.tokenizer->eos_id());
   }
+  // Structured output: one grammar compiler per served model, over its tokenizer; EOS ids end a format.
+  model.constraints = std::make_shared<frontend::GrammarConstraints>(*model.tokenizer, model.defaults.eos_token_ids);
   model.created = static_cast<int64_t>(time(nullptr));
   {
     const auto& d = model.defaults;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 
 #include "common/status.h"
 #include "engine/sampling.h"
+#include "scheduler/token_constraint.h"
 
 namespace tandem::scheduler {
 
@@ -69,6 +71,9 @@ struct GenerationRequest {
   StopCriteria stop;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   std::string cache_salt;  // separates tenants' prefix caches
+  // Structured output: this request's own matcher (token_constraint.h); null
+  // = unconstrained. Owned by the request; never shared between requests.
+  std::shared_ptr<TokenConstraint> constraint;
   TokenSink sink;
 };
 

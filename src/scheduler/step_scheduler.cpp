@@ -305,20 +305,51 @@ size_t StepScheduler::apply_rows(const StepPlan& plan, NextToken&& next_token) {
     if (!c.want_logits) continue;
     SampledToken tok = next_token(s, row);
     ++row;
+    if (s.request.constraint && !accept_constrained(s, tok, row - 1)) continue;
     TANDEM_CHECK_MSG(tok.token >= 0 && tok.token < options_.vocab, "sampler returned an id outside the vocabulary");
     const int32_t id = tok.token;
     s.tokens.push_back(id);
     s.pending.push_back(std::move(tok));
     s.set_state(SequenceState::kDecoding);
     const StopDecision d = check_stop(s.request.stop, id, s.num_output(), s.num_tokens(), options_.max_context);
-    if (d.reason != FinishReason::kNone) finish(s, d.reason, {}, d.stop_token);
+    if (d.reason != FinishReason::kNone) {
+      finish(s, d.reason, {}, d.stop_token);
+    } else if (s.request.constraint && s.request.constraint->finished()) {
+      finish(s, FinishReason::kStop, {}, std::nullopt);  // the structured output is complete
+    }
   }
   return row;
+}
+
+bool StepScheduler::accept_constrained(Sequence& s, const SampledToken& tok, size_t row) {
+  const bool none_allowed = (row < no_token_.size() && no_token_[row] != 0) || tok.token == engine::kNoAllowedToken;
+  if (none_allowed) {
+    finish(s, FinishReason::kError,
+           Status(ErrorKind::kInvalidRequest,
+                  "structured output: no token can continue the output the grammar allows after " +
+                      std::to_string(s.num_output()) +
+                      " generated tokens (the request's format cannot be completed "
+                      "with this model's vocabulary)"),
+           std::nullopt);
+    return false;
+  }
+  if (tok.token < 0 || tok.token >= options_.vocab || !s.request.constraint->accept(tok.token)) {
+    spdlog::error("[scheduler] worker={} req={} sampled token {} that its grammar does not allow", options_.worker,
+                  s.id(), tok.token);
+    finish(s, FinishReason::kError,
+           Status(ErrorKind::kInternal, "structured output: the sampler returned token " + std::to_string(tok.token) +
+                                            ", which the grammar does not allow"),
+           std::nullopt);
+    return false;
+  }
+  return true;
 }
 
 void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
   TANDEM_CHECK(static_cast<bool>(sampler_));
   const size_t vocab = static_cast<size_t>(options_.vocab);
+  const size_t words = (vocab + 31) / 32;
+  no_token_.clear();
   const size_t rows = apply_rows(plan, [&](const Sequence& s, size_t row) {
     TANDEM_CHECK((row + 1) * vocab <= logits.size());
     const std::vector<int32_t> suppressed = suppressed_tokens(s.request.stop, s.num_output());
@@ -329,12 +360,19 @@ void StepScheduler::apply(const StepPlan& plan, std::span<const float> logits) {
     in.output = s.output();
     in.seed = s.seed;
     in.suppressed = suppressed;
+    no_token_.resize(row + 1, 0);
+    if (s.request.constraint) {
+      masks_.assign(words, 0u);
+      no_token_[row] = s.request.constraint->fill_next_token_mask(masks_) ? 0 : 1;
+      in.allowed = masks_;
+    }
     return sampler_(in);
   });
   TANDEM_CHECK(rows * vocab == logits.size());
 }
 
 void StepScheduler::apply(const StepPlan& plan, std::span<SampledToken> tokens) {
+  // no_token_ was filled by fill_masks (run()'s hook) for this plan's rows.
   const size_t rows = apply_rows(plan, [&](const Sequence&, size_t row) {
     TANDEM_CHECK(row < tokens.size());
     return std::move(tokens[row]);
@@ -342,11 +380,19 @@ void StepScheduler::apply(const StepPlan& plan, std::span<SampledToken> tokens) 
   TANDEM_CHECK(rows == tokens.size());
 }
 
-std::vector<engine::SampleRow> StepScheduler::sample_rows(const StepPlan& plan,
-                                                          std::vector<std::vector<int32_t>>& suppressed) {
+std::vector<engine::SampleRow> StepScheduler::sample_rows(const StepPlan& plan, int vocab,
+                                                          std::vector<std::vector<int32_t>>& suppressed,
+                                                          std::vector<uint32_t>& masks) {
   size_t n = 0;
-  for (const ScheduledChunk& c : plan.chunks) n += c.want_logits ? 1 : 0;
-  suppressed.resize(n);  // sized before any span into it is taken
+  size_t constrained = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    n += c.want_logits ? 1 : 0;
+    constrained += c.want_logits && c.seq->request.constraint ? 1 : 0;
+  }
+  const size_t words = (static_cast<size_t>(vocab) + 31) / 32;
+  suppressed.resize(n);               // sized before any span into it is taken
+  masks.resize(constrained * words);  // likewise
+  size_t next_mask = 0;
   std::vector<engine::SampleRow> rows;
   rows.reserve(n);
   for (const ScheduledChunk& c : plan.chunks) {
@@ -360,9 +406,32 @@ std::vector<engine::SampleRow> StepScheduler::sample_rows(const StepPlan& plan,
     r.output = s.output();
     r.seed = s.seed;
     r.suppressed = sup;
+    if (s.request.constraint) {
+      r.allowed = std::span<const uint32_t>(masks).subspan(next_mask * words, words);
+      ++next_mask;
+    }
     rows.push_back(r);
   }
   return rows;
+}
+
+void StepScheduler::fill_masks(const StepPlan& plan, std::span<const engine::SampleRow> rows,
+                               std::vector<uint32_t>& masks, std::vector<uint8_t>& no_token) {
+  no_token.assign(rows.size(), 0);
+  size_t row = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    if (!c.want_logits) continue;
+    TANDEM_CHECK(row < rows.size());
+    const std::span<const uint32_t> allowed = rows[row].allowed;
+    if (c.seq->request.constraint) {
+      TANDEM_CHECK(!allowed.empty() && allowed.data() >= masks.data() &&
+                   allowed.data() + allowed.size() <= masks.data() + masks.size());
+      const std::span<uint32_t> mask(masks.data() + (allowed.data() - masks.data()), allowed.size());
+      std::fill(mask.begin(), mask.end(), 0u);
+      no_token[row] = c.seq->request.constraint->fill_next_token_mask(mask) ? 0 : 1;
+    }
+    ++row;
+  }
 }
 
 void StepScheduler::fail(const StepPlan& plan, const Status& error) {
@@ -593,8 +662,11 @@ Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
                                                 std::to_string(rows) + " rows of " + std::to_string(options_.vocab));
     }
   } else {
-    const std::vector<engine::SampleRow> sample_in = sample_rows(plan, suppressed_);
-    status = runner.step_and_sample(batch, sample_in, sampled_);
+    const std::vector<engine::SampleRow> sample_in = sample_rows(plan, options_.vocab, suppressed_, masks_);
+    no_token_.clear();
+    engine::BeforeSampling fill;
+    if (!masks_.empty()) fill = [&] { fill_masks(plan, sample_in, masks_, no_token_); };
+    status = runner.step_and_sample(batch, sample_in, sampled_, fill);
     if (status.ok() && sampled_.size() != rows) {
       status = Status(ErrorKind::kInternal, "runner sampled " + std::to_string(sampled_.size()) + " tokens, expected " +
                                                 std::to_string(rows));

@@ -5,6 +5,12 @@
 //   Runner::step + the injected Sampler) -> apply (advance, cache full
 //   blocks, append the sampled token, stop checks) or fail -> publish
 //   (events, free)
+// Structured output (GenerationRequest::constraint, token_constraint.h): the
+// allowed-token masks of a step are filled by the runner's before_sampling
+// hook (fill_masks, on the CPU while the device runs the forward pass), the
+// runner samples from masked logits, and apply() accepts each sampled token
+// into its constraint, ends the sequence with kStop when the constraint is
+// finished, and with kError when no token was allowed.
 // and iterate() runs exactly that chain. Without an injected Sampler the
 // runner samples (on the device for CUDA), so logits never reach the host.
 //
@@ -94,10 +100,21 @@ class StepScheduler {
   // chunk with want_logits, in plan order; they are moved from.
   void apply(const StepPlan& plan, std::span<SampledToken> tokens);
   // The runner's sampling inputs for a plan (one row per want_logits chunk,
-  // plan order); spans point into the sequences and into `suppressed`, which
-  // receives each row's suppressed ids and must outlive the rows' use.
-  static std::vector<engine::SampleRow> sample_rows(const StepPlan& plan,
-                                                    std::vector<std::vector<int32_t>>& suppressed);
+  // plan order); spans point into the sequences, into `suppressed`, which
+  // receives each row's suppressed ids, and into `masks`, which is sized to
+  // hold one (vocab + 31) / 32-word mask per constrained row (a row of a
+  // sequence with a TokenConstraint gets its `allowed` span there, filled
+  // later by fill_masks); both must outlive the rows' use.
+  static std::vector<engine::SampleRow> sample_rows(const StepPlan& plan, int vocab,
+                                                    std::vector<std::vector<int32_t>>& suppressed,
+                                                    std::vector<uint32_t>& masks);
+  // Fills the masks behind `rows` (from sample_rows(plan, ...)) from each
+  // constrained sequence's TokenConstraint; no_token[i] is set when row i's
+  // constraint allows no token (apply() then ends it with kError). The
+  // before_sampling hook of Runner::step_and_sample: it runs while the device
+  // computes the step.
+  static void fill_masks(const StepPlan& plan, std::span<const engine::SampleRow> rows, std::vector<uint32_t>& masks,
+                         std::vector<uint8_t>& no_token);
   // After a failed Runner::step: every sequence of the plan finishes with
   // kError carrying `error`.
   void fail(const StepPlan& plan, const Status& error);
@@ -194,6 +211,10 @@ class StepScheduler {
   // of at most `budget` tokens; false when its blocks do not fit.
   bool admit_front(StepPlan& plan, int& budget, Clock::time_point now);
   void store_full_blocks(Sequence& seq);
+  // Structured output: accepts `tok` into seq's constraint. False when the
+  // sequence ended with kError instead (no token was allowed at `row`, or the
+  // constraint refused the token); nothing is appended then.
+  bool accept_constrained(Sequence& seq, const SampledToken& tok, size_t row);
   // apply()'s common part; `next_token(seq, row)` gives the token of the
   // row-th want_logits chunk.
   template <class NextToken>
@@ -222,6 +243,8 @@ class StepScheduler {
   std::vector<std::vector<int32_t>> suppressed_;  // reused by run(): rows' suppressed ids
   kv::TierCache* tiers_ = nullptr;                // attach_tiers()
   engine::Runner* tier_runner_ = nullptr;
+  std::vector<uint32_t> masks_;                   // reused: constrained rows' allowed-token masks
+  std::vector<uint8_t> no_token_;                 // per row of the step: its constraint allowed no token
 };
 
 }  // namespace tandem::scheduler

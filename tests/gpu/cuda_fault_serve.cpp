@@ -40,9 +40,10 @@ class FaultingRunner final : public tandem::engine::Runner {
   }
   tandem::Status step_and_sample(const tandem::engine::StepBatch& batch,
                                  std::span<const tandem::engine::SampleRow> rows,
-                                 std::vector<tandem::engine::SampledToken>& out) override {
+                                 std::vector<tandem::engine::SampledToken>& out,
+                                 const tandem::engine::BeforeSampling& hook) override {
     maybe_fault();
-    return inner_->step_and_sample(batch, rows, out);
+    return inner_->step_and_sample(batch, rows, out, hook);
   }
   tandem::Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override {
     return inner_->copy_blocks(src, dst);

@@ -472,7 +472,7 @@ int run_bench(const std::map<std::string, std::string>& f, const EngineTuning& t
         // Profiler window (ncu --profile-from-start off): three graph replays after the warm-up.
         if (profile && k == 8) cudaProfilerStart();
         const double t0 = now_ms();
-        ok_or_die(runner->step_and_sample(b, std::span<const SampleRow>(&row, 1), out), "decode sampled");
+        ok_or_die(runner->step_and_sample(b, std::span<const SampleRow>(&row, 1), out, {}), "decode sampled");
         ms.push_back(now_ms() - t0);
         if (profile && k == 10) cudaProfilerStop();
         // Re-decode the same position: the KV slot is rewritten with the same token.

@@ -12,7 +12,9 @@
 //   whose every finite id is suppressed) with random parameter mixes (greedy,
 //   temperature, top_k, top_p, min_p, repetition/frequency/presence penalties
 //   with prompt/output histories incl. out-of-range ids, logit_bias,
-//   suppressed, logprobs 0..20). Fails on any greedy-row mismatch, on more
+//   suppressed, logprobs 0..20, allowed-token masks of constrained decoding:
+//   one id, a few, 1% or half of the vocabulary, none). Every device token of
+//   a masked row must be allowed. Fails on any greedy-row mismatch, on more
 //   than 0.5% mismatched sampled tokens (rounding of cumulative sums may
 //   decide a draw differently), on a logprob error above 1e-4 or differing
 //   top-logprob ids. Distribution: 20000 seeds on a small-support row vs
@@ -25,7 +27,8 @@
 // runner: 8 sequences (greedy, top_p, top_k with penalties, logprobs) through a
 //   real CudaRunner: prefill, then 24 decode steps (graph buckets); each step
 //   runs step() (logits to the host, engine::sample) and then step_and_sample()
-//   on the same batch; tokens and logprobs must agree.
+//   on the same batch; tokens and logprobs must agree (on odd steps half the
+//   rows carry allowed-token masks written in the before_sampling hook).
 // Prints "ALL PASS" when every check holds; exit status 1 otherwise.
 #include <cuda_runtime.h>
 
@@ -79,11 +82,17 @@ struct Case {
   std::vector<float> logits;
   SamplingParams params;
   std::vector<int32_t> prompt, output, suppressed;
+  std::vector<uint32_t> mask;  // empty: unconstrained
+  bool masked = false;         // `mask` applies (it may allow nothing)
   uint64_t seed = 0;
   std::string kind;
 };
 
-SampleRow row_of(const Case& c) { return {&c.params, c.prompt, c.output, c.seed, c.suppressed}; }
+SampleRow row_of(const Case& c) {
+  SampleRow r{&c.params, c.prompt, c.output, c.seed, c.suppressed};
+  r.allowed = c.mask;
+  return r;
+}
 
 SampledToken host_sample(const Case& c) {
   SampleInput in;
@@ -93,6 +102,7 @@ SampledToken host_sample(const Case& c) {
   in.output = c.output;
   in.seed = c.seed;
   in.suppressed = c.suppressed;
+  in.allowed = c.mask;
   return tandem::engine::sample(in);
 }
 
@@ -161,6 +171,22 @@ Case random_case(int vocab, std::mt19937_64& rng) {
     for (int i = 0; i < 3; ++i) c.suppressed.push_back(static_cast<int32_t>(rng() % vocab));
   }
   if (U(rng) < 0.5) p.logprobs = static_cast<int>(rng() % 21);
+  // Constrained decoding: an allowed-token mask on rows whose logits are
+  // mostly finite (the all -inf fallbacks differ by design, sampling.h).
+  if ((c.kind.rfind("normal", 0) == 0 || c.kind.rfind("ties", 0) == 0) && U(rng) < 0.35) {
+    c.masked = true;
+    c.mask.assign(static_cast<size_t>((vocab + 31) / 32), 0u);
+    const double share = pick({0.0, 0.0, 0.01, 0.5, -1.0});
+    const int n = share < 0 ? 0 : share == 0.0 ? static_cast<int>(1 + rng() % 5) : std::max(1, int(vocab * share));
+    for (int i = 0; i < n; ++i) {
+      const uint32_t id = static_cast<uint32_t>(rng() % vocab);
+      c.mask[id / 32] |= 1u << (id % 32);
+    }
+    if (n == 0) {
+      c.mask.assign(1, 0u);  // allows nothing: kNoAllowedToken
+    }
+    c.kind += n == 0 ? "/mask-none" : "/mask";
+  }
   return c;
 }
 
@@ -244,6 +270,14 @@ void check_against_host() {
           if (dev[i].token != by_mode[1][i].token ||
               std::memcmp(&dev[i].logprob, &by_mode[1][i].logprob, sizeof(float)) != 0) {
             ++t.vs_c1;
+          }
+          if (c.masked && dev[i].token != tandem::engine::kNoAllowedToken &&
+              !tandem::engine::token_allowed(c.mask, dev[i].token)) {
+            fail("device sampled disallowed token " + std::to_string(dev[i].token) + " (" + c.kind + ")");
+          }
+          if (c.masked &&
+              (dev[i].token == tandem::engine::kNoAllowedToken) != (h.token == tandem::engine::kNoAllowedToken)) {
+            fail("kNoAllowedToken differs between host and device (" + c.kind + ")");
           }
           if (h.token != dev[i].token) {
             if (is_greedy) {
@@ -536,20 +570,51 @@ void check_runner(const std::string& path, const tandem::CudaTuning& tuning) {
     if (!st.ok()) return fail("step: " + st.to_string());
     std::vector<SampleRow> srows;
     std::vector<SampledToken> host;
+    // Constrained decoding: on odd steps the odd sequences get an allowed-token
+    // mask (30% of the vocabulary); the device rows' masks are written only in
+    // the before_sampling hook, as the scheduler does while the forward pass runs.
+    const size_t words = static_cast<size_t>((vocab + 31) / 32);
+    std::vector<std::vector<uint32_t>> want_masks(static_cast<size_t>(active));
+    std::vector<uint32_t> hook_masks(static_cast<size_t>(active) * words, 0u);
+    for (int i = 0; i < active; ++i) {
+      if (step % 2 == 1 && i % 2 == 1) {
+        want_masks[i].assign(words, 0u);
+        for (int t = 0; t < vocab; ++t) {
+          if (rng() % 10 < 3) want_masks[i][static_cast<size_t>(t) / 32] |= 1u << (t % 32);
+        }
+      }
+    }
     for (int i = 0; i < active; ++i) {
       srows.push_back({&params[i], prompt[i], output[i], 1000u + i, {}});
+      if (!want_masks[i].empty()) {
+        srows.back().allowed = std::span<const uint32_t>(hook_masks).subspan(static_cast<size_t>(i) * words, words);
+      }
       SampleInput in;
       in.logits = std::span<const float>(logits).subspan(static_cast<size_t>(i) * vocab, vocab);
       in.params = &params[i];
       in.prompt = prompt[i];
       in.output = output[i];
       in.seed = 1000u + i;
+      in.allowed = want_masks[i];
       host.push_back(sample(in));
     }
     std::vector<SampledToken> dev;
-    const tandem::Status st2 = runner.step_and_sample(batch, srows, dev);  // same batch: same K/V written again
+    int hook_calls = 0;
+    const tandem::Status st2 = runner.step_and_sample(batch, srows, dev, [&] {  // same batch: same K/V written again
+      ++hook_calls;
+      for (int i = 0; i < active; ++i) {
+        if (!want_masks[i].empty()) std::copy(want_masks[i].begin(), want_masks[i].end(), &hook_masks[i * words]);
+      }
+    });
     if (!st2.ok()) return fail("step_and_sample: " + st2.to_string());
+    if (hook_calls != 1)
+      return fail("step_and_sample called its before_sampling hook " + std::to_string(hook_calls) + " times");
     if (dev.size() != host.size()) return fail("step_and_sample returned a wrong count");
+    for (int i = 0; i < active; ++i) {
+      if (!want_masks[i].empty() && !token_allowed(want_masks[i], dev[i].token)) {
+        fail("runner step_and_sample returned a disallowed token " + std::to_string(dev[i].token));
+      }
+    }
     for (int i = 0; i < active; ++i) {
       ++rows;
       if (dev[i].token != host[i].token) {

@@ -1,7 +1,9 @@
 """Tool calls through the official `openai` client: the test server "writes" a
 scripted hermes-format answer, and the client must see `tool_calls` exactly as
 it sees them from OpenAI or vLLM (non-streaming, and accumulated from stream
-deltas). Also the 400s for tool_choice values Tandem cannot honour."""
+deltas). Also the 400s for tool_choice values the test server cannot honour: it
+has no grammar engine, so a forced call (constrained decoding) is refused, never
+answered unconstrained."""
 import json
 import pathlib
 import sys
@@ -93,11 +95,36 @@ def test_a_tool_round_trip_is_accepted(hermes):
 
 
 @pytest.mark.parametrize("tool_choice", ["required", {"type": "function", "function": {"name": "get_weather"}}])
-def test_forced_tool_choice_is_refused(hermes, tool_choice):
+def test_forced_tool_choice_without_a_grammar_engine_is_refused(hermes, tool_choice):
     with pytest.raises(openai.BadRequestError) as e:
         hermes.chat.completions.create(model="tandem-test", messages=MESSAGES, tools=TOOLS, tool_choice=tool_choice)
     assert e.value.body["param"] == "tool_choice"
-    assert "constrained decoding" in e.value.body["message"]
+    assert "structured output is not available in this build" in e.value.body["message"]
+
+
+def test_forced_tool_choice_naming_an_unknown_function_is_a_400(hermes):
+    with pytest.raises(openai.BadRequestError) as e:
+        hermes.chat.completions.create(model="tandem-test", messages=MESSAGES, tools=TOOLS,
+                                       tool_choice={"type": "function", "function": {"name": "get_time"}})
+    assert e.value.body["param"] == "tool_choice"
+    assert "get_time" in e.value.body["message"]
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"response_format": {"type": "json_object"}}, "response_format"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}},
+     "response_format"),
+    ({"structured_outputs": {"regex": "a+"}}, "structured_outputs"),
+    ({"guided_json": {"type": "object"}}, "guided_json"),
+    ({"guided_choice": ["a", "b"]}, "guided_choice"),
+])
+def test_structured_output_without_a_grammar_engine_is_refused(hermes, body, param):
+    for create in (lambda **kw: hermes.chat.completions.create(messages=MESSAGES, **kw),
+                   lambda **kw: hermes.completions.create(prompt="Hi", **kw)):
+        with pytest.raises(openai.BadRequestError) as e:
+            create(model="tandem-test", max_tokens=5, extra_body=body)
+        assert e.value.body["param"] == param
+        assert "structured output is not available in this build" in e.value.body["message"]
 
 
 def test_bad_tools_name_the_field(hermes):

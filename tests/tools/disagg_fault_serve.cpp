@@ -40,8 +40,9 @@ class FailingTransferRunner final : public tandem::engine::Runner {
     return inner_->step(batch, logits);
   }
   Status step_and_sample(const tandem::engine::StepBatch& batch, std::span<const tandem::engine::SampleRow> rows,
-                         std::vector<tandem::engine::SampledToken>& out) override {
-    return inner_->step_and_sample(batch, rows, out);
+                         std::vector<tandem::engine::SampledToken>& out,
+                         const tandem::engine::BeforeSampling& hook) override {
+    return inner_->step_and_sample(batch, rows, out, hook);
   }
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override {
     return inner_->copy_blocks(src, dst);

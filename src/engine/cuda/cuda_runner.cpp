@@ -141,8 +141,8 @@ class CudaRunner final : public Runner {
   Status step(const StepBatch& batch, std::vector<float>& logits) override;
   // step() without the logits copy: CudaSampler samples from logits_ on the
   // device (host fallback for rows it does not support, logprobs > 20).
-  Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
-                         std::vector<SampledToken>& out) override;
+  Status step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows, std::vector<SampledToken>& out,
+                         const BeforeSampling& before_sampling) override;
   Status copy_blocks(std::span<const int32_t> src, std::span<const int32_t> dst) override;
   Status export_blocks(std::span<const int32_t> ids, std::span<std::byte> out) override;
   Status import_blocks(std::span<const int32_t> ids, std::span<const std::byte> in) override;
@@ -558,10 +558,13 @@ Status CudaRunner::step(const StepBatch& batch, std::vector<float>& logits) {
 }
 
 Status CudaRunner::step_and_sample(const StepBatch& batch, std::span<const SampleRow> rows,
-                                   std::vector<SampledToken>& out) {
-  if (!CudaSampler::supports(rows)) return Runner::step_and_sample(batch, rows, out);
+                                   std::vector<SampledToken>& out, const BeforeSampling& before_sampling) {
+  if (!CudaSampler::supports(rows)) return Runner::step_and_sample(batch, rows, out, before_sampling);
   TANDEM_RETURN_IF_ERROR(check_sample_rows(batch, rows));
   TANDEM_RETURN_IF_ERROR(enqueue_step(batch));
+  // The forward pass runs on the device meanwhile: the caller's masks are
+  // computed now, then uploaded by the sampler behind the forward pass.
+  if (before_sampling) before_sampling();
   if (rows.empty()) {
     out.clear();
     TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));

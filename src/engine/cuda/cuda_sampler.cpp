@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/token_mask_kernels.h"
 #include "engine/sampler_rng.h"
 
 namespace tandem::engine::cuda {
@@ -45,6 +46,7 @@ Status CudaSampler::init(int max_rows, int vocab) {
     return Status(ErrorKind::kInvalidRequest, "cuda sampler: max_rows and vocab must be >= 1");
   max_rows_ = max_rows;
   vocab_ = vocab;
+  words_ = (vocab + 31) / 32;
   TANDEM_RETURN_IF_ERROR(
       counts_.allocate(static_cast<size_t>(max_rows) * vocab * sizeof(uint32_t), "sampling penalty counts"));
   TANDEM_CUDA_TRY(cudaMemset(counts_.get(), 0, counts_.bytes()));
@@ -69,6 +71,62 @@ Status CudaSampler::reserve_tokens(int64_t n) {
   host_upload_.reset(p);
   token_capacity_ = cap;
   return {};
+}
+
+Status CudaSampler::reserve_masks(int n) {
+  if (n <= mask_capacity_) return {};
+  const int cap = std::min(max_rows_, std::max(n, mask_capacity_ * 2));
+  const size_t bytes = align_up(static_cast<size_t>(max_rows_) * sizeof(int32_t)) +
+                       static_cast<size_t>(cap) * static_cast<size_t>(words_) * sizeof(uint32_t);
+  TANDEM_RETURN_IF_ERROR(masks_.allocate(bytes, "allowed-token masks"));
+  void* p = nullptr;
+  host_masks_.reset();
+  TANDEM_RETURN_IF_ERROR(alloc_pinned(bytes, &p, "allowed-token masks"));
+  host_masks_.reset(p);
+  mask_capacity_ = cap;
+  return {};
+}
+
+Status CudaSampler::apply_masks(float* logits, std::span<const SampleRow> rows, cudaStream_t stream) {
+  const int n = static_cast<int>(rows.size());
+  empty_rows_.assign(rows.size(), false);
+  int n_masks = 0;
+  for (const SampleRow& r : rows) n_masks += r.allowed.empty() ? 0 : 1;
+  if (n_masks == 0) return {};
+  TANDEM_RETURN_IF_ERROR(reserve_masks(n_masks));
+  const size_t masks_at = align_up(static_cast<size_t>(max_rows_) * sizeof(int32_t));
+  auto* host = static_cast<unsigned char*>(host_masks_.get());
+  auto* mask_of_row = reinterpret_cast<int32_t*>(host);
+  auto* words = reinterpret_cast<uint32_t*>(host + masks_at);
+  int m = 0;
+  for (int i = 0; i < n; ++i) {
+    const std::span<const uint32_t> allowed = rows[static_cast<size_t>(i)].allowed;
+    if (allowed.empty()) {
+      mask_of_row[i] = -1;
+      continue;
+    }
+    mask_of_row[i] = m;
+    uint32_t* dst = words + static_cast<size_t>(m) * static_cast<size_t>(words_);
+    const size_t copy = std::min(allowed.size(), static_cast<size_t>(words_));
+    std::memcpy(dst, allowed.data(), copy * sizeof(uint32_t));
+    std::memset(dst + copy, 0, (static_cast<size_t>(words_) - copy) * sizeof(uint32_t));
+    // Bits past the row are ignored (sampling.h).
+    if (vocab_ % 32 != 0) dst[words_ - 1] &= (1u << (vocab_ % 32)) - 1u;
+    bool any = false;
+    for (int w = 0; w < words_ && !any; ++w) any = dst[w] != 0;
+    empty_rows_[static_cast<size_t>(i)] = !any;
+    ++m;
+  }
+  const size_t bytes = masks_at + static_cast<size_t>(m) * static_cast<size_t>(words_) * sizeof(uint32_t);
+  TANDEM_CUDA_TRY(cudaMemcpyAsync(masks_.get(), host, bytes, cudaMemcpyHostToDevice, stream));
+  TokenMaskParams p;
+  p.logits = logits;
+  p.masks = reinterpret_cast<const uint32_t*>(masks_.get<unsigned char>() + masks_at);
+  p.mask_of_row = masks_.get<int32_t>();
+  p.n_rows = n;
+  p.vocab = vocab_;
+  p.words = words_;
+  return launch(p, stream);
 }
 
 bool CudaSampler::supports(std::span<const SampleRow> rows) {
@@ -128,6 +186,7 @@ Status CudaSampler::sample(float* logits, std::span<const SampleRow> rows, cudaS
   }
   const int64_t n_tokens = static_cast<int64_t>(tokens_.size());
   TANDEM_RETURN_IF_ERROR(reserve_tokens(n_tokens));
+  TANDEM_RETURN_IF_ERROR(apply_masks(logits, rows, stream));
   const UploadLayout lay(n, n_tokens);
   auto* host = static_cast<unsigned char*>(host_upload_.get());
   std::memcpy(host + lay.rows, specs_.data(), specs_.size() * sizeof(SampleRowSpec));
@@ -160,6 +219,11 @@ Status CudaSampler::sample(float* logits, std::span<const SampleRow> rows, cudaS
     t.token = res[i].token;
     t.logprob = res[i].logprob;
     t.top.clear();
+    if (empty_rows_[static_cast<size_t>(i)]) {
+      t = SampledToken{};
+      t.token = kNoAllowedToken;
+      continue;
+    }
     for (int k = 0; k < res[i].n_top; ++k) t.top.push_back({res[i].top_ids[k], res[i].top_logprobs[k]});
   }
   return {};

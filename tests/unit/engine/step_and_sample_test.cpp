@@ -68,7 +68,7 @@ TEST(StepAndSample, DefaultEqualsStepThenSamplePerRow) {
   const std::vector<int32_t> suppressed{0, 4};
   const std::vector<SampleRow> rows{{&greedy, prompt, output, 5, {}}, {&hot, prompt, output, 99, suppressed}};
   std::vector<SampledToken> out;
-  ASSERT_TRUE(r.step_and_sample(batch_of({true, false, true}), rows, out).ok());
+  ASSERT_TRUE(r.step_and_sample(batch_of({true, false, true}), rows, out, {}).ok());
   EXPECT_EQ(r.steps, 1);
   ASSERT_EQ(out.size(), 2u);
   for (int i = 0; i < 2; ++i) {
@@ -97,12 +97,12 @@ TEST(StepAndSample, RowCountMustMatchWantLogits) {
   SamplingParams p;
   const std::vector<SampleRow> rows{{&p, {}, {}, 1, {}}};
   std::vector<SampledToken> out;
-  const Status s = r.step_and_sample(batch_of({true, true}), rows, out);
+  const Status s = r.step_and_sample(batch_of({true, true}), rows, out, {});
   EXPECT_EQ(s.kind(), ErrorKind::kInvalidRequest);
   EXPECT_NE(s.message().find("1 sample rows for 2"), std::string::npos) << s.message();
   EXPECT_EQ(r.steps, 0);  // nothing ran
   const std::vector<SampleRow> no_params{{nullptr, {}, {}, 1, {}}};
-  EXPECT_EQ(r.step_and_sample(batch_of({true}), no_params, out).kind(), ErrorKind::kInvalidRequest);
+  EXPECT_EQ(r.step_and_sample(batch_of({true}), no_params, out, {}).kind(), ErrorKind::kInvalidRequest);
   EXPECT_EQ(r.steps, 0);
 }
 
@@ -112,12 +112,12 @@ TEST(StepAndSample, StepFailureAndBadLogitCountPropagate) {
   const std::vector<SampleRow> rows{{&p, {}, {}, 1, {}}};
   std::vector<SampledToken> out;
   r.fail = true;
-  EXPECT_EQ(r.step_and_sample(batch_of({true}), rows, out).kind(), ErrorKind::kDevice);
+  EXPECT_EQ(r.step_and_sample(batch_of({true}), rows, out, {}).kind(), ErrorKind::kDevice);
   r.fail = false;
   r.extra_logits = true;
-  EXPECT_EQ(r.step_and_sample(batch_of({true}), rows, out).kind(), ErrorKind::kInternal);
+  EXPECT_EQ(r.step_and_sample(batch_of({true}), rows, out, {}).kind(), ErrorKind::kInternal);
   r.extra_logits = false;
-  ASSERT_TRUE(r.step_and_sample(batch_of({false}), {}, out).ok());
+  ASSERT_TRUE(r.step_and_sample(batch_of({false}), {}, out, {}).ok());
   EXPECT_TRUE(out.empty());
 }
 

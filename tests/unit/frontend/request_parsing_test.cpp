@@ -186,14 +186,6 @@ TEST(ChatRequestTest, ToolsAndToolChoice) {
                  "tool_choice");
   expect_invalid(parse_chat_request(chat(R"("tools":[)" + tool + R"(],"parallel_tool_calls":"no")")),
                  "parallel_tool_calls");
-  for (const std::string forced : {R"("required")", R"({"type":"function","function":{"name":"f"}})"}) {
-    auto r = parse_chat_request(chat(R"("tools":[)" + tool + R"(],"tool_choice":)" + forced));
-    ASSERT_FALSE(r.ok()) << forced;
-    EXPECT_EQ(r.status().kind(), ErrorKind::kUnsupported);
-    EXPECT_EQ(r.status().param(), "tool_choice");
-    EXPECT_NE(r.status().message().find("constrained decoding"), std::string::npos);
-  }
-
   auto defaults = parse_chat_request(chat(R"("tools":[)" + tool + "]"));
   ASSERT_TRUE(defaults.ok()) << defaults.status().message();
   EXPECT_EQ(defaults->tool_choice, ToolChoice::kAuto);

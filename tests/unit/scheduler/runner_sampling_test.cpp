@@ -34,11 +34,11 @@ class CountingRunner final : public engine::Runner {
     return inner_.step(batch, logits);
   }
   Status step_and_sample(const engine::StepBatch& batch, std::span<const engine::SampleRow> rows,
-                         std::vector<SampledToken>& out) override {
+                         std::vector<SampledToken>& out, const engine::BeforeSampling& hook) override {
     ++sample_calls;
     rows_seen += static_cast<int>(rows.size());
     for (const engine::SampleRow& r : rows) suppressed_seen += static_cast<int>(r.suppressed.size());
-    Status s = Runner::step_and_sample(batch, rows, out);
+    Status s = Runner::step_and_sample(batch, rows, out, hook);
     if (s.ok() && drop_one && !out.empty()) out.pop_back();
     return s;
   }
