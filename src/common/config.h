@@ -131,6 +131,8 @@ struct PlannerConfig {
   int itl_p95_ms = 50;     // target p95 inter-token latency, >= 1
   int interval_s = 5;      // seconds between decisions, 1..3600
   std::string profile;     // planner profile JSON (scheduler/planner_profile.h); required when enabled
+};
+
 // [discovery]: the shared directory of appliance records, and forwarding to
 // the appliances found there (src/discovery/README.md). Off while dir is "".
 struct DiscoveryConfig {
