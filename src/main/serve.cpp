@@ -427,6 +427,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   scheduler::RouterOptions router_options;
   router_options.policy = config.scheduler.router;
   router_options.max_queue = config.scheduler.max_queue;
+  router_options.admission_ttft_ms = config.scheduler.admission_ttft_ms;
   router_options.kv_overlap_weight = config.scheduler.kv_overlap_weight;
   router_options.router_temperature = config.scheduler.router_temperature;
   router_options.max_local_prefill_tokens = config.scheduler.max_local_prefill_tokens;

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,9 +38,11 @@
 #include "engine/runner.h"
 #include "kv/block_pool.h"
 #include "kv/kv_event.h"
+#include "scheduler/first_token_estimate.h"
 #include "scheduler/generation.h"
 #include "scheduler/handoff.h"
 #include "scheduler/request_limits.h"
+#include "scheduler/step_rates.h"
 #include "scheduler/step_scheduler.h"
 #include "scheduler/worker_metrics.h"
 #include "scheduler/worker_role.h"
@@ -56,6 +59,9 @@ struct WorkerOptions {
   uint64_t model_salt = 0;  // separates prefix caches of different models/weights
   int max_context = 0;      // 0: the runner's spec().max_position
   Sampler sampler;          // empty: the runner samples (Runner::step_and_sample)
+  // Times the runner's steps for StepRates and the step metrics; empty:
+  // steady_clock::now. Tests inject a fake clock (deterministic timings).
+  std::function<std::chrono::steady_clock::time_point()> step_clock;
 };
 
 enum class WorkerState {
@@ -140,6 +146,11 @@ class Worker {
   bool healthy() const { return state() == WorkerState::kRunning; }
   WorkerState state() const;
   WorkerLoad load() const;
+  // Seconds until a request with `prefill_tokens` uncached prompt tokens,
+  // submitted here now, would get its first token (first_token_estimate.h),
+  // from the work queued and running after the last step plus the inbox, and
+  // the measured step speed. nullopt before the worker has timed a step.
+  std::optional<double> expected_first_token_seconds(int prefill_tokens) const;
   const RequestLimits& limits() const { return limits_; }
   int block_tokens() const { return limits_.block_tokens; }
   uint64_t model_salt() const { return options_.model_salt; }
@@ -191,11 +202,16 @@ class Worker {
   int inbox_requests_ = 0;
   int64_t inbox_tokens_ = 0;
   WorkerLoad published_;                    // the loop's figures after its last step
+  WorkerBacklog published_backlog_;         // the scheduler's backlog after its last step
+  StepRates published_rates_;               // its step speed after its last step
+  std::vector<PendingWork> inbox_work_;     // the inbox's requests, in order
   std::optional<WorkerRole> pending_role_;  // set_role() not yet applied
   std::atomic<WorkerRole> role_;            // written by the worker thread only (and the constructor)
 
   std::mutex kv_sink_mu_;
   kv::KvEventSink kv_sink_;
+
+  WorkerBacklog backlog_scratch_;  // worker thread: filled, then swapped with published_backlog_
 
   std::thread thread_;
 };

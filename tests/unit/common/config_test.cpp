@@ -161,7 +161,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 47);
+  EXPECT_EQ(keys, 48);
 }
 
 TEST(Config, WorkerTablesAreRead) {
