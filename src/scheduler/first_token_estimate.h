@@ -14,7 +14,9 @@
 //   - every prefill token ahead of the new request's first token (running
 //     sequences' unfinished prompt chunks, the waiting sequences' prompts,
 //     then its own prompt) costs b seconds, in whatever step it lands;
-//   - the new request's first token needs one more step (a).
+//   - the new request's first token needs one more step (a);
+//   - a step in progress ends first: its expected rest, a - elapsed, delays
+//     every slot, and it yields one of each running sequence's tokens.
 // So: estimate = (time its slot frees) + (prefill tokens ahead + its own) * b + a.
 // max_tokens is an upper bound of a sequence's length (EOS, stop strings and
 // cancels end it earlier) and prefix-cache hits of waiting requests are not
@@ -42,6 +44,10 @@ struct WorkerBacklog {
   int max_running = 1;               // sequences per step, >= 1
   std::vector<PendingWork> running;  // any order
   std::vector<PendingWork> waiting;  // queue order, next admitted first
+  // Seconds since the step in progress started; negative when none runs. That
+  // step yields one token of every running sequence, and nothing new starts
+  // before it ends (expected a - elapsed from now, at least 0).
+  double step_elapsed = -1.0;
 };
 
 // Seconds until a request with `prefill_tokens` prompt tokens to compute

@@ -227,11 +227,12 @@ std::optional<double> Worker::expected_first_token_seconds(int prefill_tokens) c
     backlog = published_backlog_;
     backlog.waiting.insert(backlog.waiting.end(), inbox_work_.begin(), inbox_work_.end());
     rates = published_rates_;
+    if (step_started_) backlog.step_elapsed = std::chrono::duration<double>(step_now() - *step_started_).count();
   }
   return estimate_first_token_seconds(backlog, rates, prefill_tokens);
 }
 
-void Worker::publish_load() {
+void Worker::publish_load(bool stepping) {
   WorkerLoad l;
   l.running = scheduler_->num_running();
   l.waiting = scheduler_->num_waiting();
@@ -243,6 +244,8 @@ void Worker::publish_load() {
   published_ = l;
   std::swap(published_backlog_, backlog_scratch_);
   published_rates_ = scheduler_->rates();
+  step_started_.reset();
+  if (stepping) step_started_ = step_now();
 }
 
 bool Worker::drain_inbox() {
@@ -302,7 +305,7 @@ bool Worker::drain_inbox() {
 Status Worker::step() {
   return scheduler_->iterate(
       *runner_, Clock::now(),
-      {.planned = [this] { publish_load(); }, .failed = [this](const Status& cause) { mark_failed(cause); }});
+      {.planned = [this] { publish_load(true); }, .failed = [this](const Status& cause) { mark_failed(cause); }});
 }
 
 void Worker::mark_failed(const Status& cause) {

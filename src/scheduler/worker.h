@@ -172,7 +172,10 @@ class Worker {
   void fail_remaining();             // every queued/running request -> kError
   bool drain_inbox();                // false when the loop should exit
   void apply_role(WorkerRole role);  // worker thread, between steps
-  void publish_load();
+  // `stepping`: a step is about to run (its start is recorded for the
+  // estimate); false after it.
+  void publish_load(bool stepping = false);
+  Clock::time_point step_now() const { return options_.step_clock ? options_.step_clock() : Clock::now(); }
   void on_final_event(const std::string& id);
   // The sink a request has here: `inner`, then the id leaves in_flight_ with
   // the final event.
@@ -201,12 +204,13 @@ class Worker {
   std::mt19937_64 seed_rng_;
   int inbox_requests_ = 0;
   int64_t inbox_tokens_ = 0;
-  WorkerLoad published_;                    // the loop's figures after its last step
-  WorkerBacklog published_backlog_;         // the scheduler's backlog after its last step
-  StepRates published_rates_;               // its step speed after its last step
-  std::vector<PendingWork> inbox_work_;     // the inbox's requests, in order
-  std::optional<WorkerRole> pending_role_;  // set_role() not yet applied
-  std::atomic<WorkerRole> role_;            // written by the worker thread only (and the constructor)
+  WorkerLoad published_;                           // the loop's figures after its last step
+  WorkerBacklog published_backlog_;                // the scheduler's backlog after its last step
+  StepRates published_rates_;                      // its step speed after its last step
+  std::optional<Clock::time_point> step_started_;  // on the step clock, while a step runs
+  std::vector<PendingWork> inbox_work_;            // the inbox's requests, in order
+  std::optional<WorkerRole> pending_role_;         // set_role() not yet applied
+  std::atomic<WorkerRole> role_;                   // written by the worker thread only (and the constructor)
 
   std::mutex kv_sink_mu_;
   kv::KvEventSink kv_sink_;

@@ -81,6 +81,21 @@ TEST(FirstTokenEstimate, MoreWorkNeverShortensTheWait) {
   }
 }
 
+TEST(FirstTokenEstimate, AStepInProgressEndsFirstAndYieldsATokenOfEach) {
+  WorkerBacklog b;
+  b.max_running = 4;
+  b.running = {{0, 500}, {0, 40}};
+  b.step_elapsed = 0.04;  // a free slot, but the step running since 40 ms ends first
+  EXPECT_DOUBLE_EQ(*estimate_first_token_seconds(b, rates(), 50), (kA - 0.04) + 50 * kB + kA);
+  b.running = {{0, 10}, {0, 20}, {0, 5}, {0, 30}};
+  b.step_elapsed = 0.03;  // full: the third frees after this step and 4 more
+  EXPECT_DOUBLE_EQ(*estimate_first_token_seconds(b, rates(), 50), (kA - 0.03) + 4 * kA + 50 * kB + kA);
+  b.step_elapsed = 0.25;  // a long step (prefill chunks): no rest expected beyond a
+  EXPECT_DOUBLE_EQ(*estimate_first_token_seconds(b, rates(), 50), 4 * kA + 50 * kB + kA);
+  b.step_elapsed = 0.0;  // just started: the same as before it (5 steps)
+  EXPECT_DOUBLE_EQ(*estimate_first_token_seconds(b, rates(), 50), 5 * kA + 50 * kB + kA);
+}
+
 TEST(FirstTokenEstimate, MoreRunningThanSlotsFreeAsTheCountDrops) {
   WorkerBacklog b;
   b.max_running = 2;
