@@ -10,6 +10,11 @@ SIGTERM under load, kill -9 under load then restart. Prints a Markdown table
 
 Capacity is one CPU worker with [engine] max_running = 4 and [scheduler]
 max_queue = 4: 8 requests admitted at once, so 4x capacity is 32 clients.
+The overload server also has a TTFT budget, [scheduler] admission_ttft_ms,
+set as an operator would from the unloaded time to first token: the script
+measures it on a server without a budget (30 sequential streams; 10 with
+--short), then starts the overload server with admission_ttft_ms =
+--budget-factor x that p50 (or --admission-ttft-ms as given; 0: none).
 Only 127.0.0.1 is contacted. Standard library only.
 """
 import argparse
@@ -104,9 +109,9 @@ class Server:
         os.unlink(self.cfg.name)
 
 
-def toml(max_queue=MAX_QUEUE, max_running=MAX_RUNNING, drain_s=30):
+def toml(max_queue=MAX_QUEUE, max_running=MAX_RUNNING, drain_s=30, admission_ttft_ms=0):
     return (f"[server]\ndrain_timeout_s = {drain_s}\n[engine]\nbackend = \"cpu\"\nmax_running = {max_running}\n"
-            f"[scheduler]\nmax_queue = {max_queue}\n")
+            f"[scheduler]\nmax_queue = {max_queue}\nadmission_ttft_ms = {admission_ttft_ms}\n")
 
 
 # ------------------------------------------------------------------ a small HTTP/SSE client
@@ -376,6 +381,11 @@ def main():
     ap.add_argument("--short", action="store_true",
                     help="CI: overload 10 s, 200 droppers, settle limit 5 s (a shared 2-core CI machine; the 1 s "
                          "bound is the full run's, recorded in docs/reliability.md)")
+    ap.add_argument("--admission-ttft-ms", type=int, default=None,
+                    help="[scheduler] admission_ttft_ms of the overload server (default: --budget-factor x the "
+                         "unloaded p50 TTFT; 0: no budget)")
+    ap.add_argument("--budget-factor", type=float, default=1.0,
+                    help="the budget as a multiple of the unloaded p50 TTFT (1.0)")
     ap.add_argument("--json", help="also write the rows here (test, load, result, pass)")
     args = ap.parse_args()
     if args.short:
@@ -400,11 +410,21 @@ def main():
 
     # 1. Overload at 4x capacity.
     def scenario_1():
+        # The unloaded figure, on a server without a budget; then the operator's budget from it.
         port = free_port()
         s = Server(args.tandem, model, port, toml())
         try:
             base = asyncio.run(unloaded_ttft(port, 10 if args.short else 30))
-            base_p99 = p99(base)
+        finally:
+            s.stop()
+        base_p99 = p99(base)
+        budget = args.admission_ttft_ms
+        if budget is None:
+            budget = max(1, round(args.budget_factor * statistics.median(base) * 1000))
+        port = free_port()
+        s = Server(args.tandem, model, port, toml(admission_ttft_ms=budget))
+        try:
+            asyncio.run(unloaded_ttft(port, 5))  # the server times its steps (a running server would have)
             counts, ttfts, no_retry, errors = asyncio.run(overload(port, args.overload_seconds, 4 * CAPACITY))
             alive = s.alive()
             health = asyncio.run(get(port, "/health"))[0] if alive else None
@@ -412,8 +432,8 @@ def main():
             load_p99 = p99(ttfts)
             refused = counts[429] + counts[503]
             load = (f"{4 * CAPACITY} clients for {args.overload_seconds:.0f} s (capacity {CAPACITY}: max_running "
-                    f"{MAX_RUNNING} + max_queue {MAX_QUEUE}); streaming / non-streaming / cancelled after the first "
-                    f"token = 2:2:1; 32 tokens each")
+                    f"{MAX_RUNNING} + max_queue {MAX_QUEUE}; admission_ttft_ms {budget}); streaming / non-streaming "
+                    f"/ cancelled after the first token = 2:2:1; 32 tokens each")
             ok = (alive and health == 200 and no_retry == 0 and not errors and counts["truncated stream"] == 0
                   and refused > 0 and settle is not None)
             row("overload, 4x capacity", load,

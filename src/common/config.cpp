@@ -264,6 +264,10 @@ const std::vector<KeySpec>& schema() {
        }},
       {"scheduler", "max_queue",
        [](auto& n, auto& w, Config& c) { c.scheduler.max_queue = get_int(n, w, 1, 1 << 20); }},
+      {"scheduler", "admission_ttft_ms",
+       [](auto& n, auto& w, Config& c) {
+         c.scheduler.admission_ttft_ms = static_cast<int>(get_int(n, w, 0, 3600000));
+       }},
       {"scheduler", "kv_overlap_weight",
        [](auto& n, auto& w, Config& c) { c.scheduler.kv_overlap_weight = get_double(n, w, 0.0, 1000.0, false); }},
       {"scheduler", "router_temperature",

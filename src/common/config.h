@@ -76,8 +76,11 @@ struct EngineConfig {
 };
 
 struct SchedulerConfig {
-  std::string router = "kv";        // kv | round_robin | least_loaded
-  int max_queue = 256;              // waiting requests before 429
+  std::string router = "kv";  // kv | round_robin | least_loaded
+  int max_queue = 256;        // waiting requests before 429
+  // Admission by expected wait: 429 + Retry-After when every worker's expected time to the request's first
+  // token (its queue, its running sequences' remaining max_tokens, measured step speed) exceeds this; 0 = off.
+  int admission_ttft_ms = 0;
   double kv_overlap_weight = 1.0;   // kv router: weight of prefill blocks still to compute vs load
   double router_temperature = 0.0;  // kv router: 0 = lowest cost; > 0 samples a softmax over costs
   // Conditional disaggregation (with prefill and decode workers): a prompt goes to a prefill worker only

@@ -48,12 +48,17 @@ class Status {
   const std::string& message() const { return message_; }
   // The request field at fault (OpenAI's `param`), empty when none.
   const std::string& param() const { return param_; }
+  // For a retryable refusal (kQueueFull, kUnavailable): seconds the client
+  // should wait before retrying (the HTTP Retry-After); 0: the default.
+  int retry_after_seconds() const { return retry_after_s_; }
+  void set_retry_after_seconds(int seconds) { retry_after_s_ = seconds; }
   std::string to_string() const;
 
  private:
   ErrorKind kind_ = ErrorKind::kOk;
   std::string message_;
   std::string param_;
+  int retry_after_s_ = 0;
 };
 
 // Either a value or a non-ok Status.

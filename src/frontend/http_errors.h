@@ -25,7 +25,8 @@ HttpError http_error_for(ErrorKind kind);
 // the Status (param null when empty), invalid UTF-8 in them replaced by U+FFFD.
 std::string error_json(const Status& status);
 
-// Seconds sent in Retry-After for 429 and 503 responses.
+// Seconds sent in Retry-After for 429 and 503 responses, unless the Status
+// carries its own (Status::retry_after_seconds, e.g. from the expected wait).
 inline constexpr int kRetryAfterSeconds = 1;
 
 }  // namespace tandem::frontend

@@ -32,7 +32,7 @@ namespace {
 constexpr size_t kMaxBufferedInput = 64u << 10;
 constexpr size_t kReadChunk = 16u << 10;
 
-std::string retry_after_value() { return std::to_string(kRetryAfterSeconds); }
+std::string retry_after_value(int seconds = 0) { return std::to_string(seconds > 0 ? seconds : kRetryAfterSeconds); }
 
 // Forwarding between appliances: the group's key, and how many times the
 // request was forwarded already.
@@ -949,7 +949,7 @@ void HttpSession::respond_error(const Status& status) {
   const std::string body = error_json(status);
   current_.refusal = status.message();
   if (e.retry_after) {
-    respond(e.status, body, "application/json", "Retry-After", retry_after_value());
+    respond(e.status, body, "application/json", "Retry-After", retry_after_value(status.retry_after_seconds()));
   } else {
     respond(e.status, body);
   }

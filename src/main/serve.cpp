@@ -508,6 +508,7 @@ int run_serve(const Config& config, const ServeHooks& hooks) {
   scheduler::RouterOptions router_options;
   router_options.policy = config.scheduler.router;
   router_options.max_queue = config.scheduler.max_queue;
+  router_options.admission_ttft_ms = config.scheduler.admission_ttft_ms;
   router_options.kv_overlap_weight = config.scheduler.kv_overlap_weight;
   router_options.router_temperature = config.scheduler.router_temperature;
   router_options.tier_credit[0] = config.kv.device_credit;

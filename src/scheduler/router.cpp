@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 #include <utility>
 
@@ -48,10 +50,23 @@ Router::Router(RouterOptions options, std::vector<std::unique_ptr<Worker>> worke
                     {{"role", worker_role_name(role)}});
     }
   }
+  if (metrics::Registry* r = workers_[0]->metrics_registry()) {
+    expected_ttft_ = &r->histogram(
+        "tandem_admission_expected_ttft_seconds",
+        "Expected time to first token when a request was admitted (on the worker that took it) or refused (the "
+        "lowest over the workers).",
+        {0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20, 40, 80, 160, 320});
+    const char* help = "Requests refused with 429 by the router, by cause.";
+    const char* reasons[] = {"max_queue", "worker_queue", "ttft_budget"};  // by Refusal
+    for (int i = 0; i < 3; ++i)
+      refusals_[i] = &r->counter("tandem_admission_refusals_total", help, {{"reason", reasons[i]}});
+  }
+  if (options_.admission_ttft_ms < 0) throw std::invalid_argument("router: admission_ttft_ms must be >= 0");
   if (options_.max_local_prefill_tokens < 0 || options_.max_prefill_queue < 1) {
     throw std::invalid_argument("router: max_local_prefill_tokens must be >= 0 and max_prefill_queue >= 1");
   }
-  spdlog::info("[router] {} workers, policy {}, max_queue {}", workers_.size(), policy_->name(), options_.max_queue);
+  spdlog::info("[router] {} workers, policy {}, max_queue {}, admission_ttft_ms {}", workers_.size(), policy_->name(),
+               options_.max_queue, options_.admission_ttft_ms);
 }
 
 Router::~Router() { shutdown(std::chrono::milliseconds(0)); }
@@ -86,8 +101,9 @@ Status Router::submit(GenerationRequest request) {
   if (candidates.empty()) candidates.swap(prefill);  // no serving worker left: prefill workers serve
   if (candidates.empty()) return {ErrorKind::kUnavailable, "no healthy worker"};
   if (waiting >= options_.max_queue) {
-    return {ErrorKind::kQueueFull,
-            std::to_string(waiting) + " requests are waiting (max_queue " + std::to_string(options_.max_queue) + ")"};
+    return refuse(Refusal::kMaxQueue,
+                  {ErrorKind::kQueueFull, std::to_string(waiting) + " requests are waiting (max_queue " +
+                                              std::to_string(options_.max_queue) + ")"});
   }
 
   const std::string id = request.id;
@@ -104,7 +120,7 @@ Status Router::submit(GenerationRequest request) {
   };
 
   // The policy's choice first, then the others by load, while a worker says
-  // it is full or gone.
+  // it is full or gone, or is expected over the TTFT budget.
   const size_t first = policy_->pick(request, candidates);
   std::vector<size_t> order = {first};
   std::vector<size_t> rest;
@@ -115,6 +131,15 @@ Status Router::submit(GenerationRequest request) {
                    [&](size_t a, size_t b) { return candidates[a].load.load_tokens < candidates[b].load.load_tokens; });
   order.insert(order.end(), rest.begin(), rest.end());
 
+  // The lowest estimate of a worker skipped for the budget.
+  std::optional<double> lowest_over;
+  const auto note_over = [&](double seconds) {
+    if (!lowest_over || seconds < *lowest_over) lowest_over = seconds;
+  };
+  const auto observe = [&](std::optional<double> seconds) {
+    if (expected_ttft_ && seconds) expected_ttft_->observe(*seconds);
+  };
+
   if (!prefill.empty()) {
     // Conditional disaggregation: remote only for a long uncached prompt and
     // a short prefill queue.
@@ -123,46 +148,92 @@ Status Router::submit(GenerationRequest request) {
     const int uncached = static_cast<int>(request.prompt.size()) - cached;
     const WorkerView& p = prefill[policy_->pick(request, prefill)];
     if (uncached > options_.max_local_prefill_tokens && p.load.waiting < options_.max_prefill_queue) {
-      auto cancelled = std::make_shared<std::atomic<bool>>(false);
-      {
-        std::lock_guard<std::mutex> lock(ids_mu_);
-        owner_[id] = Owner{p.index, cancelled};
+      const std::optional<double> remote_ttft = expected_ttft(request, p);
+      if (over_budget(remote_ttft)) {
+        note_over(*remote_ttft);
+        spdlog::debug(
+            "[router] req={} prefill worker {} expected first token in {:.3f} s: over the budget, "
+            "prefilling locally",
+            id, p.name, *remote_ttft);
+      } else {
+        auto cancelled = std::make_shared<std::atomic<bool>>(false);
+        {
+          std::lock_guard<std::mutex> lock(ids_mu_);
+          owner_[id] = Owner{p.index, cancelled};
+        }
+        RemotePrefill rp{[this, decode](Handoff&& h) { deliver(decode, std::move(h)); }, cancelled,
+                         cached / workers_[decode]->block_tokens()};
+        const Status st = workers_[p.index]->submit(std::move(request), std::move(rp));
+        if (st.ok()) {
+          if (decisions_[p.index]) decisions_[p.index]->inc();
+          if (remote_prefills_) remote_prefills_->inc();
+          observe(remote_ttft);
+          spdlog::debug("[router] req={} remote prefill on {} ({} uncached tokens), decode on {}", id, p.name, uncached,
+                        workers_[decode]->name());
+          return st;
+        }
+        if (st.kind() != ErrorKind::kQueueFull && st.kind() != ErrorKind::kUnavailable) {
+          forget(id);
+          return st;
+        }
+        // The prefill worker is full or gone: prefill locally.
       }
-      RemotePrefill rp{[this, decode](Handoff&& h) { deliver(decode, std::move(h)); }, cancelled,
-                       cached / workers_[decode]->block_tokens()};
-      const Status st = workers_[p.index]->submit(std::move(request), std::move(rp));
-      if (st.ok()) {
-        if (decisions_[p.index]) decisions_[p.index]->inc();
-        if (remote_prefills_) remote_prefills_->inc();
-        spdlog::debug("[router] req={} remote prefill on {} ({} uncached tokens), decode on {}", id, p.name, uncached,
-                      workers_[decode]->name());
-        return st;
-      }
-      if (st.kind() != ErrorKind::kQueueFull && st.kind() != ErrorKind::kUnavailable) {
-        forget(id);
-        return st;
-      }
-      // The prefill worker is full or gone: prefill locally.
     }
     if (local_prefills_) local_prefills_->inc();
   }
 
   Status last;
+  bool offered = false;  // a worker was asked (not all skipped for the budget)
   for (size_t pos : order) {
     const size_t w = candidates[pos].index;
+    const std::optional<double> ttft = expected_ttft(request, candidates[pos]);
+    if (over_budget(ttft)) {
+      note_over(*ttft);
+      continue;
+    }
     {
       std::lock_guard<std::mutex> lock(ids_mu_);
       owner_[id] = Owner{w, nullptr};
     }
+    offered = true;
     last = workers_[w]->submit(std::move(request));
     if (last.ok()) {
       if (decisions_[w]) decisions_[w]->inc();
+      observe(ttft);
       return last;
     }
     if (last.kind() != ErrorKind::kQueueFull && last.kind() != ErrorKind::kUnavailable) break;
   }
   forget(id);
+  if (lowest_over && (!offered || last.kind() == ErrorKind::kQueueFull)) {
+    // Every worker that could take it is expected over the budget (or full).
+    observe(lowest_over);
+    const double budget = options_.admission_ttft_ms / 1000.0;
+    char text[160];
+    std::snprintf(text, sizeof text,
+                  "the expected time to the first token is %.2f s, over this server's %.2f s budget "
+                  "([scheduler] admission_ttft_ms)",
+                  *lowest_over, budget);
+    Status st(ErrorKind::kQueueFull, text);
+    st.set_retry_after_seconds(static_cast<int>(std::clamp(std::ceil(*lowest_over - budget), 1.0, 60.0)));
+    return refuse(Refusal::kTtftBudget, std::move(st));
+  }
+  if (last.kind() == ErrorKind::kQueueFull) return refuse(Refusal::kWorkerQueue, std::move(last));
   return last;
+}
+
+std::optional<double> Router::expected_ttft(const GenerationRequest& request, const WorkerView& worker) const {
+  const int uncached = static_cast<int>(request.prompt.size()) - policy_->cached_tokens(request, worker);
+  return workers_[worker.index]->expected_first_token_seconds(std::max(1, uncached));
+}
+
+bool Router::over_budget(std::optional<double> seconds) const {
+  return options_.admission_ttft_ms > 0 && seconds && *seconds * 1000.0 > options_.admission_ttft_ms;
+}
+
+Status Router::refuse(Refusal reason, Status status) {
+  if (metrics::Counter* c = refusals_[static_cast<int>(reason)]) c->inc();
+  return status;
 }
 
 void Router::forget(const std::string& id) {

@@ -20,7 +20,18 @@
 // tandem_router_decisions_total{worker} (requests a worker accepted from the
 // router), tandem_disagg_prefills_total{path="remote"|"local"} (requests
 // routed while prefill workers were available), tandem_role_requests_waiting{role}
-// (waiting requests per role, refreshed at each submit).
+// (waiting requests per role, refreshed at each submit),
+// tandem_admission_expected_ttft_seconds (the expected time to first token at
+// admission: on the worker that took the request, or the lowest one when it
+// was refused), tandem_admission_refusals_total{reason="max_queue"|
+// "worker_queue"|"ttft_budget"} (requests refused with kQueueFull, by cause).
+//
+// Admission: kQueueFull when max_queue requests wait over all workers, when
+// every candidate worker's own queue is full, or (admission_ttft_ms > 0) when
+// every candidate's expected time to first token for the request exceeds the
+// budget. The prefill worker of a remote prefill is held to the budget too (if
+// it is over, the decode worker prefills); the estimate uses the prompt tokens
+// the policy believes cached on that worker.
 //
 // Threading: submit/cancel/ready/stats are thread-safe and never wait for a
 // step (workers take requests through their inboxes). shutdown() blocks until
@@ -31,6 +42,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -59,6 +71,11 @@ struct RouterOptions {
   // the chosen prefill worker; otherwise the decode worker prefills.
   int max_local_prefill_tokens = 1000;  // [scheduler] max_local_prefill_tokens, >= 0
   int max_prefill_queue = 2;            // [scheduler] max_prefill_queue, >= 1
+  // Admission by expected wait: a worker whose expected time to first token
+  // for the request (Worker::expected_first_token_seconds) exceeds this is
+  // skipped; when every one does the request gets kQueueFull with a retry
+  // hint of (lowest estimate - budget). 0: off (max_queue alone bounds it).
+  int admission_ttft_ms = 0;  // [scheduler] admission_ttft_ms, >= 0
 };
 
 class Router final : public GenerationService {
@@ -72,7 +89,8 @@ class Router final : public GenerationService {
   ~Router() override;
 
   // kUnavailable (shutting down, no healthy worker), kQueueFull (max_queue
-  // reached over all workers, or every healthy worker's own queue full),
+  // reached over all workers, every healthy worker's own queue full, or every
+  // one expected over the TTFT budget: then with retry_after_seconds() set),
   // kInvalidRequest (empty or duplicate id, and the worker's checks),
   // kContextLengthExceeded, kKvExhausted.
   Status submit(GenerationRequest request) override;
@@ -103,6 +121,14 @@ class Router final : public GenerationService {
   // On the prefill worker's thread: gives a finished prefill to `decode`, else
   // to another healthy worker; ends the request when none takes it.
   void deliver(size_t decode, Handoff&& handoff);
+  // The worker's expected seconds to the request's first token (nullopt: not
+  // measured yet), its cached prompt tokens (the policy's view) left out.
+  std::optional<double> expected_ttft(const GenerationRequest& request, const WorkerView& worker) const;
+  bool over_budget(std::optional<double> seconds) const;
+  // Why a request got kQueueFull (tandem_admission_refusals_total{reason}).
+  enum class Refusal { kMaxQueue, kWorkerQueue, kTtftBudget };
+  // Counts the refusal and returns `status`.
+  Status refuse(Refusal reason, Status status);
 
   RouterOptions options_;
   std::unique_ptr<RoutingPolicy> policy_;  // outlives the workers (declared first)
@@ -117,6 +143,8 @@ class Router final : public GenerationService {
   metrics::Counter* remote_prefills_ = nullptr;
   metrics::Counter* local_prefills_ = nullptr;
   metrics::Gauge* role_waiting_[3] = {};  // by WorkerRole
+  metrics::Histogram* expected_ttft_ = nullptr;
+  metrics::Counter* refusals_[3] = {};  // by Refusal
 };
 
 }  // namespace tandem::scheduler

@@ -60,6 +60,27 @@ int64_t StepScheduler::load_tokens() const {
   return total;
 }
 
+namespace {
+
+PendingWork pending_work(const Sequence& s, int max_context) {
+  PendingWork w;
+  w.prefill_tokens = s.state == SequenceState::kDecoding ? 0 : s.num_uncomputed();
+  if (!s.handoff) {
+    w.decode_tokens = std::max(0, std::min(s.request.stop.max_tokens - s.num_output(), max_context - s.num_tokens()));
+  }
+  return w;
+}
+
+}  // namespace
+
+void StepScheduler::backlog(WorkerBacklog& out) const {
+  out.max_running = options_.max_running;
+  out.running.clear();
+  out.waiting.clear();
+  for (const auto& s : running_) out.running.push_back(pending_work(*s, options_.max_context));
+  for (const auto& s : waiting_) out.waiting.push_back(pending_work(*s, options_.max_context));
+}
+
 std::vector<const Sequence*> StepScheduler::running() const {
   std::vector<const Sequence*> out;
   for (const auto& s : running_) out.push_back(s.get());
@@ -647,11 +668,24 @@ Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
   TANDEM_CHECK(!plan.empty());
   const engine::StepBatch batch = build_batch(plan);
   size_t rows = 0;
-  for (const ScheduledChunk& c : plan.chunks) rows += c.want_logits ? 1 : 0;
-  const auto t0 = Clock::now();
+  int decodes = 0;
+  int prefill_tokens = 0;
+  for (const ScheduledChunk& c : plan.chunks) {
+    rows += c.want_logits ? 1 : 0;
+    if (c.seq->state == SequenceState::kDecoding) {
+      ++decodes;
+    } else {
+      prefill_tokens += c.count;
+    }
+  }
+  const auto now = [this] { return options_.step_clock ? options_.step_clock() : Clock::now(); };
+  const auto t0 = now();
+  const auto handed_over_seen = Clock::now();  // wall clock, like handed_over_at
   for (const ScheduledChunk& c : plan.chunks) {
     if (!c.seq->handed_over_at) continue;
-    if (metrics_) metrics_->observe_handoff(std::chrono::duration<double>(t0 - *c.seq->handed_over_at).count());
+    if (metrics_) {
+      metrics_->observe_handoff(std::chrono::duration<double>(handed_over_seen - *c.seq->handed_over_at).count());
+    }
     c.seq->handed_over_at.reset();
   }
   Status status;
@@ -672,8 +706,9 @@ Status StepScheduler::run(const StepPlan& plan, engine::Runner& runner) {
                                                 std::to_string(rows));
     }
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double seconds = std::chrono::duration<double>(now() - t0).count();
   if (status.ok()) {
+    rates_.observe(decodes, prefill_tokens, seconds);
     if (sampler_) {
       apply(plan, std::span<const float>(logits_));
     } else {

@@ -44,9 +44,11 @@
 #include "engine/sampling.h"
 #include "kv/block_pool.h"
 #include "kv/tier_cache.h"
+#include "scheduler/first_token_estimate.h"
 #include "scheduler/handoff.h"
 #include "scheduler/sequence.h"
 #include "scheduler/step_plan.h"
+#include "scheduler/step_rates.h"
 #include "scheduler/worker_metrics.h"
 
 namespace tandem::scheduler {
@@ -61,6 +63,9 @@ struct SchedulerOptions {
   int max_running = 64;         // >= 1
   int max_context = 0;          // >= 1, positions; a sequence reaching it finishes with kLength
   int vocab = 0;                // >= 1, width of a logits row
+  // Times the runner's steps (StepRates, metrics); empty: Clock::now. Tests
+  // inject a fake clock to get deterministic step timings.
+  std::function<std::chrono::steady_clock::time_point()> step_clock;
 };
 
 class StepScheduler {
@@ -195,6 +200,11 @@ class StepScheduler {
   // Tokens of queued sequences still to compute plus positions of running ones.
   int64_t load_tokens() const;
   uint64_t num_preemptions() const { return preemptions_; }
+  // The measured step speed (every step run() timed).
+  const StepRates& rates() const { return rates_; }
+  // Fills `out` (its vectors reused) with the work queued and running here,
+  // for estimate_first_token_seconds.
+  void backlog(WorkerBacklog& out) const;
   const kv::BlockPool& pool() const { return pool_; }
   // Running sequences in admission order (oldest first); for tests.
   std::vector<const Sequence*> running() const;
@@ -238,13 +248,14 @@ class StepScheduler {
   std::unordered_map<std::string, Sequence*> by_id_;
   uint64_t next_admit_order_ = 0;
   uint64_t preemptions_ = 0;
+  StepRates rates_;
   std::vector<float> logits_;                     // reused by run() (injected sampler)
   std::vector<SampledToken> sampled_;             // reused by run() (runner samples)
   std::vector<std::vector<int32_t>> suppressed_;  // reused by run(): rows' suppressed ids
   kv::TierCache* tiers_ = nullptr;                // attach_tiers()
   engine::Runner* tier_runner_ = nullptr;
-  std::vector<uint32_t> masks_;                   // reused: constrained rows' allowed-token masks
-  std::vector<uint8_t> no_token_;                 // per row of the step: its constraint allowed no token
+  std::vector<uint32_t> masks_;    // reused: constrained rows' allowed-token masks
+  std::vector<uint8_t> no_token_;  // per row of the step: its constraint allowed no token
 };
 
 }  // namespace tandem::scheduler

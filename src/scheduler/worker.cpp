@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 
@@ -49,7 +50,7 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, me
   Sampler sampler = options_.sampler;  // empty: the runner samples (Runner::step_and_sample)
   scheduler_ =
       std::make_unique<StepScheduler>(SchedulerOptions{options_.name, options_.max_batch_tokens, options_.max_running,
-                                                       limits_.max_context, limits_.vocab},
+                                                       limits_.max_context, limits_.vocab, options_.step_clock},
                                       *pool_, std::move(sampler), &metrics_);
   // Borrowed KV: blocks lent with a hand-off come back through the inbox.
   lease_return_ = std::make_shared<LeaseReturn>();
@@ -68,6 +69,7 @@ Worker::Worker(WorkerOptions options, std::unique_ptr<engine::Runner> runner, me
     tiers_->set_sink([this](const kv::KvEvent& e) { emit_kv_event(e); });
     scheduler_->attach_tiers(tiers_.get(), runner_.get());
   }
+  published_backlog_.max_running = options_.max_running;
   published_.healthy = true;
   metrics_.set_healthy(true);
   published_.kv_blocks_total = limits_.num_blocks;
@@ -96,6 +98,7 @@ Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
   if (Status st = check_request(request, limits_); !st.ok()) return st;
   const std::string id = request.id;
   const int64_t tokens = static_cast<int64_t>(request.prompt.size());
+  const PendingWork work{static_cast<int>(tokens), remote.handoff ? 0 : request.stop.max_tokens};
   const kv::BlockHash root = kv::root_hash(options_.model_salt, request.cache_salt);
   std::lock_guard<std::mutex> lock(mu_);
   switch (state_) {
@@ -123,6 +126,7 @@ Status Worker::submit(GenerationRequest&& request, RemotePrefill remote) {
   inbox_.emplace_back(std::move(seq));
   ++inbox_requests_;
   inbox_tokens_ += tokens;
+  inbox_work_.push_back(work);
   wake_.notify_one();
   return {};
 }
@@ -161,6 +165,7 @@ Status Worker::adopt(Handoff& handoff) {
   handoff.seq->request.sink = wrap_sink(id, handoff.seq->client_sink);
   ++inbox_requests_;
   inbox_tokens_ += handoff.seq->num_tokens();
+  inbox_work_.push_back({0, std::max(0, handoff.seq->request.stop.max_tokens - handoff.seq->num_output())});
   inbox_.emplace_back(std::move(handoff));
   wake_.notify_one();
   return {};
@@ -247,15 +252,33 @@ WorkerLoad Worker::load() const {
   return l;
 }
 
-void Worker::publish_load() {
+std::optional<double> Worker::expected_first_token_seconds(int prefill_tokens) const {
+  WorkerBacklog backlog;
+  StepRates rates;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    backlog = published_backlog_;
+    backlog.waiting.insert(backlog.waiting.end(), inbox_work_.begin(), inbox_work_.end());
+    rates = published_rates_;
+    if (step_started_) backlog.step_elapsed = std::chrono::duration<double>(step_now() - *step_started_).count();
+  }
+  return estimate_first_token_seconds(backlog, rates, prefill_tokens);
+}
+
+void Worker::publish_load(bool stepping) {
   WorkerLoad l;
   l.running = scheduler_->num_running();
   l.waiting = scheduler_->num_waiting();
   l.load_tokens = scheduler_->load_tokens();
   l.kv_blocks_used = pool_->num_held();
   l.kv_blocks_total = pool_->num_blocks();
+  scheduler_->backlog(backlog_scratch_);
   std::lock_guard<std::mutex> lock(mu_);
   published_ = l;
+  std::swap(published_backlog_, backlog_scratch_);
+  published_rates_ = scheduler_->rates();
+  step_started_.reset();
+  if (stepping) step_started_ = step_now();
 }
 
 bool Worker::drain_inbox() {
@@ -275,8 +298,10 @@ bool Worker::drain_inbox() {
     // Moved requests count as waiting until the next publish_load().
     published_.waiting += inbox_requests_;
     published_.load_tokens += inbox_tokens_;
+    published_backlog_.waiting.insert(published_backlog_.waiting.end(), inbox_work_.begin(), inbox_work_.end());
     inbox_requests_ = 0;
     inbox_tokens_ = 0;
+    inbox_work_.clear();
     shutdown = shutdown_requested_;
     failed = state_ == WorkerState::kFailed;
     cancel_at = cancel_at_;
@@ -315,7 +340,7 @@ bool Worker::drain_inbox() {
 Status Worker::step() {
   return scheduler_->iterate(
       *runner_, Clock::now(),
-      {.planned = [this] { publish_load(); }, .failed = [this](const Status& cause) { mark_failed(cause); }});
+      {.planned = [this] { publish_load(true); }, .failed = [this](const Status& cause) { mark_failed(cause); }});
 }
 
 void Worker::mark_failed(const Status& cause) {

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -38,9 +39,11 @@
 #include "kv/block_pool.h"
 #include "kv/kv_event.h"
 #include "kv/tier_cache.h"
+#include "scheduler/first_token_estimate.h"
 #include "scheduler/generation.h"
 #include "scheduler/handoff.h"
 #include "scheduler/request_limits.h"
+#include "scheduler/step_rates.h"
 #include "scheduler/step_scheduler.h"
 #include "scheduler/worker_metrics.h"
 #include "scheduler/worker_role.h"
@@ -62,6 +65,9 @@ struct WorkerOptions {
   // The worker emits their KV events, updates their metrics after each step
   // and flushes the host tier to disk when its thread exits.
   std::shared_ptr<kv::TierCache> tiers;
+  // Times the runner's steps for StepRates and the step metrics; empty:
+  // steady_clock::now. Tests inject a fake clock (deterministic timings).
+  std::function<std::chrono::steady_clock::time_point()> step_clock;
 };
 
 enum class WorkerState {
@@ -146,6 +152,11 @@ class Worker {
   bool healthy() const { return state() == WorkerState::kRunning; }
   WorkerState state() const;
   WorkerLoad load() const;
+  // Seconds until a request with `prefill_tokens` uncached prompt tokens,
+  // submitted here now, would get its first token (first_token_estimate.h),
+  // from the work queued and running after the last step plus the inbox, and
+  // the measured step speed. nullopt before the worker has timed a step.
+  std::optional<double> expected_first_token_seconds(int prefill_tokens) const;
   const RequestLimits& limits() const { return limits_; }
   int block_tokens() const { return limits_.block_tokens; }
   uint64_t model_salt() const { return options_.model_salt; }
@@ -176,7 +187,10 @@ class Worker {
   void fail_remaining();             // every queued/running request -> kError
   bool drain_inbox();                // false when the loop should exit
   void apply_role(WorkerRole role);  // worker thread, between steps
-  void publish_load();
+  // `stepping`: a step is about to run (its start is recorded for the
+  // estimate); false after it.
+  void publish_load(bool stepping = false);
+  Clock::time_point step_now() const { return options_.step_clock ? options_.step_clock() : Clock::now(); }
   void on_final_event(const std::string& id);
   // The sink a request has here: `inner`, then the id leaves in_flight_ with
   // the final event.
@@ -206,13 +220,19 @@ class Worker {
   std::mt19937_64 seed_rng_;
   int inbox_requests_ = 0;
   int64_t inbox_tokens_ = 0;
-  WorkerLoad published_;                    // the loop's figures after its last step
-  std::optional<WorkerRole> pending_role_;  // set_role() not yet applied
-  std::atomic<WorkerRole> role_;            // written by the worker thread only (and the constructor)
+  WorkerLoad published_;                           // the loop's figures after its last step
+  WorkerBacklog published_backlog_;                // the scheduler's backlog after its last step
+  StepRates published_rates_;                      // its step speed after its last step
+  std::optional<Clock::time_point> step_started_;  // on the step clock, while a step runs
+  std::vector<PendingWork> inbox_work_;            // the inbox's requests, in order
+  std::optional<WorkerRole> pending_role_;         // set_role() not yet applied
+  std::atomic<WorkerRole> role_;                   // written by the worker thread only (and the constructor)
 
   std::mutex kv_sink_mu_;
   kv::KvEventSink kv_sink_;
   std::shared_ptr<LeaseReturn> lease_return_;
+
+  WorkerBacklog backlog_scratch_;  // worker thread: filled, then swapped with published_backlog_
 
   std::thread thread_;
 };

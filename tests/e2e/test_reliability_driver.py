@@ -1,7 +1,10 @@
 """bench/reliability/reliability.py --short: overload, clients dropping
 mid-stream, SIGTERM and kill -9 under load against `tandem serve` with the
 demo model. Every row must pass except the admitted-TTFT ratio, which is a
-latency figure on a shared CI machine (recorded in docs/reliability.md)."""
+latency figure on a shared CI machine (recorded in docs/reliability.md): the
+overload server has a TTFT budget ([scheduler] admission_ttft_ms) and the
+full run meets 2x, but a 10 s overload admits about 8 streams, so its p99 is
+their maximum (1.97x and 2.22x in two runs on the dev VM)."""
 import json
 import os
 import pathlib

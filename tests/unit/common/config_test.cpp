@@ -235,7 +235,7 @@ TEST(Config, EveryKeyInTheShippedFileIsCommented) {
     }
     previous = line;
   }
-  EXPECT_EQ(keys, 67);
+  EXPECT_EQ(keys, 68);
 }
 
 TEST(Config, WorkerTablesAreRead) {

@@ -198,6 +198,7 @@ class FakeRunner final : public engine::Runner {
       tokens += static_cast<int>(s.tokens.size());
       rows += s.want_logits ? 1 : 0;
     }
+    if (on_batch) on_batch(batch);
     batch_tokens.push_back(tokens);
     batch_seqs.push_back(static_cast<int>(batch.seqs.size()));
     logits.assign(static_cast<size_t>(rows) * static_cast<size_t>(spec_.vocab), 0.0f);
@@ -281,7 +282,10 @@ class FakeRunner final : public engine::Runner {
 
   // Knobs and records (set before the worker starts; read after it stops or
   // from the worker thread only, except the atomics).
-  std::function<void()> gate;   // called at the start of every step
+  std::function<void()> gate;  // called at the start of every step
+  // Called with every step's batch after the gate (e.g. to advance a fake
+  // clock by the step's modelled cost).
+  std::function<void(const engine::StepBatch&)> on_batch;
   int fail_at_step = 0;         // > 0: that step and later ones fail with kDevice
   std::atomic<int> entered{0};  // steps begun (before the gate)
   std::atomic<int> steps{0};    // steps past the gate
