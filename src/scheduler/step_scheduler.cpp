@@ -113,7 +113,7 @@ void StepScheduler::reap(Clock::time_point now) {
   // The deadline is the server's own limit on the request: it ends as a
   // length limit does, so OpenAI clients see "length".
   for (Sequence* s : doomed) {
-    finish(*s, s->cancel_requested ? FinishReason::kCancelled : FinishReason::kLength, {}, std::nullopt);
+    finish(*s, s->cancel_seen() ? FinishReason::kCancelled : FinishReason::kLength, {}, std::nullopt);
   }
 }
 
