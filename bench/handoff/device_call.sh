@@ -3,7 +3,7 @@
 # micro-benchmark and the one-GPU disaggregated serving test, whose /metrics give the hand-off latency.
 # Run on the device machine from a folder holding (binaries built with -DTANDEM_CUDA=ON, the default
 # TANDEM_HEADER_ONLY_DEPS=ON, stripped; any folder git ignores will do):
-#   DIR/build/tandem  DIR/build/tests/gpu/cuda_unit_tests  DIR/build/bench/handoff_bench
+#   DIR/build/src/main/tandem  DIR/build/tests/gpu/cuda_unit_tests  DIR/build/bench/handoff_bench
 #   DIR/tests/gpu/{test_cuda_disaggregation.py,gpu_env.py,run_gpu_checks.py,random_checkpoint.py}
 #   DIR/latency.py DIR/device_call.sh (copies of the repository's files)
 # as   DIR/device_call.sh   ; logs under $OUT.

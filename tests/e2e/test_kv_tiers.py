@@ -113,7 +113,9 @@ def test_disk_tier_survives_a_restart_and_drops_a_corrupt_block(reference, start
     assert re.search(rf"disk tier .*cpu0: {len(files)} blocks kept", server.log()), server.log()
     out = [complete(server, turn1(i)) for i in range(len(DOCS))]
     assert [t for t, _ in out] == reference[0]
-    assert all(c > 0 for _, c in out), out
+    # Every conversation's prefix comes from disk, except where the damaged block sits: a lookup ends at the
+    # first block it cannot serve, so the conversation holding it may find nothing cached (if it was its first).
+    assert sum(c > 0 for _, c in out) >= len(DOCS) - 1, out
     text = metrics(server)
     assert series(text, "tandem_kv_onboarded_blocks_total", tier="disk") > 0
     assert series(text, "tandem_kv_tier_hit_tokens_total", tier="disk") > 0

@@ -55,7 +55,7 @@ class Server:
         cfg = tmp / f"{name}.toml"
         cfg.write_text(f'[server]\nhost = "127.0.0.1"\nport = 0\n[model]\npath = "{model}"\n' + config)
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen([str(BUILD / "tandem"), "serve", "--config", str(cfg)], stdout=self.log,
+        self.proc = subprocess.Popen([str(BUILD / "src" / "main" / "tandem"), "serve", "--config", str(cfg)], stdout=self.log,
                                      stderr=subprocess.STDOUT, text=True)
         self.url = None
         for _ in range(900):
@@ -124,9 +124,9 @@ def compare(agg, dis):
 def test_cuda_prefill_and_decode_workers_match_one_aggregated_worker(tmp_path):
     require_gpu("the CUDA disaggregation test runs on a GPU machine")
     require_modules(("torch", "transformers"), "random_checkpoint.py needs it to make the test model")
-    if not (BUILD / "tandem").is_file():
+    if not (BUILD / "src" / "main" / "tandem").is_file():
         import pytest
-        pytest.skip(f"{BUILD / 'tandem'} not built")
+        pytest.skip(f"{BUILD / 'src' / 'main' / 'tandem'} not built")
     work = Path(os.environ.get("TANDEM_GPU_WORK", tmp_path))
     model = _checkpoint(work)
 
