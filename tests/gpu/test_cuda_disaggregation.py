@@ -149,7 +149,7 @@ def test_cuda_prefill_and_decode_workers_match_one_aggregated_worker(tmp_path):
         assert compared >= len(PROMPTS)  # at least the first token and more of every request, on average
         text = pair.metrics()
         # Two workers on one GPU get equal KV pools (each sized net of the other's weights).
-        caps = [metric_sum(text, r'tandem_kv_blocks_capacity\{worker="' + w + '"\}') for w in ("cuda0", "cuda0.1")]
+        caps = [metric_sum(text, r'tandem_kv_blocks_capacity\{worker="' + w + r'"\}') for w in ("cuda0", "cuda0.1")]
         print(f"KV pools: {caps[0]:.0f} and {caps[1]:.0f} blocks")
         assert min(caps) > 0 and abs(caps[0] - caps[1]) <= 0.05 * max(caps), caps
         if os.environ.get("TANDEM_DISAGG_METRICS"):
