@@ -34,6 +34,11 @@
 
 namespace tandem::frontend {
 
+// Headers of a forwarded request: the group's key, and how many times the
+// request was forwarded already.
+inline constexpr std::string_view kPeerKeyHeader = "X-Tandem-Peer-Key";
+inline constexpr std::string_view kHopsHeader = "X-Tandem-Hops";
+
 struct PeerHead {
   int status = 0;
   std::string content_type;

@@ -152,16 +152,16 @@ Result<Automaton> build_automaton(const RuleSet& rules, const Limits& limits,
   a.root = rules.root;
 
   // Rules reachable from the root, each compiled once.
-  std::vector<int32_t> todo{rules.root};
+  std::vector<int32_t> pending{rules.root};
   std::vector<bool> queued(n_rules, false);
   queued[rules.root] = true;
   RuleBuilder b(rules, 2 * limits.max_states, deadline);
   std::vector<int32_t> closure, map;
   std::vector<uint32_t> seen;
   uint32_t stamp = 0;
-  while (!todo.empty()) {
-    int32_t r = todo.back();
-    todo.pop_back();
+  while (!pending.empty()) {
+    int32_t r = pending.back();
+    pending.pop_back();
     b.reset();
     int32_t start = b.node();
     int32_t accept = start < 0 ? -1 : b.build(rules.body(r), start);
@@ -183,7 +183,7 @@ Result<Automaton> build_automaton(const RuleSet& rules, const Limits& limits,
         keep(e.target);
         if (!queued[e.rule]) {
           queued[e.rule] = true;
-          todo.push_back(e.rule);
+          pending.push_back(e.rule);
         }
       }
     }

@@ -136,7 +136,8 @@ bool Matcher::fill_next_token_mask(std::span<uint32_t> mask) const {
   }
   if (contains(cur, kDoneFrame)) return any;
   std::vector<int32_t>& one = stacks_->scratch;
-  std::vector<std::pair<int32_t, const PositionMask*>> todo;
+  // Frames whose stack-dependent tokens are checked after every certain bit is set.
+  std::vector<std::pair<int32_t, const PositionMask*>> uncertain_left;
   for (int32_t f : cur) {
     if (f == kEndFrame) continue;
     const int32_t node = w.arena()[f].node;
@@ -157,9 +158,9 @@ bool Matcher::fill_next_token_mask(std::span<uint32_t> mask) const {
       uint32_t* dst = mask.data();
       for (size_t i = 0; i < words; ++i) dst[i] |= src[i];
     }
-    todo.emplace_back(f, pm);
+    uncertain_left.emplace_back(f, pm);
   }
-  for (const auto& [f, pm] : todo) {
+  for (const auto& [f, pm] : uncertain_left) {
     check_tokens(w, v, f, pm->uncertain, mask, stacks_->levels, stacks_->arena_at);
   }
   if (!any) {
