@@ -2,11 +2,13 @@
 // Semantics are Python's re.fullmatch with re.ASCII for \d \w \s; `.` is any code point but "\n".
 #include <algorithm>
 #include <cctype>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "grammar/front_ends.h"
+#include "grammar/scan.h"
 
 namespace tandem::grammar {
 namespace {
@@ -181,36 +183,15 @@ class RegexParser {
   }
 
   uint32_t code_point() {
-    unsigned char c = static_cast<unsigned char>(p_[pos_]);
-    int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (len == 0 || pos_ + len > p_.size()) {
-      fail("invalid UTF-8");
-      return 0;
-    }
-    uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
-    for (int i = 1; i < len; ++i) {
-      unsigned char d = static_cast<unsigned char>(p_[pos_ + i]);
-      if ((d & 0xC0) != 0x80) {
-        fail("invalid UTF-8");
-        return 0;
-      }
-      cp = (cp << 6) | (d & 0x3F);
-    }
-    pos_ += len;
-    return cp;
+    const std::optional<uint32_t> cp = next_code_point(p_, pos_);
+    if (!cp) fail("invalid UTF-8");
+    return cp.value_or(0);
   }
 
   uint32_t hex(int digits) {
-    uint32_t v = 0;
-    for (int i = 0; i < digits; ++i) {
-      if (at_end() || !std::isxdigit(static_cast<unsigned char>(p_[pos_]))) {
-        fail("bad hex escape");
-        return 0;
-      }
-      char c = p_[pos_++];
-      v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    }
-    return v;
+    const std::optional<uint32_t> v = read_hex(p_, pos_, digits);
+    if (!v) fail("bad hex escape");
+    return v.value_or(0);
   }
 
   // After a backslash: a class (\d \w \s and negations) into `cls` and true, or a single code point.
