@@ -1,4 +1,5 @@
 // JSON Schema front end (README.md states the supported keywords and what is exact).
+#include <boost/json/serialize.hpp>
 #include <boost/json/stream_parser.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
@@ -135,29 +136,8 @@ std::string number_text(const json::value& v) {
   return buf;
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
+// s as a JSON string literal (quoted, escaped as Boost.JSON writes it).
+void append_json_string(std::string& out, std::string_view s) { out += json::serialize(json::string_view(s)); }
 
 // Compact JSON text of a value (for const and enum).
 void write_json(std::string& out, const json::value& v) {
